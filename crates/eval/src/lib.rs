@@ -6,3 +6,6 @@ pub mod normalise;
 pub mod note;
 pub mod speed;
 pub mod transcription;
+pub mod corpus;
+pub mod pipeline;
+pub mod provenance;
