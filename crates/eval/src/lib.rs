@@ -9,3 +9,6 @@ pub mod transcription;
 pub mod corpus;
 pub mod pipeline;
 pub mod provenance;
+pub mod report;
+pub mod results;
+pub mod run;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub struct Speed {
     /// Length of the consultation's audio.
     pub audio_seconds: f64,
-    /// Wall-clock time of the transcription stage.
+    /// Wall-clock time of the transcription stage (0 when it did not run).
     pub transcribe_seconds: f64,
     /// Wall-clock time of the drafting stage; `None` when the stage did not run.
     pub draft_seconds: Option<f64>,
@@ -19,6 +19,9 @@ pub struct Speed {
     pub hangup_to_draft_seconds: Option<f64>,
     /// Peak resident memory of the process while this consultation ran (see [`PeakMemory`]).
     pub peak_memory_bytes: Option<u64>,
+    /// True when the peak could be reset before this consultation and no other ran at the same
+    /// time; otherwise the peak is an upper bound shared with other consultations.
+    pub peak_memory_is_per_consultation: bool,
 }
 
 /// Mean, median and 95th percentile of a series of per-consultation values.
