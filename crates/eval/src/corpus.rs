@@ -171,6 +171,8 @@ struct ManifestEntry {
 #[derive(Deserialize)]
 struct FixtureScript {
     #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
     reference_note: Option<String>,
     #[serde(default, rename = "utterance")]
     utterances: Vec<ScriptUtterance>,
@@ -321,9 +323,12 @@ impl ConsultationSpec {
             )?;
         }
         let mut references = References::default();
+        let mut metadata = self.metadata.clone();
         if let Some(path) = &self.script {
             self.require("fixture script", path, "")?;
-            read_script(path, &mut references)?;
+            if let Some(topic) = read_script(path, &mut references)? {
+                metadata.topic.get_or_insert(topic);
+            }
         }
         if let Some(path) = &self.reference_transcript {
             self.require("reference transcript", path, "")?;
@@ -350,7 +355,7 @@ impl ConsultationSpec {
                 id: self.id.clone(),
                 audio: self.audio.clone(),
                 language: self.language.clone(),
-                metadata: self.metadata.clone(),
+                metadata,
             },
             references,
         })
@@ -387,7 +392,8 @@ fn read_facts(path: &Path) -> Result<Vec<Fact>, CorpusError> {
 
 /// A fixture script gives the reference transcript (its utterances, one segment each, with the
 /// nominal times of [`Transcript::parse_txt`]), the section label of each, the note and facts.
-fn read_script(path: &Path, references: &mut References) -> Result<(), CorpusError> {
+/// Returns the script's topic.
+fn read_script(path: &Path, references: &mut References) -> Result<Option<String>, CorpusError> {
     let text = read_text(path)?;
     let bad = |reason: String| CorpusError::BadReference { path: path.into(), reason };
     let script: FixtureScript = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
@@ -417,7 +423,7 @@ fn read_script(path: &Path, references: &mut References) -> Result<(), CorpusErr
     if !script.facts.is_empty() {
         references.facts = Some(to_facts(path, script.facts)?);
     }
-    Ok(())
+    Ok(script.topic)
 }
 
 /// The length of a WAV file's audio in seconds, from its header; `None` for anything else.

@@ -475,6 +475,7 @@ fn evaluate(
     result: &mut ConsultationResult,
 ) -> Result<(), String> {
     let Consultation { input, references } = spec.load().map_err(|e| e.to_string())?;
+    result.topic = input.metadata.topic.clone();
     result.references = ReferencesPresent {
         transcript: references.transcript.is_some(),
         note: references.note.is_some(),
