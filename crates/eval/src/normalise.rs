@@ -6,14 +6,15 @@
 //!
 //! 1. lower case;
 //! 2. a short table of journal abbreviations is spelt out (`ca.` → `cirka`, `mg` → `milligram`,
-//!    see [`ABBREVIATIONS`]);
+//!    see [`ABBREVIATIONS`]), also before a full stop (`104 cm.`);
 //! 3. punctuation is dropped, except inside numbers: `38,5` and `38.5` both become `38,5`,
 //!    `1.000` becomes `1000`, and a slash between numbers is read aloud (`145/90` → `145 over
 //!    90`); hyphens split words (`covid-19` → `covid 19`);
 //! 4. Danish number words become digits (`otteogtredive` → `38`, `fem hundrede` → `500`,
-//!    `halvanden` → `1,5`) and `N komma M` becomes `N,M`. The articles `en`/`et` are numbers only
-//!    in front of `hundrede`/`tusind` (`et hundrede` → `100`); standing alone they stay words,
-//!    because "en tablet" and "en patient" are far more often articles than counts. The
+//!    `halvanden` → `1,5`, `to og halvfems` → `92`) and `N komma M` becomes `N,M`. The articles
+//!    `en`/`et` are numbers only in front of `hundrede`/`tusind` or a unit that notes count in
+//!    ([`COUNTED_NOUNS`]: "en uge" → `1 uge`, "et gram" → `1 gram`), and after `hundrede og`
+//!    (`hundrede og et` → `101`); elsewhere they stay words ("en patient", "et par"). The
 //!    stressed `én`/`ét` is always 1. Ordinals are left alone.
 
 /// Journal abbreviations and their spoken forms. Matched against a whole word (after lower
@@ -33,7 +34,18 @@ pub const ABBREVIATIONS: &[(&str, &str)] = &[
     ("mg", "milligram"),
     ("ml", "milliliter"),
     ("kg", "kilo"),
+    ("g", "gram"),
+    ("cm", "centimeter"),
+    ("mio.", "million"),
+    ("mdr.", "måneder"),
     ("%", "procent"),
+];
+
+/// Units and things a note counts: after these, "en"/"et" is the number 1 ("en uge" = "1 uge").
+pub const COUNTED_NOUNS: &[&str] = &[
+    "minut", "time", "dag", "døgn", "nat", "uge", "måned", "år", "gang", "tablet", "kapsel", "pust",
+    "dråbe", "sprøjte", "pakning", "liter", "milliliter", "gram", "milligram", "mikrogram", "kilo",
+    "centimeter", "meter", "procent", "million",
 ];
 
 /// Normalises `text` to the token sequence every metric compares.
@@ -43,7 +55,9 @@ pub fn normalise(text: &str) -> Vec<String> {
     for word in lowered.split_whitespace() {
         let bare = word.trim_end_matches([',', ';', ':', '!', '?', ')']);
         let bare = bare.trim_start_matches('(');
-        match ABBREVIATIONS.iter().find(|(abbreviation, _)| *abbreviation == bare) {
+        // "cm." at the end of a sentence is "cm" and a full stop.
+        let known = |candidate: &str| ABBREVIATIONS.iter().find(|(abbreviation, _)| *abbreviation == candidate);
+        match known(bare).or_else(|| known(bare.strip_suffix('.')?)) {
             Some((_, spoken)) => spelt.push_str(spoken),
             None => spelt.push_str(word),
         }
@@ -152,14 +166,18 @@ fn is_digits(token: &str) -> bool {
     !token.is_empty() && token.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Reads `[en|et|N] hundrede [og] [N]` or a lone number below 100, starting at `i`.
+/// Reads `[en|et|N] hundrede [og] [N]`, a number below 100 (also written apart, `to og
+/// halvfems`), or `en`/`et` counting a noun, starting at `i`.
 fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
     let word = tokens.get(i)?.as_str();
     let next = tokens.get(i + 1).map(String::as_str);
-    let multiplies = matches!(next, Some("hundrede" | "tusind"));
+    if let (Some(ones), Some("og"), Some(tens)) = (unit(word), next, tokens.get(i + 2).and_then(|t| tens(t))) {
+        return Some((ones + tens, i + 3));
+    }
+    let counts = next.is_some_and(|n| n == "hundrede" || n == "tusind" || COUNTED_NOUNS.contains(&n));
     let (multiplier, at_hundred) = if word == "hundrede" {
         (1, i)
-    } else if let Some(value) = below_hundred(word).or_else(|| multiplies.then(|| unit(word)).flatten()) {
+    } else if let Some(value) = below_hundred(word).or_else(|| counts.then(|| unit(word)).flatten()) {
         if next != Some("hundrede") {
             return Some((value, i + 1));
         }
@@ -169,7 +187,7 @@ fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
     };
     let mut total = multiplier * 100;
     let mut j = at_hundred + 1;
-    let after = |k: usize| tokens.get(k).and_then(|t| below_hundred(t));
+    let after = |k: usize| tokens.get(k).and_then(|t| below_hundred(t).or_else(|| unit(t)));
     if tokens.get(j).is_some_and(|t| t == "og") && let Some(value) = after(j + 1) {
         total += value;
         j += 2;
@@ -261,11 +279,15 @@ mod tests {
         assert_eq!(n("1.000 kr."), "1000 kr");
         assert_eq!(n("halvanden uge"), "1,5 uge");
         assert_eq!(n("nitten hundrede og firs"), "1980");
+        assert_eq!(n("hundrede og et kilo"), "101 kilo");
+        assert_eq!(n("Pulsen er to og halvfems"), "pulsen er 92");
+        assert_eq!(n("om en uge, en tablet et gram"), "om 1 uge 1 tablet 1 gram");
+        assert_eq!(n("1 g og 104 cm."), "1 gram og 104 centimeter");
     }
 
     #[test]
     fn articles_stay_words_and_separate_numbers_stay_separate() {
-        assert_eq!(n("en tablet et par gange"), "en tablet et par gange");
+        assert_eq!(n("en patient et par gange"), "en patient et par gange");
         assert_eq!(n("én tablet"), "1 tablet");
         assert_eq!(n("to tre gange"), "2 3 gange");
     }

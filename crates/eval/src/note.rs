@@ -137,6 +137,12 @@ pub struct Unsupported {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissedFact {
+    pub fact: Fact,
+    pub found_elsewhere: bool,
+}
+
 /// Everything measured about one draft.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoteScores {
@@ -149,6 +155,8 @@ pub struct NoteScores {
     /// Supported statements out of all statements.
     pub statement_support: Ratio,
     pub unsupported: Vec<Unsupported>,
+    /// Facts not found in their own section, and whether they were found elsewhere in the note.
+    pub missed_facts: Vec<MissedFact>,
     /// Against the reference note; `None` without one.
     pub rouge: Option<Rouge>,
 }
@@ -183,6 +191,9 @@ pub fn score_note(draft: &Draft, transcript: &Transcript, facts: Option<&[Fact]>
             if found_anywhere {
                 placed.total += 1;
                 placed.hits += usize::from(found_in_section);
+            }
+            if !found_in_section {
+                scores.missed_facts.push(MissedFact { fact: fact.clone(), found_elsewhere: found_anywhere });
             }
         }
         scores.fact_recall = Some(anywhere);
@@ -373,6 +384,8 @@ mod tests {
         // "4 dage" is under Kontaktårsag and "ingen hoste" under Plan: 0 of 3 in Anamnese.
         assert_eq!(s.fact_recall_by_section[&Section::Anamnese], Ratio { hits: 0, total: 3 });
         assert_eq!(s.section_placement, Some(Ratio { hits: 1, total: 3 }));
+        let missed: Vec<(&str, bool)> = s.missed_facts.iter().map(|m| (m.fact.words[0].as_str(), m.found_elsewhere)).collect();
+        assert_eq!(missed, [("fire dage", true), ("ingen hoste", true), ("38,5", false)]);
         assert_eq!(s.statement_support, Ratio { hits: 2, total: 2 });
         assert_eq!(s.rouge, None);
     }

@@ -49,11 +49,18 @@ fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 
-/// A bar chart of labelled values; `None` when there is nothing to draw.
-fn bar_chart(title: &str, y_label: &str, labels: &[String], values: &[f64]) -> Result<Option<String>, String> {
+/// A bar chart of labelled values; `None` when there is nothing to draw. With many bars, each
+/// label is shortened to its first part (`c01-ondt-i-halsen` → `c01`) so they stay legible;
+/// the tables beside the plot carry the full names.
+fn bar_chart(title: &str, x_label: &str, y_label: &str, labels: &[String], values: &[f64]) -> Result<Option<String>, String> {
     if values.is_empty() {
         return Ok(None);
     }
+    let labels: Vec<&str> = if labels.len() > 10 {
+        labels.iter().map(|l| l.split('-').next().unwrap_or(l)).collect()
+    } else {
+        labels.iter().map(String::as_str).collect()
+    };
     let top = values.iter().copied().fold(0.0_f64, f64::max);
     let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
     let mut svg = String::new();
@@ -65,10 +72,11 @@ fn bar_chart(title: &str, y_label: &str, labels: &[String], values: &[f64]) -> R
             .margin(12)
             .x_label_area_size(70)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..values.len()).into_segmented(), 0.0..y_max)
+            // An integer range is inclusive in plotters: 0..n-1 gives exactly n bars.
+            .build_cartesian_2d((0..values.len() - 1).into_segmented(), 0.0..y_max)
             .map_err(|e| e.to_string())?;
         let label_of = |value: &SegmentValue<usize>| match value {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => labels.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => labels.get(*i).map(|l| l.to_string()).unwrap_or_default(),
             SegmentValue::Last => String::new(),
         };
         chart
@@ -76,6 +84,7 @@ fn bar_chart(title: &str, y_label: &str, labels: &[String], values: &[f64]) -> R
             .disable_x_mesh()
             .x_labels(values.len())
             .x_label_formatter(&label_of)
+            .x_desc(x_label)
             .y_desc(y_label)
             .draw()
             .map_err(|e| e.to_string())?;
@@ -105,7 +114,9 @@ fn histogram_bins(values: &[f64]) -> (Vec<String>, Vec<f64>) {
         let bin = (((v - low) / width) as usize).min(bins - 1);
         counts[bin] += 1.0;
     }
-    let labels = (0..bins).map(|b| format!("{:.1}–{:.1}", low + b as f64 * width, low + (b + 1) as f64 * width)).collect();
+    // Each bin is labelled with its lower edge, with enough decimals to tell neighbours apart.
+    let decimals = ((-width.log10()).ceil() as i64 + 1).clamp(1, 6) as usize;
+    let labels = (0..bins).map(|b| format!("{:.decimals$}", low + b as f64 * width)).collect();
     (labels, counts)
 }
 
@@ -236,7 +247,7 @@ fn transcription_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> 
     });
     let labels: Vec<String> = scored.iter().map(|c| c.id.clone()).collect();
     let values: Vec<f64> = scored.iter().filter_map(|c| c.transcription.as_ref()?.overall.wer()).collect();
-    plot(blocks, "plots/wer_per_consultation.svg", "WER per consultation", bar_chart("WER per consultation", "WER", &labels, &values))
+    plot(blocks, "plots/wer_per_consultation.svg", "WER per consultation", bar_chart("WER per consultation", "consultation", "WER", &labels, &values))
 }
 
 fn note_blocks(results: &RunResults, ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
@@ -251,7 +262,7 @@ fn note_blocks(results: &RunResults, ok: &[&ConsultationResult], blocks: &mut Ve
         .iter()
         .filter_map(|s| Some((s.heading().to_string(), by_section.get(s)?.value()?)))
         .unzip();
-    plot(blocks, "plots/fact_recall_by_section.svg", "Fact recall per section", bar_chart("Fact recall per section", "recall", &labels, &values))?;
+    plot(blocks, "plots/fact_recall_by_section.svg", "Fact recall per section", bar_chart("Fact recall per section", "section", "recall", &labels, &values))?;
     let rows = ok
         .iter()
         .filter_map(|c| {
@@ -309,7 +320,7 @@ fn speed_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(
         blocks,
         "plots/latency_distribution.svg",
         "Hang-up to draft latency (seconds)",
-        bar_chart("Hang-up to draft latency", "consultations", &labels, &counts),
+        bar_chart("Hang-up to draft latency", "seconds (lower edge of each bin)", "consultations", &labels, &counts),
     )
 }
 
@@ -439,7 +450,7 @@ mod tests {
         // bin 7, 5 (the maximum) in the last bin.
         let (labels, counts) = histogram_bins(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(counts, [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
-        assert_eq!(labels[0], "1.0–1.4");
+        assert_eq!(labels[..2], ["1.00", "1.40"]);
         let (labels, counts) = histogram_bins(&[2.0, 2.0]);
         assert_eq!((labels.len(), counts), (1, vec![2.0]));
         assert!(histogram_bins(&[]).0.is_empty());
@@ -447,10 +458,11 @@ mod tests {
 
     #[test]
     fn bar_chart_writes_svg_text_without_system_fonts() {
-        let svg = bar_chart("WER", "WER", &["c01".into(), "c02".into()], &[0.1, 0.25]).unwrap().unwrap();
+        let svg = bar_chart("WER", "consultation", "WER", &["c01".into(), "c02".into()], &[0.1, 0.25]).unwrap().unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         // The SVG backend writes labels as <text> for the viewer to lay out: no font files needed.
         assert!(svg.contains("\nc01\n</text>") && svg.contains("\nWER\n</text>"), "{svg}");
-        assert_eq!(bar_chart("x", "y", &[], &[]).unwrap(), None);
+        assert_eq!(bar_chart("x", "x", "y", &[], &[]).unwrap(), None);
+        assert!(bar_chart("one", "x", "y", &["c01".into()], &[0.5]).unwrap().is_some());
     }
 }
