@@ -16,9 +16,16 @@ use crate::speed::Summary;
 enum Block {
     Heading(String),
     Paragraph(String),
-    Table { head: Vec<String>, rows: Vec<Vec<String>> },
+    Table {
+        head: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
     /// A plot: its file under the output directory and its SVG text (inlined in HTML).
-    Plot { file: String, title: String, svg: String },
+    Plot {
+        file: String,
+        title: String,
+        svg: String,
+    },
     List(Vec<String>),
 }
 
@@ -38,9 +45,24 @@ fn plain(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
 }
 
+fn mebibytes(bytes: Option<f64>) -> String {
+    bytes.map_or_else(
+        || "–".to_string(),
+        |b| format!("{:.0} MiB", b / 1_048_576.0),
+    )
+}
+
+/// A row of the per-consultation distribution table: name, summary, how to show a value.
+type Distribution = (&'static str, Option<Summary>, fn(Option<f64>) -> String);
+
 fn summary_cells(summary: Option<Summary>, format: fn(Option<f64>) -> String) -> Vec<String> {
     match summary {
-        Some(s) => vec![format(Some(s.mean)), format(Some(s.p50)), format(Some(s.p95)), s.count.to_string()],
+        Some(s) => vec![
+            format(Some(s.mean)),
+            format(Some(s.p50)),
+            format(Some(s.p95)),
+            s.count.to_string(),
+        ],
         None => vec!["–".into(), "–".into(), "–".into(), "0".into()],
     }
 }
@@ -52,12 +74,21 @@ fn row(cells: &[&str]) -> Vec<String> {
 /// A bar chart of labelled values; `None` when there is nothing to draw. With many bars, each
 /// label is shortened to its first part (`c01-ondt-i-halsen` → `c01`) so they stay legible;
 /// the tables beside the plot carry the full names.
-fn bar_chart(title: &str, x_label: &str, y_label: &str, labels: &[String], values: &[f64]) -> Result<Option<String>, String> {
+fn bar_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    labels: &[String],
+    values: &[f64],
+) -> Result<Option<String>, String> {
     if values.is_empty() {
         return Ok(None);
     }
     let labels: Vec<&str> = if labels.len() > 10 {
-        labels.iter().map(|l| l.split('-').next().unwrap_or(l)).collect()
+        labels
+            .iter()
+            .map(|l| l.split('-').next().unwrap_or(l))
+            .collect()
     } else {
         labels.iter().map(String::as_str).collect()
     };
@@ -76,7 +107,9 @@ fn bar_chart(title: &str, x_label: &str, y_label: &str, labels: &[String], value
             .build_cartesian_2d((0..values.len() - 1).into_segmented(), 0.0..y_max)
             .map_err(|e| e.to_string())?;
         let label_of = |value: &SegmentValue<usize>| match value {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => labels.get(*i).map(|l| l.to_string()).unwrap_or_default(),
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                labels.get(*i).map(|l| l.to_string()).unwrap_or_default()
+            }
             SegmentValue::Last => String::new(),
         };
         chart
@@ -103,12 +136,20 @@ fn bar_chart(title: &str, x_label: &str, y_label: &str, labels: &[String], value
 
 /// Counts of `values` in ten equal bins from the smallest to the largest, with bin labels.
 fn histogram_bins(values: &[f64]) -> (Vec<String>, Vec<f64>) {
-    let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let (low, high) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
     if values.is_empty() {
         return (Vec::new(), Vec::new());
     }
     let bins = if high > low { 10 } else { 1 };
-    let width = if high > low { (high - low) / bins as f64 } else { 1.0 };
+    let width = if high > low {
+        (high - low) / bins as f64
+    } else {
+        1.0
+    };
     let mut counts = vec![0.0; bins];
     for v in values {
         let bin = (((v - low) / width) as usize).min(bins - 1);
@@ -116,14 +157,25 @@ fn histogram_bins(values: &[f64]) -> (Vec<String>, Vec<f64>) {
     }
     // Each bin is labelled with its lower edge, with enough decimals to tell neighbours apart.
     let decimals = ((-width.log10()).ceil() as i64 + 1).clamp(1, 6) as usize;
-    let labels = (0..bins).map(|b| format!("{:.decimals$}", low + b as f64 * width)).collect();
+    let labels = (0..bins)
+        .map(|b| format!("{:.decimals$}", low + b as f64 * width))
+        .collect();
     (labels, counts)
 }
 
-fn plot(blocks: &mut Vec<Block>, file: &str, title: &str, chart: Result<Option<String>, String>) -> Result<(), RunError> {
+fn plot(
+    blocks: &mut Vec<Block>,
+    file: &str,
+    title: &str,
+    chart: Result<Option<String>, String>,
+) -> Result<(), RunError> {
     let path = std::path::PathBuf::from(file);
     match chart.map_err(|reason| RunError::Plot { path, reason })? {
-        Some(svg) => blocks.push(Block::Plot { file: file.to_string(), title: title.to_string(), svg }),
+        Some(svg) => blocks.push(Block::Plot {
+            file: file.to_string(),
+            title: title.to_string(),
+            svg,
+        }),
         None => blocks.push(Block::Paragraph(format!("{title}: no data in this run."))),
     }
     Ok(())
@@ -136,36 +188,94 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
     let status = if h.complete {
         "complete".to_string()
     } else {
-        format!("interrupted: {} consultation(s) not yet evaluated; run again with the same --out to resume", results.pending.len())
+        format!(
+            "interrupted: {} consultation(s) not yet evaluated; run again with the same --out to resume",
+            results.pending.len()
+        )
     };
     let mut rows = vec![
         row(&["Status", &status]),
-        row(&["Git revision", h.git_revision.as_deref().unwrap_or("unknown (not a git checkout)")]),
+        row(&[
+            "Git revision",
+            h.git_revision
+                .as_deref()
+                .unwrap_or("unknown (not a git checkout)"),
+        ]),
         row(&["Pipeline", &h.pipeline]),
-        row(&["Corpus", &format!("{} ({} consultations), {} sha256 {}", h.corpus.name, h.corpus.consultations, h.corpus.manifest.display(), h.corpus.manifest_sha256)]),
-        row(&["Stages", &format!("{}{}", h.stages, if h.streaming { ", streaming and offline" } else { ", offline" })]),
+        row(&[
+            "Corpus",
+            &format!(
+                "{} ({} consultations), {} sha256 {}",
+                h.corpus.name,
+                h.corpus.consultations,
+                h.corpus.manifest.display(),
+                h.corpus.manifest_sha256
+            ),
+        ]),
+        row(&[
+            "Stages",
+            &format!(
+                "{}{}",
+                h.stages,
+                if h.streaming {
+                    ", streaming and offline"
+                } else {
+                    ", offline"
+                }
+            ),
+        ]),
         row(&["Seed", &h.seed.to_string()]),
         row(&["Jobs", &h.jobs.to_string()]),
-        row(&["Config", &h.config.as_ref().map_or_else(|| "defaults".to_string(), |c| {
-            format!("{} sha256 {}", c.path.as_ref().map_or_else(|| "(given inline)".to_string(), |p| p.display().to_string()), c.sha256)
-        })]),
+        row(&[
+            "Config",
+            &h.config.as_ref().map_or_else(
+                || "defaults".to_string(),
+                |c| {
+                    format!(
+                        "{} sha256 {}",
+                        c.path.as_ref().map_or_else(
+                            || "(given inline)".to_string(),
+                            |p| p.display().to_string()
+                        ),
+                        c.sha256
+                    )
+                },
+            ),
+        ]),
     ];
     for model in &h.models {
-        rows.push(row(&["Model file", &format!("{} ({} bytes) sha256 {}", model.path.display(), model.bytes, model.sha256)]));
+        rows.push(row(&[
+            "Model file",
+            &format!(
+                "{} ({} bytes) sha256 {}",
+                model.path.display(),
+                model.bytes,
+                model.sha256
+            ),
+        ]));
     }
     let m = &h.machine;
-    rows.push(row(&["Machine", &format!(
-        "{}, {} cores, {} GiB memory, Linux {}",
-        m.cpu_model.as_deref().unwrap_or("unknown CPU"),
-        m.cores,
-        m.memory_bytes.map_or_else(|| "?".to_string(), |b| format!("{:.1}", b as f64 / 1_073_741_824.0)),
-        m.kernel.as_deref().unwrap_or("?")
-    )]));
+    rows.push(row(&[
+        "Machine",
+        &format!(
+            "{}, {} cores, {} GiB memory, Linux {}",
+            m.cpu_model.as_deref().unwrap_or("unknown CPU"),
+            m.cores,
+            m.memory_bytes.map_or_else(
+                || "?".to_string(),
+                |b| format!("{:.1}", b as f64 / 1_073_741_824.0)
+            ),
+            m.kernel.as_deref().unwrap_or("?")
+        ),
+    ]));
     rows.push(row(&["Started", &h.started]));
     rows.push(row(&["Finished", h.finished.as_deref().unwrap_or("–")]));
     rows.push(row(&["Harness", &format!("eval {}", h.harness_version)]));
     blocks.push(Block::Heading("Reproducibility".into()));
-    blocks.push(Block::Table { head: row(&["", ""]), rows });
+    blocks.push(Block::Table {
+        head: row(&["", ""]),
+        rows,
+    });
 }
 
 fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
@@ -181,25 +291,41 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
         row(&["CER", &percent(s.cer)]),
     ];
     for (role, wer) in &s.wer_by_speaker {
-        rows.push(row(&[&format!("WER, {}", role.danish()), &percent(Some(*wer))]));
+        rows.push(row(&[
+            &format!("WER, {}", role.danish()),
+            &percent(Some(*wer)),
+        ]));
     }
     rows.extend([
-        row(&["Streaming vs. offline WER", &percent(s.streaming_vs_offline_wer)]),
+        row(&[
+            "Streaming vs. offline WER",
+            &percent(s.streaming_vs_offline_wer),
+        ]),
         row(&["Fact recall", &percent(s.fact_recall)]),
         row(&["Section placement", &percent(s.section_placement)]),
         row(&["Statement precision", &percent(s.statement_precision)]),
-        row(&["Unsupported statements", &format!("{} of {}", s.unsupported_statements, s.statements)]),
+        row(&[
+            "Unsupported statements",
+            &format!("{} of {}", s.unsupported_statements, s.statements),
+        ]),
     ]);
-    blocks.push(Block::Table { head: row(&["Metric", "Value"]), rows });
-    let distributions: [(&str, Option<Summary>, fn(Option<f64>) -> String); 8] = [
+    blocks.push(Block::Table {
+        head: row(&["Metric", "Value"]),
+        rows,
+    });
+    let distributions: [Distribution; 8] = [
         ("WER per consultation", s.wer_per_consultation, percent),
-        ("Streaming − offline WER", s.streaming_wer_difference, percent),
+        (
+            "Streaming − offline WER",
+            s.streaming_wer_difference,
+            percent,
+        ),
         ("ROUGE-1 F1", s.rouge1_f1, plain),
         ("ROUGE-2 F1", s.rouge2_f1, plain),
         ("ROUGE-L F1", s.rouge_l_f1, plain),
         ("Real-time factor", s.real_time_factor, plain),
         ("Hang-up to draft", s.hangup_to_draft_seconds, seconds),
-        ("Peak memory (MiB)", s.peak_memory_bytes.map(|m| Summary { mean: m.mean / 1_048_576.0, p50: m.p50 / 1_048_576.0, p95: m.p95 / 1_048_576.0, ..m }), |v| v.map_or_else(|| "–".into(), |v| format!("{v:.0}"))),
+        ("Peak memory", s.peak_memory_bytes, mebibytes),
     ];
     let rows = distributions
         .into_iter()
@@ -209,17 +335,24 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
             cells
         })
         .collect();
-    blocks.push(Block::Table { head: row(&["Per consultation", "mean", "p50", "p95", "n"]), rows });
+    blocks.push(Block::Table {
+        head: row(&["Per consultation", "mean", "p50", "p95", "n"]),
+        rows,
+    });
 }
 
-fn transcription_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
+fn transcription_blocks(
+    ok: &[&ConsultationResult],
+    blocks: &mut Vec<Block>,
+) -> Result<(), RunError> {
     blocks.push(Block::Heading("Transcription".into()));
     blocks.push(Block::Paragraph(
         "After the Danish normaliser (eval/README.md). S, D, I: substitutions, deletions, insertions; N: reference words. \
          Word alignments are in alignments/<id>.txt."
             .into(),
     ));
-    let scored: Vec<&&ConsultationResult> = ok.iter().filter(|c| c.transcription.is_some()).collect();
+    let scored: Vec<&&ConsultationResult> =
+        ok.iter().filter(|c| c.transcription.is_some()).collect();
     let rows = scored
         .iter()
         .filter_map(|c| {
@@ -242,27 +375,77 @@ fn transcription_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> 
         })
         .collect();
     blocks.push(Block::Table {
-        head: row(&["Consultation", "WER", "CER", "S", "D", "I", "N", "Læge", "Patient", "Anden", "Streaming − offline"]),
+        head: row(&[
+            "Consultation",
+            "WER",
+            "CER",
+            "S",
+            "D",
+            "I",
+            "N",
+            "Læge",
+            "Patient",
+            "Anden",
+            "Streaming − offline",
+        ]),
         rows,
     });
     let labels: Vec<String> = scored.iter().map(|c| c.id.clone()).collect();
-    let values: Vec<f64> = scored.iter().filter_map(|c| c.transcription.as_ref()?.overall.wer()).collect();
-    plot(blocks, "plots/wer_per_consultation.svg", "WER per consultation", bar_chart("WER per consultation", "consultation", "WER", &labels, &values))
+    let values: Vec<f64> = scored
+        .iter()
+        .filter_map(|c| c.transcription.as_ref()?.overall.wer())
+        .collect();
+    plot(
+        blocks,
+        "plots/wer_per_consultation.svg",
+        "WER per consultation",
+        bar_chart(
+            "WER per consultation",
+            "consultation",
+            "WER",
+            &labels,
+            &values,
+        ),
+    )
 }
 
-fn note_blocks(results: &RunResults, ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
+fn note_blocks(
+    results: &RunResults,
+    ok: &[&ConsultationResult],
+    blocks: &mut Vec<Block>,
+) -> Result<(), RunError> {
     blocks.push(Block::Heading("Note".into()));
     let by_section = &results.summary.fact_recall_by_section;
     let rows = by_section
         .iter()
-        .map(|(section, ratio)| vec![section.heading().to_string(), format!("{} of {}", ratio.hits, ratio.total), percent(ratio.value())])
+        .map(|(section, ratio)| {
+            vec![
+                section.heading().to_string(),
+                format!("{} of {}", ratio.hits, ratio.total),
+                percent(ratio.value()),
+            ]
+        })
         .collect();
-    blocks.push(Block::Table { head: row(&["Section", "Facts found in the section", "Recall"]), rows });
+    blocks.push(Block::Table {
+        head: row(&["Section", "Facts found in the section", "Recall"]),
+        rows,
+    });
     let (labels, values): (Vec<String>, Vec<f64>) = Section::ALL
         .iter()
         .filter_map(|s| Some((s.heading().to_string(), by_section.get(s)?.value()?)))
         .unzip();
-    plot(blocks, "plots/fact_recall_by_section.svg", "Fact recall per section", bar_chart("Fact recall per section", "section", "recall", &labels, &values))?;
+    plot(
+        blocks,
+        "plots/fact_recall_by_section.svg",
+        "Fact recall per section",
+        bar_chart(
+            "Fact recall per section",
+            "section",
+            "recall",
+            &labels,
+            &values,
+        ),
+    )?;
     let rows = ok
         .iter()
         .filter_map(|c| {
@@ -281,7 +464,16 @@ fn note_blocks(results: &RunResults, ok: &[&ConsultationResult], blocks: &mut Ve
         })
         .collect();
     blocks.push(Block::Table {
-        head: row(&["Consultation", "Fact recall", "Placement", "Statement precision", "Unsupported", "ROUGE-1", "ROUGE-2", "ROUGE-L"]),
+        head: row(&[
+            "Consultation",
+            "Fact recall",
+            "Placement",
+            "Statement precision",
+            "Unsupported",
+            "ROUGE-1",
+            "ROUGE-2",
+            "ROUGE-L",
+        ]),
         rows,
     });
     Ok(())
@@ -306,21 +498,38 @@ fn speed_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(
                 plain(s.real_time_factor),
                 seconds(s.draft_seconds),
                 seconds(s.hangup_to_draft_seconds),
-                s.peak_memory_bytes.map_or_else(|| "–".into(), |b| format!("{:.0}", b as f64 / 1_048_576.0)),
+                mebibytes(s.peak_memory_bytes.map(|b| b as f64)),
             ]
         })
         .collect();
     blocks.push(Block::Table {
-        head: row(&["Consultation", "Audio", "Transcription", "RTF", "Drafting", "Hang-up to draft", "Peak MiB"]),
+        head: row(&[
+            "Consultation",
+            "Audio",
+            "Transcription",
+            "RTF",
+            "Drafting",
+            "Hang-up to draft",
+            "Peak memory",
+        ]),
         rows,
     });
-    let latencies: Vec<f64> = ok.iter().filter_map(|c| c.speed.hangup_to_draft_seconds).collect();
+    let latencies: Vec<f64> = ok
+        .iter()
+        .filter_map(|c| c.speed.hangup_to_draft_seconds)
+        .collect();
     let (labels, counts) = histogram_bins(&latencies);
     plot(
         blocks,
         "plots/latency_distribution.svg",
         "Hang-up to draft latency (seconds)",
-        bar_chart("Hang-up to draft latency", "seconds (lower edge of each bin)", "consultations", &labels, &counts),
+        bar_chart(
+            "Hang-up to draft latency",
+            "seconds (lower edge of each bin)",
+            "consultations",
+            &labels,
+            &counts,
+        ),
     )
 }
 
@@ -328,12 +537,19 @@ fn document(results: &RunResults) -> Result<Vec<Block>, RunError> {
     let mut blocks = Vec::new();
     header_blocks(results, &mut blocks);
     summary_blocks(results, &mut blocks);
-    let ok: Vec<&ConsultationResult> = results.consultations.iter().filter(|c| c.error.is_none()).collect();
+    let ok: Vec<&ConsultationResult> = results
+        .consultations
+        .iter()
+        .filter(|c| c.error.is_none())
+        .collect();
     transcription_blocks(&ok, &mut blocks)?;
     note_blocks(results, &ok, &mut blocks)?;
     speed_blocks(&ok, &mut blocks)?;
-    let failed: Vec<String> =
-        results.consultations.iter().filter_map(|c| Some(format!("{}: {}", c.id, c.error.as_ref()?))).collect();
+    let failed: Vec<String> = results
+        .consultations
+        .iter()
+        .filter_map(|c| Some(format!("{}: {}", c.id, c.error.as_ref()?)))
+        .collect();
     if !failed.is_empty() {
         blocks.push(Block::Heading("Failed consultations".into()));
         blocks.push(Block::List(failed));
@@ -353,18 +569,40 @@ fn to_markdown(blocks: &[Block]) -> String {
     let mut out = String::new();
     for (index, block) in blocks.iter().enumerate() {
         match block {
-            Block::Heading(text) if index == 0 => { let _ = writeln!(out, "# {text}\n"); }
-            Block::Heading(text) => { let _ = writeln!(out, "## {text}\n"); }
-            Block::Paragraph(text) => { let _ = writeln!(out, "{text}\n"); }
+            Block::Heading(text) if index == 0 => {
+                let _ = writeln!(out, "# {text}\n");
+            }
+            Block::Heading(text) => {
+                let _ = writeln!(out, "## {text}\n");
+            }
+            Block::Paragraph(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
             Block::Table { head, rows } => {
-                let _ = writeln!(out, "| {} |", head.iter().map(|h| markdown_cell(h)).collect::<Vec<_>>().join(" | "));
+                let _ = writeln!(
+                    out,
+                    "| {} |",
+                    head.iter()
+                        .map(|h| markdown_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
                 let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
                 for r in rows {
-                    let _ = writeln!(out, "| {} |", r.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        r.iter()
+                            .map(|c| markdown_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
                 }
                 out.push('\n');
             }
-            Block::Plot { file, title, .. } => { let _ = writeln!(out, "![{title}]({file})\n"); }
+            Block::Plot { file, title, .. } => {
+                let _ = writeln!(out, "![{title}]({file})\n");
+            }
             Block::List(items) => {
                 for item in items {
                     let _ = writeln!(out, "- {}", item.replace('\n', " "));
@@ -377,7 +615,10 @@ fn to_markdown(blocks: &[Block]) -> String {
 }
 
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn to_html(blocks: &[Block]) -> String {
@@ -393,7 +634,9 @@ fn to_html(blocks: &[Block]) -> String {
                 let level = if index == 0 { 1 } else { 2 };
                 let _ = writeln!(out, "<h{level}>{}</h{level}>", escape_html(text));
             }
-            Block::Paragraph(text) => { let _ = writeln!(out, "<p>{}</p>", escape_html(text)); }
+            Block::Paragraph(text) => {
+                let _ = writeln!(out, "<p>{}</p>", escape_html(text));
+            }
             Block::Table { head, rows } => {
                 out.push_str("<table>\n<tr>");
                 for h in head {
@@ -410,7 +653,11 @@ fn to_html(blocks: &[Block]) -> String {
                 out.push_str("</table>\n");
             }
             Block::Plot { title, svg, .. } => {
-                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape_html(title));
+                let _ = writeln!(
+                    out,
+                    "<figure>{svg}<figcaption>{}</figcaption></figure>",
+                    escape_html(title)
+                );
             }
             Block::List(items) => {
                 out.push_str("<ul>\n");
@@ -428,7 +675,10 @@ fn to_html(blocks: &[Block]) -> String {
 /// Writes every output file of a run from its results.
 pub(crate) fn write_all(out: &OutDir, results: &RunResults) -> Result<(), RunError> {
     out.write_json("results.json", results)?;
-    out.write("per_consultation.csv", per_consultation_csv(&results.consultations).as_bytes())?;
+    out.write(
+        "per_consultation.csv",
+        per_consultation_csv(&results.consultations).as_bytes(),
+    )?;
     let blocks = document(results)?;
     for block in &blocks {
         if let Block::Plot { file, svg, .. } = block {
@@ -458,11 +708,26 @@ mod tests {
 
     #[test]
     fn bar_chart_writes_svg_text_without_system_fonts() {
-        let svg = bar_chart("WER", "consultation", "WER", &["c01".into(), "c02".into()], &[0.1, 0.25]).unwrap().unwrap();
+        let svg = bar_chart(
+            "WER",
+            "consultation",
+            "WER",
+            &["c01".into(), "c02".into()],
+            &[0.1, 0.25],
+        )
+        .unwrap()
+        .unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         // The SVG backend writes labels as <text> for the viewer to lay out: no font files needed.
-        assert!(svg.contains("\nc01\n</text>") && svg.contains("\nWER\n</text>"), "{svg}");
+        assert!(
+            svg.contains("\nc01\n</text>") && svg.contains("\nWER\n</text>"),
+            "{svg}"
+        );
         assert_eq!(bar_chart("x", "x", "y", &[], &[]).unwrap(), None);
-        assert!(bar_chart("one", "x", "y", &["c01".into()], &[0.5]).unwrap().is_some());
+        assert!(
+            bar_chart("one", "x", "y", &["c01".into()], &[0.5])
+                .unwrap()
+                .is_some()
+        );
     }
 }

@@ -25,8 +25,14 @@ impl RunResults {
     /// Reads a run's `results.json`.
     pub fn load(out_dir: &std::path::Path) -> Result<RunResults, String> {
         let path = out_dir.join("results.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a results file of this harness: {e}", path.display()))
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{} is not a results file of this harness: {e}",
+                path.display()
+            )
+        })
     }
 }
 
@@ -61,7 +67,11 @@ pub struct CorpusSummary {
 
 pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSummary {
     let ok: Vec<&ConsultationResult> = consultations.iter().filter(|c| c.error.is_none()).collect();
-    let mut summary = CorpusSummary { evaluated: ok.len(), failed: consultations.len() - ok.len(), ..CorpusSummary::default() };
+    let mut summary = CorpusSummary {
+        evaluated: ok.len(),
+        failed: consultations.len() - ok.len(),
+        ..CorpusSummary::default()
+    };
 
     let mut overall = ErrorRates::default();
     let mut by_speaker: BTreeMap<Role, ErrorRates> = BTreeMap::new();
@@ -87,14 +97,21 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
                 placement.add(placed);
             }
             for (section, ratio) in &n.fact_recall_by_section {
-                summary.fact_recall_by_section.entry(*section).or_default().add(ratio);
+                summary
+                    .fact_recall_by_section
+                    .entry(*section)
+                    .or_default()
+                    .add(ratio);
             }
             support.add(&n.statement_support);
         }
     }
     summary.wer = overall.wer();
     summary.cer = overall.cer();
-    summary.wer_by_speaker = by_speaker.into_iter().filter_map(|(role, r)| Some((role, r.wer()?))).collect();
+    summary.wer_by_speaker = by_speaker
+        .into_iter()
+        .filter_map(|(role, r)| Some((role, r.wer()?)))
+        .collect();
     summary.streaming_vs_offline_wer = streaming_vs_offline.wer();
     summary.fact_recall = facts.value();
     summary.section_placement = placement.value();
@@ -102,7 +119,9 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
     summary.statements = support.total;
     summary.unsupported_statements = support.total - support.hits;
 
-    let series = |value: &dyn Fn(&ConsultationResult) -> Option<f64>| summarise(ok.iter().filter_map(|c| value(c)));
+    let series = |value: &dyn Fn(&ConsultationResult) -> Option<f64>| {
+        summarise(ok.iter().filter_map(|c| value(c)))
+    };
     summary.wer_per_consultation = series(&|c| c.transcription.as_ref()?.overall.wer());
     summary.streaming_wer_difference = series(&|c| c.streaming.as_ref()?.wer_difference);
     summary.rouge1_f1 = series(&|c| Some(c.note.as_ref()?.rouge?.rouge1.f1));
@@ -128,31 +147,91 @@ fn speaker_wer(c: &ConsultationResult, role: Role) -> Option<String> {
 const COLUMNS: &[Column] = &[
     ("id", |c| Some(c.id.clone())),
     ("topic", |c| c.topic.clone()),
-    ("status", |c| Some(if c.error.is_some() { "failed" } else { "ok" }.to_string())),
+    ("status", |c| {
+        Some(if c.error.is_some() { "failed" } else { "ok" }.to_string())
+    }),
     ("error", |c| c.error.clone()),
     ("wer", |c| number(c.transcription.as_ref()?.overall.wer())),
     ("cer", |c| number(c.transcription.as_ref()?.overall.cer())),
     ("wer_doctor", |c| speaker_wer(c, Role::Doctor)),
     ("wer_patient", |c| speaker_wer(c, Role::Patient)),
     ("wer_other", |c| speaker_wer(c, Role::Other)),
-    ("substitutions", |c| Some(c.transcription.as_ref()?.overall.words.substitutions.to_string())),
-    ("deletions", |c| Some(c.transcription.as_ref()?.overall.words.deletions.to_string())),
-    ("insertions", |c| Some(c.transcription.as_ref()?.overall.words.insertions.to_string())),
-    ("reference_words", |c| Some(c.transcription.as_ref()?.overall.words.reference_len.to_string())),
-    ("streaming_wer_difference", |c| number(c.streaming.as_ref()?.wer_difference)),
-    ("fact_recall", |c| number(c.note.as_ref()?.fact_recall?.value())),
-    ("section_placement", |c| number(c.note.as_ref()?.section_placement?.value())),
-    ("statement_precision", |c| number(c.note.as_ref()?.statement_support.value())),
-    ("unsupported_statements", |c| Some(c.note.as_ref()?.unsupported.len().to_string())),
-    ("rouge1_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge1.f1))),
-    ("rouge2_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge2.f1))),
-    ("rougeL_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge_l.f1))),
+    ("substitutions", |c| {
+        Some(
+            c.transcription
+                .as_ref()?
+                .overall
+                .words
+                .substitutions
+                .to_string(),
+        )
+    }),
+    ("deletions", |c| {
+        Some(
+            c.transcription
+                .as_ref()?
+                .overall
+                .words
+                .deletions
+                .to_string(),
+        )
+    }),
+    ("insertions", |c| {
+        Some(
+            c.transcription
+                .as_ref()?
+                .overall
+                .words
+                .insertions
+                .to_string(),
+        )
+    }),
+    ("reference_words", |c| {
+        Some(
+            c.transcription
+                .as_ref()?
+                .overall
+                .words
+                .reference_len
+                .to_string(),
+        )
+    }),
+    ("streaming_wer_difference", |c| {
+        number(c.streaming.as_ref()?.wer_difference)
+    }),
+    ("fact_recall", |c| {
+        number(c.note.as_ref()?.fact_recall?.value())
+    }),
+    ("section_placement", |c| {
+        number(c.note.as_ref()?.section_placement?.value())
+    }),
+    ("statement_precision", |c| {
+        number(c.note.as_ref()?.statement_support.value())
+    }),
+    ("unsupported_statements", |c| {
+        Some(c.note.as_ref()?.unsupported.len().to_string())
+    }),
+    ("rouge1_f1", |c| {
+        number(Some(c.note.as_ref()?.rouge?.rouge1.f1))
+    }),
+    ("rouge2_f1", |c| {
+        number(Some(c.note.as_ref()?.rouge?.rouge2.f1))
+    }),
+    ("rougeL_f1", |c| {
+        number(Some(c.note.as_ref()?.rouge?.rouge_l.f1))
+    }),
     ("audio_seconds", |c| number(Some(c.speed.audio_seconds))),
-    ("transcribe_seconds", |c| number(Some(c.speed.transcribe_seconds))),
+    ("transcribe_seconds", |c| {
+        number(Some(c.speed.transcribe_seconds))
+    }),
     ("draft_seconds", |c| number(c.speed.draft_seconds)),
     ("real_time_factor", |c| number(c.speed.real_time_factor)),
-    ("hangup_to_draft_seconds", |c| number(c.speed.hangup_to_draft_seconds)),
-    ("peak_memory_mib", |c| number(c.speed.peak_memory_bytes.map(|b| b as f64 / 1_048_576.0))),
+    ("hangup_to_draft_seconds", |c| {
+        number(c.speed.hangup_to_draft_seconds)
+    }),
+    ("peak_memory_mib", |c| {
+        number(c.speed.peak_memory_bytes.map(|b| b as f64 / 1_048_576.0))
+    }),
 ];
 
 fn csv_field(value: &str) -> String {
@@ -166,10 +245,17 @@ fn csv_field(value: &str) -> String {
 /// One row per consultation; an empty cell is a metric that does not apply (no reference, or
 /// the stage did not run).
 pub fn per_consultation_csv(consultations: &[ConsultationResult]) -> String {
-    let mut out = COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(",");
+    let mut out = COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for c in consultations {
-        let row: Vec<String> = COLUMNS.iter().map(|(_, cell)| csv_field(&cell(c).unwrap_or_default())).collect();
+        let row: Vec<String> = COLUMNS
+            .iter()
+            .map(|(_, cell)| csv_field(&cell(c).unwrap_or_default()))
+            .collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }

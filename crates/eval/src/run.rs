@@ -35,7 +35,10 @@ pub struct Stages {
 
 impl Default for Stages {
     fn default() -> Stages {
-        Stages { asr: true, note: true }
+        Stages {
+            asr: true,
+            note: true,
+        }
     }
 }
 
@@ -44,12 +47,19 @@ impl FromStr for Stages {
 
     /// `asr`, `note` or `asr,note`.
     fn from_str(s: &str) -> Result<Stages, String> {
-        let mut stages = Stages { asr: false, note: false };
+        let mut stages = Stages {
+            asr: false,
+            note: false,
+        };
         for stage in s.split(',').map(str::trim) {
             match stage {
                 "asr" => stages.asr = true,
                 "note" => stages.note = true,
-                other => return Err(format!("unknown stage {other:?}: use asr, note or asr,note")),
+                other => {
+                    return Err(format!(
+                        "unknown stage {other:?}: use asr, note or asr,note"
+                    ));
+                }
             }
         }
         Ok(stages)
@@ -58,7 +68,11 @@ impl FromStr for Stages {
 
 impl fmt::Display for Stages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [(self.asr, "asr"), (self.note, "note")].iter().filter(|s| s.0).map(|s| s.1).collect();
+        let names: Vec<&str> = [(self.asr, "asr"), (self.note, "note")]
+            .iter()
+            .filter(|s| s.0)
+            .map(|s| s.1)
+            .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -126,24 +140,42 @@ impl RunHeader {
     /// The settings that must match for a run to be resumed into the same directory.
     fn differs_from(&self, other: &RunHeader) -> Option<(&'static str, String, String)> {
         let pairs = [
-            ("corpus manifest", self.corpus.manifest_sha256.clone(), other.corpus.manifest_sha256.clone()),
+            (
+                "corpus manifest",
+                self.corpus.manifest_sha256.clone(),
+                other.corpus.manifest_sha256.clone(),
+            ),
             ("pipeline", self.pipeline.clone(), other.pipeline.clone()),
             ("stages", self.stages.to_string(), other.stages.to_string()),
-            ("streaming", self.streaming.to_string(), other.streaming.to_string()),
+            (
+                "streaming",
+                self.streaming.to_string(),
+                other.streaming.to_string(),
+            ),
             ("seed", self.seed.to_string(), other.seed.to_string()),
             ("config", digest_of(&self.config), digest_of(&other.config)),
-            ("model files", models_of(&self.models), models_of(&other.models)),
+            (
+                "model files",
+                models_of(&self.models),
+                models_of(&other.models),
+            ),
         ];
         pairs.into_iter().find(|(_, a, b)| a != b)
     }
 }
 
 fn digest_of(config: &Option<ConfigRecord>) -> String {
-    config.as_ref().map_or_else(|| "none".to_string(), |c| c.sha256.clone())
+    config
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |c| c.sha256.clone())
 }
 
 fn models_of(models: &[FileDigest]) -> String {
-    models.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>().join(",")
+    models
+        .iter()
+        .map(|m| m.sha256.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Whether the streaming path agrees with offline transcription.
@@ -199,9 +231,17 @@ impl ConsultationResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event<'a> {
     /// Before the first consultation: how many there are and how many an earlier run finished.
-    Planned { total: usize, already_done: usize },
-    Started { id: &'a str },
-    Finished { id: &'a str, error: Option<&'a str> },
+    Planned {
+        total: usize,
+        already_done: usize,
+    },
+    Started {
+        id: &'a str,
+    },
+    Finished {
+        id: &'a str,
+        error: Option<&'a str>,
+    },
 }
 
 /// What a run did, for the caller's audit log and exit status.
@@ -226,16 +266,27 @@ pub struct RunOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "{} holds a different run ({what}: {before} then, {now} now); give a new --out, or delete it to start over",
         out.display()
     )]
-    DifferentRun { out: PathBuf, what: &'static str, before: String, now: String },
+    DifferentRun {
+        out: PathBuf,
+        what: &'static str,
+        before: String,
+        now: String,
+    },
     #[error("{} is not a run header this harness can read ({reason}); give a new --out", path.display())]
     BadRunDir { path: PathBuf, reason: String },
     #[error("cannot read model file {}: {source}", path.display())]
-    Model { path: PathBuf, source: std::io::Error },
+    Model {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot draw {}: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 }
@@ -249,7 +300,10 @@ pub(crate) struct OutDir {
 
 impl OutDir {
     pub(crate) fn new(root: &Path) -> Result<OutDir, RunError> {
-        let out = OutDir { root: root.to_path_buf(), written: Mutex::new(Vec::new()) };
+        let out = OutDir {
+            root: root.to_path_buf(),
+            written: Mutex::new(Vec::new()),
+        };
         out.ensure_dir(root)?;
         Ok(out)
     }
@@ -260,7 +314,10 @@ impl OutDir {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|source| RunError::Write { path: dir.into(), source })
+            .map_err(|source| RunError::Write {
+                path: dir.into(),
+                source,
+            })
     }
 
     pub(crate) fn path(&self, relative: &str) -> PathBuf {
@@ -278,9 +335,14 @@ impl OutDir {
         }
         let partial = path.with_file_name(format!(
             "{}.partial",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         ));
-        let error = |source| RunError::Write { path: path.clone(), source };
+        let error = |source| RunError::Write {
+            path: path.clone(),
+            source,
+        };
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -288,7 +350,9 @@ impl OutDir {
             .mode(0o600)
             .open(&partial)
             .map_err(error)?;
-        file.write_all(contents).and_then(|()| file.sync_all()).map_err(error)?;
+        file.write_all(contents)
+            .and_then(|()| file.sync_all())
+            .map_err(error)?;
         std::fs::rename(&partial, &path).map_err(error)?;
         if let Ok(mut written) = self.written.lock() {
             written.push(path.clone());
@@ -296,7 +360,11 @@ impl OutDir {
         Ok(path)
     }
 
-    pub(crate) fn write_json<T: Serialize>(&self, relative: &str, value: &T) -> Result<PathBuf, RunError> {
+    pub(crate) fn write_json<T: Serialize>(
+        &self,
+        relative: &str,
+        value: &T,
+    ) -> Result<PathBuf, RunError> {
         let json = serde_json::to_string_pretty(value).expect("results always serialise");
         self.write(relative, json.as_bytes())
     }
@@ -320,11 +388,19 @@ pub fn run(
     let mut header = new_header(corpus, pipeline, options)?;
     let header_path = out.path("run.json");
     if header_path.exists() {
-        let bad = |reason: String| RunError::BadRunDir { path: header_path.clone(), reason };
+        let bad = |reason: String| RunError::BadRunDir {
+            path: header_path.clone(),
+            reason,
+        };
         let text = std::fs::read_to_string(&header_path).map_err(|e| bad(e.to_string()))?;
         let earlier: RunHeader = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if let Some((what, before, now)) = earlier.differs_from(&header) {
-            return Err(RunError::DifferentRun { out: options.out_dir.clone(), what, before, now });
+            return Err(RunError::DifferentRun {
+                out: options.out_dir.clone(),
+                what,
+                before,
+                now,
+            });
         }
         header.started = earlier.started;
     }
@@ -338,25 +414,36 @@ pub fn run(
             *slot = Some(done);
         }
     }
-    let todo: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_none()).collect();
-    progress(Event::Planned { total: corpus.consultations.len(), already_done: resumed.len() });
+    let todo: Vec<usize> = (0..results.len())
+        .filter(|&i| results[i].is_none())
+        .collect();
+    progress(Event::Planned {
+        total: corpus.consultations.len(),
+        already_done: resumed.len(),
+    });
 
     let next = AtomicUsize::new(0);
     let fresh: Mutex<Vec<(usize, ConsultationResult)>> = Mutex::new(Vec::new());
     let first_write_error: Mutex<Option<RunError>> = Mutex::new(None);
     let worker = || {
         while !cancel.load(Ordering::SeqCst) {
-            let Some(&index) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
+            let Some(&index) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                break;
+            };
             let spec = &corpus.consultations[index];
             progress(Event::Started { id: &spec.id });
             let mut result = evaluate_guarded(spec, pipeline, options, &out);
-            if let Err(error) = out.write_json(&format!("consultations/{}.json", spec.id), &result) {
+            if let Err(error) = out.write_json(&format!("consultations/{}.json", spec.id), &result)
+            {
                 result.error.get_or_insert_with(|| error.to_string());
                 if let Ok(mut first) = first_write_error.lock() {
                     first.get_or_insert(error);
                 }
             }
-            progress(Event::Finished { id: &spec.id, error: result.error.as_deref() });
+            progress(Event::Finished {
+                id: &spec.id,
+                error: result.error.as_deref(),
+            });
             if let Ok(mut fresh) = fresh.lock() {
                 fresh.push((index, result));
             }
@@ -385,12 +472,20 @@ pub fn run(
         .collect();
     let interrupted = !pending.is_empty();
     let consultations: Vec<ConsultationResult> = results.into_iter().flatten().collect();
-    let failed = consultations.iter().filter_map(|r| r.error.clone().map(|e| (r.id.clone(), e))).collect();
+    let failed = consultations
+        .iter()
+        .filter_map(|r| r.error.clone().map(|e| (r.id.clone(), e)))
+        .collect();
 
     header.complete = !interrupted;
     header.finished = Some(utc_now());
     out.write_json("run.json", &header)?;
-    let run_results = RunResults { summary: summarise_run(&consultations), header, pending: pending.clone(), consultations };
+    let run_results = RunResults {
+        summary: summarise_run(&consultations),
+        header,
+        pending: pending.clone(),
+        consultations,
+    };
     report::write_all(&out, &run_results)?;
 
     Ok(RunOutcome {
@@ -406,18 +501,29 @@ pub fn run(
     })
 }
 
-fn new_header(corpus: &Corpus, pipeline: &dyn Pipeline, options: &RunOptions) -> Result<RunHeader, RunError> {
+fn new_header(
+    corpus: &Corpus,
+    pipeline: &dyn Pipeline,
+    options: &RunOptions,
+) -> Result<RunHeader, RunError> {
     let models = options
         .model_files
         .iter()
-        .map(|path| FileDigest::of(path).map_err(|source| RunError::Model { path: path.clone(), source }))
+        .map(|path| {
+            FileDigest::of(path).map_err(|source| RunError::Model {
+                path: path.clone(),
+                source,
+            })
+        })
         .collect::<Result<_, _>>()?;
     Ok(RunHeader {
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         started: utc_now(),
         finished: None,
         complete: false,
-        git_revision: std::env::current_dir().ok().and_then(|dir| git_revision(&dir)),
+        git_revision: std::env::current_dir()
+            .ok()
+            .and_then(|dir| git_revision(&dir)),
         pipeline: pipeline.describe(),
         corpus: CorpusRecord {
             name: corpus.name.clone(),
@@ -443,9 +549,16 @@ fn finished_result(out: &OutDir, id: &str) -> Option<ConsultationResult> {
 }
 
 /// A panicking pipeline fails its consultation, not the run.
-fn evaluate_guarded(spec: &ConsultationSpec, pipeline: &dyn Pipeline, options: &RunOptions, out: &OutDir) -> ConsultationResult {
+fn evaluate_guarded(
+    spec: &ConsultationSpec,
+    pipeline: &dyn Pipeline,
+    options: &RunOptions,
+    out: &OutDir,
+) -> ConsultationResult {
     let mut result = ConsultationResult::new(spec);
-    let outcome = catch_unwind(AssertUnwindSafe(|| evaluate(spec, pipeline, options, out, &mut result)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        evaluate(spec, pipeline, options, out, &mut result)
+    }));
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(message)) => result.error = Some(message),
@@ -484,15 +597,25 @@ fn evaluate(
     let id = &spec.id;
     let written = |e: RunError| e.to_string();
     let audio_seconds = input.metadata.duration.or_else(|| {
-        input.audio.files().iter().filter_map(|f| wav_duration(f)).reduce(f64::max)
+        input
+            .audio
+            .files()
+            .iter()
+            .filter_map(|f| wav_duration(f))
+            .reduce(f64::max)
     });
     result.speed.audio_seconds = audio_seconds.unwrap_or(0.0);
     let memory_is_per_consultation = PeakMemory::reset() && options.jobs <= 1;
 
     let mut after_hangup = None;
     let transcript: Transcript = if options.stages.asr {
-        let mode = if options.streaming { AsrMode::Streaming } else { AsrMode::Offline };
-        let (run, seconds) = timed(|| pipeline.transcribe(&input, mode)).map_err(|e| format!("transcription failed: {e}"))?;
+        let mode = if options.streaming {
+            AsrMode::Streaming
+        } else {
+            AsrMode::Offline
+        };
+        let (run, seconds) = timed(|| pipeline.transcribe(&input, mode))
+            .map_err(|e| format!("transcription failed: {e}"))?;
         let transcript = run.transcript;
         if result.speed.audio_seconds <= 0.0 {
             result.speed.audio_seconds = transcript.duration;
@@ -500,19 +623,39 @@ fn evaluate(
         result.speed.transcribe_seconds = seconds;
         result.speed.real_time_factor = rate(seconds, result.speed.audio_seconds);
         after_hangup = Some(run.after_hangup_seconds.unwrap_or(seconds));
-        out.write(&format!("transcripts/{id}.json"), transcript.to_json().as_bytes()).map_err(written)?;
+        out.write(
+            &format!("transcripts/{id}.json"),
+            transcript.to_json().as_bytes(),
+        )
+        .map_err(written)?;
         if let Some(reference) = &references.transcript {
             let (scores, alignment) = score_transcript(reference, &transcript);
-            out.write(&format!("alignments/{id}.txt"), alignment.to_text(100).as_bytes()).map_err(written)?;
+            out.write(
+                &format!("alignments/{id}.txt"),
+                alignment.to_text(100).as_bytes(),
+            )
+            .map_err(written)?;
             result.transcription = Some(scores);
         }
         if options.streaming {
             let (offline, offline_seconds) =
-                timed(|| pipeline.transcribe(&input, AsrMode::Offline)).map_err(|e| format!("offline transcription failed: {e}"))?;
-            out.write(&format!("transcripts/{id}.offline.json"), offline.transcript.to_json().as_bytes()).map_err(written)?;
-            let offline_scores = references.transcript.as_ref().map(|r| score_transcript(r, &offline.transcript).0);
+                timed(|| pipeline.transcribe(&input, AsrMode::Offline))
+                    .map_err(|e| format!("offline transcription failed: {e}"))?;
+            out.write(
+                &format!("transcripts/{id}.offline.json"),
+                offline.transcript.to_json().as_bytes(),
+            )
+            .map_err(written)?;
+            let offline_scores = references
+                .transcript
+                .as_ref()
+                .map(|r| score_transcript(r, &offline.transcript).0);
             let wer_difference = match (&result.transcription, &offline_scores) {
-                (Some(streaming), Some(offline)) => streaming.overall.wer().zip(offline.overall.wer()).map(|(s, o)| s - o),
+                (Some(streaming), Some(offline)) => streaming
+                    .overall
+                    .wer()
+                    .zip(offline.overall.wer())
+                    .map(|(s, o)| s - o),
                 _ => None,
             };
             result.streaming = Some(StreamingComparison {
@@ -525,18 +668,28 @@ fn evaluate(
         transcript
     } else {
         references.transcript.clone().ok_or_else(|| {
-            format!("--stages note drafts from the reference transcript, and consultation {id} has none")
+            format!(
+                "--stages note drafts from the reference transcript, and consultation {id} has none"
+            )
         })?
     };
 
     if options.stages.note {
-        let (draft, seconds) = timed(|| pipeline.draft(&input, &transcript)).map_err(|e| format!("drafting failed: {e}"))?;
+        let (draft, seconds) = timed(|| pipeline.draft(&input, &transcript))
+            .map_err(|e| format!("drafting failed: {e}"))?;
         result.speed.draft_seconds = Some(seconds);
-        result.speed.hangup_to_draft_seconds = after_hangup.map(|transcribing| transcribing + seconds);
-        out.write(&format!("notes/{id}.md"), draft.rendered.as_bytes()).map_err(written)?;
-        out.write_json(&format!("notes/{id}.json"), &draft).map_err(written)?;
-        result.note =
-            Some(score_note(&draft, &transcript, references.facts.as_deref(), references.note.as_deref()));
+        result.speed.hangup_to_draft_seconds =
+            after_hangup.map(|transcribing| transcribing + seconds);
+        out.write(&format!("notes/{id}.md"), draft.rendered.as_bytes())
+            .map_err(written)?;
+        out.write_json(&format!("notes/{id}.json"), &draft)
+            .map_err(written)?;
+        result.note = Some(score_note(
+            &draft,
+            &transcript,
+            references.facts.as_deref(),
+            references.note.as_deref(),
+        ));
     }
     result.speed.peak_memory_bytes = PeakMemory::read();
     result.speed.peak_memory_is_per_consultation = memory_is_per_consultation;
