@@ -605,7 +605,9 @@ fn evaluate(
             .reduce(f64::max)
     });
     result.speed.audio_seconds = audio_seconds.unwrap_or(0.0);
-    let memory_is_per_consultation = PeakMemory::reset() && options.jobs <= 1;
+    // With other consultations running, a reset would cut into their peaks: the shared,
+    // never-reset peak is then reported, an upper bound.
+    let memory_is_per_consultation = options.jobs <= 1 && PeakMemory::reset();
 
     let mut after_hangup = None;
     let transcript: Transcript = if options.stages.asr {

@@ -57,9 +57,10 @@ pub fn summarise(values: impl IntoIterator<Item = f64>) -> Option<Summary> {
 }
 
 /// The process's peak resident set size (Linux `VmHWM`). Linux lets a process reset the peak
-/// by writing `5` to `/proc/self/clear_refs`; with one job at a time that makes the reading the
-/// peak of one consultation. With several jobs it is the peak of all consultations running
-/// concurrently, an upper bound, and the report says so.
+/// by writing `5` to `/proc/self/clear_refs`; with one job at a time, a reset before each
+/// consultation makes the reading that consultation's peak. With several jobs the harness does
+/// not reset (it would cut into the others' peaks), so the reading is the process's peak so
+/// far, an upper bound, and the report says so.
 pub struct PeakMemory;
 
 impl PeakMemory {

@@ -551,3 +551,65 @@ fn compare_shows_what_changed_between_runs() {
         "{err}"
     );
 }
+
+/// The reference pipeline with a drafter bug that panics on one consultation.
+struct PanicsWhileDrafting(ReferencePipeline);
+
+impl Pipeline for PanicsWhileDrafting {
+    fn describe(&self) -> String {
+        "reference with a panicking drafter".into()
+    }
+
+    fn transcribe(
+        &self,
+        input: &ConsultationInput,
+        mode: AsrMode,
+    ) -> Result<TranscriptRun, PipelineError> {
+        self.0.transcribe(input, mode)
+    }
+
+    fn draft(
+        &self,
+        input: &ConsultationInput,
+        transcript: &Transcript,
+    ) -> Result<Draft, PipelineError> {
+        assert_ne!(input.id, "t2-blodtryk", "drafter bug");
+        self.0.draft(input, transcript)
+    }
+}
+
+#[test]
+fn a_panicking_pipeline_fails_its_consultation_not_the_run() {
+    let dir = corpus_dir();
+    let corpus = Corpus::load(&dir.path().join("manifest.toml")).unwrap();
+    let pipeline = PanicsWhileDrafting(ReferencePipeline::from_corpus(&corpus));
+    let out = dir.path().join("out");
+    let outcome = run(
+        &corpus,
+        &pipeline,
+        &RunOptions::new(&out),
+        &AtomicBool::new(false),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(outcome.evaluated.len(), 2);
+    assert_eq!(outcome.failed.len(), 1);
+    assert!(
+        outcome.failed[0]
+            .1
+            .starts_with("the pipeline panicked: assertion `left != right` failed: drafter bug"),
+        "{:?}",
+        outcome.failed
+    );
+    // What was measured before the panic is kept: the transcript was scored.
+    let results = RunResults::load(&out).unwrap();
+    assert_eq!(
+        results.consultations[1]
+            .transcription
+            .as_ref()
+            .unwrap()
+            .overall
+            .wer(),
+        Some(0.0)
+    );
+}
