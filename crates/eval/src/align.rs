@@ -210,9 +210,10 @@ pub fn character_counts(reference: &str, hypothesis: &str) -> EditCounts {
 }
 
 impl Alignment {
-    /// Three aligned rows (REF, HYP, and S/D/I marks), wrapped at about `width` characters.
+    /// Three aligned rows (REF, HYP, and S/D/I marks), wrapped at about `width` characters,
+    /// blocks separated by a blank line.
     pub fn to_text(&self, width: usize) -> String {
-        let mut out = String::new();
+        let mut blocks = Vec::new();
         let (mut reference, mut hypothesis, mut marks) =
             (String::new(), String::new(), String::new());
         for step in &self.steps {
@@ -227,13 +228,7 @@ impl Alignment {
             };
             let cell = r.chars().count().max(h.chars().count()).max(1);
             if reference.chars().count() + cell > width && !reference.is_empty() {
-                let _ = write!(
-                    out,
-                    "REF: {}\nHYP: {}\n     {}\n\n",
-                    reference.trim_end(),
-                    hypothesis.trim_end(),
-                    marks.trim_end()
-                );
+                blocks.push(rows(&reference, &hypothesis, &marks));
                 reference.clear();
                 hypothesis.clear();
                 marks.clear();
@@ -251,16 +246,20 @@ impl Alignment {
             marks.extend(std::iter::repeat_n(' ', cell));
         }
         if !reference.is_empty() {
-            let _ = write!(
-                out,
-                "REF: {}\nHYP: {}\n     {}\n",
-                reference.trim_end(),
-                hypothesis.trim_end(),
-                marks.trim_end()
-            );
+            blocks.push(rows(&reference, &hypothesis, &marks));
         }
-        out
+        blocks.join("\n")
     }
+}
+
+fn rows(reference: &str, hypothesis: &str, marks: &str) -> String {
+    let marks = format!("     {marks}");
+    format!(
+        "REF: {}\nHYP: {}\n{}\n",
+        reference.trim_end(),
+        hypothesis.trim_end(),
+        marks.trim_end()
+    )
 }
 
 #[cfg(test)]
@@ -350,5 +349,8 @@ mod tests {
             a.to_text(100),
             "REF: the cat sat on the mat ***\nHYP: *** cat sit on the mat too\n     D       S              I\n"
         );
+        let wrapped = a.to_text(12);
+        assert_eq!(wrapped.split("\n\n").count(), 3, "{wrapped}");
+        assert!(wrapped.lines().all(|l| l == l.trim_end()), "{wrapped}");
     }
 }

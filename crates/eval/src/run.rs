@@ -632,9 +632,14 @@ fn evaluate(
         .map_err(written)?;
         if let Some(reference) = &references.transcript {
             let (scores, alignment) = score_transcript(reference, &transcript);
+            let counts = alignment.counts;
+            let summary = format!(
+                "# {id}: S={} D={} I={} N={}\n\n",
+                counts.substitutions, counts.deletions, counts.insertions, counts.reference_len
+            );
             out.write(
                 &format!("alignments/{id}.txt"),
-                alignment.to_text(100).as_bytes(),
+                (summary + &alignment.to_text(100)).as_bytes(),
             )
             .map_err(written)?;
             result.transcription = Some(scores);
