@@ -137,7 +137,8 @@ pub struct RunHeader {
 }
 
 impl RunHeader {
-    /// The settings that must match for a run to be resumed into the same directory.
+    /// The settings that must match for a run to be resumed into the same directory: the
+    /// first that differs, with its value then and now.
     fn differs_from(&self, other: &RunHeader) -> Option<(&'static str, String, String)> {
         let pairs = [
             (
@@ -158,6 +159,17 @@ impl RunHeader {
                 "model files",
                 models_of(&self.models),
                 models_of(&other.models),
+            ),
+            // Results of two code revisions or two machines must not be mixed in one table.
+            (
+                "git revision",
+                self.git_revision.clone().unwrap_or_default(),
+                other.git_revision.clone().unwrap_or_default(),
+            ),
+            (
+                "machine",
+                format!("{:?}", self.machine),
+                format!("{:?}", other.machine),
             ),
         ];
         pairs.into_iter().find(|(_, a, b)| a != b)
