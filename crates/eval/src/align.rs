@@ -5,8 +5,6 @@
 //! alignments have the same cost, the backtrace prefers a match or substitution, then a
 //! deletion, then an insertion, which makes the saved alignment deterministic.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 /// Substitutions, deletions and insertions of one alignment, and the reference length.

@@ -160,8 +160,19 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, String> {
             ha.corpus.name, hb.corpus.name
         ));
     }
-    if ha.stages != hb.stages || ha.streaming != hb.streaming {
-        warnings.push("the runs ran different stages".to_string());
+    let stages = |h: &crate::run::RunHeader| {
+        format!(
+            "{} {}",
+            h.stages,
+            if h.streaming { "streaming" } else { "offline" }
+        )
+    };
+    if stages(ha) != stages(hb) {
+        warnings.push(format!(
+            "the runs ran different stages ({} and {})",
+            stages(ha),
+            stages(hb)
+        ));
     }
     if ha.machine != hb.machine {
         warnings.push("the runs ran on different machines: speed is not comparable".to_string());

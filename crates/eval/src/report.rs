@@ -96,7 +96,9 @@ fn bar_chart(
     let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (860, 420)).into_drawing_area();
+        // Wide enough for every bar's label up to ~90 bars; beyond that plotters labels a subset.
+        let width = (120 + 26 * values.len() as u32).clamp(860, 2400);
+        let root = SVGBackend::with_string(&mut svg, (width, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))
@@ -115,7 +117,7 @@ fn bar_chart(
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(values.len())
+            .x_labels(values.len().min(90))
             .x_label_formatter(&label_of)
             .x_desc(x_label)
             .y_desc(y_label)
