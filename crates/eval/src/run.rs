@@ -22,7 +22,7 @@ use crate::pipeline::{AsrMode, Pipeline, PipelineError};
 use crate::provenance::{ConfigRecord, FileDigest, Machine, git_revision, utc_now};
 use crate::report;
 use crate::results::{RunResults, summarise_run};
-use crate::speed::{PeakMemory, Speed};
+use crate::speed::{PeakMemory, Speed, real_time_factor, transcription_after_hangup};
 use crate::transcription::{ErrorRates, TranscriptionScores, score_transcript};
 
 /// Which stages run. The note stage alone drafts from the reference transcript, which
@@ -635,8 +635,11 @@ fn evaluate(
             result.speed.audio_seconds = transcript.duration;
         }
         result.speed.transcribe_seconds = seconds;
-        result.speed.real_time_factor = rate(seconds, result.speed.audio_seconds);
-        after_hangup = Some(run.after_hangup_seconds.unwrap_or(seconds));
+        result.speed.real_time_factor = real_time_factor(seconds, result.speed.audio_seconds);
+        after_hangup = Some(transcription_after_hangup(
+            seconds,
+            run.after_hangup_seconds,
+        ));
         out.write(
             &format!("transcripts/{id}.json"),
             transcript.to_json().as_bytes(),
@@ -679,7 +682,10 @@ fn evaluate(
             };
             result.streaming = Some(StreamingComparison {
                 offline: offline_scores,
-                offline_real_time_factor: rate(offline_seconds, result.speed.audio_seconds),
+                offline_real_time_factor: real_time_factor(
+                    offline_seconds,
+                    result.speed.audio_seconds,
+                ),
                 streaming_vs_offline: score_transcript(&offline.transcript, &transcript).0.overall,
                 wer_difference,
             });
@@ -713,8 +719,4 @@ fn evaluate(
     result.speed.peak_memory_bytes = PeakMemory::read();
     result.speed.peak_memory_is_per_consultation = memory_is_per_consultation;
     Ok(())
-}
-
-fn rate(seconds: f64, audio_seconds: f64) -> Option<f64> {
-    (audio_seconds > 0.0).then(|| seconds / audio_seconds)
 }

@@ -24,6 +24,17 @@ pub struct Speed {
     pub peak_memory_is_per_consultation: bool,
 }
 
+/// `processing_seconds / audio_seconds`; `None` without audio length.
+pub fn real_time_factor(processing_seconds: f64, audio_seconds: f64) -> Option<f64> {
+    (audio_seconds > 0.0).then(|| processing_seconds / audio_seconds)
+}
+
+/// The part of a transcription's wall time that falls after the hang-up: what the streaming
+/// path reports, or, offline, all of it. Hang-up-to-draft latency is this plus drafting time.
+pub fn transcription_after_hangup(wall_seconds: f64, reported_after_hangup: Option<f64>) -> f64 {
+    reported_after_hangup.unwrap_or(wall_seconds)
+}
+
 /// Mean, median and 95th percentile of a series of per-consultation values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -98,6 +109,17 @@ mod tests {
         assert_eq!((one.p50, one.p95), (7.0, 7.0));
         assert_eq!(summarise([]), None);
         assert_eq!(summarise([f64::NAN]), None);
+    }
+
+    #[test]
+    fn real_time_factor_and_latency_by_hand() {
+        // 30 s to transcribe 120 s of audio: RTF 0.25.
+        assert_eq!(real_time_factor(30.0, 120.0), Some(0.25));
+        assert_eq!(real_time_factor(30.0, 0.0), None);
+        // Offline, all 30 s come after the hang-up; streaming reports its 2 s of finalising.
+        // With 5 s of drafting: 35 s and 7 s from hang-up to draft.
+        assert_eq!(transcription_after_hangup(30.0, None) + 5.0, 35.0);
+        assert_eq!(transcription_after_hangup(30.0, Some(2.0)) + 5.0, 7.0);
     }
 
     #[test]
