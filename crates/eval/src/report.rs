@@ -341,6 +341,23 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
         head: row(&["Per consultation", "mean", "p50", "p95", "n"]),
         rows,
     });
+    let rows = s
+        .by_topic
+        .iter()
+        .map(|(topic, t)| {
+            vec![
+                topic.clone(),
+                t.consultations.to_string(),
+                percent(t.wer),
+                percent(t.fact_recall),
+                percent(t.statement_precision),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table {
+        head: row(&["Topic", "n", "WER", "Fact recall", "Statement precision"]),
+        rows,
+    });
 }
 
 fn transcription_blocks(
@@ -478,6 +495,21 @@ fn note_blocks(
         ]),
         rows,
     });
+    let unsupported: Vec<String> = ok
+        .iter()
+        .filter_map(|c| Some((c, c.note.as_ref()?)))
+        .flat_map(|(c, n)| {
+            n.unsupported
+                .iter()
+                .map(move |u| format!("{} — {}: \"{}\" ({})", c.id, u.heading, u.text, u.reason))
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        blocks.push(Block::Paragraph(
+            "Unsupported statements (eval/README.md gives the rule):".into(),
+        ));
+        blocks.push(Block::List(unsupported));
+    }
     Ok(())
 }
 

@@ -63,6 +63,40 @@ pub struct CorpusSummary {
     pub real_time_factor: Option<Summary>,
     pub hangup_to_draft_seconds: Option<Summary>,
     pub peak_memory_bytes: Option<Summary>,
+    /// The headline numbers per consultation topic (`(no topic)` for those without one).
+    pub by_topic: BTreeMap<String, TopicSummary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopicSummary {
+    pub consultations: usize,
+    pub wer: Option<f64>,
+    pub fact_recall: Option<f64>,
+    pub statement_precision: Option<f64>,
+}
+
+/// Micro-averaged word errors, facts found and statements supported over some consultations.
+#[derive(Default)]
+struct Totals {
+    rates: ErrorRates,
+    facts: Ratio,
+    support: Ratio,
+}
+
+fn totals<'a>(consultations: impl IntoIterator<Item = &'a ConsultationResult>) -> Totals {
+    let mut totals = Totals::default();
+    for c in consultations {
+        if let Some(t) = &c.transcription {
+            totals.rates.add(&t.overall);
+        }
+        if let Some(n) = &c.note {
+            if let Some(recall) = &n.fact_recall {
+                totals.facts.add(recall);
+            }
+            totals.support.add(&n.statement_support);
+        }
+    }
+    totals
 }
 
 pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSummary {
@@ -73,15 +107,11 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
         ..CorpusSummary::default()
     };
 
-    let mut overall = ErrorRates::default();
     let mut by_speaker: BTreeMap<Role, ErrorRates> = BTreeMap::new();
     let mut streaming_vs_offline = ErrorRates::default();
-    let mut facts = Ratio::default();
     let mut placement = Ratio::default();
-    let mut support = Ratio::default();
     for c in &ok {
         if let Some(t) = &c.transcription {
-            overall.add(&t.overall);
             for (role, rates) in &t.by_speaker {
                 by_speaker.entry(*role).or_default().add(rates);
             }
@@ -90,9 +120,6 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
             streaming_vs_offline.add(&s.streaming_vs_offline);
         }
         if let Some(n) = &c.note {
-            if let Some(recall) = &n.fact_recall {
-                facts.add(recall);
-            }
             if let Some(placed) = &n.section_placement {
                 placement.add(placed);
             }
@@ -103,11 +130,15 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
                     .or_default()
                     .add(ratio);
             }
-            support.add(&n.statement_support);
         }
     }
-    summary.wer = overall.wer();
-    summary.cer = overall.cer();
+    let Totals {
+        rates,
+        facts,
+        support,
+    } = totals(ok.iter().copied());
+    summary.wer = rates.wer();
+    summary.cer = rates.cer();
     summary.wer_by_speaker = by_speaker
         .into_iter()
         .filter_map(|(role, r)| Some((role, r.wer()?)))
@@ -130,6 +161,29 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
     summary.real_time_factor = series(&|c| c.speed.real_time_factor);
     summary.hangup_to_draft_seconds = series(&|c| c.speed.hangup_to_draft_seconds);
     summary.peak_memory_bytes = series(&|c| c.speed.peak_memory_bytes.map(|b| b as f64));
+
+    let mut topics: BTreeMap<String, Vec<&ConsultationResult>> = BTreeMap::new();
+    for c in &ok {
+        let topic = c.topic.clone().unwrap_or_else(|| "(no topic)".to_string());
+        topics.entry(topic).or_default().push(c);
+    }
+    summary.by_topic = topics
+        .into_iter()
+        .map(|(topic, members)| {
+            let Totals {
+                rates,
+                facts,
+                support,
+            } = totals(members.iter().copied());
+            let numbers = TopicSummary {
+                consultations: members.len(),
+                wer: rates.wer(),
+                fact_recall: facts.value(),
+                statement_precision: support.value(),
+            };
+            (topic, numbers)
+        })
+        .collect();
     summary
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use eval::note::Ratio;
 use eval::{
     AsrMode, ConsultationInput, Corpus, Draft, Pipeline, PipelineError, ReferencePipeline,
-    RunOptions, RunResults, Section, Stages, TranscriptRun, compare, run,
+    RunOptions, RunResults, Section, Stages, Statement, TranscriptRun, compare, run,
 };
 use transcript::Transcript;
 
@@ -298,6 +298,12 @@ fn reference_run_writes_every_output_and_scores_by_hand() {
         ),
         (11, 0, Some(1.0))
     );
+    let infection = &s.by_topic["infektion"];
+    assert_eq!(
+        (infection.consultations, infection.fact_recall),
+        (1, Some(4.0 / 6.0))
+    );
+    assert_eq!(s.by_topic["blodtryk"].fact_recall, Some(0.75));
     let t1 = &results.consultations[0];
     assert_eq!(t1.id, "t1-feber");
     assert_eq!(t1.speed.audio_seconds, 2.0);
@@ -552,12 +558,13 @@ fn compare_shows_what_changed_between_runs() {
     );
 }
 
-/// The reference pipeline with a drafter bug that panics on one consultation.
-struct PanicsWhileDrafting(ReferencePipeline);
+/// The reference pipeline with two drafter bugs: it invents a statement in one consultation
+/// and panics on the other.
+struct BuggyDrafter(ReferencePipeline);
 
-impl Pipeline for PanicsWhileDrafting {
+impl Pipeline for BuggyDrafter {
     fn describe(&self) -> String {
-        "reference with a panicking drafter".into()
+        "reference with a buggy drafter".into()
     }
 
     fn transcribe(
@@ -574,15 +581,20 @@ impl Pipeline for PanicsWhileDrafting {
         transcript: &Transcript,
     ) -> Result<Draft, PipelineError> {
         assert_ne!(input.id, "t2-blodtryk", "drafter bug");
-        self.0.draft(input, transcript)
+        let mut draft = self.0.draft(input, transcript)?;
+        draft.sections[1].statements.push(Statement {
+            text: "Ingen penicillinallergi.".into(),
+            evidence: vec![3],
+        });
+        Ok(draft)
     }
 }
 
 #[test]
-fn a_panicking_pipeline_fails_its_consultation_not_the_run() {
+fn a_buggy_drafter_is_measured_and_its_panic_fails_only_its_consultation() {
     let dir = corpus_dir();
     let corpus = Corpus::load(&dir.path().join("manifest.toml")).unwrap();
-    let pipeline = PanicsWhileDrafting(ReferencePipeline::from_corpus(&corpus));
+    let pipeline = BuggyDrafter(ReferencePipeline::from_corpus(&corpus));
     let out = dir.path().join("out");
     let outcome = run(
         &corpus,
@@ -612,4 +624,10 @@ fn a_panicking_pipeline_fails_its_consultation_not_the_run() {
             .wer(),
         Some(0.0)
     );
+    // The invented statement is caught by the harness's own support rule and listed.
+    let note = results.consultations[0].note.as_ref().unwrap();
+    assert_eq!(note.statement_support, Ratio { hits: 7, total: 8 });
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let listed = "- t1-feber — Anamnese: \"Ingen penicillinallergi.\" (states a negation the evidence does not)";
+    assert!(report.contains(listed), "{report}");
 }
