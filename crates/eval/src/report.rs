@@ -273,9 +273,12 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
     rows.push(row(&["Started", &h.started]));
     rows.push(row(&["Finished", h.finished.as_deref().unwrap_or("–")]));
     rows.push(row(&["Harness", &format!("eval {}", h.harness_version)]));
+    if let Some(description) = &h.corpus.description {
+        rows.insert(4, row(&["Corpus description", description]));
+    }
     blocks.push(Block::Heading("Reproducibility".into()));
     blocks.push(Block::Table {
-        head: row(&["", ""]),
+        head: row(&["Recorded", "Value"]),
         rows,
     });
 }

@@ -111,6 +111,7 @@ impl RunOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorpusRecord {
     pub name: String,
+    pub description: Option<String>,
     pub manifest: PathBuf,
     pub manifest_sha256: String,
     pub consultations: usize,
@@ -292,6 +293,11 @@ pub enum RunError {
         before: String,
         now: String,
     },
+    #[error(
+        "{} already holds files and no run.json: give a new or empty directory as --out",
+        out.display()
+    )]
+    NotARunDir { out: PathBuf },
     #[error("{} is not a run header this harness can read ({reason}); give a new --out", path.display())]
     BadRunDir { path: PathBuf, reason: String },
     #[error("cannot read model file {}: {source}", path.display())]
@@ -396,9 +402,16 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<RunOutcome, RunError> {
+    let header_path = options.out_dir.join("run.json");
+    let occupied =
+        std::fs::read_dir(&options.out_dir).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied && !header_path.exists() {
+        return Err(RunError::NotARunDir {
+            out: options.out_dir.clone(),
+        });
+    }
     let out = OutDir::new(&options.out_dir)?;
     let mut header = new_header(corpus, pipeline, options)?;
-    let header_path = out.path("run.json");
     if header_path.exists() {
         let bad = |reason: String| RunError::BadRunDir {
             path: header_path.clone(),
@@ -539,6 +552,7 @@ fn new_header(
         pipeline: pipeline.describe(),
         corpus: CorpusRecord {
             name: corpus.name.clone(),
+            description: corpus.description.clone(),
             manifest: corpus.manifest_path.clone(),
             manifest_sha256: corpus.manifest_sha256.clone(),
             consultations: corpus.consultations.len(),

@@ -431,6 +431,23 @@ fn bad_inputs_fail_their_consultation_and_the_rest_still_runs() {
     let corpus = Corpus::load(&dir.path().join("manifest.toml")).unwrap();
     assert_eq!(corpus.problems().len(), 2);
 
+    // A directory that holds other files is not taken over as --out.
+    let err = run(
+        &corpus,
+        &ReferencePipeline::from_corpus(&corpus),
+        &RunOptions::new(dir.path().join("scripts")),
+        &AtomicBool::new(false),
+        &no_progress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.ends_with(
+            "scripts already holds files and no run.json: give a new or empty directory as --out"
+        ),
+        "{err}"
+    );
+
     let out = dir.path().join("out");
     let outcome = run_reference(&corpus, &RunOptions::new(&out));
     assert_eq!(outcome.failed.len(), 2);
