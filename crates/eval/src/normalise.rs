@@ -353,6 +353,28 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_never_panics() {
+        for text in [
+            "",
+            " ",
+            "komma",
+            "38,",
+            ",5",
+            "1.2.3",
+            "//",
+            "hundrede og",
+            "tusind tusind",
+            "én og",
+            "ÅÆØ ß 😀",
+            "99999999999999999999999",
+        ] {
+            let _ = normalise(text);
+        }
+        assert_eq!(n("tusind tusind"), "1000 1000");
+        assert_eq!(n("99999999999999999999999"), "99999999999999999999999");
+    }
+
+    #[test]
     fn abbreviations_are_spelt_out() {
         assert_eq!(
             n("Ca. 3 uger, f.eks. kl. 8"),
