@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::results::RunResults;
+use crate::results::{ResultsError, RunResults};
 use crate::run::ConsultationResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ fn changes<T>(metrics: &[Metric<T>], a: &T, b: &T) -> Vec<Change> {
 }
 
 /// Compares the runs in two output directories (their `results.json`).
-pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, String> {
+pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, ResultsError> {
     let a = RunResults::load(a_dir)?;
     let b = RunResults::load(b_dir)?;
     let mut warnings = Vec::new();

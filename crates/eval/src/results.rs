@@ -1,6 +1,7 @@
 //! A run's results: per consultation, summarised over the corpus, and as CSV.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use transcript::Role;
@@ -23,17 +24,28 @@ pub struct RunResults {
 
 impl RunResults {
     /// Reads a run's `results.json`.
-    pub fn load(out_dir: &std::path::Path) -> Result<RunResults, String> {
+    pub fn load(out_dir: &Path) -> Result<RunResults, ResultsError> {
         let path = out_dir.join("results.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a results file of this harness: {e}",
-                path.display()
-            )
-        })
+        let text = std::fs::read_to_string(&path).map_err(|source| ResultsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path, source })
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("cannot read {}: {source}; is this the --out of an `eval` run?", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a results file of this harness: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 /// Corpus-level numbers, over the consultations that finished without error. Error rates and

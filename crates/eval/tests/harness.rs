@@ -568,7 +568,9 @@ fn compare_shows_what_changed_between_runs() {
         .find(|c| c.metric == "Fact recall")
         .unwrap();
     assert_eq!((fact_recall.a, fact_recall.b), (Some(0.7), None));
-    let err = compare(&dir.path().join("a"), &dir.path().join("missing")).unwrap_err();
+    let err = compare(&dir.path().join("a"), &dir.path().join("missing"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("cannot read") && err.contains("missing/results.json"),
         "{err}"
