@@ -323,6 +323,14 @@ impl OutDir {
             written: Mutex::new(Vec::new()),
         };
         out.ensure_dir(root)?;
+        // An --out the user made beforehand keeps its mode otherwise; its contents are private.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| RunError::Write {
+                path: root.into(),
+                source,
+            },
+        )?;
         Ok(out)
     }
 

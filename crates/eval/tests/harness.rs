@@ -261,6 +261,10 @@ fn reference_run_writes_every_output_and_scores_by_hand() {
     }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
         std::fs::metadata(out.join("notes/t2-blodtryk.md"))
             .unwrap()
             .permissions()
