@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{ResultsError, RunResults};
 use crate::run::ConsultationResult;
+use crate::speed::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -61,6 +62,119 @@ pub struct ConsultationChanges {
     pub changes: Vec<Change>,
 }
 
+/// A corpus metric's change between two runs over the consultations both evaluated, with a
+/// 95 % confidence interval from a paired bootstrap: the consultations are resampled with
+/// replacement [`RESAMPLES`] times (seed [`BOOTSTRAP_SEED`]), the micro-averaged metric of
+/// each run recomputed on each resample, and the 2.5th and 97.5th percentiles of the
+/// differences taken. An interval that excludes 0 is a change the corpus supports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedDifference {
+    pub metric: &'static str,
+    pub consultations: usize,
+    /// B minus A.
+    pub difference: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+pub const RESAMPLES: usize = 2000;
+pub const BOOTSTRAP_SEED: u64 = 0;
+
+/// A micro-averaged metric as (numerator, denominator) of one consultation.
+type Counts = (
+    &'static str,
+    fn(&ConsultationResult) -> Option<(usize, usize)>,
+);
+
+const PAIRED_METRICS: &[Counts] = &[
+    ("WER", |c| {
+        let words = c.transcription.as_ref()?.overall.words;
+        Some((words.errors(), words.reference_len))
+    }),
+    ("Fact recall", |c| {
+        let recall = c.note.as_ref()?.fact_recall?;
+        Some((recall.hits, recall.total))
+    }),
+    ("Statement precision", |c| {
+        let support = c.note.as_ref()?.statement_support;
+        Some((support.hits, support.total))
+    }),
+];
+
+/// SplitMix64: a small, well-mixed generator, so resampling is reproducible without a crate.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One consultation's counts in run A and run B.
+type Pair = ((usize, usize), (usize, usize));
+
+/// B's micro-average minus A's over `pairs`; `None` when a denominator is 0.
+fn micro_difference<'a>(pairs: impl Iterator<Item = &'a Pair>) -> Option<f64> {
+    let (mut a, mut b) = ((0, 0), (0, 0));
+    for ((a_num, a_den), (b_num, b_den)) in pairs {
+        a = (a.0 + a_num, a.1 + a_den);
+        b = (b.0 + b_num, b.1 + b_den);
+    }
+    (a.1 > 0 && b.1 > 0).then(|| b.0 as f64 / b.1 as f64 - a.0 as f64 / a.1 as f64)
+}
+
+/// The difference and its 95 % paired-bootstrap interval; `None` with fewer than two pairs.
+fn paired_bootstrap(pairs: &[Pair], resamples: usize, seed: u64) -> Option<(f64, f64, f64)> {
+    if pairs.len() < 2 {
+        return None;
+    }
+    let difference = micro_difference(pairs.iter())?;
+    let mut rng = SplitMix64(seed);
+    let mut differences: Vec<f64> = (0..resamples)
+        .filter_map(|_| micro_difference((0..pairs.len()).map(|_| &pairs[rng.below(pairs.len())])))
+        .collect();
+    if differences.is_empty() {
+        return None;
+    }
+    differences.sort_by(f64::total_cmp);
+    Some((
+        difference,
+        percentile(&differences, 0.025),
+        percentile(&differences, 0.975),
+    ))
+}
+
+fn paired_differences(a: &[ConsultationResult], b: &[ConsultationResult]) -> Vec<PairedDifference> {
+    PAIRED_METRICS
+        .iter()
+        .filter_map(|(metric, counts)| {
+            let pairs: Vec<Pair> = a
+                .iter()
+                .filter_map(|ca| {
+                    let cb = b.iter().find(|cb| cb.id == ca.id)?;
+                    Some((counts(ca)?, counts(cb)?))
+                })
+                .collect();
+            let (difference, low, high) = paired_bootstrap(&pairs, RESAMPLES, BOOTSTRAP_SEED)?;
+            Some(PairedDifference {
+                metric,
+                consultations: pairs.len(),
+                difference,
+                low,
+                high,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Comparison {
     pub a: PathBuf,
@@ -68,6 +182,7 @@ pub struct Comparison {
     /// Reasons the two runs may not be comparable (different corpus, machine, stages).
     pub warnings: Vec<String>,
     pub summary: Vec<Change>,
+    pub paired: Vec<PairedDifference>,
     pub consultations: Vec<ConsultationChanges>,
     pub only_in_a: Vec<String>,
     pub only_in_b: Vec<String>,
@@ -222,6 +337,7 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, ResultsError> {
         b: b_dir.to_path_buf(),
         warnings,
         summary: changes(SUMMARY_METRICS, &a, &b),
+        paired: paired_differences(&ok_a, &ok_b),
         consultations,
         only_in_a,
         only_in_b,
@@ -256,6 +372,21 @@ impl fmt::Display for Comparison {
                 difference
             )?;
         }
+        if !self.paired.is_empty() {
+            writeln!(f)?;
+        }
+        for paired in &self.paired {
+            let unit = Unit::Percent;
+            writeln!(
+                f,
+                "{} change over the {} consultations in both runs: {}, 95 % CI [{}, {}] (paired bootstrap)",
+                paired.metric,
+                paired.consultations,
+                unit.show_change(paired.difference),
+                unit.show_change(paired.low),
+                unit.show_change(paired.high)
+            )?;
+        }
         if self.consultations.is_empty() {
             writeln!(f, "\nNo consultation changed.")?;
         } else {
@@ -286,6 +417,32 @@ impl fmt::Display for Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_bootstrap_by_hand() {
+        // Every consultation: A 1 error in 10 words, B 2 in 10. Any resample gives +0.1, so
+        // the interval collapses onto the difference.
+        let same = vec![((1, 10), (2, 10)); 5];
+        let (difference, low, high) = paired_bootstrap(&same, 200, 7).unwrap();
+        assert!(
+            (difference - 0.1).abs() < 1e-12
+                && (low - 0.1).abs() < 1e-12
+                && (high - 0.1).abs() < 1e-12
+        );
+        // Mixed changes: the interval holds the point estimate, and the seed fixes it.
+        let mixed = vec![
+            ((1, 10), (0, 10)),
+            ((2, 10), (5, 10)),
+            ((0, 20), (1, 20)),
+            ((3, 10), (3, 10)),
+        ];
+        let first = paired_bootstrap(&mixed, 500, 1).unwrap();
+        assert_eq!(first, paired_bootstrap(&mixed, 500, 1).unwrap());
+        // Point: A 6/50, B 9/50 → +0.06.
+        assert!((first.0 - 0.06).abs() < 1e-12);
+        assert!(first.1 <= first.0 && first.0 <= first.2 && first.1 < first.2);
+        assert_eq!(paired_bootstrap(&mixed[..1], 500, 1), None);
+    }
 
     #[test]
     fn units_show_values_and_changes() {

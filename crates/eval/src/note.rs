@@ -167,6 +167,7 @@ pub struct MissedFact {
 
 /// Everything measured about one draft.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NoteScores {
     /// Facts found anywhere in the rendered note; `None` without a fact list.
     pub fact_recall: Option<Ratio>,

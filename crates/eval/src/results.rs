@@ -52,6 +52,7 @@ pub enum ResultsError {
 /// fact recall are micro-averages (all errors over all reference words, all facts found over
 /// all facts); the other scores are summarised over consultations (mean, p50, p95).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CorpusSummary {
     pub evaluated: usize,
     pub failed: usize,

@@ -53,18 +53,20 @@ pub fn summarise(values: impl IntoIterator<Item = f64>) -> Option<Summary> {
         return None;
     }
     sorted.sort_by(f64::total_cmp);
-    let percentile = |q: f64| {
-        let h = (sorted.len() - 1) as f64 * q;
-        let below = h.floor() as usize;
-        let above = (below + 1).min(sorted.len() - 1);
-        sorted[below] + (h - below as f64) * (sorted[above] - sorted[below])
-    };
     Some(Summary {
         count: sorted.len(),
         mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
-        p50: percentile(0.5),
-        p95: percentile(0.95),
+        p50: percentile(&sorted, 0.5),
+        p95: percentile(&sorted, 0.95),
     })
+}
+
+/// The `q` quantile of non-empty, ascending `sorted`, interpolated as [`summarise`] documents.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let below = h.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    sorted[below] + (h - below as f64) * (sorted[above] - sorted[below])
 }
 
 /// The process's peak resident set size (Linux `VmHWM`). Linux lets a process reset the peak

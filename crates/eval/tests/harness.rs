@@ -566,6 +566,14 @@ fn compare_shows_what_changed_between_runs() {
         text.contains("t1-feber: ") && text.contains("fact recall 66.7 % → –"),
         "{text}"
     );
+    // Both runs transcribed identically; only A drafted, so only WER is paired.
+    assert!(
+        text.contains(
+            "WER change over the 2 consultations in both runs: +0.0 pp, 95 % CI [+0.0 pp, +0.0 pp]"
+        ),
+        "{text}"
+    );
+    assert_eq!(comparison.paired.len(), 1);
     let fact_recall = comparison
         .summary
         .iter()
