@@ -29,10 +29,12 @@ fn english_stereo_comes_back_word_for_word_with_the_right_speakers() {
     let wav = dir.path().join("english.wav");
     let lines = [
         (Role::Doctor, "Good morning. What can I do for you today?", "en-us"),
-        (Role::Patient, "I have had a sore throat and a fever for three days.", "en-us+f3"),
-        (Role::Doctor, "Please take paracetamol twice a day and call me on Monday.", "en-us"),
+        (Role::Patient, "I have had a sore throat and a headache for three days.", "en-us+f3"),
+        (Role::Doctor, "Please drink plenty of water and call me on Monday.", "en-us"),
     ]
     .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
+    // Words Whisper base hears through espeak's voice: faster-whisper on the same weights mishears
+    // "fever" and "paracetamol" from it exactly as whisper.cpp does.
     let timings = fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
     let t = transcribe_json(&wav, &["--language", "en"], dir.path());
     assert_sane_times(&t);
@@ -40,10 +42,10 @@ fn english_stereo_comes_back_word_for_word_with_the_right_speakers() {
         t.segments.iter().filter(|s| s.speaker == role).map(|s| s.text.to_lowercase()).collect::<Vec<_>>().join(" ")
     };
     let (doctor, patient) = (said_by(Role::Doctor), said_by(Role::Patient));
-    for word in ["morning", "paracetamol", "monday"] {
+    for word in ["morning", "today", "water", "monday"] {
         assert!(doctor.contains(word), "doctor lacks {word:?}: {doctor}");
     }
-    for word in ["sore throat", "fever", "three days"] {
+    for word in ["sore throat", "three days"] {
         assert!(patient.contains(word), "patient lacks {word:?}: {patient}");
     }
     // The patient's segment sits where the patient spoke, between the doctor's two lines.
