@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 pub(crate) const MAGIC: &[u8; 8] = b"ANVSTRM\x01";
 pub(crate) const CHUNK_SIZE: usize = 64 * 1024;
 const TAG_LEN: usize = 16;
+/// Offset of the kind label's length byte in the header.
+const LABEL_AT: usize = 8 + 4 + 16;
 
 /// The stream header: magic and version, chunk size, the write's file id and the artefact kind.
 pub(crate) fn header(kind_label: &str, file_id: &[u8; 16]) -> Vec<u8> {
@@ -146,13 +148,21 @@ impl<R: Read> StreamReader<R> {
         expected_header: &[u8],
         handle: &[u8; 32],
     ) -> Result<Self> {
-        let mut header = vec![0; expected_header.len()];
+        // The fixed part, then the kind label as long as the file says, so a mismatch can name
+        // what the file really holds.
+        let mut header = vec![0; LABEL_AT + 1];
         let got = read_full(&mut source, &mut header).map_err(Error::io("read", path))?;
+        header.truncate(got);
         if got >= 8 && header[..7] == MAGIC[..7] && header[7] != MAGIC[7] {
             return Err(Error::UnsupportedFormat { path: path.to_path_buf(), version: header[7] });
         }
-        if got < header.len() || header != expected_header {
-            return Err(Error::tampered(path, describe_header_mismatch(&header[..got], expected_header)));
+        if got == LABEL_AT + 1 {
+            let mut label = vec![0; header[LABEL_AT] as usize];
+            let got = read_full(&mut source, &mut label).map_err(Error::io("read", path))?;
+            header.extend_from_slice(&label[..got]);
+        }
+        if header != expected_header {
+            return Err(Error::tampered(path, describe_header_mismatch(&header, expected_header)));
         }
         Ok(StreamReader {
             source,
@@ -216,18 +226,17 @@ impl<R: Read> StreamReader<R> {
 }
 
 fn describe_header_mismatch(found: &[u8], expected: &[u8]) -> String {
-    let label_at = 8 + 4 + 16;
-    if found.len() < expected.len() {
+    if found.len() <= LABEL_AT || found.len() < LABEL_AT + 1 + found[LABEL_AT] as usize {
         "header truncated".into()
     } else if found[..8] != expected[..8] {
         "not a vault artefact stream (bad magic)".into()
-    } else if found[label_at..] != expected[label_at..] {
+    } else if found[LABEL_AT..] != expected[LABEL_AT..] {
         format!(
             "file holds a {:?} artefact, not {:?}",
-            String::from_utf8_lossy(&found[label_at + 1..]),
-            String::from_utf8_lossy(&expected[label_at + 1..])
+            String::from_utf8_lossy(&found[LABEL_AT + 1..]),
+            String::from_utf8_lossy(&expected[LABEL_AT + 1..])
         )
-    } else if found[12..label_at] != expected[12..label_at] {
+    } else if found[12..LABEL_AT] != expected[12..LABEL_AT] {
         "file belongs to another write (file id differs from the keyring)".into()
     } else {
         "header altered".into()

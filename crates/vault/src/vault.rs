@@ -300,6 +300,11 @@ impl Vault {
         Ok(self.require(&handle, id)?.to_consultation())
     }
 
+    /// Where the consultation's files are (its name reveals nothing about the id).
+    pub fn consultation_dir(&self, id: &str) -> Result<PathBuf> {
+        Ok(self.dir(&self.handle(id)?))
+    }
+
     /// Starts writing an artefact; the previous version (if any) stays readable until `finish`.
     pub fn writer(&self, id: &str, kind: ArtefactKind) -> Result<ArtefactWriter<'_>> {
         let handle = self.handle(id)?;
