@@ -134,7 +134,7 @@ impl fmt::Display for RetentionClass {
 }
 
 /// The policy rule that sets a deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
     Discarded,
     AfterExport,

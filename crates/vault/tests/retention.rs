@@ -1,0 +1,211 @@
+//! Retention with a simulated clock: each artefact disappears exactly at its deadline, not a
+//! second before, under the rule the policy names.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use common::{Clock, Scratch, vault_with_clock};
+use vault::retention::{self, Deleted, Rule};
+use vault::{ArtefactKind, Error, Event, Kek, RetentionPolicy, Vault};
+
+const MIN: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+const AUDIO: ArtefactKind = ArtefactKind::Audio { track: 0 };
+const TEXT: [ArtefactKind; 4] = [ArtefactKind::Transcript, ArtefactKind::Draft, ArtefactKind::Edits, ArtefactKind::Note];
+
+fn t0() -> SystemTime {
+    humantime::parse_rfc3339("2026-03-02T08:00:00Z").unwrap()
+}
+
+/// What the test expects a sweep to delete, and when.
+type Expected = BTreeSet<(SystemTime, String, String, Rule)>;
+
+fn expect(expected: &mut Expected, at: SystemTime, id: &str, what: impl ToString, rule: Rule) {
+    expected.insert((at, id.to_string(), what.to_string(), rule));
+}
+
+/// Builds four consultations through the clock and returns what must go when.
+fn populate(vault: &Vault, clock: &Clock) -> Expected {
+    let mut expected = Expected::new();
+    let at = |offset| {
+        clock.set(t0() + offset);
+        t0() + offset
+    };
+
+    // Standard, approved and exported: audio goes when the transcript is final, the rest
+    // 7 days after export.
+    at(Duration::ZERO);
+    vault.create("exported", false).unwrap();
+    vault.put("exported", AUDIO, b"pcm").unwrap();
+    at(10 * MIN);
+    for kind in TEXT {
+        vault.put("exported", kind, kind.to_string().as_bytes()).unwrap();
+    }
+    let transcript_final = at(30 * MIN);
+    vault.record("exported", Event::TranscriptFinal).unwrap();
+    at(HOUR);
+    vault.record("exported", Event::Approved).unwrap();
+    let exported = at(2 * HOUR);
+    vault.record("exported", Event::Exported).unwrap();
+    at(3 * HOUR);
+    vault.record("exported", Event::Exported).unwrap(); // a repeat does not move the deadline
+    expect(&mut expected, transcript_final, "exported", AUDIO, Rule::AudioTranscriptFinal);
+    for kind in TEXT {
+        expect(&mut expected, exported + 7 * DAY, "exported", kind, Rule::AfterExport);
+    }
+    expect(&mut expected, exported + 7 * DAY, "exported", "record", Rule::AfterExport);
+
+    // Standard, never final nor approved: audio at its 24 h maximum, the draft after 14 days.
+    let created = at(Duration::ZERO);
+    vault.create("abandoned", false).unwrap();
+    let audio_written = at(MIN);
+    vault.put("abandoned", AUDIO, b"pcm").unwrap();
+    vault.put("abandoned", ArtefactKind::Draft, b"draft").unwrap();
+    expect(&mut expected, audio_written + DAY, "abandoned", AUDIO, Rule::AudioMaxAge);
+    expect(&mut expected, created + 14 * DAY, "abandoned", ArtefactKind::Draft, Rule::Unapproved);
+    expect(&mut expected, created + 14 * DAY, "abandoned", "record", Rule::Unapproved);
+
+    // Research consent: audio survives the final transcript, up to the research maximum.
+    let created = at(Duration::ZERO);
+    vault.create("research", true).unwrap();
+    vault.put("research", AUDIO, b"pcm").unwrap();
+    vault.put("research", ArtefactKind::Transcript, b"transcript").unwrap();
+    at(30 * MIN);
+    vault.record("research", Event::TranscriptFinal).unwrap();
+    let exported = at(HOUR);
+    vault.record("research", Event::Approved).unwrap();
+    vault.record("research", Event::Exported).unwrap();
+    expect(&mut expected, created + 90 * DAY, "research", AUDIO, Rule::AudioMaxAge);
+    expect(&mut expected, exported + 365 * DAY, "research", ArtefactKind::Transcript, Rule::AfterExport);
+    expect(&mut expected, exported + 365 * DAY, "research", "record", Rule::AfterExport);
+
+    // Discarded by the doctor: everything at once.
+    at(Duration::ZERO);
+    vault.create("discarded", false).unwrap();
+    vault.put("discarded", ArtefactKind::Draft, b"draft").unwrap();
+    let discarded = at(5 * MIN);
+    vault.record("discarded", Event::Discarded).unwrap();
+    expect(&mut expected, discarded, "discarded", ArtefactKind::Draft, Rule::Discarded);
+    expect(&mut expected, discarded, "discarded", "record", Rule::Discarded);
+
+    expected
+}
+
+#[test]
+fn every_artefact_disappears_exactly_at_its_deadline() {
+    let scratch = Scratch::new("retention");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    let policy = RetentionPolicy::default();
+    let expected = populate(&vault, &clock);
+
+    let deadlines: BTreeSet<SystemTime> = expected.iter().map(|e| e.0).collect();
+    let mut gone = Expected::new();
+    for deadline in deadlines {
+        let before = retention::sweep(&vault, &policy, deadline - Duration::from_secs(1)).unwrap();
+        assert!(before.deletions.is_empty(), "deleted early: {before}");
+        assert_all_present_except(&vault, &expected, &gone);
+
+        let report = retention::sweep(&vault, &policy, deadline).unwrap();
+        assert!(report.problems.is_empty(), "{report}");
+        let deleted: Expected = report
+            .deletions
+            .iter()
+            .map(|d| {
+                assert_eq!((d.deadline, d.deleted_at), (deadline, deadline));
+                (d.deadline, d.consultation.clone(), d.deleted.to_string(), d.rule)
+            })
+            .collect();
+        let due: Expected = expected.iter().filter(|e| e.0 == deadline).cloned().collect();
+        assert_eq!(deleted, due, "at {}", humantime::format_rfc3339(deadline));
+        gone.extend(due);
+        assert_all_present_except(&vault, &expected, &gone);
+    }
+    assert!(vault.data_dir().join("consultations").read_dir().unwrap().next().is_none());
+}
+
+/// Everything expected and not yet gone opens; what is gone reports Shredded (or Missing,
+/// once the consultation record itself is gone).
+fn assert_all_present_except(vault: &Vault, expected: &Expected, gone: &Expected) {
+    for entry @ (_, id, what, _) in expected {
+        let Ok(kind) = what.parse::<ArtefactKind>() else { continue };
+        let result = vault.get(id, kind);
+        if !gone.contains(entry) {
+            assert!(result.is_ok(), "{id}/{what} should still be there: {:?}", result.err());
+        } else if gone.iter().any(|(_, i, w, _)| i == id && w == "record") {
+            assert!(matches!(result, Err(Error::Missing { .. })), "{id}/{what}: {result:?}");
+        } else {
+            assert!(matches!(result, Err(Error::Shredded { .. })), "{id}/{what}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn status_lists_each_artefact_with_its_deadline() {
+    let scratch = Scratch::new("status");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    let policy = RetentionPolicy::default();
+    let expected = populate(&vault, &clock);
+
+    let status = retention::status(&vault, &policy, t0() + HOUR).unwrap();
+    let mut listed = Expected::new();
+    for c in &status.consultations {
+        for a in &c.artefacts {
+            listed.insert((a.deadline.at, c.consultation.id.clone(), a.kind.to_string(), a.deadline.rule));
+        }
+        let record = c.record_deadline;
+        listed.insert((record.at, c.consultation.id.clone(), "record".into(), record.rule));
+    }
+    assert_eq!(listed, expected);
+    let printed = status.to_string();
+    assert!(printed.contains("consultation \"research\" [research class]"), "{printed}");
+    assert!(printed.contains("overdue"), "the exported audio is past due at t0+1h:\n{printed}");
+}
+
+#[test]
+fn withdrawn_research_consent_falls_back_to_standard_limits() {
+    let scratch = Scratch::new("withdrawn");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    vault.create("c", true).unwrap();
+    vault.put("c", AUDIO, b"pcm").unwrap();
+    vault.record("c", Event::TranscriptFinal).unwrap();
+    let policy = RetentionPolicy::default();
+    assert!(retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap().deletions.is_empty());
+    vault.set_research_consent("c", false).unwrap();
+    let report = retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap();
+    assert_eq!(report.deletions.len(), 1);
+    assert_eq!(report.deletions[0].deleted, Deleted::Artefact(AUDIO));
+    assert_eq!(report.deletions[0].rule, Rule::AudioTranscriptFinal);
+}
+
+#[derive(serde::Deserialize)]
+struct Config {
+    #[serde(default)]
+    retention: RetentionPolicy,
+}
+
+#[test]
+fn policy_reads_from_autonotar_toml_with_defaults() {
+    let defaults: Config = toml::from_str("").unwrap();
+    assert_eq!(defaults.retention, RetentionPolicy::default());
+    assert_eq!(defaults.retention.standard.audio_max, DAY);
+
+    let config: Config = toml::from_str(
+        "[retention]\naudio-max = \"6h\"\nafter-export = \"3d\"\n[retention.research]\nunapproved = \"60d\"\n",
+    )
+    .unwrap();
+    let p = config.retention;
+    assert_eq!((p.standard.audio_max, p.standard.after_export, p.standard.unapproved), (6 * HOUR, 3 * DAY, 14 * DAY));
+    assert_eq!((p.research.audio_max, p.research.unapproved), (90 * DAY, 60 * DAY));
+
+    let typo = toml::from_str::<Config>("[retention]\nafter-exprot = \"3d\"\n").err().unwrap().to_string();
+    assert!(typo.contains("after-exprot"), "{typo}");
+    let bad = toml::from_str::<Config>("[retention]\naudio-max = \"soon\"\n").err().unwrap().to_string();
+    assert!(bad.contains("audio-max") || bad.contains("soon"), "{bad}");
+}
