@@ -118,9 +118,9 @@ fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
         fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
     }
     let mut file = AtomicFile::create(path)?;
-    let mut text = kek.to_base64();
-    text.push('\n');
-    file.write_all(text.as_bytes()).map_err(Error::io("write", path))?;
+    file.write_all(kek.to_base64().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .map_err(Error::io("write", path))?;
     if replace {
         file.commit()
     } else {

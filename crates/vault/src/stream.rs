@@ -126,15 +126,16 @@ impl<W: Write> StreamWriter<W> {
     }
 }
 
-/// Decrypts and verifies a stream chunk by chunk.
+/// Decrypts and verifies a stream chunk by chunk, in place in one chunk-sized buffer.
 pub(crate) struct StreamReader<R: Read> {
     source: R,
     path: PathBuf,
     chunks: ChunkCipher,
-    /// Ciphertext of the current chunk plus one byte of lookahead.
-    sealed: Vec<u8>,
+    /// One sealed chunk plus one byte of lookahead; after `next_chunk`, its first
+    /// `chunk_len` bytes are the verified plaintext.
+    buf: Zeroizing<Vec<u8>>,
+    chunk_len: usize,
     lookahead: Option<u8>,
-    plaintext: Zeroizing<Vec<u8>>,
     index: u64,
     done: bool,
 }
@@ -168,9 +169,9 @@ impl<R: Read> StreamReader<R> {
             source,
             path: path.to_path_buf(),
             chunks: ChunkCipher::new(data_key, expected_header, handle),
-            sealed: Vec::with_capacity(CHUNK_SIZE + TAG_LEN + 1),
+            buf: Zeroizing::new(vec![0; CHUNK_SIZE + TAG_LEN + 1]),
+            chunk_len: 0,
             lookahead: None,
-            plaintext: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE + TAG_LEN)),
             index: 0,
             done: false,
         })
@@ -178,49 +179,53 @@ impl<R: Read> StreamReader<R> {
 
     /// The next verified plaintext chunk, or `None` after the authenticated last chunk.
     pub(crate) fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
+        self.chunk_len = 0;
         if self.done {
             return Ok(None);
         }
-        self.sealed.clear();
-        self.sealed.extend(self.lookahead.take());
-        let start = self.sealed.len();
-        self.sealed.resize(CHUNK_SIZE + TAG_LEN + 1, 0);
-        let got = start + read_full(&mut self.source, &mut self.sealed[start..]).map_err(Error::io("read", &self.path))?;
+        let mut got = 0;
+        if let Some(byte) = self.lookahead.take() {
+            self.buf[0] = byte;
+            got = 1;
+        }
+        got += read_full(&mut self.source, &mut self.buf[got..]).map_err(Error::io("read", &self.path))?;
         let last = got <= CHUNK_SIZE + TAG_LEN;
         if !last {
-            self.lookahead = Some(self.sealed[CHUNK_SIZE + TAG_LEN]);
+            self.lookahead = Some(self.buf[CHUNK_SIZE + TAG_LEN]);
         }
         let sealed_len = got.min(CHUNK_SIZE + TAG_LEN);
         if sealed_len < TAG_LEN {
             return Err(self.tamper(format!("stream truncated: chunk {} is missing or cut short", self.index)));
         }
-        let (body, tag) = self.sealed[..sealed_len].split_at(sealed_len - TAG_LEN);
-        self.plaintext.clear();
-        self.plaintext.extend_from_slice(body);
-        if !self.chunks.open(self.index, last, &mut self.plaintext, tag) {
-            self.plaintext.clear();
+        let body_len = sealed_len - TAG_LEN;
+        let (body, rest) = self.buf.split_at_mut(body_len);
+        let tag = &rest[..TAG_LEN];
+        // AES-GCM checks the tag before decrypting: on failure `body` is still ciphertext.
+        if !self.chunks.open(self.index, last, body, tag) {
             // Tell a clean cut at a chunk boundary from damage: the final chunk on disk then
             // authenticates as a middle chunk.
-            let mut probe = Zeroizing::new(body.to_vec());
-            let what = if last && self.chunks.open(self.index, false, &mut probe, tag) {
+            let what = if last && self.chunks.open(self.index, false, body, tag) {
                 format!("stream truncated after chunk {}", self.index)
             } else {
                 format!("chunk {} failed authentication (altered, reordered or duplicated)", self.index)
             };
             return Err(self.tamper(what));
         }
+        self.chunk_len = body_len;
         self.index += 1;
         self.done = last;
-        Ok(Some(&self.plaintext))
+        Ok(Some(&self.buf[..body_len]))
     }
 
-    /// The chunk last returned by `next_chunk`.
+    /// The chunk last returned by `next_chunk` (empty after an error or the end).
     pub(crate) fn current(&self) -> &[u8] {
-        &self.plaintext
+        &self.buf[..self.chunk_len]
     }
 
     fn tamper(&mut self, what: String) -> Error {
         self.done = true;
+        // The truncation probe may have decrypted the chunk in place.
+        self.buf.fill(0);
         Error::tampered(&self.path, what)
     }
 }

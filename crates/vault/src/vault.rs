@@ -499,8 +499,9 @@ impl Vault {
     fn require(&self, handle: &[u8; 32], id: &str) -> Result<Keyring> {
         match self.load(handle)? {
             Some(keyring) => Ok(keyring),
-            // Files without a keyring: the keys were destroyed and the rest is unreadable.
-            None if self.dir(handle).exists() => Err(Error::Shredded {
+            // Files without a keyring: the keys were destroyed and the rest is unreadable. (An
+            // empty directory is a creation that crashed before its keyring was committed.)
+            None if fs::read_dir(self.dir(handle)).is_ok_and(|mut files| files.next().is_some()) => Err(Error::Shredded {
                 what: format!("consultation {id:?}"),
                 when: " (its keyring is gone)".into(),
             }),
@@ -509,7 +510,10 @@ impl Vault {
     }
 
     fn save(&self, handle: &[u8; 32], keyring: &Keyring) -> Result<()> {
-        let plain = Zeroizing::new(serde_json::to_vec(keyring).expect("keyring serializes"));
+        // Sized up front: a reallocation would leave a freed, unzeroized copy of the keys.
+        let capacity = 1024 + 256 * (keyring.artefacts.len() + keyring.shredded.len());
+        let mut plain = Zeroizing::new(Vec::with_capacity(capacity));
+        serde_json::to_writer(&mut *plain, keyring).expect("keyring serializes");
         let sealed = seal::seal(&self.kek, Purpose::Keyring, handle, &plain)?;
         fsutil::write_atomic(&self.dir(handle).join(KEYRING), &sealed)
     }
