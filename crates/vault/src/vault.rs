@@ -92,6 +92,7 @@ pub enum Event {
 /// When things happened to a consultation. Holds no personal content; integrity-protected
 /// inside the sealed keyring. Times are whole seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lifecycle {
     #[serde(with = "unix_secs")]
     pub created: SystemTime,
@@ -128,6 +129,7 @@ pub struct ArtefactInfo {
 
 /// A crypto-shredded artefact: when and under which rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Shredding {
     #[serde(with = "unix_secs")]
     pub at: SystemTime,
@@ -145,6 +147,7 @@ pub struct Consultation {
 
 /// The sealed per-consultation record (docs/vault-format.md §5).
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Keyring {
     id: String,
     lifecycle: Lifecycle,
@@ -153,6 +156,7 @@ struct Keyring {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Entry {
     /// Names the ciphertext file `<kind>.<file>`; also in the stream header.
     #[serde(with = "hex_bytes")]
