@@ -47,6 +47,9 @@ pub enum Error {
     #[error("consultation {id:?} already exists in the vault")]
     AlreadyExists { id: String },
 
+    #[error("invalid time {0:?}: expected RFC 3339 in UTC, e.g. 2026-03-02T08:00:00Z")]
+    InvalidTime(String),
+
     #[error("invalid consultation id: {0}")]
     InvalidId(String),
 

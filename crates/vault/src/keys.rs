@@ -34,7 +34,9 @@ impl Kek {
     pub fn from_file(path: &Path) -> Result<Kek> {
         let problem = |problem: String| Error::KeyFile { path: path.to_path_buf(), problem };
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => problem("not found; create one with `autonotar keys init`".into()),
+            ErrorKind::NotFound => {
+                problem("not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into())
+            }
             _ => problem(e.to_string()),
         })?;
         if !meta.is_file() {
@@ -52,6 +54,14 @@ impl Kek {
             return Err(problem("is empty; it should hold a key from `autonotar keys init`".into()));
         }
         Kek::from_base64(&text).map_err(problem)
+    }
+
+    /// The KEK for a command: `AUTONOTAR_KEK` when set, otherwise the key file.
+    pub fn load(key_file: &Path) -> Result<Kek> {
+        match Kek::from_env()? {
+            Some(kek) => Ok(kek),
+            None => Kek::from_file(key_file),
+        }
     }
 
     /// Reads `AUTONOTAR_KEK`; `None` when it is not set.
@@ -105,12 +115,32 @@ impl fmt::Debug for Kek {
     }
 }
 
-/// Creates a new key file holding a fresh KEK, with mode 0600. Refuses to overwrite an existing
-/// file: replacing a key would make everything sealed under it unreadable.
-pub fn init(path: &Path) -> Result<Kek> {
+/// A key file made by [`init`], printable for the CLI.
+#[derive(Debug)]
+pub struct KeyFileCreated {
+    pub path: PathBuf,
+    pub kek: Kek,
+}
+
+impl fmt::Display for KeyFileCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "created key file {} (mode 0600, fingerprint {}). Keep a copy offline, apart from the \
+             data backups: without it the vault cannot be read",
+            self.path.display(),
+            crate::hex(&self.kek.fingerprint())
+        )
+    }
+}
+
+/// `autonotar keys init`: creates a new key file holding a fresh KEK, with mode 0600. Refuses
+/// to overwrite an existing file: replacing a key would make everything sealed under it
+/// unreadable.
+pub fn init(path: &Path) -> Result<KeyFileCreated> {
     let kek = Kek::generate()?;
     write_key_file(path, &kek, false)?;
-    Ok(kek)
+    Ok(KeyFileCreated { path: path.to_path_buf(), kek })
 }
 
 fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
@@ -207,7 +237,7 @@ mod tests {
     fn init_writes_an_owner_only_file_that_loads_back() {
         let dir = tempdir();
         let path = dir.join("kek");
-        let kek = init(&path).unwrap();
+        let kek = init(&path).unwrap().kek;
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(Kek::from_file(&path).unwrap().fingerprint(), kek.fingerprint());
         let again = init(&path).unwrap_err().to_string();

@@ -288,6 +288,11 @@ impl fmt::Display for SweepReport {
     }
 }
 
+/// Parses `--now <RFC 3339>` for `retention sweep` and `retention status`.
+pub fn parse_time(text: &str) -> Result<SystemTime> {
+    humantime::parse_rfc3339_weak(text).map_err(|_| Error::InvalidTime(text.to_string()))
+}
+
 /// How long an unreferenced file may sit before the sweeper removes it: longer than any write
 /// in progress could take.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
@@ -403,7 +408,22 @@ pub fn status(vault: &Vault, policy: &RetentionPolicy, now: SystemTime) -> Resul
             Err(error) => report.problems.push(Problem { dir: crate::hex(&handle), error }),
         }
     }
+    report.consultations.sort_by(|a, b| {
+        (a.consultation.lifecycle.created, &a.consultation.id).cmp(&(b.consultation.lifecycle.created, &b.consultation.id))
+    });
     Ok(report)
+}
+
+/// "13d 23h", "5h 2m", "42s": the two largest units, enough for a deadline.
+fn approximately(left: Duration) -> String {
+    let secs = left.as_secs();
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
 }
 
 impl fmt::Display for StatusReport {
@@ -411,7 +431,7 @@ impl fmt::Display for StatusReport {
         let when = |deadline: &Deadline| {
             let at = humantime::format_rfc3339(deadline.at);
             match deadline.at.duration_since(self.now) {
-                Ok(left) => format!("{at} (in {}, {})", humantime::format_duration(left), deadline.rule),
+                Ok(left) => format!("{at} (in {}, {})", approximately(left), deadline.rule),
                 Err(_) => format!("{at} (overdue: next sweep, {})", deadline.rule),
             }
         };

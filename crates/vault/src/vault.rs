@@ -13,6 +13,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -192,13 +193,15 @@ impl Keyring {
     }
 }
 
-/// An opened vault. Cheap operations take a vault-wide file lock only around keyring updates,
-/// so several processes (the server and a cron sweep) may use one data directory.
+/// An opened vault. A vault-wide file lock is taken only around keyring updates, so several
+/// processes (the server and a cron sweep) may share one data directory. Cloning is cheap and
+/// shares everything; writers and readers own their clone, so they can move into tasks.
+#[derive(Clone)]
 pub struct Vault {
     root: PathBuf,
     kek: Kek,
-    naming_key: Zeroizing<[u8; 32]>,
-    clock: Box<dyn Fn() -> SystemTime + Send + Sync>,
+    naming_key: Arc<Zeroizing<[u8; 32]>>,
+    clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
 }
 
 impl fmt::Debug for Vault {
@@ -230,14 +233,14 @@ impl Vault {
         Ok(Vault {
             root: data_dir.to_path_buf(),
             kek,
-            naming_key: Zeroizing::new(naming_key),
-            clock: Box::new(SystemTime::now),
+            naming_key: Arc::new(Zeroizing::new(naming_key)),
+            clock: Arc::new(SystemTime::now),
         })
     }
 
     /// Replaces the wall clock, for tests and simulations.
     pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Vault {
-        self.clock = Box::new(clock);
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -310,7 +313,7 @@ impl Vault {
     }
 
     /// Starts writing an artefact; the previous version (if any) stays readable until `finish`.
-    pub fn writer(&self, id: &str, kind: ArtefactKind) -> Result<ArtefactWriter<'_>> {
+    pub fn writer(&self, id: &str, kind: ArtefactKind) -> Result<ArtefactWriter> {
         let handle = self.handle(id)?;
         self.require(&handle, id)?;
         let file_id = crate::random::<16>()?;
@@ -318,7 +321,7 @@ impl Vault {
         let path = self.dir(&handle).join(file_name(kind, &file_id));
         let header = stream::header(&kind.to_string(), &file_id);
         let stream = StreamWriter::new(AtomicFile::create(&path)?, &path, &data_key, &header, &handle)?;
-        Ok(ArtefactWriter { vault: self, id: id.to_string(), handle, kind, file_id, data_key, stream: Some(stream) })
+        Ok(ArtefactWriter { vault: self.clone(), id: id.to_string(), handle, kind, file_id, data_key, stream: Some(stream) })
     }
 
     /// Opens the current version of an artefact for reading.
@@ -606,8 +609,8 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 
 /// Streams one artefact into the vault. Nothing is visible until [`finish`](Self::finish)
 /// returns; dropped unfinished, it leaves nothing behind.
-pub struct ArtefactWriter<'v> {
-    vault: &'v Vault,
+pub struct ArtefactWriter {
+    vault: Vault,
     id: String,
     handle: [u8; 32],
     kind: ArtefactKind,
@@ -616,7 +619,7 @@ pub struct ArtefactWriter<'v> {
     stream: Option<StreamWriter<AtomicFile>>,
 }
 
-impl ArtefactWriter<'_> {
+impl ArtefactWriter {
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
         self.stream.as_mut().expect("stream present until finish").write(bytes)
     }
@@ -625,7 +628,7 @@ impl ArtefactWriter<'_> {
     /// `Ok`, the artefact survives a crash.
     pub fn finish(mut self) -> Result<u64> {
         let (file, size) = self.stream.take().expect("stream present until finish").finish()?;
-        let vault = self.vault;
+        let vault = &self.vault;
         let label = self.kind.to_string();
         let dir = vault.dir(&self.handle);
         // Durable under its final name before the lock: a big fsync must not stall others.
@@ -663,7 +666,7 @@ impl ArtefactWriter<'_> {
     }
 }
 
-impl Write for ArtefactWriter<'_> {
+impl Write for ArtefactWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         ArtefactWriter::write_all(self, buf).map_err(io::Error::other)?;
         Ok(buf.len())

@@ -124,7 +124,7 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
     let scratch = Scratch::new("rotate-crash");
     let dir = scratch.path().join("data");
     let key_file = scratch.path().join("kek");
-    let mut kek = vault::keys::init(&key_file).unwrap();
+    let mut kek = vault::keys::init(&key_file).unwrap().kek;
     let ids: Vec<String> = (0..60).map(|i| format!("consultation-{i}")).collect();
     {
         let vault = Vault::open(&dir, kek.clone()).unwrap();

@@ -163,6 +163,7 @@ fn status_lists_each_artefact_with_its_deadline() {
     }
     assert_eq!(listed, expected);
     let printed = status.to_string();
+    println!("{printed}");
     assert!(printed.contains("consultation \"research\" [research class]"), "{printed}");
     assert!(printed.contains("overdue"), "the exported audio is past due at t0+1h:\n{printed}");
 }
@@ -208,4 +209,11 @@ fn policy_reads_from_autonotar_toml_with_defaults() {
     assert!(typo.contains("after-exprot"), "{typo}");
     let bad = toml::from_str::<Config>("[retention]\naudio-max = \"soon\"\n").err().unwrap().to_string();
     assert!(bad.contains("audio-max") || bad.contains("soon"), "{bad}");
+}
+
+#[test]
+fn now_is_parsed_as_rfc3339_utc() {
+    assert_eq!(retention::parse_time("2026-03-02T08:00:00Z").unwrap(), t0());
+    let err = retention::parse_time("tomorrow").unwrap_err().to_string();
+    assert!(err.contains("RFC 3339"), "{err}");
 }
