@@ -69,8 +69,9 @@ impl Default for RetentionPolicy {
     }
 }
 
-/// What autonotar.toml may say; every key optional, unknown keys refused (a typo must not
-/// silently keep data longer or shorter than intended).
+/// What autonotar.toml may say: every key optional, unknown keys refused (a typo must not
+/// silently keep data longer or shorter than intended). The top level holds the standard
+/// limits and the `research` table; the `research` table holds the same keys.
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct LimitsToml {
@@ -80,22 +81,11 @@ struct LimitsToml {
     after_export: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     unapproved: Option<Duration>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct PolicyToml {
-    #[serde(default, with = "humantime_serde")]
-    audio_max: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    after_export: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    unapproved: Option<Duration>,
-    research: Option<LimitsToml>,
+    research: Option<Box<LimitsToml>>,
 }
 
 impl LimitsToml {
-    fn over(self, defaults: ClassLimits) -> ClassLimits {
+    fn over(&self, defaults: ClassLimits) -> ClassLimits {
         ClassLimits {
             audio_max: self.audio_max.unwrap_or(defaults.audio_max),
             after_export: self.after_export.unwrap_or(defaults.after_export),
@@ -106,13 +96,16 @@ impl LimitsToml {
 
 impl<'de> Deserialize<'de> for RetentionPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let toml = PolicyToml::deserialize(deserializer)?;
+        let toml = LimitsToml::deserialize(deserializer)?;
         let defaults = RetentionPolicy::default();
-        let standard = LimitsToml { audio_max: toml.audio_max, after_export: toml.after_export, unapproved: toml.unapproved };
-        Ok(RetentionPolicy {
-            standard: standard.over(defaults.standard),
-            research: toml.research.map_or(defaults.research, |r| r.over(defaults.research)),
-        })
+        let research = match &toml.research {
+            Some(research) if research.research.is_some() => {
+                return Err(serde::de::Error::custom("[retention.research] cannot have a research table of its own"));
+            }
+            Some(research) => research.over(defaults.research),
+            None => defaults.research,
+        };
+        Ok(RetentionPolicy { standard: toml.over(defaults.standard), research })
     }
 }
 

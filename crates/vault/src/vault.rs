@@ -478,15 +478,7 @@ impl Vault {
     }
 
     fn lock(&self) -> Result<File> {
-        let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io("open lock file", &path))?;
-        file.lock().map_err(Error::io("lock", &path))?;
-        Ok(file)
+        lock_vault(&self.root)
     }
 
     fn load(&self, handle: &[u8; 32]) -> Result<Option<Keyring>> {
@@ -559,16 +551,23 @@ fn create_vault_record(path: &Path, consultations: &Path, kek: &Kek) -> Result<V
     }
 }
 
-/// Re-seals the vault record and every keyring under `new` (see `keys::rotate`).
-pub(crate) fn reseal_all(data_dir: &Path, old: &Kek, new: &Kek) -> Result<(usize, usize)> {
-    let lock_path = data_dir.join(LOCK_FILE);
-    let lock = OpenOptions::new()
+/// Takes the vault-wide lock that serialises keyring updates across threads and processes;
+/// released when the returned file is dropped.
+fn lock_vault(data_dir: &Path) -> Result<File> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock_path)
-        .map_err(Error::io("open lock file", &lock_path))?;
-    lock.lock().map_err(Error::io("lock", &lock_path))?;
+        .open(&path)
+        .map_err(Error::io("open lock file", &path))?;
+    file.lock().map_err(Error::io("lock", &path))?;
+    Ok(file)
+}
+
+/// Re-seals the vault record and every keyring under `new` (see `keys::rotate`).
+pub(crate) fn reseal_all(data_dir: &Path, old: &Kek, new: &Kek) -> Result<(usize, usize)> {
+    let _lock = lock_vault(data_dir)?;
 
     let mut records = Vec::new();
     let consultations = data_dir.join(CONSULTATIONS);

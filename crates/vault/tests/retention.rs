@@ -207,6 +207,8 @@ fn policy_reads_from_autonotar_toml_with_defaults() {
 
     let typo = toml::from_str::<Config>("[retention]\nafter-exprot = \"3d\"\n").err().unwrap().to_string();
     assert!(typo.contains("after-exprot"), "{typo}");
+    let nested = toml::from_str::<Config>("[retention.research.research]\naudio-max = \"1d\"\n").err().unwrap();
+    assert!(nested.to_string().contains("cannot have a research table"), "{nested}");
     let bad = toml::from_str::<Config>("[retention]\naudio-max = \"soon\"\n").err().unwrap().to_string();
     assert!(bad.contains("audio-max") || bad.contains("soon"), "{bad}");
 }
