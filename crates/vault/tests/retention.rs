@@ -219,3 +219,55 @@ fn now_is_parsed_as_rfc3339_utc() {
     let err = retention::parse_time("tomorrow").unwrap_err().to_string();
     assert!(err.contains("RFC 3339"), "{err}");
 }
+
+#[test]
+fn sweep_reports_a_damaged_consultation_and_goes_on_with_the_rest() {
+    let scratch = Scratch::new("damaged");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    for id in ["good", "bad"] {
+        vault.create(id, false).unwrap();
+        vault.put(id, ArtefactKind::Draft, b"draft").unwrap();
+    }
+    let bad_dir = vault.consultation_dir("bad").unwrap();
+    let keyring = bad_dir.join("keyring");
+    let mut bytes = std::fs::read(&keyring).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&keyring, bytes).unwrap();
+
+    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0() + 15 * DAY).unwrap();
+    let deleted: Vec<(String, Deleted)> = report.deletions.iter().map(|d| (d.consultation.clone(), d.deleted)).collect();
+    assert_eq!(deleted, [("good".into(), Deleted::Artefact(ArtefactKind::Draft)), ("good".into(), Deleted::Record)]);
+    assert_eq!(report.problems.len(), 1);
+    assert!(matches!(report.problems[0].error, Error::Tampered { .. }));
+    assert!(bad_dir.join("keyring").exists(), "nothing is deleted on doubt");
+}
+
+#[test]
+fn sweep_finishes_interrupted_shredding_and_removes_stale_orphans_only() {
+    let scratch = Scratch::new("leftovers");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    vault.create("live", false).unwrap();
+    vault.put("live", ArtefactKind::Draft, b"draft").unwrap();
+    vault.create("interrupted", false).unwrap();
+    vault.put("interrupted", ArtefactKind::Draft, b"draft").unwrap();
+    let interrupted = vault.consultation_dir("interrupted").unwrap();
+    std::fs::remove_file(interrupted.join("keyring")).unwrap();
+
+    let dir = vault.consultation_dir("live").unwrap();
+    let stale = dir.join(format!("draft.{}", "ab".repeat(16)));
+    let fresh = dir.join(".draft.0123456789abcdef.tmp");
+    std::fs::write(&stale, b"ciphertext whose key was never committed").unwrap();
+    std::fs::write(&fresh, b"a write in progress elsewhere").unwrap();
+    let two_hours_ago = SystemTime::now() - 2 * HOUR;
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
+
+    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0()).unwrap();
+    assert!(report.deletions.is_empty() && report.problems.is_empty(), "{report}");
+    assert_eq!(report.leftovers_removed, 2);
+    assert!(!interrupted.exists() && !stale.exists() && fresh.exists());
+    assert_eq!(&*vault.get("live", ArtefactKind::Draft).unwrap(), b"draft");
+    assert!(matches!(vault.get("interrupted", ArtefactKind::Draft), Err(Error::Missing { .. })));
+}
