@@ -312,7 +312,7 @@ fn sweep_one(
 ) -> Result<()> {
     let Some(consultation) = vault.consultation_by_handle(handle)? else {
         // Keyring gone: a shredding was interrupted; its files are unreadable. Finish it.
-        report.leftovers_removed += vault.shred_consultation_if_empty(handle)? as usize;
+        report.leftovers_removed += usize::from(vault.remove_keyless(handle)?);
         return Ok(());
     };
     let class = policy.class_of(&consultation.lifecycle);
@@ -331,13 +331,15 @@ fn sweep_one(
             continue;
         }
         let shredding = Shredding { at: now, rule: deadline.rule.to_string() };
-        if vault.shred_artefact(handle, artefact.kind, Some(artefact.written), shredding)? {
+        let still_due = |lifecycle: &Lifecycle, written| policy.deadline(lifecycle, artefact.kind, written).at <= now;
+        if vault.shred_artefact(handle, artefact.kind, shredding, still_due)? {
             report.deletions.push(deletion(Deleted::Artefact(artefact.kind), deadline));
             remaining -= 1;
         }
     }
     let record = policy.record_deadline(&consultation.lifecycle);
-    if remaining == 0 && record.at <= now && vault.shred_consultation_if_empty(handle)? {
+    let still_due = |lifecycle: &Lifecycle| policy.record_deadline(lifecycle).at <= now;
+    if remaining == 0 && record.at <= now && vault.shred_record(handle, still_due)? {
         report.deletions.push(deletion(Deleted::Record, record));
     } else {
         report.leftovers_removed += vault.remove_orphans(handle, ORPHAN_GRACE)?;

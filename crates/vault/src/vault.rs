@@ -367,7 +367,8 @@ impl Vault {
     /// Returns whether there was anything to shred.
     pub fn shred(&self, id: &str, kind: ArtefactKind) -> Result<bool> {
         let handle = self.handle(id)?;
-        self.shred_artefact(&handle, kind, None, Shredding { at: self.now(), rule: "on-request".into() })
+        let shredding = Shredding { at: self.now(), rule: "on-request".into() };
+        self.shred_artefact(&handle, kind, shredding, |_, _| true)
     }
 
     // ---- crate-internal: used by the retention sweeper ----
@@ -391,20 +392,21 @@ impl Vault {
         Ok(self.load(handle)?.map(|k| k.to_consultation()))
     }
 
-    /// Destroys an artefact's key (the commit point), then its ciphertext. With `written`, only
-    /// the version written then is shredded (a newer one written meanwhile has its own deadline).
+    /// Destroys an artefact's key (the commit point), then its ciphertext, if `still_due`
+    /// agrees when shown the lifecycle and the current version's write time under the lock
+    /// (the sweeper decided on an earlier read; a rewrite or new consent may have intervened).
     pub(crate) fn shred_artefact(
         &self,
         handle: &[u8; 32],
         kind: ArtefactKind,
-        written: Option<SystemTime>,
         shredding: Shredding,
+        still_due: impl FnOnce(&Lifecycle, SystemTime) -> bool,
     ) -> Result<bool> {
         let label = kind.to_string();
         let _lock = self.lock()?;
         let Some(mut keyring) = self.load(handle)? else { return Ok(false) };
         match keyring.artefacts.get(&label) {
-            Some(entry) if written.is_none_or(|w| w == entry.written) => {}
+            Some(entry) if still_due(&keyring.lifecycle, entry.written) => {}
             _ => return Ok(false),
         }
         let entry = keyring.artefacts.remove(&label).expect("entry checked above");
@@ -414,22 +416,37 @@ impl Vault {
         Ok(true)
     }
 
-    /// Destroys a consultation's keyring (and with it every key), then all its files, provided
-    /// no artefact is left in it. A directory without a keyring (an interrupted shredding) is
-    /// removed too. Returns whether the directory was removed.
-    pub(crate) fn shred_consultation_if_empty(&self, handle: &[u8; 32]) -> Result<bool> {
+    /// Destroys a consultation's keyring (and with it every key), then all its files, if it
+    /// holds no artefact and `still_due` agrees under the lock.
+    pub(crate) fn shred_record(&self, handle: &[u8; 32], still_due: impl FnOnce(&Lifecycle) -> bool) -> Result<bool> {
         let _lock = self.lock()?;
-        if self.load(handle)?.is_some_and(|k| !k.artefacts.is_empty()) {
-            return Ok(false);
+        match self.load(handle)? {
+            Some(k) if k.artefacts.is_empty() && still_due(&k.lifecycle) => {}
+            _ => return Ok(false),
         }
-        let dir = self.dir(handle);
-        fsutil::remove_durably(&dir.join(KEYRING))?;
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => fsutil::sync_dir_of(&dir)?,
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("delete", &dir)(e)),
-        }
+        fsutil::remove_durably(&self.dir(handle).join(KEYRING))?;
+        self.remove_dir(handle)?;
         Ok(true)
+    }
+
+    /// Removes a consultation directory that has no keyring: an interrupted shredding (its
+    /// files are unreadable) or a creation that crashed. Returns whether it did.
+    pub(crate) fn remove_keyless(&self, handle: &[u8; 32]) -> Result<bool> {
+        let _lock = self.lock()?;
+        if self.load(handle)?.is_some() {
+            return Ok(false); // created meanwhile
+        }
+        self.remove_dir(handle)?;
+        Ok(true)
+    }
+
+    fn remove_dir(&self, handle: &[u8; 32]) -> Result<()> {
+        let dir = self.dir(handle);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => fsutil::sync_dir_of(&dir),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("delete", &dir)(e)),
+        }
     }
 
     /// Removes files of `handle`'s directory that no keyring entry points to and that are
