@@ -33,22 +33,34 @@ impl AtomicFile {
     }
 
     /// Makes the new content durable under the target name.
-    pub(crate) fn commit(mut self) -> Result<()> {
-        let file = self.file.take().expect("AtomicFile committed twice");
-        file.sync_all().map_err(Error::io("flush to disk", &self.temp))?;
-        drop(file);
-        fs::rename(&self.temp, &self.target).map_err(Error::io("rename into place", &self.target))?;
-        sync_dir_of(&self.target)
+    pub(crate) fn commit(self) -> Result<()> {
+        self.finish(|temp, target| fs::rename(temp, target).map_err(Error::io("rename into place", target)))
     }
 
     /// Like `commit`, but fails with `AlreadyExists` instead of replacing an existing target.
-    pub(crate) fn commit_new(mut self) -> Result<()> {
+    pub(crate) fn commit_new(self) -> Result<()> {
+        self.finish(|temp, target| {
+            let linked = fs::hard_link(temp, target).map_err(Error::io("create", target));
+            let _ = fs::remove_file(temp);
+            linked
+        })
+    }
+
+    /// Flushes the temporary file to disk, puts it in place with `place`, and makes that
+    /// durable. On failure the temporary file is removed.
+    fn finish(mut self, place: impl FnOnce(&Path, &Path) -> Result<()>) -> Result<()> {
         let file = self.file.take().expect("AtomicFile committed twice");
-        file.sync_all().map_err(Error::io("flush to disk", &self.temp))?;
-        drop(file);
-        let linked = fs::hard_link(&self.temp, &self.target);
-        let _ = fs::remove_file(&self.temp);
-        linked.map_err(Error::io("create", &self.target))?;
+        let placed = file
+            .sync_all()
+            .map_err(Error::io("flush to disk", &self.temp))
+            .and_then(|()| {
+                drop(file);
+                place(&self.temp, &self.target)
+            });
+        if placed.is_err() {
+            let _ = fs::remove_file(&self.temp);
+        }
+        placed?;
         sync_dir_of(&self.target)
     }
 }

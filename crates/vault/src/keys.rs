@@ -7,7 +7,8 @@
 use std::fmt;
 use std::fs;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::DirBuilder;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -145,7 +146,7 @@ pub fn init(path: &Path) -> Result<KeyFileCreated> {
 
 fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(Error::io("create directory", dir))?;
     }
     let mut file = AtomicFile::create(path)?;
     file.write_all(kek.to_base64().as_bytes())
