@@ -33,7 +33,9 @@ pub enum Error {
     },
 
     /// Written by a newer (or unknown) format version.
-    #[error("{path} uses vault format version {version}, which this build cannot read; upgrade autonotar")]
+    #[error(
+        "{path} uses vault format version {version}, which this build cannot read; upgrade autonotar"
+    )]
     UnsupportedFormat { path: PathBuf, version: u8 },
 
     /// The key-encryption key could not be loaded.
@@ -53,7 +55,9 @@ pub enum Error {
     #[error("invalid consultation id: {0}")]
     InvalidId(String),
 
-    #[error("unknown artefact kind {0:?} (expected audio-<track>, transcript, draft, edits or note)")]
+    #[error(
+        "unknown artefact kind {0:?} (expected audio-<track>, transcript, draft, edits or note)"
+    )]
     UnknownKind(String),
 
     /// The operating system refused; `hint` says what to do.
@@ -66,13 +70,23 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { action, path, source }
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     pub(crate) fn tampered(path: impl Into<PathBuf>, what: impl Into<String>) -> Error {
-        Error::Tampered { path: path.into(), what: what.into() }
+        Error::Tampered {
+            path: path.into(),
+            what: what.into(),
+        }
     }
 }
 

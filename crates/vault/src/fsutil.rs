@@ -21,20 +21,32 @@ pub(crate) struct AtomicFile {
 
 impl AtomicFile {
     pub(crate) fn create(target: &Path) -> Result<AtomicFile> {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = target.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", crate::hex(&crate::random::<8>()?)));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = target.with_file_name(format!(
+            ".{name}.{}{TEMP_SUFFIX}",
+            crate::hex(&crate::random::<8>()?)
+        ));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&temp)
             .map_err(Error::io("create", &temp))?;
-        Ok(AtomicFile { file: Some(file), temp, target: target.to_path_buf() })
+        Ok(AtomicFile {
+            file: Some(file),
+            temp,
+            target: target.to_path_buf(),
+        })
     }
 
     /// Makes the new content durable under the target name.
     pub(crate) fn commit(self) -> Result<()> {
-        self.finish(|temp, target| fs::rename(temp, target).map_err(Error::io("rename into place", target)))
+        self.finish(|temp, target| {
+            fs::rename(temp, target).map_err(Error::io("rename into place", target))
+        })
     }
 
     /// Like `commit`, but fails with `AlreadyExists` instead of replacing an existing target.
@@ -67,7 +79,10 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.as_mut().expect("AtomicFile used after commit").write(buf)
+        self.file
+            .as_mut()
+            .expect("AtomicFile used after commit")
+            .write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
