@@ -4,11 +4,11 @@
 //!
 //! Rules, for an artefact of a consultation (the earliest applicable deadline wins):
 //! - `discarded`: everything goes as soon as the doctor discards the consultation;
-//! - `after-export`: transcript, draft, edits, note and any audio go `after-export` after the
+//! - `after-export`: transcript, draft, edits, note and any audio go `after_export` after the
 //!   approved note was exported;
 //! - `unapproved`: without an export, they go `unapproved` after the consultation was created;
 //! - `audio-transcript-final` (standard class only): audio goes when the transcript is final;
-//! - `audio-max-age`: audio goes `audio-max` after it was written, whatever else happens.
+//! - `audio-max-age`: audio goes `audio_max` after it was written, whatever else happens.
 //!
 //! The consultation record itself (id and lifecycle) goes when no artefact is left and its
 //! text deadline has passed.
@@ -36,13 +36,13 @@ pub struct ClassLimits {
 ///
 /// ```toml
 /// [retention]
-/// audio-max = "24h"
-/// after-export = "7d"
+/// audio_max = "24h"
+/// after_export = "7d"
 /// unapproved = "14d"
 ///
 /// [retention.research]   # only with explicit research consent
-/// audio-max = "90d"
-/// after-export = "365d"
+/// audio_max = "90d"
+/// after_export = "365d"
 /// unapproved = "30d"
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl Default for RetentionPolicy {
 /// silently keep data longer or shorter than intended). The top level holds the standard
 /// limits and the `research` table; the `research` table holds the same keys.
 #[derive(Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 struct LimitsToml {
     #[serde(default, with = "humantime_serde")]
     audio_max: Option<Duration>,

@@ -327,7 +327,7 @@ fn policy_reads_from_autonotar_toml_with_defaults() {
     assert_eq!(defaults.retention.standard.audio_max, DAY);
 
     let config: Config = toml::from_str(
-        "[retention]\naudio-max = \"6h\"\nafter-export = \"3d\"\n[retention.research]\nunapproved = \"60d\"\n",
+        "[retention]\naudio_max = \"6h\"\nafter_export = \"3d\"\n[retention.research]\nunapproved = \"60d\"\n",
     )
     .unwrap();
     let p = config.retention;
@@ -344,23 +344,23 @@ fn policy_reads_from_autonotar_toml_with_defaults() {
         (90 * DAY, 60 * DAY)
     );
 
-    let typo = toml::from_str::<Config>("[retention]\nafter-exprot = \"3d\"\n")
+    let typo = toml::from_str::<Config>("[retention]\nafter_exprot = \"3d\"\n")
         .err()
         .unwrap()
         .to_string();
-    assert!(typo.contains("after-exprot"), "{typo}");
-    let nested = toml::from_str::<Config>("[retention.research.research]\naudio-max = \"1d\"\n")
+    assert!(typo.contains("after_exprot"), "{typo}");
+    let nested = toml::from_str::<Config>("[retention.research.research]\naudio_max = \"1d\"\n")
         .err()
         .unwrap();
     assert!(
         nested.to_string().contains("cannot have a research table"),
         "{nested}"
     );
-    let bad = toml::from_str::<Config>("[retention]\naudio-max = \"soon\"\n")
+    let bad = toml::from_str::<Config>("[retention]\naudio_max = \"soon\"\n")
         .err()
         .unwrap()
         .to_string();
-    assert!(bad.contains("audio-max") || bad.contains("soon"), "{bad}");
+    assert!(bad.contains("audio_max") || bad.contains("soon"), "{bad}");
 }
 
 #[test]
