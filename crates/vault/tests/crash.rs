@@ -1,5 +1,5 @@
-//! Crash safety: a writer process (and a key rotation) killed with SIGKILL at random points,
-//! many times over the same data directory. Afterwards every artefact opens and verifies, at
+//! Crash safety: a writer process, a key rotation and a retention sweep killed with SIGKILL at
+//! random points, many times. Afterwards every artefact opens and verifies, at
 //! least at the last acknowledged version, or is reported missing if none was acknowledged;
 //! no plaintext ever reaches the disk.
 
@@ -222,5 +222,66 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
             );
         }
         assert!(!pending.exists());
+    }
+}
+
+#[test]
+fn sweep_killed_at_random_points_leaves_readable_or_shredded_never_corrupt() {
+    let t0 = humantime::parse_rfc3339("2026-03-02T08:00:00Z").unwrap();
+    let due = "2026-03-20T08:00:00Z"; // past the 14-day limit for unapproved consultations
+    let ids: Vec<String> = (0..20).map(|i| format!("consultation-{i}")).collect();
+    let kinds = [ArtefactKind::Transcript, ArtefactKind::Draft];
+    let mut rng = random_u64();
+    let mut full_sweep = Duration::ZERO;
+    for round in 0..6 {
+        let scratch = Scratch::new("sweep-crash");
+        let dir = scratch.path().join("data");
+        let kek = Kek::generate().unwrap();
+        let vault = Vault::open(&dir, kek.clone())
+            .unwrap()
+            .with_clock(move || t0);
+        for id in &ids {
+            vault.create(id, false).unwrap();
+            for kind in kinds {
+                vault.put(id, kind, b"due for deletion").unwrap();
+            }
+        }
+        // The first round runs a whole sweep and times it; the others are killed inside one.
+        let mut sweep = helper(&kek, &["sweep", dir.to_str().unwrap(), due]);
+        if round == 0 {
+            let started = Instant::now();
+            let output = sweep.output().unwrap();
+            full_sweep = started.elapsed();
+            let printed = String::from_utf8_lossy(&output.stdout);
+            assert!(printed.contains("60 deletion(s)"), "{printed}"); // 40 artefacts, 20 records
+        } else {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let delay = full_sweep.mul_f64((rng >> 11) as f64 / (1u64 << 53) as f64);
+            kill_after(sweep.spawn().unwrap(), delay);
+        }
+
+        for id in &ids {
+            for kind in kinds {
+                match vault.get(id, kind) {
+                    Ok(bytes) => assert_eq!(&*bytes, b"due for deletion"),
+                    Err(Error::Shredded { .. } | Error::Missing { .. }) => {}
+                    Err(e) => panic!("round {round}: {id}/{kind}: {e}"),
+                }
+            }
+        }
+        // A later sweep finishes the job.
+        let now = vault::retention::parse_time(due).unwrap();
+        let report =
+            vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now).unwrap();
+        assert!(report.problems.is_empty(), "round {round}: {report}");
+        assert_eq!(
+            std::fs::read_dir(dir.join("consultations"))
+                .unwrap()
+                .count(),
+            0,
+            "round {round}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! vault-test-helper put <data-dir> <id> <kind> <bytes>
 //! vault-test-helper get <data-dir> <id> <kind>
 //! vault-test-helper rotate <key-file> <data-dir>
+//! vault-test-helper sweep <data-dir> <now, RFC 3339>  with the default retention policy
 //! ```
 
 use std::io::Write;
@@ -80,6 +81,15 @@ fn run(args: &[&str]) -> Result<(), Error> {
             println!(
                 "{}",
                 vault::keys::rotate_key_file(Path::new(key_file), Path::new(dir))?
+            );
+            Ok(())
+        }
+        ["sweep", dir, now] => {
+            let vault = Vault::open(Path::new(dir), kek()?)?;
+            let now = vault::retention::parse_time(now)?;
+            println!(
+                "{}",
+                vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now)?
             );
             Ok(())
         }
