@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ fn writer_killed_at_random_points_leaves_old_or_new_never_partial() {
         verify(&dir, &kek, &acked, round);
         acked.clear();
     }
-    assert_no_plaintext(&dir);
+    common::assert_nowhere_on_disk(&dir, b"PLAINTEXT-MARKER");
 }
 
 fn verify(dir: &Path, kek: &Kek, acked: &HashMap<String, u64>, round: usize) {
@@ -126,31 +126,6 @@ fn verify(dir: &Path, kek: &Kek, acked: &HashMap<String, u64>, round: usize) {
             Err(e) => panic!("round {round}: {kind}: {e}"),
         }
     }
-}
-
-fn assert_no_plaintext(dir: &Path) {
-    let needle = b"PLAINTEXT-MARKER";
-    for file in walk(dir) {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "{} holds plaintext",
-            file.display()
-        );
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path))
-        } else {
-            files.push(path)
-        }
-    }
-    files
 }
 
 #[test]

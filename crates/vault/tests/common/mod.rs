@@ -87,3 +87,29 @@ pub fn artefact_file(dir: &Path, label: &str) -> PathBuf {
     );
     found.pop().unwrap()
 }
+
+/// Fails if any file under `dir` contains `needle`.
+pub fn assert_nowhere_on_disk(dir: &Path, needle: &[u8]) {
+    for file in walk(dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{} holds {:?}",
+            file.display(),
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path))
+        } else {
+            files.push(path)
+        }
+    }
+    files
+}
