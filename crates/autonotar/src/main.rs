@@ -4,7 +4,9 @@
 //! command names are a contract with the practice system's scripts.
 
 mod config;
+mod keys_cmd;
 mod models_cmd;
+mod retention_cmd;
 mod transcribe_cmd;
 
 use std::path::PathBuf;
@@ -39,6 +41,16 @@ enum Command {
     },
     /// Transcribe a WAV recording, one channel per participant.
     Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Create or rotate the vault's key-encryption key.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
+    /// Show or apply the retention policy: what is deleted when.
+    Retention {
+        #[command(subcommand)]
+        command: retention_cmd::RetentionCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,5 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
+        Command::Keys { command } => keys_cmd::run(command, &paths),
+        Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }
 }

@@ -108,7 +108,8 @@ pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Makes a rename, creation or removal in `path`'s directory durable.
 pub(crate) fn sync_dir_of(path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which names no directory: it means the current one.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io("flush directory", dir))
