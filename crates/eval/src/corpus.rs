@@ -35,6 +35,8 @@ pub enum CorpusError {
     Manifest { path: PathBuf, reason: String },
     #[error("{}: {reason}", path.display())]
     BadReference { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Script(fixtures::Error),
 }
 
 /// Where a consultation's audio is: one multichannel WAV, or one file per track.
@@ -173,27 +175,6 @@ struct ManifestEntry {
     facts: Option<PathBuf>,
     #[serde(default)]
     metadata: Metadata,
-}
-
-/// The parts of a fixture script (`fixtures/README.md`) the harness reads.
-#[derive(Deserialize)]
-struct FixtureScript {
-    #[serde(default)]
-    topic: Option<String>,
-    #[serde(default)]
-    reference_note: Option<String>,
-    #[serde(default, rename = "utterance")]
-    utterances: Vec<ScriptUtterance>,
-    #[serde(default, rename = "fact")]
-    facts: Vec<FactEntry>,
-}
-
-#[derive(Deserialize)]
-struct ScriptUtterance {
-    speaker: String,
-    text: String,
-    #[serde(default)]
-    label: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -372,9 +353,12 @@ impl ConsultationSpec {
         let mut metadata = self.metadata.clone();
         if let Some(path) = &self.script {
             self.require("fixture script", path, "")?;
-            if let Some(topic) = read_script(path, &mut references)? {
-                metadata.topic.get_or_insert(topic);
-            }
+            let timings = match &self.audio {
+                Audio::Multichannel { path, .. } => Some(path.with_extension("timings.json")),
+                Audio::Tracks(_) => None,
+            };
+            let topic = read_script(path, timings.as_deref(), &mut references)?;
+            metadata.topic.get_or_insert(topic);
         }
         if let Some(path) = &self.reference_transcript {
             self.require("reference transcript", path, "")?;
@@ -443,48 +427,88 @@ fn read_facts(path: &Path) -> Result<Vec<Fact>, CorpusError> {
     to_facts(path, entries)
 }
 
-/// A fixture script gives the reference transcript (its utterances, one segment each, with the
-/// nominal times of [`Transcript::parse_txt`]), the section label of each, the note and facts.
-/// Returns the script's topic.
-fn read_script(path: &Path, references: &mut References) -> Result<Option<String>, CorpusError> {
-    let text = read_text(path)?;
+/// A fixture script (`fixtures/README.md`, read by the `fixtures` crate) gives the reference
+/// transcript (one segment per utterance), the section label of each, the note and the facts.
+/// When the audio was rendered by `render-fixtures`, the `<id>.timings.json` beside it gives
+/// each segment its real time and channel; otherwise segments get nominal times. Returns the
+/// script's topic.
+fn read_script(
+    path: &Path,
+    timings: Option<&Path>,
+    references: &mut References,
+) -> Result<String, CorpusError> {
+    let script = fixtures::Consultation::load(path).map_err(|error| match read_text(path) {
+        Err(unreadable) => unreadable,
+        Ok(_) => CorpusError::Script(error),
+    })?;
     let bad = |reason: String| CorpusError::BadReference {
         path: path.into(),
         reason,
     };
-    let script: FixtureScript = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let mut lines = String::new();
-    let mut labels = Vec::with_capacity(script.utterances.len());
-    for (index, utterance) in script.utterances.iter().enumerate() {
-        let role: Role = utterance
-            .speaker
-            .parse()
-            .map_err(|e: transcript::Error| bad(format!("utterance {}: {e}", index + 1)))?;
-        let label =
-            match utterance.label.as_deref() {
-                None | Some("none") => None,
-                Some(name) => Some(Section::from_name(name).ok_or_else(|| {
-                    bad(format!("utterance {}: unknown label {name:?}", index + 1))
-                })?),
-            };
-        labels.push(label);
-        let said = utterance
-            .text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        lines.push_str(&format!("{}: {said}\n", role.danish()));
+    let labels = script
+        .utterance
+        .iter()
+        .enumerate()
+        .map(|(index, utterance)| match utterance.label.as_str() {
+            "none" => Ok(None),
+            name => Section::from_name(name)
+                .map(Some)
+                .ok_or_else(|| bad(format!("utterance {}: unknown label {name:?}", index + 1))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // The fixtures crate writes one `Læge: …` line per utterance; a line break inside one would
+    // not read back (and it panics on that), so it is reported here instead.
+    if let Some(index) = script
+        .utterance
+        .iter()
+        .position(|u| u.text.contains(['\n', '\r']))
+    {
+        return Err(bad(format!(
+            "utterance {} spans several lines: write it on one",
+            index + 1
+        )));
     }
-    if !script.utterances.is_empty() {
-        let transcript = Transcript::parse_txt(&lines).map_err(|e| bad(e.to_string()))?;
-        references.transcript = Some(transcript);
-        references.labels = Some(labels);
+    let mut transcript = script.transcript();
+    if let Some(timings) = timings.filter(|t| t.exists()) {
+        apply_timings(&mut transcript, timings)?;
     }
-    references.note = script.reference_note;
-    if !script.facts.is_empty() {
-        references.facts = Some(to_facts(path, script.facts)?);
-    }
+    references.transcript = Some(transcript);
+    references.labels = Some(labels);
+    references.note = Some(script.reference_note);
+    let facts = script
+        .fact
+        .into_iter()
+        .map(|f| FactEntry {
+            section: f.section,
+            words: f.words,
+        })
+        .collect();
+    references.facts = Some(to_facts(path, facts)?);
     Ok(script.topic)
+}
+
+/// Gives each segment the time and channel `render-fixtures` recorded for its utterance.
+fn apply_timings(transcript: &mut Transcript, path: &Path) -> Result<(), CorpusError> {
+    let bad = |reason: String| CorpusError::BadReference {
+        path: path.into(),
+        reason,
+    };
+    let timings: Vec<fixtures::Timing> =
+        serde_json::from_str(&read_text(path)?).map_err(|e| bad(e.to_string()))?;
+    if timings.len() != transcript.segments.len() {
+        return Err(bad(format!(
+            "{} timings for {} utterances: render the audio again from the current script",
+            timings.len(),
+            transcript.segments.len()
+        )));
+    }
+    for (segment, timing) in transcript.segments.iter_mut().zip(&timings) {
+        segment.start = timing.start;
+        segment.end = timing.end;
+        segment.track = timing.channel;
+    }
+    transcript.duration = timings.iter().map(|t| t.end).fold(0.0, f64::max);
+    Ok(())
 }
 
 /// The length of a WAV file's audio in seconds, from its header; `None` for anything else.

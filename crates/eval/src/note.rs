@@ -262,7 +262,24 @@ pub fn score_note(
 }
 
 fn contains_phrase(tokens: &[String], phrase: &[String]) -> bool {
-    phrase.is_empty() || tokens.windows(phrase.len()).any(|window| window == phrase)
+    phrase.is_empty()
+        || tokens.windows(phrase.len()).any(|window| {
+            window
+                .iter()
+                .zip(phrase)
+                .all(|(token, word)| phrase_word_matches(word, token))
+        })
+}
+
+/// A fact's word matches a note token when equal, or, for a word of five letters or more,
+/// when it begins the token: Danish writes compounds as one word, so "psykolog" is in
+/// "psykologsamtaler" and "alkohol" in "alkoholoverforbrug". Numbers and short words match
+/// only whole ("38" is not in "38,5", "ondt" not in "ondtes").
+fn phrase_word_matches(word: &str, token: &str) -> bool {
+    word == token
+        || (word.chars().count() >= 5
+            && word.chars().all(char::is_alphabetic)
+            && token.starts_with(word))
 }
 
 /// Function words that carry no content of their own; a statement is judged on the rest.
@@ -555,6 +572,19 @@ mod tests {
             check("Udslæt på armene og benene.", &[0]).unwrap(),
             "only 0 of 3 content words are in the evidence"
         );
+    }
+
+    #[test]
+    fn fact_words_match_whole_tokens_or_the_start_of_a_compound() {
+        assert!(phrase_word_matches("psykolog", "psykologsamtaler"));
+        assert!(phrase_word_matches("alkohol", "alkoholoverforbrug"));
+        assert!(!phrase_word_matches("38", "38,5"));
+        assert!(!phrase_word_matches("ondt", "ondtes"));
+        assert!(!phrase_word_matches("hoste", "hos"));
+        let tokens = normalise("Psykologsamtaler via arbejdsgiver. Ingen hoste.");
+        assert!(contains_phrase(&tokens, &normalise("psykolog")));
+        assert!(contains_phrase(&tokens, &normalise("ingen hoste")));
+        assert!(!contains_phrase(&tokens, &normalise("ingen feber")));
     }
 
     #[test]

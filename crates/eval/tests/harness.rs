@@ -15,6 +15,9 @@ const FEVER: &str = r#"
 id = "t1-feber"
 title = "Feber"
 topic = "infektion"
+patient_age = 40
+setting = "patient alene"
+split = "test"
 reference_note = """
 Videokonsultation.
 Kontaktårsag: Feber i 3 dage.
@@ -90,7 +93,11 @@ words = ["rød i halsen"]
 
 const BLOOD_PRESSURE: &str = r#"
 id = "t2-blodtryk"
+title = "Blodtryk"
 topic = "blodtryk"
+patient_age = 61
+setting = "patient alene"
+split = "test"
 reference_note = """
 Videokonsultation.
 Kontaktårsag: Hjemmeblodtryk.

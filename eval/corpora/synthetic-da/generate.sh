@@ -12,8 +12,11 @@ cd "$(dirname "$0")"
 # recognition on synthetic voices says little about recognition of real patients.
 #
 # Each script gives the reference transcript (its utterances), the section label of every
-# utterance, the reference note and the fact list. The audio is not committed: render it into
-# audio/ first (or point the harness elsewhere, see eval/README.md):
+# utterance, the reference note and the fact list. The WAVs have channel 0 doctor, 1 patient
+# and, where someone else takes part, 2 other (the default channel roles), and a
+# <id>.timings.json beside them that gives the reference segments their real times. The audio
+# is not committed: render it into audio/ first (or point the harness elsewhere, see
+# eval/README.md):
 #
 #   cargo run -p fixtures --bin render-fixtures -- --out eval/corpora/synthetic-da/audio
 #
@@ -27,6 +30,6 @@ HEADER
   for script in ../../../fixtures/consultations/*.toml; do
     [ -e "$script" ] || continue
     id=$(basename "$script" .toml)
-    printf '\n[[consultation]]\nid = "%s"\naudio = "%s.wav"\nchannels = ["doctor", "patient", "other"]\nscript = "../../../fixtures/consultations/%s.toml"\n' "$id" "$id" "$id"
+    printf '\n[[consultation]]\nid = "%s"\naudio = "%s.wav"\nscript = "../../../fixtures/consultations/%s.toml"\n' "$id" "$id" "$id"
   done
 } > manifest.toml
