@@ -1,0 +1,284 @@
+//! The writer: appends signed, chained records, fsyncs them, rotates segments, keeps the head.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::record::{GENESIS_HASH, MAX_RECORD_BYTES, line_hash};
+use crate::segments::{HEAD_FILE, Segment, list_segments, read_head, segment_name};
+use crate::{AuditConfig, AuditError, AuditKey, Checkpoint, Event, LegalBasis, Record, Result, Timestamp};
+
+/// Fixed size of `audit.head`: rewritten in place, so a crash never leaves it half-replaced.
+const HEAD_BYTES: usize = 512;
+
+/// An open audit log. One writer per log directory; share it behind a mutex (as [`crate::AuditLayer`] does).
+#[derive(Debug)]
+pub struct AuditLog {
+    dir: PathBuf,
+    key: AuditKey,
+    legal_basis: LegalBasis,
+    max_file_bytes: u64,
+    rotate_daily: bool,
+    fsync: bool,
+    clock: fn() -> Timestamp,
+    segment: u32,
+    file: File,
+    file_len: u64,
+    /// UTC day of the records in the current segment, once it has one.
+    file_day: Option<String>,
+    head_file: File,
+    count: u64,
+    head: String,
+    /// Set when a write failed half-way; the log must be reopened to recover.
+    unusable: bool,
+}
+
+/// What the end of the existing log looks like.
+struct Tail {
+    count: u64,
+    head: String,
+    day: Option<String>,
+    /// Bytes of an unfinished last line that were cut off.
+    dropped: u64,
+}
+
+impl AuditLog {
+    /// Opens (or starts) the log configured for `data_dir`, creating the audit key on first use.
+    pub fn open(config: &AuditConfig, data_dir: &Path) -> Result<AuditLog> {
+        config.validate()?;
+        let key = AuditKey::load_or_create(&config.key_path(data_dir))?;
+        AuditLog::open_dir(&config.log_dir(data_dir), key, config)
+    }
+
+    /// Opens the log in `dir` with an already loaded key.
+    pub fn open_dir(dir: &Path, key: AuditKey, config: &AuditConfig) -> Result<AuditLog> {
+        AuditLog::open_with_clock(dir, key, config, Timestamp::now)
+    }
+
+    pub(crate) fn open_with_clock(
+        dir: &Path,
+        key: AuditKey,
+        config: &AuditConfig,
+        clock: fn() -> Timestamp,
+    ) -> Result<AuditLog> {
+        config.validate()?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(AuditError::io("creating audit log directory", dir))?;
+        let segments = list_segments(dir)?;
+        let tail = read_tail(dir, &segments)?;
+        check_head_agrees(dir, &key, &tail)?;
+
+        let (segment, file) = match segments.last() {
+            Some(last) => (last.index, open_for_append(&last.path)?),
+            None => (1, create_segment(dir, 1)?),
+        };
+        let file_len = file.metadata().map_err(AuditError::io("reading audit log", dir))?.len();
+        let head_path = dir.join(HEAD_FILE);
+        let head_file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&head_path)
+            .map_err(AuditError::io("opening audit head", &head_path))?;
+
+        let mut log = AuditLog {
+            dir: dir.to_owned(),
+            key,
+            legal_basis: config.legal_basis.clone(),
+            max_file_bytes: config.max_file_bytes,
+            rotate_daily: config.rotate_daily,
+            fsync: config.fsync,
+            clock,
+            segment,
+            file,
+            file_len,
+            file_day: tail.day,
+            head_file,
+            count: tail.count,
+            head: tail.head,
+            unusable: false,
+        };
+        log.write_head()?;
+        if tail.dropped > 0 {
+            log.append(Event::LogRecovered { dropped_bytes: tail.dropped })?;
+        }
+        Ok(log)
+    }
+
+    /// Writes `event` as the next record and, with `fsync` on, makes it durable before returning.
+    /// Fail the action the event describes when this fails.
+    pub fn append(&mut self, event: Event) -> Result<Record> {
+        if self.unusable {
+            return Err(AuditError::LogUnusable);
+        }
+        let time = (self.clock)();
+        let legal_basis = self.legal_basis.for_purpose(event.purpose()).to_owned();
+        let (record, mut line) = Record::seal(&self.key, self.count + 1, time, self.head.clone(), legal_basis, event);
+        if line.len() > MAX_RECORD_BYTES {
+            return Err(AuditError::RecordTooLarge(line.len()));
+        }
+        let hash = line_hash(line.as_bytes());
+        line.push('\n');
+        self.rotate_if_due(time, line.len() as u64)?;
+
+        let written = self.file.write_all(line.as_bytes()).and_then(|()| self.sync(&self.file));
+        if let Err(error) = written {
+            // Whatever reached the disk is unacknowledged; cut it so the chain stays clean.
+            self.unusable = true;
+            let _ = self.file.set_len(self.file_len);
+            return Err(AuditError::io("writing audit log", self.current_path())(error));
+        }
+        self.count = record.seq;
+        self.head = hash;
+        self.file_len += line.len() as u64;
+        self.file_day = Some(time.day());
+        self.write_head()?;
+        Ok(record)
+    }
+
+    /// A signed checkpoint of the log as it is now, to keep somewhere the log's writers cannot reach.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::sign(&self.key, self.count, self.head.clone(), (self.clock)())
+    }
+
+    /// Number of records written so far (also the last record's `seq`).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.dir.join(segment_name(self.segment))
+    }
+
+    fn sync(&self, file: &File) -> std::io::Result<()> {
+        if self.fsync { file.sync_data() } else { Ok(()) }
+    }
+
+    fn rotate_if_due(&mut self, time: Timestamp, line_len: u64) -> Result<()> {
+        if self.file_len == 0 {
+            return Ok(());
+        }
+        let full = self.file_len + line_len > self.max_file_bytes;
+        let new_day = self.rotate_daily && self.file_day.as_deref() != Some(time.day().as_str());
+        if full || new_day {
+            self.segment += 1;
+            self.file = create_segment(&self.dir, self.segment)?;
+            self.file_len = 0;
+            self.file_day = None;
+        }
+        Ok(())
+    }
+
+    fn write_head(&mut self) -> Result<()> {
+        let mut bytes = self.checkpoint().to_json().into_bytes();
+        bytes.resize(HEAD_BYTES - 1, b' ');
+        bytes.push(b'\n');
+        let path = self.dir.join(HEAD_FILE);
+        self.head_file
+            .write_all_at(&bytes, 0)
+            .and_then(|()| self.sync(&self.head_file))
+            .map_err(AuditError::io("writing audit head", path))
+    }
+}
+
+fn open_for_append(path: &Path) -> Result<File> {
+    OpenOptions::new().append(true).open(path).map_err(AuditError::io("opening audit log", path))
+}
+
+/// Creates segment `index` and makes its directory entry durable.
+fn create_segment(dir: &Path, index: u32) -> Result<File> {
+    let path = dir.join(segment_name(index));
+    let file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(AuditError::io("creating audit log segment", &path))?;
+    File::open(dir).and_then(|dir| dir.sync_all()).map_err(AuditError::io("syncing audit log directory", dir))?;
+    Ok(file)
+}
+
+/// Finds the last record, cutting off an unfinished last line of the newest segment.
+fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
+    let mut dropped = 0;
+    for (position, segment) in segments.iter().enumerate().rev() {
+        let newest = position + 1 == segments.len();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(newest)
+            .open(&segment.path)
+            .map_err(AuditError::io("opening audit log", &segment.path))?;
+        let len = file.metadata().map_err(AuditError::io("reading audit log", &segment.path))?.len();
+        let start = len.saturating_sub(2 * MAX_RECORD_BYTES as u64 + 2);
+        let mut window = Vec::new();
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_to_end(&mut window))
+            .map_err(AuditError::io("reading audit log", &segment.path))?;
+
+        let complete_len = window.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
+        if complete_len < window.len() {
+            if !newest || (complete_len == 0 && start > 0) {
+                return Err(damaged(dir, format!("{} ends in an unfinished record", segment.name())));
+            }
+            dropped = (window.len() - complete_len) as u64;
+            file.set_len(start + complete_len as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(AuditError::io("repairing audit log tail", &segment.path))?;
+            window.truncate(complete_len);
+        }
+        let Some(last_line) = window.strip_suffix(b"\n").map(|body| match body.iter().rposition(|&b| b == b'\n') {
+            Some(newline) => &body[newline + 1..],
+            None => body,
+        }) else {
+            continue; // an empty segment: created by a rotation just before a crash
+        };
+        let record: Record = serde_json::from_slice(last_line).map_err(|error| {
+            damaged(dir, format!("the last record of {} cannot be read ({error})", segment.name()))
+        })?;
+        return Ok(Tail {
+            count: record.seq,
+            head: line_hash(last_line),
+            day: Some(record.time.day()),
+            dropped,
+        });
+    }
+    Ok(Tail { count: 0, head: GENESIS_HASH.to_owned(), day: None, dropped })
+}
+
+/// Refuses to continue a log whose end does not match its signed head, so that writing on
+/// cannot overwrite the evidence of a cut-off tail.
+fn check_head_agrees(dir: &Path, key: &AuditKey, tail: &Tail) -> Result<()> {
+    let head = match read_head(dir) {
+        Ok(head) => head,
+        Err(error) => return Err(damaged(dir, error.to_string())),
+    };
+    let reason = match head {
+        None if tail.count > 0 => "audit.head is missing, so a cut-off tail could not be told apart".to_owned(),
+        None => return Ok(()),
+        Some(head) if !head.is_authentic(key) => {
+            "audit.head does not carry a valid HMAC under this audit key (wrong key file, or an edited head)".to_owned()
+        }
+        Some(head) if head.count > tail.count => format!(
+            "audit.head vouches for {} records but the log ends at record {}: records were removed from the end",
+            head.count, tail.count
+        ),
+        Some(head) if head.count == tail.count && head.head != tail.head => {
+            "the last record is not the one audit.head vouches for".to_owned()
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(damaged(dir, reason))
+}
+
+fn damaged(dir: &Path, reason: String) -> AuditError {
+    AuditError::LogDamaged { dir: dir.into(), reason }
+}
