@@ -138,21 +138,21 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
         }
     }
 
-    let start = match options.from {
-        Some(from) => start_segment(&segments, from)?,
-        None => 0,
+    // With `from`, whatever precedes the starting segment may have been archived away.
+    let (start, from_genesis) = match options.from {
+        Some(from) => (start_segment(&segments, from)?, false),
+        None => (0, true),
     };
     let mut walk = Walk {
         key,
         from: options.from,
         vouchers: &vouchers,
-        expected_seq: (start == 0).then_some(1),
-        prev_hash: (start == 0).then(|| GENESIS_HASH.to_owned()),
+        expected_seq: from_genesis.then_some(1),
+        prev_hash: from_genesis.then(|| GENESIS_HASH.to_owned()),
         last_seq: 0,
         checked: 0,
     };
-    let expected_first_index = (start == 0).then_some(1);
-    if let Some(fault) = walk.run(&segments[start..], expected_first_index)? {
+    if let Some(fault) = walk.run(&segments[start..], from_genesis.then_some(1))? {
         return Ok(Verification::Broken(fault));
     }
     for (by, checkpoint) in &vouchers {
