@@ -10,15 +10,33 @@ use crate::{Id, Timestamp};
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// The doctor started capturing a consultation (consent was given).
-    ConsultationStarted { consultation: Id, doctor: Id },
+    ConsultationStarted {
+        consultation: Id,
+        doctor: Id,
+    },
     /// Capture was refused, so no audio was processed.
-    ConsultationRefused { consultation: Id, doctor: Id, reason: RefusalReason },
+    ConsultationRefused {
+        consultation: Id,
+        doctor: Id,
+        reason: RefusalReason,
+    },
     /// Call audio was received and processed in memory only; just its length is recorded.
-    AudioReceived { consultation: Id, duration_ms: u64 },
+    AudioReceived {
+        consultation: Id,
+        duration_ms: u64,
+    },
     /// A transcript was stored (encrypted); the retention policy promised `delete_by`.
-    TranscriptProduced { consultation: Id, artefact: Id, delete_by: Timestamp },
+    TranscriptProduced {
+        consultation: Id,
+        artefact: Id,
+        delete_by: Timestamp,
+    },
     /// A journal-note draft was stored (encrypted); the retention policy promised `delete_by`.
-    DraftProduced { consultation: Id, artefact: Id, delete_by: Timestamp },
+    DraftProduced {
+        consultation: Id,
+        artefact: Id,
+        delete_by: Timestamp,
+    },
     DraftViewed(DraftUse),
     DraftEdited(DraftUse),
     DraftApproved(DraftUse),
@@ -26,13 +44,29 @@ pub enum Event {
     DraftExported(DraftUse),
     DraftDiscarded(DraftUse),
     /// One artefact was deleted under retention policy `policy`.
-    ArtefactDeleted { consultation: Id, artefact: Id, policy: Id },
+    ArtefactDeleted {
+        consultation: Id,
+        artefact: Id,
+        policy: Id,
+    },
     /// A consultation's data key was destroyed, making every listed artefact unreadable.
-    KeyShredded { consultation: Id, key: Id, artefacts: Vec<Id>, policy: Id },
+    KeyShredded {
+        consultation: Id,
+        key: Id,
+        artefacts: Vec<Id>,
+        policy: Id,
+    },
     /// The key-encryption key was rotated and `rewrapped` data keys re-wrapped under `key`.
-    KeyRotated { key: Id, rewrapped: u64 },
+    KeyRotated {
+        key: Id,
+        rewrapped: u64,
+    },
     /// The retention sweeper ran; counts only.
-    RetentionSweepRan { examined: u64, deleted: u64, shredded: u64 },
+    RetentionSweepRan {
+        examined: u64,
+        deleted: u64,
+        shredded: u64,
+    },
     /// A pseudonymised research extract of `consultations` consultations was made.
     ResearchExportMade {
         researcher: Id,
@@ -41,7 +75,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delete_by: Option<Timestamp>,
     },
-    LoginSucceeded { doctor: Id },
+    LoginSucceeded {
+        doctor: Id,
+    },
     LoginFailed {
         reason: LoginFailure,
         /// The doctor the attempt claimed to be, when the link named one.
@@ -50,7 +86,9 @@ pub enum Event {
     },
     /// On opening, the log found an unfinished last line (a crash mid-write) and cut it off.
     /// Such a line was never fsynced, so the action it described was never acknowledged.
-    LogRecovered { dropped_bytes: u64 },
+    LogRecovered {
+        dropped_bytes: u64,
+    },
 }
 
 /// A doctor's use of a draft in the review app.
@@ -138,7 +176,12 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 4] = [Purpose::Care, Purpose::Retention, Purpose::Security, Purpose::Research];
+    pub const ALL: [Purpose; 4] = [
+        Purpose::Care,
+        Purpose::Retention,
+        Purpose::Security,
+        Purpose::Research,
+    ];
 }
 
 impl Event {
@@ -230,9 +273,19 @@ impl Event {
             return used.delete_by.map(|by| (&used.artefact, by));
         }
         match self {
-            Event::TranscriptProduced { artefact, delete_by, .. }
-            | Event::DraftProduced { artefact, delete_by, .. } => Some((artefact, *delete_by)),
-            Event::ResearchExportMade { export, delete_by, .. } => delete_by.map(|by| (export, by)),
+            Event::TranscriptProduced {
+                artefact,
+                delete_by,
+                ..
+            }
+            | Event::DraftProduced {
+                artefact,
+                delete_by,
+                ..
+            } => Some((artefact, *delete_by)),
+            Event::ResearchExportMade {
+                export, delete_by, ..
+            } => delete_by.map(|by| (export, by)),
             _ => None,
         }
     }
@@ -240,17 +293,21 @@ impl Event {
     /// The artefacts this event destroyed, and under which policy.
     pub fn deleted_artefacts(&self) -> Option<(Vec<&Id>, &Id)> {
         match self {
-            Event::ArtefactDeleted { artefact, policy, .. } => Some((vec![artefact], policy)),
-            Event::KeyShredded { artefacts, policy, .. } => Some((artefacts.iter().collect(), policy)),
+            Event::ArtefactDeleted {
+                artefact, policy, ..
+            } => Some((vec![artefact], policy)),
+            Event::KeyShredded {
+                artefacts, policy, ..
+            } => Some((artefacts.iter().collect(), policy)),
             _ => None,
         }
     }
 
     pub fn purpose(&self) -> Purpose {
         match self {
-            Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } | Event::RetentionSweepRan { .. } => {
-                Purpose::Retention
-            }
+            Event::ArtefactDeleted { .. }
+            | Event::KeyShredded { .. }
+            | Event::RetentionSweepRan { .. } => Purpose::Retention,
             Event::KeyRotated { .. }
             | Event::LoginSucceeded { .. }
             | Event::LoginFailed { .. }
@@ -263,13 +320,19 @@ impl Event {
     pub fn categories(&self) -> Vec<DataCategory> {
         use DataCategory::*;
         match self {
-            Event::ConsultationStarted { .. } | Event::ConsultationRefused { .. } => vec![ConsultationMetadata],
+            Event::ConsultationStarted { .. } | Event::ConsultationRefused { .. } => {
+                vec![ConsultationMetadata]
+            }
             Event::AudioReceived { .. } => vec![Audio],
             Event::TranscriptProduced { .. } => vec![Transcript],
-            Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } => vec![Transcript, NoteDraft],
+            Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } => {
+                vec![Transcript, NoteDraft]
+            }
             Event::ResearchExportMade { .. } => vec![ResearchExtract],
             Event::LoginSucceeded { .. } | Event::LoginFailed { .. } => vec![UserIdentity],
-            Event::KeyRotated { .. } | Event::RetentionSweepRan { .. } | Event::LogRecovered { .. } => Vec::new(),
+            Event::KeyRotated { .. }
+            | Event::RetentionSweepRan { .. }
+            | Event::LogRecovered { .. } => Vec::new(),
             _ => vec![NoteDraft],
         }
     }
@@ -292,7 +355,10 @@ mod tests {
             delete_by: None,
         });
         let json = serde_json::to_string(&event).unwrap();
-        assert_eq!(json, r#"{"type":"draft_viewed","consultation":"c1","artefact":"d1","doctor":"doc7"}"#);
+        assert_eq!(
+            json,
+            r#"{"type":"draft_viewed","consultation":"c1","artefact":"d1","doctor":"doc7"}"#
+        );
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
     }
 

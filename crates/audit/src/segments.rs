@@ -43,7 +43,10 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
             .filter(|digits| digits.len() == 6)
             .and_then(|digits| digits.parse::<u32>().ok());
         if let Some(index) = index {
-            segments.push(Segment { index, path: entry.path() });
+            segments.push(Segment {
+                index,
+                path: entry.path(),
+            });
         }
     }
     segments.sort_by_key(|segment| segment.index);
@@ -52,17 +55,21 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
 
 /// Reads the head checkpoint, if there is one.
 pub(crate) fn read_head(dir: &Path) -> Result<Option<Checkpoint>> {
-    read_checkpoint(&dir.join(HEAD_FILE)).map(Some).or_else(|error| match error {
-        AuditError::Io { ref source, .. } if source.kind() == ErrorKind::NotFound => Ok(None),
-        other => Err(other),
-    })
+    read_checkpoint(&dir.join(HEAD_FILE))
+        .map(Some)
+        .or_else(|error| match error {
+            AuditError::Io { ref source, .. } if source.kind() == ErrorKind::NotFound => Ok(None),
+            other => Err(other),
+        })
 }
 
 /// Reads a checkpoint file (the head, or one exported for safekeeping).
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     let text = fs::read_to_string(path).map_err(AuditError::io("reading checkpoint", path))?;
-    Checkpoint::from_json(&text)
-        .map_err(|error| AuditError::BadCheckpoint { path: path.into(), reason: error.to_string() })
+    Checkpoint::from_json(&text).map_err(|error| AuditError::BadCheckpoint {
+        path: path.into(),
+        reason: error.to_string(),
+    })
 }
 
 /// One line of a segment. `complete` is false for a last line without its newline.
@@ -81,7 +88,10 @@ pub(crate) struct Lines {
 
 impl Lines {
     pub fn new(segments: Vec<Segment>) -> Lines {
-        Lines { pending: segments.into_iter(), current: None }
+        Lines {
+            pending: segments.into_iter(),
+            current: None,
+        }
     }
 }
 
@@ -94,7 +104,9 @@ impl Iterator for Lines {
                 let next = self.pending.next()?;
                 let file = match File::open(&next.path) {
                     Ok(file) => file,
-                    Err(error) => return Some(Err(AuditError::io("opening audit log", next.path)(error))),
+                    Err(error) => {
+                        return Some(Err(AuditError::io("opening audit log", next.path)(error)));
+                    }
                 };
                 self.current = Some((next.index, BufReader::with_capacity(1 << 16, file), 0));
                 continue;
@@ -112,7 +124,12 @@ impl Iterator for Lines {
                     if complete {
                         bytes.pop();
                     }
-                    return Some(Ok(LogLine { segment: *segment, line_no: *line_no, bytes, complete }));
+                    return Some(Ok(LogLine {
+                        segment: *segment,
+                        line_no: *line_no,
+                        bytes,
+                        complete,
+                    }));
                 }
             }
         }

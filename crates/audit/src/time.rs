@@ -73,7 +73,11 @@ impl From<SystemTime> for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_rfc3339_millis(self.system_time()))
+        write!(
+            f,
+            "{}",
+            humantime::format_rfc3339_millis(self.system_time())
+        )
     }
 }
 

@@ -15,7 +15,9 @@ fn emit_without_an_audit_layer_fails_so_the_action_can_be_refused() {
     let event = Event::LoginSucceeded { doctor: id("doc1") };
     assert!(matches!(emit(&event), Err(AuditError::NotRecorded)));
     let unrelated = tracing_subscriber::registry();
-    tracing::subscriber::with_default(unrelated, || assert!(matches!(emit(&event), Err(AuditError::NotRecorded))));
+    tracing::subscriber::with_default(unrelated, || {
+        assert!(matches!(emit(&event), Err(AuditError::NotRecorded)))
+    });
 }
 
 #[test]
@@ -61,13 +63,25 @@ fn a_record_that_cannot_be_written_fails_emit_and_leaves_the_log_intact() {
         let too_many = Event::KeyShredded {
             consultation: id("c1"),
             key: id("dk1"),
-            artefacts: (0..4000).map(|n| id(&format!("c1.artefact-{n:05}"))).collect(),
+            artefacts: (0..4000)
+                .map(|n| id(&format!("c1.artefact-{n:05}")))
+                .collect(),
             policy: id("p1"),
         };
-        assert!(matches!(emit(&too_many), Err(AuditError::RecordTooLarge(_))));
-        emit(&Event::KeyRotated { key: id("kek2"), rewrapped: 3 }).unwrap();
+        assert!(matches!(
+            emit(&too_many),
+            Err(AuditError::RecordTooLarge(_))
+        ));
+        emit(&Event::KeyRotated {
+            key: id("kek2"),
+            rewrapped: 3,
+        })
+        .unwrap();
     });
-    assert!(matches!(log.verify(), Verification::Intact { records: 1, .. }));
+    assert!(matches!(
+        log.verify(),
+        Verification::Intact { records: 1, .. }
+    ));
 }
 
 #[test]
@@ -82,7 +96,11 @@ fn threads_sharing_one_layer_get_one_unbroken_chain() {
                 tracing::subscriber::with_default(subscriber, || {
                     for number in 0..100 {
                         let consultation = id(&format!("t{thread}-c{number}"));
-                        emit(&Event::AudioReceived { consultation, duration_ms: 1000 }).unwrap();
+                        emit(&Event::AudioReceived {
+                            consultation,
+                            duration_ms: 1000,
+                        })
+                        .unwrap();
                     }
                 });
             })
@@ -91,5 +109,8 @@ fn threads_sharing_one_layer_get_one_unbroken_chain() {
     for thread in threads {
         thread.join().unwrap();
     }
-    assert!(matches!(log.verify(), Verification::Intact { records: 400, .. }));
+    assert!(matches!(
+        log.verify(),
+        Verification::Intact { records: 400, .. }
+    ));
 }

@@ -26,7 +26,11 @@ pub(super) struct Table {
 
 impl Table {
     pub fn new(section: &'static str, columns: &[Column], rows: Vec<Row>) -> Table {
-        Table { section, columns: columns.to_vec(), rows }
+        Table {
+            section,
+            columns: columns.to_vec(),
+            rows,
+        }
     }
 }
 
@@ -100,19 +104,33 @@ pub(super) fn render(blocks: &[Block], format: ReportFormat) -> String {
 
 fn markdown(blocks: &[Block]) -> String {
     let cell = |parts: Vec<&str>| {
-        parts.iter().map(|part| part.replace('|', "\\|").replace('\n', " ")).collect::<Vec<_>>().join("<br>")
+        parts
+            .iter()
+            .map(|part| part.replace('|', "\\|").replace('\n', " "))
+            .collect::<Vec<_>>()
+            .join("<br>")
     };
     let mut out = String::new();
     for block in blocks {
         match block {
-            Block::Heading(level, text) => out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level)))),
+            Block::Heading(level, text) => {
+                out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level))))
+            }
             Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
             Block::Table(table) => {
-                let headings: Vec<&str> = table.columns.iter().map(|column| column.heading()).collect();
+                let headings: Vec<&str> = table
+                    .columns
+                    .iter()
+                    .map(|column| column.heading())
+                    .collect();
                 out.push_str(&format!("| {} |\n", headings.join(" | ")));
                 out.push_str(&format!("|{}\n", " --- |".repeat(headings.len())));
                 for row in &table.rows {
-                    let cells: Vec<String> = table.columns.iter().map(|column| cell(column.cell(row))).collect();
+                    let cells: Vec<String> = table
+                        .columns
+                        .iter()
+                        .map(|column| cell(column.cell(row)))
+                        .collect();
                     out.push_str(&format!("| {} |\n", cells.join(" | ")));
                 }
                 out.push('\n');
@@ -157,7 +175,9 @@ fn html(blocks: &[Block]) -> String {
     );
     for block in blocks {
         match block {
-            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", escape_html(text))),
+            Block::Heading(level, text) => {
+                out.push_str(&format!("<h{level}>{}</h{level}>\n", escape_html(text)))
+            }
             Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape_html(text))),
             Block::Table(table) => {
                 out.push_str("<table>\n<tr>");
@@ -166,9 +186,14 @@ fn html(blocks: &[Block]) -> String {
                 }
                 out.push_str("</tr>\n");
                 for row in &table.rows {
-                    out.push_str(if row.alert { "<tr class=\"alert\">" } else { "<tr>" });
+                    out.push_str(if row.alert {
+                        "<tr class=\"alert\">"
+                    } else {
+                        "<tr>"
+                    });
                     for column in &table.columns {
-                        let parts: Vec<String> = column.cell(row).into_iter().map(escape_html).collect();
+                        let parts: Vec<String> =
+                            column.cell(row).into_iter().map(escape_html).collect();
                         out.push_str(&format!("<td>{}</td>", parts.join("<br>")));
                     }
                     out.push_str("</tr>\n");
@@ -236,17 +261,32 @@ mod tests {
         };
         vec![
             Block::Heading(1, "Titel".into()),
-            Block::Table(Table::new("demo", &[Column::What, Column::Items], vec![row])),
+            Block::Table(Table::new(
+                "demo",
+                &[Column::What, Column::Items],
+                vec![row],
+            )),
         ]
     }
 
     #[test]
     fn each_format_escapes_its_special_characters() {
         let markdown = render(&sample(), ReportFormat::Markdown);
-        assert!(markdown.contains(r#"| a\|b, "c" <d> | x<br>y |"#), "{markdown}");
+        assert!(
+            markdown.contains(r#"| a\|b, "c" <d> | x<br>y |"#),
+            "{markdown}"
+        );
         let html = render(&sample(), ReportFormat::Html);
-        assert!(html.contains("<tr class=\"alert\"><td>a|b, &quot;c&quot; &lt;d&gt;</td><td>x<br>y</td></tr>"), "{html}");
+        assert!(
+            html.contains(
+                "<tr class=\"alert\"><td>a|b, &quot;c&quot; &lt;d&gt;</td><td>x<br>y</td></tr>"
+            ),
+            "{html}"
+        );
         let csv = render(&sample(), ReportFormat::Csv);
-        assert!(csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,x; y\r\n"), "{csv}");
+        assert!(
+            csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,x; y\r\n"),
+            "{csv}"
+        );
     }
 }

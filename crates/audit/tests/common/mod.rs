@@ -5,7 +5,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit::{AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions};
+use audit::{
+    AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions,
+};
 
 pub const DAY: Duration = Duration::from_secs(86_400);
 
@@ -25,11 +27,17 @@ impl TestLog {
 
     /// Segments of the smallest allowed size, so a few hundred records rotate.
     pub fn small_segments() -> TestLog {
-        TestLog::with_config(AuditConfig { max_file_bytes: 2 * audit::MAX_RECORD_BYTES as u64, ..AuditConfig::default() })
+        TestLog::with_config(AuditConfig {
+            max_file_bytes: 2 * audit::MAX_RECORD_BYTES as u64,
+            ..AuditConfig::default()
+        })
     }
 
     pub fn with_config(config: AuditConfig) -> TestLog {
-        TestLog { data_dir: tempfile::tempdir().unwrap(), config }
+        TestLog {
+            data_dir: tempfile::tempdir().unwrap(),
+            config,
+        }
     }
 
     pub fn open(&self) -> AuditLog {
@@ -53,9 +61,17 @@ impl TestLog {
     }
 
     pub fn segment_count(&self) -> usize {
-        fs::read_dir(self.dir()).unwrap().filter(|entry| {
-            entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".jsonl")
-        }).count()
+        fs::read_dir(self.dir())
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".jsonl")
+            })
+            .count()
     }
 
     /// Appends `count` consultations' worth of events directly.
@@ -70,11 +86,22 @@ impl TestLog {
     }
 
     pub fn lines(&self, index: u32) -> Vec<String> {
-        fs::read_to_string(self.segment(index)).unwrap().lines().map(str::to_owned).collect()
+        fs::read_to_string(self.segment(index))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn write_lines(&self, index: u32, lines: &[String]) {
-        fs::write(self.segment(index), lines.iter().map(|line| format!("{line}\n")).collect::<String>()).unwrap();
+        fs::write(
+            self.segment(index),
+            lines
+                .iter()
+                .map(|line| format!("{line}\n"))
+                .collect::<String>(),
+        )
+        .unwrap();
     }
 }
 
@@ -91,14 +118,24 @@ pub fn consultation(number: u32, doctor: &str, now: Timestamp) -> Vec<Event> {
         delete_by,
     };
     vec![
-        Event::ConsultationStarted { consultation: consultation.clone(), doctor: doctor.clone() },
-        Event::AudioReceived { consultation: consultation.clone(), duration_ms: 754_000 },
+        Event::ConsultationStarted {
+            consultation: consultation.clone(),
+            doctor: doctor.clone(),
+        },
+        Event::AudioReceived {
+            consultation: consultation.clone(),
+            duration_ms: 754_000,
+        },
         Event::TranscriptProduced {
             consultation: consultation.clone(),
             artefact: id(&format!("c{number:06}.transcript")),
             delete_by: now.plus(14 * DAY),
         },
-        Event::DraftProduced { consultation: consultation.clone(), artefact: draft.clone(), delete_by: now.plus(14 * DAY) },
+        Event::DraftProduced {
+            consultation: consultation.clone(),
+            artefact: draft.clone(),
+            delete_by: now.plus(14 * DAY),
+        },
         Event::DraftViewed(used(None)),
         Event::DraftEdited(used(None)),
         Event::DraftApproved(used(None)),
@@ -111,7 +148,10 @@ pub fn shredded(number: u32) -> Event {
     Event::KeyShredded {
         consultation: id(&format!("c{number:06}")),
         key: id(&format!("dk-c{number:06}")),
-        artefacts: vec![id(&format!("c{number:06}.transcript")), id(&format!("c{number:06}.draft"))],
+        artefacts: vec![
+            id(&format!("c{number:06}.transcript")),
+            id(&format!("c{number:06}.draft")),
+        ],
         policy: id("after-export-1d"),
     }
 }
