@@ -25,6 +25,12 @@ pub enum Event {
         consultation: Id,
         duration_ms: u64,
     },
+    /// Audio had to be kept (encrypted, e.g. while transcription caught up); it must be gone by `delete_by`.
+    AudioStored {
+        consultation: Id,
+        artefact: Id,
+        delete_by: Timestamp,
+    },
     /// A transcript was stored (encrypted); the retention policy promised `delete_by`.
     TranscriptProduced {
         consultation: Id,
@@ -43,6 +49,14 @@ pub enum Event {
     /// The doctor copied the note into the practice system (lægepraksissystem).
     DraftExported(DraftUse),
     DraftDiscarded(DraftUse),
+    /// The retention deadline of stored artefacts changed (e.g. research consent moved them to
+    /// another retention class) under policy `policy`.
+    RetentionChanged {
+        consultation: Id,
+        artefacts: Vec<Id>,
+        delete_by: Timestamp,
+        policy: Id,
+    },
     /// One artefact was deleted under retention policy `policy`.
     ArtefactDeleted {
         consultation: Id,
@@ -191,6 +205,7 @@ impl Event {
             Event::ConsultationStarted { .. } => "consultation_started",
             Event::ConsultationRefused { .. } => "consultation_refused",
             Event::AudioReceived { .. } => "audio_received",
+            Event::AudioStored { .. } => "audio_stored",
             Event::TranscriptProduced { .. } => "transcript_produced",
             Event::DraftProduced { .. } => "draft_produced",
             Event::DraftViewed(_) => "draft_viewed",
@@ -198,6 +213,7 @@ impl Event {
             Event::DraftApproved(_) => "draft_approved",
             Event::DraftExported(_) => "draft_exported",
             Event::DraftDiscarded(_) => "draft_discarded",
+            Event::RetentionChanged { .. } => "retention_changed",
             Event::ArtefactDeleted { .. } => "artefact_deleted",
             Event::KeyShredded { .. } => "key_shredded",
             Event::KeyRotated { .. } => "key_rotated",
@@ -230,6 +246,8 @@ impl Event {
             Event::ConsultationStarted { consultation, .. }
             | Event::ConsultationRefused { consultation, .. }
             | Event::AudioReceived { consultation, .. }
+            | Event::AudioStored { consultation, .. }
+            | Event::RetentionChanged { consultation, .. }
             | Event::TranscriptProduced { consultation, .. }
             | Event::DraftProduced { consultation, .. }
             | Event::ArtefactDeleted { consultation, .. }
@@ -258,22 +276,34 @@ impl Event {
             return vec![&used.artefact];
         }
         match self {
-            Event::TranscriptProduced { artefact, .. }
+            Event::AudioStored { artefact, .. }
+            | Event::TranscriptProduced { artefact, .. }
             | Event::DraftProduced { artefact, .. }
             | Event::ArtefactDeleted { artefact, .. } => vec![artefact],
-            Event::KeyShredded { artefacts, .. } => artefacts.iter().collect(),
+            Event::KeyShredded { artefacts, .. } | Event::RetentionChanged { artefacts, .. } => {
+                artefacts.iter().collect()
+            }
             Event::ResearchExportMade { export, .. } => vec![export],
             _ => Vec::new(),
         }
     }
 
-    /// The deletion deadline this event promised for its artefact, if it set one.
-    pub fn promised_deadline(&self) -> Option<(&Id, Timestamp)> {
+    /// The deletion deadlines this event promised, one per artefact whose lifetime it set.
+    pub fn promised_deadlines(&self) -> Vec<(&Id, Timestamp)> {
         if let Some(used) = self.draft_use() {
-            return used.delete_by.map(|by| (&used.artefact, by));
+            return used
+                .delete_by
+                .map(|by| (&used.artefact, by))
+                .into_iter()
+                .collect();
         }
         match self {
-            Event::TranscriptProduced {
+            Event::AudioStored {
+                artefact,
+                delete_by,
+                ..
+            }
+            | Event::TranscriptProduced {
                 artefact,
                 delete_by,
                 ..
@@ -282,11 +312,19 @@ impl Event {
                 artefact,
                 delete_by,
                 ..
-            } => Some((artefact, *delete_by)),
+            } => vec![(artefact, *delete_by)],
+            Event::RetentionChanged {
+                artefacts,
+                delete_by,
+                ..
+            } => artefacts
+                .iter()
+                .map(|artefact| (artefact, *delete_by))
+                .collect(),
             Event::ResearchExportMade {
                 export, delete_by, ..
-            } => delete_by.map(|by| (export, by)),
-            _ => None,
+            } => delete_by.map(|by| (export, by)).into_iter().collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -307,6 +345,7 @@ impl Event {
         match self {
             Event::ArtefactDeleted { .. }
             | Event::KeyShredded { .. }
+            | Event::RetentionChanged { .. }
             | Event::RetentionSweepRan { .. } => Purpose::Retention,
             Event::KeyRotated { .. }
             | Event::LoginSucceeded { .. }
@@ -323,11 +362,11 @@ impl Event {
             Event::ConsultationStarted { .. } | Event::ConsultationRefused { .. } => {
                 vec![ConsultationMetadata]
             }
-            Event::AudioReceived { .. } => vec![Audio],
+            Event::AudioReceived { .. } | Event::AudioStored { .. } => vec![Audio],
             Event::TranscriptProduced { .. } => vec![Transcript],
-            Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } => {
-                vec![Transcript, NoteDraft]
-            }
+            Event::ArtefactDeleted { .. }
+            | Event::KeyShredded { .. }
+            | Event::RetentionChanged { .. } => vec![Audio, Transcript, NoteDraft],
             Event::ResearchExportMade { .. } => vec![ResearchExtract],
             Event::LoginSucceeded { .. } | Event::LoginFailed { .. } => vec![UserIdentity],
             Event::KeyRotated { .. }

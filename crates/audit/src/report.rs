@@ -154,6 +154,19 @@ fn describe(event: &Event) -> String {
             "Lyd modtaget, {} (kun i arbejdshukommelsen)",
             duration_text(Duration::from_millis(*duration_ms))
         ),
+        Event::AudioStored { delete_by, .. } => {
+            format!("Lyd gemt krypteret{}", deadline_text(Some(*delete_by)))
+        }
+        Event::RetentionChanged {
+            artefacts,
+            delete_by,
+            policy,
+            ..
+        } => format!(
+            "Slettefrist ændret (politik {policy}) for {} artefakt(er){}",
+            artefacts.len(),
+            deadline_text(Some(*delete_by))
+        ),
         Event::TranscriptProduced { delete_by, .. } => {
             format!(
                 "Transskription dannet og krypteret{}",
@@ -355,7 +368,7 @@ fn lifetimes(records: &[Record], options: &ReportOptions) -> Vec<Lifetime> {
     let mut lifetimes: BTreeMap<Id, Lifetime> = BTreeMap::new();
     for record in records.iter().filter(|record| record.time <= options.now) {
         let consultation = record.event.consultation();
-        if let Some((artefact, deadline)) = record.event.promised_deadline() {
+        for (artefact, deadline) in record.event.promised_deadlines() {
             let lifetime = lifetime_of(&mut lifetimes, artefact, consultation);
             lifetime.created.get_or_insert(record.time);
             lifetime.deadline = Some(deadline);
@@ -456,7 +469,8 @@ fn retention(blocks: &mut Vec<Block>, lifetimes: &[Lifetime], violations: usize,
         Column::What,
         Column::Status,
     ];
-    let groups: [(&str, &str, fn(&Status) -> bool); 3] = [
+    type Belongs = fn(&Status) -> bool;
+    let groups: [(&str, &str, Belongs); 3] = [
         ("Overtrædelser", "overtraedelse", Status::is_violation),
         ("Opbevares stadig", "opbevares", |status| {
             *status == Status::Held

@@ -392,3 +392,53 @@ fn verify_from_a_date_and_against_an_exported_checkpoint() {
     );
     assert!(verify_command(&log.config, log.data_dir.path(), Some("last tuesday"), None).is_err());
 }
+
+#[test]
+fn a_changed_deadline_replaces_the_promised_one() {
+    let log = TestLog::new();
+    let now = Timestamp::now();
+    with_audit_layer(&log, || {
+        emit(&Event::AudioStored {
+            consultation: id("c5"),
+            artefact: id("c5.audio-0"),
+            delete_by: now.plus(common::DAY),
+        })
+        .unwrap();
+        emit(&Event::RetentionChanged {
+            consultation: id("c5"),
+            artefacts: vec![id("c5.audio-0")],
+            delete_by: now.plus(90 * common::DAY),
+            policy: id("research-consent"),
+        })
+        .unwrap();
+    });
+    let in_a_week = later(7);
+    let output = report(
+        &log,
+        ReportArgs {
+            now: Some(&in_a_week),
+            ..ReportArgs::default()
+        },
+    );
+    assert!(
+        output.ok,
+        "the research class allows 90 days:\n{}",
+        output.text
+    );
+    assert!(
+        output
+            .text
+            .contains("Slettefrist ændret (politik research-consent) for 1 artefakt(er)")
+    );
+    let in_a_quarter = later(91);
+    assert!(
+        !report(
+            &log,
+            ReportArgs {
+                now: Some(&in_a_quarter),
+                ..ReportArgs::default()
+            }
+        )
+        .ok
+    );
+}
