@@ -125,14 +125,14 @@ impl AuditLog {
         }
         let time = (self.clock)();
         let legal_basis = self.legal_basis.for_purpose(event.purpose()).to_owned();
-        let (record, mut line) = Record::seal(
-            &self.key,
-            self.count + 1,
-            time,
-            self.head.clone(),
-            legal_basis,
-            event,
-        );
+        let seq = self.count.checked_add(1).ok_or_else(|| {
+            damaged(
+                &self.dir,
+                "the last record claims the highest possible sequence number".into(),
+            )
+        })?;
+        let (record, mut line) =
+            Record::seal(&self.key, seq, time, self.head.clone(), legal_basis, event);
         if line.len() > MAX_RECORD_BYTES {
             return Err(AuditError::RecordTooLarge(line.len()));
         }

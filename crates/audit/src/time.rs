@@ -14,13 +14,19 @@ pub struct Timestamp {
     millis_since_epoch: u64,
 }
 
+/// 9999-12-31T23:59:59.999Z: RFC 3339 has four-digit years, so later times are clamped here.
+const LATEST_MILLIS: u64 = 253_402_300_799_999;
+
 impl Timestamp {
     pub fn now() -> Timestamp {
         Timestamp::from(SystemTime::now())
     }
 
+    /// Times past the year 9999 become its last millisecond ("keep forever" stays printable).
     pub fn from_millis(millis_since_epoch: u64) -> Timestamp {
-        Timestamp { millis_since_epoch }
+        Timestamp {
+            millis_since_epoch: millis_since_epoch.min(LATEST_MILLIS),
+        }
     }
 
     pub fn millis(self) -> u64 {
@@ -103,6 +109,13 @@ mod tests {
         let time = Timestamp::from_millis(1_795_430_000_123);
         assert_eq!(Timestamp::parse(&time.to_string()).unwrap(), time);
         assert!(time.to_string().ends_with(".123Z"));
+    }
+
+    #[test]
+    fn far_future_is_clamped_not_a_panic() {
+        let forever = Timestamp::now().plus(Duration::MAX);
+        assert_eq!(forever.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp::parse(&forever.to_string()).unwrap(), forever);
     }
 
     #[test]
