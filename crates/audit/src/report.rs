@@ -302,16 +302,30 @@ fn timelines(blocks: &mut Vec<Block>, selected: &[&Record]) {
                 .push(record);
         }
     }
-    if by_consultation.is_empty() {
-        blocks.push(Block::Paragraph("Ingen konsultationer i perioden.".into()));
+    grouped_tables(
+        blocks,
+        by_consultation,
+        ("Konsultation", "dataflow"),
+        &[Column::Time, Column::What, Column::Actor, Column::Artefact],
+        "Ingen konsultationer i perioden.",
+    );
+}
+
+/// A table per group (consultation, doctor) under a heading naming it, or `empty` if none.
+fn grouped_tables(
+    blocks: &mut Vec<Block>,
+    groups: BTreeMap<&Id, Vec<&Record>>,
+    (heading, section): (&str, &'static str),
+    columns: &[Column],
+    empty: &str,
+) {
+    if groups.is_empty() {
+        blocks.push(Block::Paragraph(empty.into()));
     }
-    for (consultation, records) in by_consultation {
-        blocks.push(Block::Heading(3, format!("Konsultation {consultation}")));
-        blocks.push(Block::Table(Table::new(
-            "dataflow",
-            &[Column::Time, Column::What, Column::Actor, Column::Artefact],
-            records.into_iter().map(event_row).collect(),
-        )));
+    for (id, records) in groups {
+        blocks.push(Block::Heading(3, format!("{heading} {id}")));
+        let rows = records.into_iter().map(event_row).collect();
+        blocks.push(Block::Table(Table::new(section, columns, rows)));
     }
 }
 
@@ -508,29 +522,18 @@ fn access(blocks: &mut Vec<Block>, selected: &[&Record]) {
             _ => {}
         }
     }
-    if by_doctor.is_empty() {
-        blocks.push(Block::Paragraph("Ingen lægeadgang i perioden.".into()));
-    }
-    for (doctor, records) in by_doctor {
-        blocks.push(Block::Heading(3, format!("Læge {doctor}")));
-        blocks.push(Block::Table(Table::new(
-            "adgang",
-            &[
-                Column::Time,
-                Column::What,
-                Column::Consultation,
-                Column::Artefact,
-            ],
-            records
-                .into_iter()
-                .map(event_row)
-                .map(|row| Row {
-                    actor: format!("Læge {doctor}"),
-                    ..row
-                })
-                .collect(),
-        )));
-    }
+    grouped_tables(
+        blocks,
+        by_doctor,
+        ("Læge", "adgang"),
+        &[
+            Column::Time,
+            Column::What,
+            Column::Consultation,
+            Column::Artefact,
+        ],
+        "Ingen lægeadgang i perioden.",
+    );
     blocks.push(Block::Heading(
         3,
         format!("Mislykkede log-ind ({})", failed.len()),

@@ -15,8 +15,29 @@ fn with_audit_layer<T>(log: &TestLog, body: impl FnOnce() -> T) -> T {
     tracing::subscriber::with_default(subscriber, body)
 }
 
+/// Emits a whole consultation, consent to export, through the layer.
+fn emit_consultation(log: &TestLog, number: u32) {
+    with_audit_layer(log, || {
+        for event in consultation(number, "doc1", Timestamp::now()) {
+            emit(&event).unwrap();
+        }
+    });
+}
+
 fn report(log: &TestLog, args: ReportArgs<'_>) -> CommandOutput {
     report_command(&log.config, log.data_dir.path(), &args).unwrap()
+}
+
+/// The report as it would look `days` from now, with no sweep run in between.
+fn report_after_days(log: &TestLog, days: u64) -> CommandOutput {
+    let now = later(days);
+    report(
+        log,
+        ReportArgs {
+            now: Some(&now),
+            ..ReportArgs::default()
+        },
+    )
 }
 
 fn later(days: u64) -> String {
@@ -33,11 +54,7 @@ fn position(text: &str, needle: &str) -> usize {
 #[test]
 fn a_full_consultation_gives_the_whole_timeline_and_the_sweep_its_deletion() {
     let log = TestLog::new();
-    with_audit_layer(&log, || {
-        for event in consultation(1, "doc1", Timestamp::now()) {
-            emit(&event).unwrap();
-        }
-    });
+    emit_consultation(&log, 1);
 
     let before = report(&log, ReportArgs::default());
     assert!(before.ok, "{}", before.text);
@@ -101,20 +118,9 @@ fn a_full_consultation_gives_the_whole_timeline_and_the_sweep_its_deletion() {
 #[test]
 fn a_deadline_passed_without_a_sweep_is_listed_as_a_violation() {
     let log = TestLog::new();
-    with_audit_layer(&log, || {
-        for event in consultation(2, "doc1", Timestamp::now()) {
-            emit(&event).unwrap();
-        }
-    });
+    emit_consultation(&log, 2);
     // The export promised deletion of the draft within a day; two days on, nothing was deleted.
-    let two_days = later(2);
-    let late = report(
-        &log,
-        ReportArgs {
-            now: Some(&two_days),
-            ..ReportArgs::default()
-        },
-    );
+    let late = report_after_days(&log, 2);
     assert!(!late.ok);
     assert!(late.text.contains("### Overtrædelser (1)"), "{}", late.text);
     assert!(late.text.contains("| c000002.draft | c000002 |"));
@@ -129,14 +135,7 @@ fn a_deadline_passed_without_a_sweep_is_listed_as_a_violation() {
         "the transcript is still within its 14 days"
     );
 
-    let fifteen_days = later(15);
-    let later_still = report(
-        &log,
-        ReportArgs {
-            now: Some(&fifteen_days),
-            ..ReportArgs::default()
-        },
-    );
+    let later_still = report_after_days(&log, 15);
     assert!(
         later_still.text.contains("### Overtrædelser (2)"),
         "{}",
@@ -270,11 +269,7 @@ fn the_art_30_record_comes_from_the_configuration() {
 #[test]
 fn html_and_csv_render_the_same_report() {
     let log = TestLog::new();
-    with_audit_layer(&log, || {
-        for event in consultation(4, "doc1", Timestamp::now()) {
-            emit(&event).unwrap();
-        }
-    });
+    emit_consultation(&log, 4);
     let html = report(
         &log,
         ReportArgs {
@@ -412,14 +407,7 @@ fn a_changed_deadline_replaces_the_promised_one() {
         })
         .unwrap();
     });
-    let in_a_week = later(7);
-    let output = report(
-        &log,
-        ReportArgs {
-            now: Some(&in_a_week),
-            ..ReportArgs::default()
-        },
-    );
+    let output = report_after_days(&log, 7);
     assert!(
         output.ok,
         "the research class allows 90 days:\n{}",
@@ -430,15 +418,5 @@ fn a_changed_deadline_replaces_the_promised_one() {
             .text
             .contains("Slettefrist ændret (politik research-consent) for 1 artefakt(er)")
     );
-    let in_a_quarter = later(91);
-    assert!(
-        !report(
-            &log,
-            ReportArgs {
-                now: Some(&in_a_quarter),
-                ..ReportArgs::default()
-            }
-        )
-        .ok
-    );
+    assert!(!report_after_days(&log, 91).ok);
 }
