@@ -114,3 +114,50 @@ fn threads_sharing_one_layer_get_one_unbroken_chain() {
         Verification::Intact { records: 400, .. }
     ));
 }
+
+/// Every string in every record is an id, an enum value, a time or a hash, except the legal
+/// basis, which is configuration text: there is no field a caller could put free text into.
+#[test]
+fn records_hold_no_string_but_ids_enums_times_and_hashes() {
+    fn strings<'a>(value: &'a serde_json::Value, key: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
+        match value {
+            serde_json::Value::String(text) => out.push((key, text)),
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| strings(item, key, out))
+            }
+            serde_json::Value::Object(fields) => fields
+                .iter()
+                .for_each(|(name, value)| strings(value, name, out)),
+            _ => {}
+        }
+    }
+    let log = TestLog::new();
+    drop(log.fill(1));
+    let mut writer = log.open();
+    for event in [
+        common::shredded(0),
+        Event::LoginFailed {
+            reason: audit::LoginFailure::LinkExpired,
+            doctor: None,
+        },
+        Event::RetentionSweepRan {
+            examined: 1,
+            deleted: 0,
+            shredded: 1,
+        },
+    ] {
+        writer.append(event).unwrap();
+    }
+    for line in log.lines(1) {
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut found = Vec::new();
+        strings(&value, "", &mut found);
+        for (key, text) in found {
+            let allowed = key == "legal_basis"
+                || audit::Id::new(text).is_ok()
+                || audit::Timestamp::parse(text).is_ok()
+                || (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(allowed, "field {key} holds {text:?}");
+        }
+    }
+}
