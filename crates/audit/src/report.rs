@@ -480,7 +480,7 @@ fn retention(blocks: &mut Vec<Block>, lifetimes: &[Lifetime], violations: usize,
         Column::Consultation,
         Column::Created,
         Column::Deadline,
-        Column::What,
+        Column::Fate,
         Column::Status,
     ];
     type Belongs = fn(&Status) -> bool;

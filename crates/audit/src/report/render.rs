@@ -57,6 +57,8 @@ pub(super) enum Column {
     Artefact,
     Actor,
     What,
+    /// What became of an artefact (deleted when, under which policy; or still held).
+    Fate,
     Field,
     Deadline,
     Status,
@@ -72,6 +74,7 @@ impl Column {
             Column::Artefact => "Artefakt",
             Column::Actor => "Aktør",
             Column::What => "Hændelse",
+            Column::Fate => "Sletning",
             Column::Field => "Felt",
             Column::Deadline => "Slettefrist (UTC)",
             Column::Status => "Status",
@@ -85,7 +88,7 @@ impl Column {
             Column::Consultation => &row.consultation,
             Column::Artefact => &row.artefact,
             Column::Actor => &row.actor,
-            Column::What | Column::Field => &row.what,
+            Column::What | Column::Fate | Column::Field => &row.what,
             Column::Deadline => &row.deadline,
             Column::Status => &row.status,
             Column::Items => return row.items.iter().map(String::as_str).collect(),
@@ -158,7 +161,7 @@ fn escape_html(text: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:75em;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em;width:100%}\
 th,td{border:1px solid #bbb;padding:0.3em 0.6em;text-align:left;vertical-align:top}\
-th{background:#eee}tr.alert td{background:#fdd;font-weight:bold}\
+th{background:#eee}td:first-child{white-space:nowrap}tr.alert td{background:#fdd;font-weight:bold}\
 h2{border-bottom:2px solid #444;margin-top:2em}@media print{h2{page-break-before:auto}}";
 
 fn html(blocks: &[Block]) -> String {
