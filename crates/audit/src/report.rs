@@ -287,6 +287,7 @@ fn event_row(record: &Record) -> Row {
             .join(", "),
         actor: actor_text(&record.actor),
         what: describe(&record.event),
+        kind: record.event.kind(),
         ..Row::default()
     }
 }

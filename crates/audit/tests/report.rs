@@ -300,13 +300,17 @@ fn html_and_csv_render_the_same_report() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "\u{feff}afsnit,tidspunkt_utc,konsultation,artefakt,aktoer,haendelse,slettefrist_utc,status,indhold"
+        "\u{feff}afsnit,tidspunkt_utc,konsultation,artefakt,aktoer,haendelse,type,slettefrist_utc,status,indhold"
     );
     assert_eq!(
         csv.lines()
             .filter(|line| line.starts_with("dataflow,"))
             .count(),
         8
+    );
+    assert!(
+        csv.contains(",Udkast godkendt,draft_approved,,,\r\n"),
+        "{csv}"
     );
     assert_eq!(
         csv.lines()

@@ -42,6 +42,8 @@ pub(super) struct Row {
     pub artefact: String,
     pub actor: String,
     pub what: String,
+    /// The event's `type` as in the log, for machine filtering of the CSV.
+    pub kind: &'static str,
     pub deadline: String,
     pub status: String,
     pub items: Vec<String>,
@@ -57,6 +59,7 @@ pub(super) enum Column {
     Artefact,
     Actor,
     What,
+    Kind,
     /// What became of an artefact (deleted when, under which policy; or still held).
     Fate,
     Field,
@@ -75,6 +78,7 @@ impl Column {
             Column::Actor => "Aktør",
             Column::What => "Hændelse",
             Column::Fate => "Sletning",
+            Column::Kind => "Type",
             Column::Field => "Felt",
             Column::Deadline => "Slettefrist (UTC)",
             Column::Status => "Status",
@@ -90,6 +94,7 @@ impl Column {
             Column::Actor => &row.actor,
             Column::What | Column::Fate | Column::Field => &row.what,
             Column::Deadline => &row.deadline,
+            Column::Kind => return vec![row.kind],
             Column::Status => &row.status,
             Column::Items => return row.items.iter().map(String::as_str).collect(),
         };
@@ -218,12 +223,13 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The columns of the CSV sheet, after `afsnit` (section).
-const CSV_COLUMNS: [(Column, &str); 8] = [
+const CSV_COLUMNS: [(Column, &str); 9] = [
     (Column::Time, "tidspunkt_utc"),
     (Column::Consultation, "konsultation"),
     (Column::Artefact, "artefakt"),
     (Column::Actor, "aktoer"),
     (Column::What, "haendelse"),
+    (Column::Kind, "type"),
     (Column::Deadline, "slettefrist_utc"),
     (Column::Status, "status"),
     (Column::Items, "indhold"),
@@ -288,7 +294,7 @@ mod tests {
         );
         let csv = render(&sample(), ReportFormat::Csv);
         assert!(
-            csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,x; y\r\n"),
+            csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,,x; y\r\n"),
             "{csv}"
         );
     }
