@@ -14,7 +14,12 @@ use crate::{
 /// Fixed size of `audit.head`: rewritten in place, so a crash never leaves it half-replaced.
 const HEAD_BYTES: usize = 512;
 
-/// An open audit log. One writer per log directory; share it behind a mutex (as [`crate::AuditLayer`] does).
+/// Name of the file that is `flock`ed around every append, so that several processes (the
+/// service, a retention sweep run from the command line) can share one log.
+const LOCK_FILE: &str = "audit.lock";
+
+/// An open audit log. Within a process, share one behind a mutex (as [`crate::AuditLayer`]
+/// does); other processes may open the same directory: appends are serialised by a file lock.
 #[derive(Debug)]
 pub struct AuditLog {
     dir: PathBuf,
@@ -24,16 +29,23 @@ pub struct AuditLog {
     rotate_daily: bool,
     fsync: bool,
     clock: fn() -> Timestamp,
+    lock: File,
+    head_file: File,
+    tip: Tip,
+    /// Set when a write failed half-way; the log must be reopened to recover.
+    unusable: bool,
+}
+
+/// The end of the chain, where the next record goes.
+#[derive(Debug)]
+struct Tip {
     segment: u32,
     file: File,
     file_len: u64,
     /// UTC day of the records in the current segment, once it has one.
     file_day: Option<String>,
-    head_file: File,
     count: u64,
     head: String,
-    /// Set when a write failed half-way; the log must be reopened to recover.
-    unusable: bool,
 }
 
 /// What the end of the existing log looks like.
@@ -43,6 +55,17 @@ struct Tail {
     day: Option<String>,
     /// Bytes of an unfinished last line that were cut off.
     dropped: u64,
+}
+
+/// Holds the log's file lock until dropped, through its own handle so that holding it does not
+/// borrow the log.
+struct Locked(File);
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // Closing the file would release it too; an error here leaves nothing to repair.
+        let _ = self.0.unlock();
+    }
 }
 
 impl AuditLog {
@@ -70,27 +93,20 @@ impl AuditLog {
             .mode(0o700)
             .create(dir)
             .map_err(AuditError::io("creating audit log directory", dir))?;
-        let segments = list_segments(dir)?;
-        let tail = read_tail(dir, &segments)?;
-        check_head_agrees(dir, &key, &tail)?;
-
-        let (segment, file) = match segments.last() {
-            Some(last) => (last.index, open_for_append(&last.path)?),
-            None => (1, create_segment(dir, 1)?),
+        let open_private = |name: &str, action: &'static str| {
+            let path = dir.join(name);
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(AuditError::io(action, path))
         };
-        let file_len = file
-            .metadata()
-            .map_err(AuditError::io("reading audit log", dir))?
-            .len();
-        let head_path = dir.join(HEAD_FILE);
-        let head_file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&head_path)
-            .map_err(AuditError::io("opening audit head", &head_path))?;
-
+        let lock = open_private(LOCK_FILE, "opening audit lock")?;
+        let head_file = open_private(HEAD_FILE, "opening audit head")?;
+        let _locked = lock_log(&lock, dir)?;
+        let (tip, dropped) = locate_tip(dir, &key)?;
         let mut log = AuditLog {
             dir: dir.to_owned(),
             key,
@@ -99,19 +115,15 @@ impl AuditLog {
             rotate_daily: config.rotate_daily,
             fsync: config.fsync,
             clock,
-            segment,
-            file,
-            file_len,
-            file_day: tail.day,
+            lock,
             head_file,
-            count: tail.count,
-            head: tail.head,
+            tip,
             unusable: false,
         };
         log.write_head()?;
-        if tail.dropped > 0 {
-            log.append(Event::LogRecovered {
-                dropped_bytes: tail.dropped,
+        if dropped > 0 {
+            log.write_record(Event::LogRecovered {
+                dropped_bytes: dropped,
             })?;
         }
         Ok(log)
@@ -123,16 +135,45 @@ impl AuditLog {
         if self.unusable {
             return Err(AuditError::LogUnusable);
         }
+        let _locked = lock_log(&self.lock, &self.dir)?;
+        self.catch_up()?;
+        self.write_record(event)
+    }
+
+    /// Moves the tip to the end of records other processes appended since our last one.
+    fn catch_up(&mut self) -> Result<()> {
+        let head = read_head(&self.dir).map_err(|error| damaged(&self.dir, error.to_string()))?;
+        if head.is_some_and(|head| head.count == self.tip.count && head.head == self.tip.head) {
+            return Ok(());
+        }
+        let (tip, dropped) = locate_tip(&self.dir, &self.key)?;
+        self.tip = tip;
+        if dropped > 0 {
+            self.write_record(Event::LogRecovered {
+                dropped_bytes: dropped,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Appends at the tip; the caller holds the lock.
+    fn write_record(&mut self, event: Event) -> Result<Record> {
         let time = (self.clock)();
         let legal_basis = self.legal_basis.for_purpose(event.purpose()).to_owned();
-        let seq = self.count.checked_add(1).ok_or_else(|| {
+        let seq = self.tip.count.checked_add(1).ok_or_else(|| {
             damaged(
                 &self.dir,
                 "the last record claims the highest possible sequence number".into(),
             )
         })?;
-        let (record, mut line) =
-            Record::seal(&self.key, seq, time, self.head.clone(), legal_basis, event);
+        let (record, mut line) = Record::seal(
+            &self.key,
+            seq,
+            time,
+            self.tip.head.clone(),
+            legal_basis,
+            event,
+        );
         if line.len() > MAX_RECORD_BYTES {
             return Err(AuditError::RecordTooLarge(line.len()));
         }
@@ -141,55 +182,56 @@ impl AuditLog {
         self.rotate_if_due(time, line.len() as u64)?;
 
         let fsync = self.fsync;
-        let written = self
-            .file
+        let file = &mut self.tip.file;
+        let written = file
             .write_all(line.as_bytes())
-            .and_then(|()| if fsync { self.file.sync_data() } else { Ok(()) });
+            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
         if let Err(error) = written {
             // Whatever reached the disk is unacknowledged; cut it so the chain stays clean.
             self.unusable = true;
-            let _ = self.file.set_len(self.file_len);
-            return Err(AuditError::io("writing audit log", self.current_path())(
-                error,
-            ));
+            let _ = self.tip.file.set_len(self.tip.file_len);
+            let path = self.dir.join(segment_name(self.tip.segment));
+            return Err(AuditError::io("writing audit log", path)(error));
         }
-        self.count = record.seq;
-        self.head = hash;
-        self.file_len += line.len() as u64;
-        self.file_day = Some(time.day());
+        self.tip.count = record.seq;
+        self.tip.head = hash;
+        self.tip.file_len += line.len() as u64;
+        self.tip.file_day = Some(time.day());
         self.write_head()?;
         Ok(record)
     }
 
     /// A signed checkpoint of the log as it is now, to keep somewhere the log's writers cannot reach.
     pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint::sign(&self.key, self.count, self.head.clone(), (self.clock)())
+        Checkpoint::sign(
+            &self.key,
+            self.tip.count,
+            self.tip.head.clone(),
+            (self.clock)(),
+        )
     }
 
     /// Number of records written so far (also the last record's `seq`).
     pub fn count(&self) -> u64 {
-        self.count
+        self.tip.count
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    fn current_path(&self) -> PathBuf {
-        self.dir.join(segment_name(self.segment))
-    }
-
     fn rotate_if_due(&mut self, time: Timestamp, line_len: u64) -> Result<()> {
-        if self.file_len == 0 {
+        let tip = &mut self.tip;
+        if tip.file_len == 0 {
             return Ok(());
         }
-        let full = self.file_len + line_len > self.max_file_bytes;
-        let new_day = self.rotate_daily && self.file_day.as_deref() != Some(time.day().as_str());
+        let full = tip.file_len + line_len > self.max_file_bytes;
+        let new_day = self.rotate_daily && tip.file_day.as_deref() != Some(time.day().as_str());
         if full || new_day {
-            self.segment += 1;
-            self.file = create_segment(&self.dir, self.segment)?;
-            self.file_len = 0;
-            self.file_day = None;
+            tip.segment += 1;
+            tip.file = create_segment(&self.dir, tip.segment)?;
+            tip.file_len = 0;
+            tip.file_day = None;
         }
         Ok(())
     }
@@ -205,6 +247,41 @@ impl AuditLog {
             .write_all_at(&bytes, 0)
             .map_err(AuditError::io("writing audit head", path))
     }
+}
+
+fn lock_log(lock: &File, dir: &Path) -> Result<Locked> {
+    let handle = lock
+        .try_clone()
+        .map_err(AuditError::io("locking audit log", dir))?;
+    handle
+        .lock()
+        .map_err(AuditError::io("locking audit log", dir))?;
+    Ok(Locked(handle))
+}
+
+/// Finds where the next record goes: after the last record of the newest segment (cutting off
+/// an unfinished line, whose length is returned), provided the log agrees with its head.
+fn locate_tip(dir: &Path, key: &AuditKey) -> Result<(Tip, u64)> {
+    let segments = list_segments(dir)?;
+    let tail = read_tail(dir, &segments)?;
+    check_head_agrees(dir, key, &tail)?;
+    let (segment, file) = match segments.last() {
+        Some(last) => (last.index, open_for_append(&last.path)?),
+        None => (1, create_segment(dir, 1)?),
+    };
+    let file_len = file
+        .metadata()
+        .map_err(AuditError::io("reading audit log", dir))?
+        .len();
+    let tip = Tip {
+        segment,
+        file,
+        file_len,
+        file_day: tail.day,
+        count: tail.count,
+        head: tail.head,
+    };
+    Ok((tip, tail.dropped))
 }
 
 fn open_for_append(path: &Path) -> Result<File> {

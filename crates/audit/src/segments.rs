@@ -54,19 +54,27 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
 }
 
 /// Reads the head checkpoint, if there is one.
+/// An empty or missing head is no head: the writer creates the file before its first record.
 pub(crate) fn read_head(dir: &Path) -> Result<Option<Checkpoint>> {
-    read_checkpoint(&dir.join(HEAD_FILE))
-        .map(Some)
-        .or_else(|error| match error {
-            AuditError::Io { ref source, .. } if source.kind() == ErrorKind::NotFound => Ok(None),
-            other => Err(other),
-        })
+    let path = dir.join(HEAD_FILE);
+    let text = match fs::read_to_string(&path) {
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        other => other.map_err(AuditError::io("reading audit head", &path))?,
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_checkpoint(&text, &path).map(Some)
 }
 
 /// Reads a checkpoint file (the head, or one exported for safekeeping).
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     let text = fs::read_to_string(path).map_err(AuditError::io("reading checkpoint", path))?;
-    Checkpoint::from_json(&text).map_err(|error| AuditError::BadCheckpoint {
+    parse_checkpoint(&text, path)
+}
+
+fn parse_checkpoint(text: &str, path: &Path) -> Result<Checkpoint> {
+    Checkpoint::from_json(text).map_err(|error| AuditError::BadCheckpoint {
         path: path.into(),
         reason: error.to_string(),
     })
