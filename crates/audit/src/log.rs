@@ -71,7 +71,6 @@ impl Drop for Locked {
 impl AuditLog {
     /// Opens (or starts) the log configured for `data_dir`, creating the audit key on first use.
     pub fn open(config: &AuditConfig, data_dir: &Path) -> Result<AuditLog> {
-        config.validate()?;
         let key = AuditKey::load_or_create(&config.key_path(data_dir))?;
         AuditLog::open_dir(&config.log_dir(data_dir), key, config)
     }
