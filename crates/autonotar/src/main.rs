@@ -3,6 +3,7 @@
 //! Every subcommand that reads or writes stored data takes `--data-dir` and `--config`; the
 //! command names are a contract with the practice system's scripts.
 
+mod audit_cmd;
 mod config;
 mod keys_cmd;
 mod models_cmd;
@@ -46,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
     },
+    /// Verify the audit log, export a checkpoint, or write the DPO's report.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
     /// Show or apply the retention policy: what is deleted when.
     Retention {
         #[command(subcommand)]
@@ -75,7 +81,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
-        Command::Keys { command } => keys_cmd::run(command, &paths),
+        Command::Keys { command } => keys_cmd::run(command, &config, &paths),
+        Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }
 }
