@@ -661,6 +661,34 @@ mod tests {
     }
 
     #[test]
+    fn bad_fixture_scripts_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.wav", "");
+        write(dir.path(), "a.toml", "id = \"a\"\ntopic = \"x\"\n");
+        std::fs::write(
+            dir.path().join("b.toml"),
+            b"id = \"b\"\ntitle = \"\xe6ble\"\n",
+        )
+        .unwrap();
+        let manifest = write(
+            dir.path(),
+            "m.toml",
+            "name = \"x\"\n[[consultation]]\nid = \"a\"\naudio = \"a.wav\"\nscript = \"a.toml\"\n[[consultation]]\nid = \"b\"\naudio = \"a.wav\"\nscript = \"b.toml\"\n",
+        );
+        let problems = Corpus::load(&manifest).unwrap().problems();
+        let message = problems[0].1.to_string();
+        assert!(
+            message.contains("a.toml") && message.contains("missing field `title`"),
+            "{message}"
+        );
+        let message = problems[1].1.to_string();
+        assert!(
+            message.contains("b.toml is not UTF-8 text (first bad byte at offset 18)"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn audio_dir_can_be_moved() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = write(
