@@ -53,11 +53,13 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
         .collect();
     let mut out = Vec::new();
     let mut reasons_given = 0;
+    let mut stated: Vec<&'static str> = Vec::new();
+    let mut first_complaint: Option<Candidate> = None;
     for (i, u) in utterances.iter().enumerate() {
         let question = i
             .checked_sub(1)
             .map(|p| &utterances[p])
-            .filter(|q| q.segment.speaker == Role::Doctor && q.is_question() && u.segment.speaker != Role::Doctor);
+            .filter(|q| q.is_question() && q.segment.speaker != u.segment.speaker && u.segment.speaker != Role::Doctor);
         let before = out.len();
         let mut push = |section: Section, text: String, kind: Kind, values: Vec<Value>, with_question: bool| {
             let mut used = Vec::new();
@@ -68,23 +70,39 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
             out.push(Candidate { section, text, kind, values, segments: used, probability: u.label.probability });
         };
         let symptoms = symptom_findings(u, question);
-        if u.label.section == Some(Section::Kontaktaarsag) && reasons_given < 2 {
-            for finding in symptoms.iter().filter(|f| f.present) {
-                push(Section::Kontaktaarsag, sentence(finding.symptom.name), Kind::Symptom, vec![finding.value()], false);
+        let is_reason = u.label.section == Some(Section::Kontaktaarsag);
+        for finding in symptoms.iter().filter(|f| f.present && !f.from_question) {
+            let reason = Candidate {
+                section: Section::Kontaktaarsag,
+                text: sentence(finding.symptom.name),
+                kind: Kind::Symptom,
+                values: vec![finding.value()],
+                segments: vec![i],
+                probability: u.label.probability,
+            };
+            if is_reason && reasons_given < 2 {
                 reasons_given += 1;
+                push(reason.section, reason.text, reason.kind, reason.values, false);
+            } else if first_complaint.is_none() && i * 5 < utterances.len() * 2 {
+                first_complaint = Some(reason);
             }
         }
         let temperatures = measurements(u, question, &mut push);
         for finding in &symptoms {
+            let bare = finding.present && finding.duration.is_none() && finding.onset.is_none();
             let fever_with_value = finding.symptom.name == "feber" && finding.present && temperatures;
-            if fever_with_value || (finding.present && u.label.section == Some(Section::Kontaktaarsag) && finding.duration.is_none() && finding.onset.is_none()) {
+            if fever_with_value || (bare && (is_reason || stated.contains(&finding.symptom.name))) {
                 continue;
+            }
+            if finding.present {
+                stated.push(finding.symptom.name);
             }
             push(Section::Anamnese, finding.text(), Kind::Symptom, vec![finding.value()], finding.from_question);
         }
         allergy(u, question, &mut push);
-        medications(u, &mut push);
-        if u.segment.speaker != Role::Patient && u.label.section.is_some() && !u.is_question() {
+        medications(u, question, &mut push);
+        let planning = matches!(u.label.section, Some(Section::Plan | Section::Medicin));
+        if u.segment.speaker != Role::Patient && u.label.section.is_some() && (planning || !u.is_question()) {
             plan_actions(u, &mut push);
         }
         let structured = out.len() > before;
@@ -101,6 +119,11 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
                 probability: u.label.probability,
             });
         }
+    }
+    // No utterance was classified as the reason for contact: the first complaint early in the
+    // consultation is the best evidence-backed guess.
+    if reasons_given == 0 {
+        out.extend(first_complaint);
     }
     out
 }
@@ -141,16 +164,27 @@ impl SymptomFinding {
     }
 }
 
-/// Positions of the words of `pattern` (space-separated, `*` endings) as a run of word tokens.
-fn find_phrase(tokens: &[Token], pattern: &str) -> Vec<usize> {
+/// Where the words of `pattern` (space-separated, `*` endings) occur in a row, commas between
+/// them allowed ("svier, når jeg tisser"): each match's first and one-past-last token.
+fn find_phrase(tokens: &[Token], pattern: &str) -> Vec<(usize, usize)> {
     let parts: Vec<&str> = pattern.split(' ').collect();
-    (0..tokens.len())
-        .filter(|&start| {
-            parts.iter().enumerate().all(|(k, part)| {
-                tokens.get(start + k).and_then(Token::word).is_some_and(|w| word_matches(part, w))
-            })
-        })
-        .collect()
+    let mut found = Vec::new();
+    for start in 0..tokens.len() {
+        let mut at = start;
+        let mut matched = 0;
+        while matched < parts.len() {
+            match tokens.get(at) {
+                Some(Token::Word(w)) if word_matches(parts[matched], w) => matched += 1,
+                Some(Token::Punct(',')) if matched > 0 => {}
+                _ => break,
+            }
+            at += 1;
+        }
+        if matched == parts.len() {
+            found.push((start, at));
+        }
+    }
+    found
 }
 
 fn clause_bounds(tokens: &[Token], at: usize) -> (usize, usize) {
@@ -170,12 +204,11 @@ fn mentions(tokens: &[Token]) -> Vec<(&'static Symptom, usize, bool)> {
     let mut covered = vec![false; tokens.len()];
     for symptom in SYMPTOMS {
         for pattern in symptom.said {
-            let len = pattern.split(' ').count();
-            for at in find_phrase(tokens, pattern) {
-                if covered[at..at + len].iter().any(|&c| c) || found.iter().any(|f| std::ptr::eq(f.0, symptom)) {
+            for (at, end) in find_phrase(tokens, pattern) {
+                if covered[at..end].iter().any(|&c| c) || found.iter().any(|f| std::ptr::eq(f.0, symptom)) {
                     continue;
                 }
-                covered[at..at + len].iter_mut().for_each(|c| *c = true);
+                covered[at..end].iter_mut().for_each(|c| *c = true);
                 found.push((symptom, at, negated(tokens, at)));
             }
         }
@@ -190,14 +223,13 @@ enum Answer {
     Unclear,
 }
 
+/// A yes or no to a question: the first word, else a negation in the first sentence.
 fn answer(tokens: &[Token]) -> Answer {
-    let words: Vec<&str> = tokens.iter().filter_map(Token::word).collect();
-    match words.first().copied() {
+    let first_sentence: Vec<&str> = tokens.iter().take_while(|t| !t.is_stop()).filter_map(Token::word).collect();
+    match first_sentence.first().copied() {
         Some("nej" | "næ" | "nope") => Answer::No,
         Some("ja" | "jo" | "jah" | "jep") => Answer::Yes,
-        _ if words.windows(2).any(|w| w == ["har", "ikke"] || w == ["ikke", "som"] || w == ["ingen", "af"]) => {
-            Answer::No
-        }
+        _ if first_sentence.iter().any(|w| lexicon::NEGATIONS.contains(w)) => Answer::No,
         _ => Answer::Unclear,
     }
 }
@@ -206,18 +238,18 @@ fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> Vec<SymptomF
     if u.segment.speaker == Role::Doctor {
         return Vec::new();
     }
-    let duration = duration(&u.tokens);
-    let onset = onset(&u.tokens);
     let mut findings: Vec<SymptomFinding> = mentions(&u.tokens)
         .into_iter()
-        .map(|(symptom, _, negated)| SymptomFinding {
-            symptom,
-            present: !negated,
-            duration: duration.clone().filter(|_| !negated),
-            onset: onset.clone().filter(|_| !negated),
-            from_question: false,
+        .map(|(symptom, at, negated)| {
+            let (duration, onset) = match when(sentence_around(&u.tokens, at)) {
+                _ if negated => (None, None),
+                (None, None) => when(&u.tokens),
+                said => said,
+            };
+            SymptomFinding { symptom, present: !negated, duration, onset, from_question: false }
         })
         .collect();
+    let (duration, onset) = when(&u.tokens);
     let Some(q) = question else { return findings };
     let reply = answer(&u.tokens);
     for (symptom, _, _) in mentions(&q.tokens) {
@@ -240,6 +272,21 @@ fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> Vec<SymptomF
     findings
 }
 
+/// The sentence of `tokens` that contains position `at`.
+fn sentence_around(tokens: &[Token], at: usize) -> &[Token] {
+    let start = tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+    let end = tokens[at..].iter().position(Token::is_stop).map_or(tokens.len(), |p| at + p);
+    &tokens[start..end]
+}
+
+/// How long or since when: a duration if one is said, else an onset.
+fn when(tokens: &[Token]) -> (Option<String>, Option<String>) {
+    match duration(tokens) {
+        Some(d) => (Some(d), None),
+        None => (None, onset(tokens)),
+    }
+}
+
 fn time_phrase(n: f64, unit: (&str, &str)) -> String {
     let noun = if n == 1.0 { unit.0 } else { unit.1 };
     format!("{} {noun}", danish_number(n))
@@ -254,6 +301,7 @@ fn duration(tokens: &[Token]) -> Option<String> {
         let after = tokens.get(i + 2).and_then(Token::word);
         match (before, after) {
             (Some("for"), Some("siden")) => Some(format!("for {} siden", time_phrase(n, unit))),
+            (Some("er" | "været"), Some("siden")) => Some(format!("i {}", time_phrase(n, unit))),
             (Some("i" | "sidste" | "snart" | "næsten" | "over" | "ca" | "cirka" | "omkring"), _) => {
                 Some(format!("i {}", time_phrase(n, unit)))
             }
@@ -262,13 +310,23 @@ fn duration(tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// Words with which a speaker takes back what they just said.
+const CORRECTIONS: &[&str] = &["undskyld", "passer", "mener", "rettere"];
+
 const WEEKDAYS: &[&str] =
     &["mandags", "tirsdags", "onsdags", "torsdags", "fredags", "lørdags", "søndags", "går", "forgårs", "weekenden", "morges"];
 
 /// "siden i søndags", "i går morges", kept as said.
 fn onset(tokens: &[Token]) -> Option<String> {
     let words: Vec<&str> = tokens.iter().map(|t| t.word().unwrap_or("")).collect();
-    (0..words.len()).find_map(|i| {
+    // "i torsdags, nej undskyld, i fredags": the speaker's correction wins.
+    let corrected = words.iter().any(|w| CORRECTIONS.contains(w));
+    let mut starts: Box<dyn Iterator<Item = usize>> =
+        if corrected { Box::new((0..words.len()).rev()) } else { Box::new(0..words.len()) };
+    starts.find_map(|i| {
+        if i > 0 && words[i - 1] == "siden" {
+            return None;
+        }
         let (lead, at) = if words[i] == "siden" { ("siden ", i + 1) } else { ("", i) };
         if words.get(at) != Some(&"i") || !words.get(at + 1).is_some_and(|w| WEEKDAYS.contains(w)) {
             return None;
@@ -287,88 +345,93 @@ fn onset(tokens: &[Token]) -> Option<String> {
 
 type Push<'p> = dyn FnMut(Section, String, Kind, Vec<Value>, bool) + 'p;
 
-/// Measurements in the utterance (context words may be in the doctor's question). Returns
+/// Something a patient or carer measures at home, and how its numbers look.
+struct Gauge {
+    name: &'static str,
+    /// Word beginnings that name it.
+    said: &'static [&'static str],
+    range: std::ops::RangeInclusive<f64>,
+    /// Unit words one of which must follow the number; empty: none needed.
+    units: &'static [&'static str],
+    unit: Option<&'static str>,
+}
+
+const GAUGES: &[Gauge] = &[
+    Gauge { name: "temperatur", said: &["temperatur", "feber", "grader", "termometer", "målt", "målte"], range: 35.0..=43.0, units: &[], unit: None },
+    Gauge { name: "iltmætning", said: &["iltmætning", "saturation", "mætning"], range: 50.0..=100.0, units: &[], unit: None },
+    Gauge { name: "langtidsblodsukker", said: &["langtidsblodsukker", "hba1c"], range: 20.0..=200.0, units: &[], unit: None },
+    Gauge { name: "blodsukker", said: &["blodsukker", "morgenblodsukker"], range: 1.0..=40.0, units: &[], unit: None },
+    Gauge { name: "puls", said: &["puls"], range: 30.0..=220.0, units: &[], unit: None },
+    Gauge { name: "vægt", said: &["vejer", "vægt", "vejet", "kilo", "kg"], range: 2.0..=350.0, units: &["kg", "kilo"], unit: Some("kg") },
+    Gauge { name: "livvidde", said: &["livvidde", "taljemål"], range: 40.0..=250.0, units: &["cm", "centimeter"], unit: Some("cm") },
+];
+
+/// The gauge a number at `at` reads: named near it in its sentence, else in the question.
+fn gauge_for(u: &Utterance, question: Option<&Utterance>, at: usize, n: f64) -> Option<&'static Gauge> {
+    let next = u.tokens.get(at + 1).and_then(Token::word);
+    let fits = |g: &Gauge| g.range.contains(&n) && (g.units.is_empty() || next.is_some_and(|w| g.units.contains(&w)));
+    let names = |g: &Gauge, w: &str| g.said.iter().any(|stem| w.starts_with(stem));
+    let (start, end) = {
+        let sentence_start = u.tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+        let sentence_end = u.tokens[at..].iter().position(Token::is_stop).map_or(u.tokens.len(), |p| at + p);
+        (sentence_start.max(at.saturating_sub(8)), sentence_end.min(at + 4))
+    };
+    let near: Vec<&str> = u.tokens[start..end].iter().filter_map(Token::word).collect();
+    GAUGES
+        .iter()
+        .find(|g| fits(g) && near.iter().any(|w| names(g, w)))
+        .or_else(|| GAUGES.iter().find(|g| fits(g) && question.is_some_and(|q| q.words().any(|w| names(g, w)))))
+}
+
+/// Measurements in the utterance (the gauge may be named in the question before it). Returns
 /// whether a temperature was found, so "Feber" is not said twice.
 fn measurements(u: &Utterance, question: Option<&Utterance>, push: &mut Push) -> bool {
-    let context: Vec<&str> = u.words().chain(question.into_iter().flat_map(|q| q.words())).collect();
-    let said = |stems: &[&str]| context.iter().any(|w| stems.iter().any(|s| w.starts_with(s)));
-    let from_question = question.is_some();
-    let numbers: Vec<(f64, Option<&str>)> = u
-        .tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let next = u.tokens.get(i + 1).and_then(Token::word);
-            let n = t.number()?;
-            let counts_time = next.is_some_and(|w| time_unit(w).is_some() || w.starts_with("gang") || w.starts_with("tablet"));
-            (!counts_time && !next.is_some_and(|w| dose_unit(w).is_some_and(|d| d != "%"))).then_some((n, next))
-        })
-        .collect();
-    let pick = |range: std::ops::RangeInclusive<f64>| -> Vec<f64> {
-        numbers.iter().map(|(n, _)| *n).filter(|n| range.contains(n)).collect()
-    };
-    let mut emit = |section: Section, name: &str, values: Vec<String>, unit: Option<&str>| {
-        if values.is_empty() {
-            return;
+    if u.is_question() || (u.segment.speaker == Role::Doctor && u.label.section != Some(Section::Objektivt)) {
+        return false;
+    }
+    let mut read: Vec<(&'static str, String)> = Vec::new();
+    for (at, token) in u.tokens.iter().enumerate() {
+        let before = at.checked_sub(1).and_then(|p| u.tokens[p].word());
+        let next = u.tokens.get(at + 1).and_then(Token::word);
+        match token {
+            Token::Pressure(a, b) => read.push(("blodtryk", pressure_text(*a, *b))),
+            Token::Number(n) => {
+                let counts_something = next.is_some_and(|w| {
+                    time_unit(w).is_some() || w.starts_with("gang") || w.starts_with("tablet") || dose_unit(w).is_some_and(|d| d != "%")
+                });
+                let threshold_or_clock = before.is_some_and(|w| matches!(w, "under" | "over" | "kl" | "klokken"));
+                if !counts_something && !threshold_or_clock
+                    && let Some(gauge) = gauge_for(u, question, at, *n)
+                {
+                    read.push((gauge.name, danish_number(*n)));
+                }
+            }
+            _ => {}
         }
-        let shown = match unit {
-            Some(unit) => values.iter().map(|v| format!("{v} {unit}")).collect::<Vec<_>>(),
-            None => values.clone(),
+    }
+    let fever_talk = u.words().chain(question.into_iter().flat_map(|q| q.words())).any(|w| w.starts_with("feber"));
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in &read {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    for name in &names {
+        let values: Vec<String> = read.iter().filter(|r| r.0 == *name).map(|r| r.1.clone()).collect();
+        let unit = GAUGES.iter().find(|g| g.name == *name).and_then(|g| g.unit);
+        let (section, label) = if *name == "temperatur" && fever_talk && u.label.section != Some(Section::Objektivt) {
+            (Section::Anamnese, "Feber".to_string())
+        } else {
+            (Section::Objektivt, capitalise(name))
         };
-        let label = if name == "feber" { "Feber".to_string() } else { capitalise(name) };
+        let shown: Vec<String> = values.iter().map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}"))).collect();
         let data = values
             .iter()
             .map(|v| Value::Measurement { name: name.to_string(), value: v.clone(), unit: unit.map(str::to_string) })
             .collect();
-        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, from_question);
-    };
-
-    let pressures: Vec<String> = u
-        .tokens
-        .iter()
-        .filter_map(|t| match t {
-            Token::Pressure(a, b) => Some(pressure_text(*a, *b)),
-            _ => None,
-        })
-        .collect();
-    emit(Section::Objektivt, "blodtryk", pressures, None);
-    let as_text = |v: Vec<f64>| v.into_iter().map(danish_number).collect::<Vec<_>>();
-    if said(&["puls"]) {
-        emit(Section::Objektivt, "puls", as_text(pick(30.0..=220.0)), None);
+        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, question.is_some());
     }
-    if said(&["iltmætning", "saturation", "mætning"]) {
-        emit(Section::Objektivt, "iltmætning", as_text(pick(50.0..=100.0)), None);
-    }
-    if said(&["langtidsblodsukker", "hba1c"]) {
-        emit(Section::Objektivt, "langtidsblodsukker", as_text(pick(20.0..=200.0)), None);
-    } else if said(&["blodsukker"]) {
-        emit(Section::Objektivt, "blodsukker", as_text(pick(1.0..=40.0)), None);
-    }
-    let with_unit = |units: &[&str], range: std::ops::RangeInclusive<f64>| -> Vec<String> {
-        numbers
-            .iter()
-            .filter(|(n, next)| range.contains(n) && next.is_some_and(|w| units.contains(&w)))
-            .map(|(n, _)| danish_number(*n))
-            .collect()
-    };
-    if said(&["livvidde", "taljemål"]) {
-        emit(Section::Objektivt, "livvidde", with_unit(&["cm", "centimeter"], 40.0..=250.0), Some("cm"));
-    }
-    if said(&["vejer", "vægt", "vejet", "kilo", "kg"]) {
-        emit(Section::Objektivt, "vægt", with_unit(&["kg", "kilo"], 2.0..=350.0), Some("kg"));
-    }
-    let temperatures = if said(&["feber", "temperatur", "grader", "målt", "målte", "termometer"]) {
-        as_text(pick(35.0..=43.0))
-    } else {
-        Vec::new()
-    };
-    let found = !temperatures.is_empty();
-    if said(&["feber"]) && u.label.section != Some(Section::Objektivt) {
-        emit(Section::Anamnese, "feber", temperatures, None);
-    } else {
-        emit(Section::Objektivt, "temperatur", temperatures, None);
-    }
-    found
+    names.contains(&"temperatur")
 }
 
 // ---------------------------------------------------------------- allergies
@@ -411,6 +474,25 @@ fn dose_at(tokens: &[Token], i: usize) -> Option<String> {
     let n = tokens.get(i)?.number()?;
     let unit = dose_unit(tokens.get(i + 1)?.word()?)?;
     Some(format!("{} {unit}", danish_number(n)))
+}
+
+/// "25 mg" or, for a schedule said in one breath, "25 mg, derefter 50 mg".
+fn doses_text(tokens: &[Token], doses: &[(usize, String)]) -> String {
+    let mut text = doses[0].1.clone();
+    for pair in doses.windows(2) {
+        let (from, to) = (pair[0].0, pair[1].0);
+        if pair[1].1 == pair[0].1 {
+            continue;
+        }
+        if tokens[from..to].iter().filter_map(Token::word).any(|w| CORRECTIONS.contains(&w)) {
+            text = pair[1].1.clone();
+            continue;
+        }
+        let then = tokens[from..to].iter().filter_map(Token::word).any(|w| matches!(w, "derefter" | "bagefter" | "herefter" | "så"));
+        text.push_str(if then { ", derefter " } else { " og " });
+        text.push_str(&pair[1].1);
+    }
+    text
 }
 
 fn frequency(tokens: &[Token]) -> Option<String> {
@@ -463,7 +545,10 @@ fn change(u: &Utterance) -> Change {
     }
 }
 
-fn medications(u: &Utterance, push: &mut Push) {
+fn medications(u: &Utterance, question: Option<&Utterance>, push: &mut Push) {
+    if u.has_word(|w| w.starts_with("allergi")) {
+        return;
+    }
     let tokens = &u.tokens;
     let mut seen: Vec<&'static str> = Vec::new();
     let change = change(u);
@@ -474,9 +559,12 @@ fn medications(u: &Utterance, push: &mut Push) {
         }
         seen.push(drug.name);
         let next_drug = (i + 1..tokens.len()).find(|&k| tokens[k].word().and_then(drug_named).is_some()).unwrap_or(tokens.len());
-        let dose = (i + 1..next_drug.min(i + 9))
-            .find_map(|k| dose_at(tokens, k))
-            .or_else(|| (i.saturating_sub(4)..i).rev().find_map(|k| dose_at(tokens, k)));
+        let doses: Vec<(usize, String)> =
+            (i + 1..next_drug).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
+        let dose = match doses.first() {
+            Some((first, _)) if *first <= i + 8 => Some(doses_text(tokens, &doses)),
+            _ => (i.saturating_sub(4)..i).rev().find_map(|k| dose_at(tokens, k)),
+        };
         let tablets = (i + 1..next_drug.min(i + 9)).find_map(|k| {
             let n = tokens[k].number()?;
             tokens.get(k + 1)?.word()?.starts_with("tablet").then(|| {
@@ -490,11 +578,34 @@ fn medications(u: &Utterance, push: &mut Push) {
             (tokens.get(k + 1)?.word()? == "dages" && tokens.get(k + 2)?.word()? == "pause")
                 .then(|| format!("{} dages pause", danish_number(n)))
         });
-        push_medication(u, drug, change, dose, [tablets, frequency, course, pause], push);
+        let described = dose.is_some() || tablets.is_some() || frequency.is_some();
+        let changed = matches!(change, Change::Stopped | Change::Increased | Change::Decreased);
+        // A bare name is better left to the summary of what was said ("Har taget paracetamol").
+        if (described && !(u.is_question() && dose.is_none())) || changed {
+            push_medication(u, drug, change, dose, [tablets, frequency, course, pause], false, push);
+        }
+    }
+    // "Hvor meget levothyroxin tager du?" – "Hundrede mikrogram": the drug is in the question.
+    if let Some(q) = question.filter(|_| seen.is_empty()) {
+        let mut named: Vec<&'static Drug> = q.tokens.iter().filter_map(|t| t.word().and_then(drug_named)).collect();
+        named.dedup_by_key(|d| d.name);
+        let doses: Vec<(usize, String)> = (0..tokens.len()).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
+        if let ([drug], false) = (named.as_slice(), doses.is_empty()) {
+            let details = [None, frequency(tokens), None, None];
+            push_medication(u, drug, Change::Current, Some(doses_text(tokens, &doses)), details, true, push);
+        }
     }
 }
 
-fn push_medication(u: &Utterance, drug: &Drug, change: Change, dose: Option<String>, details: [Option<String>; 4], push: &mut Push) {
+fn push_medication(
+    u: &Utterance,
+    drug: &Drug,
+    change: Change,
+    dose: Option<String>,
+    details: [Option<String>; 4],
+    from_question: bool,
+    push: &mut Push,
+) {
     let [tablets, frequency, course, pause] = details;
     let name = capitalise(drug.name);
     let mut parts: Vec<String> = Vec::new();
@@ -519,7 +630,7 @@ fn push_medication(u: &Utterance, drug: &Drug, change: Change, dose: Option<Stri
         },
     };
     let value = Value::Medication { name: drug.name.to_string(), atc: drug.atc.to_string(), dose, frequency, change };
-    push(section, format!("{}.", parts.join(", ")), Kind::Medication, vec![value], false);
+    push(section, format!("{}.", parts.join(", ")), Kind::Medication, vec![value], from_question);
 }
 
 // ---------------------------------------------------------------- plan
@@ -534,12 +645,20 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
     let mut action = |name: &str, text: String, detail: Option<String>| {
         push(Section::Plan, text, Kind::PlanAction, vec![Value::Plan { action: name.to_string(), detail }], false);
     };
-    let within = (0..u.tokens.len()).find_map(|i| {
+    let follow_up = (1..u.tokens.len()).find_map(|i| {
         let n = u.tokens[i].number()?;
         let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
-        (i >= 2 && u.tokens[i - 2].word() == Some("inden") && u.tokens[i - 1].word() == Some("for"))
-            .then(|| format!("inden for {}", time_phrase(n, unit)))
+        (u.tokens[i - 1].word() == Some("om")).then(|| time_phrase(n, unit))
     });
+    let control_said = has("kontrol") || has("ses") || has("ser") || has("snakke") || has("tale");
+    let within = (0..u.tokens.len())
+        .find_map(|i| {
+            let n = u.tokens[i].number()?;
+            let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
+            (i >= 2 && u.tokens[i - 2].word() == Some("inden") && u.tokens[i - 1].word() == Some("for"))
+                .then(|| format!("inden for {}", time_phrase(n, unit)))
+        })
+        .or_else(|| follow_up.as_ref().filter(|_| !control_said).map(|when| format!("om {when}")));
     if has("blodprøve") {
         let tests: Vec<&str> = BLOOD_TESTS.iter().copied().filter(|t| words.iter().any(|w| w.starts_with(t))).collect();
         let mut line = "Blodprøver".to_string();
@@ -590,12 +709,8 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
         action("recept", line.into(), None);
     }
     let follow_up_words = ["kontrol", "kontrollen", "ses", "ser", "tid", "snakkes", "snakker", "tale", "ringer", "video", "videokonsultation"];
-    if words.iter().any(|w| follow_up_words.contains(w)) || u.label.section == Some(Section::Plan) {
-        let follow_up = (1..u.tokens.len()).find_map(|i| {
-            let n = u.tokens[i].number()?;
-            let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
-            (u.tokens[i - 1].word() == Some("om")).then(|| time_phrase(n, unit))
-        });
+    let blood_tests_then = has("blodprøve") && !control_said;
+    if (words.iter().any(|w| follow_up_words.contains(w)) || u.label.section == Some(Section::Plan)) && !blood_tests_then {
         if let Some(when) = follow_up {
             action("kontrol", format!("Kontrol om {when}."), Some(when.clone()));
         } else if has("ringer") && tomorrow.is_some() && !has("podning") {
@@ -619,6 +734,18 @@ const FILLERS: &[&str] = &["ja", "jo", "okay", "ok", "øh", "øhm", "hm", "nå",
 const SOCIAL: &[&str] = &[
     "tak", "hej", "goddag", "farvel", "selv", "bedring", "god", "dag", "det", "er", "i", "orden", "lægen", "her",
     "kan", "du", "høre", "mig", "jeg", "dig", "ja", "nej", "okay", "fint", "godt", "hav", "hej", "lige", "måde",
+];
+
+/// Words that carry no content on their own: a sentence of only these ("Det har jeg ikke.",
+/// "Det må være.") means nothing without its question and stays out of the note.
+const FUNCTION_WORDS: &[&str] = &[
+    "det", "den", "de", "dem", "der", "jeg", "du", "han", "hun", "vi", "man", "har", "havde", "er", "var", "ikke",
+    "ingen", "aldrig", "ja", "nej", "så", "og", "men", "at", "en", "et", "i", "på", "med", "til", "af", "for", "som",
+    "om", "vel", "lidt", "mere", "egentlig", "måske", "bare", "jo", "nok", "sådan", "noget", "nogle", "kan", "skal",
+    "vil", "ville", "må", "gør", "gjorde", "have", "haft", "være", "været", "altså", "her", "nu", "da", "også",
+    "meget", "sige", "siger", "sagde", "tror", "synes", "ved", "rigtig", "rigtigt", "helt", "lige", "cirka", "ca",
+    "næsten", "øh", "hm", "sikkert", "delene", "andet", "ellers", "heller", "hvad", "hvor", "hvis", "når", "end",
+    "mig", "dig", "sig", "os", "min", "din", "sin", "vores", "jeres", "deres", "hans", "hendes", "eller", "fra",
 ];
 
 /// The utterance shortened to note style, where it belongs in a section that summaries serve.
@@ -672,7 +799,9 @@ fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
         rest = &rest[1..];
     }
     let words: Vec<&str> = rest.iter().filter_map(Token::word).collect();
-    if rest.len() < 2 || words.iter().all(|w| SOCIAL.contains(w)) {
+    let numbers = rest.iter().filter(|t| matches!(t, Token::Number(_) | Token::Pressure(..))).count();
+    let content = numbers + words.iter().filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w)).count();
+    if content < if patient { 2 } else { 1 } {
         return None;
     }
     Some(sentence_from(rest))

@@ -10,6 +10,7 @@
 
 mod classifier;
 mod compose;
+pub mod corpus;
 mod draft;
 pub mod features;
 mod lexicon;

@@ -58,7 +58,8 @@ pub fn pressure_text(systolic: u32, diastolic: u32) -> String {
 /// Words after which "en"/"et" mean the number one rather than the article.
 const COUNTED: &[&str] = &[
     "gang", "tablet", "tabletter", "uge", "uges", "dag", "døgn", "måned", "år", "time", "pille",
-    "kapsel", "glas", "pust", "sprøjte", "dosis",
+    "kapsel", "glas", "pust", "sprøjte", "dosis", "gram", "g", "mg", "milligram", "liter", "kilo",
+    "grad", "øl", "genstand", "kop",
 ];
 
 fn unit_word(word: &str) -> Option<u32> {
