@@ -48,7 +48,9 @@ HASH_DIM = 1 << HASH_BITS
 POSITION_BINS = 5
 FEATURE_DIM = HASH_DIM + len(ROLES) + POSITION_BINS
 FEATURE_VERSION = "autonotar-hash-v1"
-C = 10.0
+# Chosen by 5-fold cross-validation over train consultations (grouped by consultation): 1, 3, 10,
+# 30 and 100 gave 0.75, 0.78, 0.80, 0.81, 0.81 accuracy; 30 is the smallest at the plateau.
+C = 30.0
 
 
 def tokens(text):

@@ -78,16 +78,37 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
     if labels.len() != segments.len() {
         return Err(Error::LabelCount { expected: segments.len(), got: labels.len() });
     }
+    let (mut sections, dropped) = assemble(segments, compose::candidates(segments, &labels));
+    attention.extend(dropped);
+    sections.sort_by_key(|s| s.section);
+    if sections.is_empty() {
+        attention.push(remark(
+            "Intet journalrelevant indhold fundet.",
+            "samtalen indeholder kun hilsner, småsnak eller tale om forbindelsen",
+        ));
+    }
+    Ok(Draft { header: header(segments), sections, attention, model: model.name() })
+}
+
+/// Verifies each candidate against the segments it cites: those that pass become statements
+/// in their section, those that fail become points for the doctor's attention.
+fn assemble(segments: &[Segment], candidates: Vec<compose::Candidate>) -> (Vec<NoteSection>, Vec<Attention>) {
     let mut sections: Vec<NoteSection> = Vec::new();
-    for candidate in compose::candidates(segments, &labels) {
-        let cited: Vec<&Segment> = candidate.segments.iter().map(|&i| &segments[i]).collect();
+    let mut attention = Vec::new();
+    for candidate in candidates {
+        let cited: Vec<&Segment> = candidate.segments.iter().filter_map(|&i| segments.get(i)).collect();
         let evidence = Evidence {
             segments: cited.iter().map(|s| s.id).collect(),
             start: cited.iter().map(|s| s.start).fold(f64::INFINITY, f64::min),
             end: cited.iter().map(|s| s.end).fold(f64::NEG_INFINITY, f64::max),
         };
         let said: Vec<&str> = cited.iter().map(|s| s.text.as_str()).collect();
-        if let Err(reason) = verify::verify(&candidate.text, &said.join(" ")) {
+        let verdict = if cited.is_empty() {
+            Err("ingen udsagn i samtalen at henvise til".to_string())
+        } else {
+            verify::verify(&candidate.text, &said.join(" "))
+        };
+        if let Err(reason) = verdict {
             attention.push(Attention {
                 text: candidate.text,
                 reason,
@@ -108,14 +129,7 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
         };
         add(&mut sections, candidate.section, statement);
     }
-    sections.sort_by_key(|s| s.section);
-    if sections.is_empty() {
-        attention.push(remark(
-            "Intet journalrelevant indhold fundet.",
-            "samtalen indeholder kun hilsner, småsnak eller tale om forbindelsen",
-        ));
-    }
-    Ok(Draft { header: header(segments), sections, attention, model: model.name() })
+    (sections, attention)
 }
 
 /// Adds a statement to its section; the same statement said twice keeps the first wording and
@@ -189,4 +203,68 @@ fn looks_english(transcript: &Transcript) -> bool {
     let count = |list: &[&str]| words.iter().filter(|w| list.contains(&w.as_str())).count();
     let english = count(ENGLISH);
     transcript.language == "en" || (english >= 5 && english > 2 * count(DANISH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::Candidate;
+
+    fn said(id: u32, speaker: Role, text: &str) -> Segment {
+        Segment {
+            id,
+            speaker,
+            track: 0,
+            start: f64::from(id) * 3.0,
+            end: f64::from(id) * 3.0 + 2.5,
+            text: text.into(),
+            confidence: 1.0,
+            words: Vec::new(),
+        }
+    }
+
+    fn candidate(section: Section, text: &str, segments: Vec<usize>) -> Candidate {
+        Candidate { section, text: text.into(), kind: Kind::Summary, values: Vec::new(), segments, probability: 0.9 }
+    }
+
+    #[test]
+    fn a_statement_the_evidence_does_not_support_goes_to_the_doctor_not_the_note() {
+        let segments = [said(0, Role::Doctor, "Har du haft feber?"), said(1, Role::Patient, "Ja, otteogtredive komma fem.")];
+        let (sections, attention) = assemble(
+            &segments,
+            vec![
+                candidate(Section::Anamnese, "Feber 38,5.", vec![0, 1]),
+                candidate(Section::Anamnese, "Feber 39,5.", vec![0, 1]),
+                candidate(Section::Anamnese, "Ingen feber.", vec![1]),
+                candidate(Section::Plan, "Ibuprofen 400 mg.", vec![1]),
+            ],
+        );
+        let kept: Vec<&str> = sections.iter().flat_map(|s| &s.statements).map(|s| s.text.as_str()).collect();
+        assert_eq!(kept, ["Feber 38,5."]);
+        let dropped: Vec<&str> = attention.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(dropped, ["Feber 39,5.", "Ingen feber.", "Ibuprofen 400 mg."]);
+        assert!(attention[0].reason.contains("39,5"), "{}", attention[0].reason);
+        assert_eq!(attention[0].quotes, ["Læge: Har du haft feber?", "Patient: Ja, otteogtredive komma fem."]);
+        assert_eq!(attention[0].evidence.as_ref().map(|e| (e.start, e.end)), Some((0.0, 5.5)));
+    }
+
+    #[test]
+    fn the_same_statement_twice_is_one_statement_citing_both() {
+        let segments = [said(0, Role::Patient, "Ingen feber."), said(1, Role::Patient, "Nej, ingen feber.")];
+        let (sections, attention) = assemble(
+            &segments,
+            vec![candidate(Section::Anamnese, "Ingen feber.", vec![0]), candidate(Section::Anamnese, "Ingen feber.", vec![1])],
+        );
+        assert!(attention.is_empty());
+        assert_eq!(sections[0].statements.len(), 1);
+        assert_eq!(sections[0].statements[0].evidence.segments, [0, 1]);
+    }
+
+    #[test]
+    fn unsure_words_are_carried_to_the_statement() {
+        let mut segment = said(0, Role::Patient, "Otteogtredive komma fem.");
+        segment.words = vec![transcript::Word { text: " Otteogtredive".into(), start: 0.0, end: 1.0, probability: 0.3 }];
+        let (sections, _) = assemble(&[segment], vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])]);
+        assert_eq!(sections[0].statements[0].uncertain_words, ["Otteogtredive"]);
+    }
 }
