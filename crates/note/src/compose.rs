@@ -9,7 +9,7 @@ use transcript::{Role, Segment};
 
 use crate::classifier::{Label, Section};
 use crate::draft::{Change, Kind, Value};
-use crate::lexicon::{self, Drug, SYMPTOMS, Symptom, dose_unit, drug_named, time_unit, word_matches};
+use crate::lexicon::{self, Absent, Drug, SYMPTOMS, Symptom, dose_unit, drug_named, time_unit, word_matches};
 use crate::text::{Token, danish_number, pressure_text, tokenize};
 
 /// A statement before verification.
@@ -142,8 +142,12 @@ struct SymptomFinding {
 impl SymptomFinding {
     fn text(&self) -> String {
         if !self.present {
-            let lead = if self.symptom.noun { "Ingen" } else { "Ikke" };
-            return format!("{lead} {}.", self.symptom.name);
+            return match self.symptom.absent {
+                Absent::Ingen => format!("Ingen {}.", self.symptom.name),
+                Absent::Intet => format!("Intet {}.", self.symptom.name),
+                Absent::Ikke => format!("Ikke {}.", self.symptom.name),
+                Absent::IkkeAfter => format!("{} ikke.", capitalise(self.symptom.name)),
+            };
         }
         let mut text = capitalise(self.symptom.name);
         for detail in [&self.duration, &self.onset].into_iter().flatten() {
@@ -193,9 +197,49 @@ fn clause_bounds(tokens: &[Token], at: usize) -> (usize, usize) {
     (start, end)
 }
 
-fn negated(tokens: &[Token], at: usize) -> bool {
+/// Is the symptom at `at` negated? A negation counts before it in its clause, back to an
+/// "og" or "men" ("får kvalme og kan ikke tåle lys" keeps the nausea), or right after it when
+/// it opens the clause ("feber har jeg ikke haft"). A negated wish ("vil ikke tisse hele
+/// tiden") is not a negated symptom.
+fn negated(tokens: &[Token], at: usize, span_end: usize) -> bool {
     let (start, end) = clause_bounds(tokens, at);
-    tokens[start..end].iter().filter_map(Token::word).any(|w| lexicon::NEGATIONS.contains(&w) && w != "nej")
+    let cue = |k: usize| {
+        tokens[k].word().is_some_and(|w| lexicon::NEGATIONS.contains(&w) && w != "nej")
+            && !k.checked_sub(1).and_then(|p| tokens[p].word()).is_some_and(|w| MODALS.contains(&w))
+    };
+    for k in (start..at).rev() {
+        if matches!(tokens[k].word(), Some("og" | "men")) {
+            break;
+        }
+        if cue(k) {
+            return true;
+        }
+    }
+    let opens_clause =
+        tokens[start..at].iter().filter_map(Token::word).all(|w| FILLERS.contains(&w) || PRONOUNS.contains(&w));
+    (at..span_end.min(end)).any(cue) || (opens_clause && (span_end..end.min(span_end + 4)).any(cue))
+}
+
+const PRONOUNS: &[&str] = &["det", "den", "de", "jeg", "du", "hun", "han", "vi", "der"];
+
+const MODALS: &[&str] = &["vil", "gider", "tør", "kan", "må"];
+
+/// Verbs a question about having a symptom opens with ("Har du feber?", "Får du kvalme?").
+/// Other questions ("Er det den værste hovedpine?") ask about something else, so a "nej" to
+/// them does not deny the symptom.
+const ASKING: &[&str] = &["har", "havde", "får", "fik", "mærker", "mærkede", "oplever", "føler", "gør", "hoster", "kaster", "kan"];
+
+/// Does the question ask whether the symptom at `at` is there?
+fn asks_about(tokens: &[Token], at: usize) -> bool {
+    let start = tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+    let words: Vec<&str> =
+        tokens[start..at].iter().filter_map(Token::word).skip_while(|w| FILLERS.contains(w)).collect();
+    match words.as_slice() {
+        [] => true,
+        [first, ..] if ASKING.contains(first) => true,
+        ["er", who, ..] => matches!(*who, "du" | "han" | "hun" | "der" | "i"),
+        _ => false,
+    }
 }
 
 /// Symptoms said in `tokens`, first mention of each, with negation.
@@ -209,7 +253,7 @@ fn mentions(tokens: &[Token]) -> Vec<(&'static Symptom, usize, bool)> {
                     continue;
                 }
                 covered[at..end].iter_mut().for_each(|c| *c = true);
-                found.push((symptom, at, negated(tokens, at)));
+                found.push((symptom, at, negated(tokens, at, end)));
             }
         }
     }
@@ -229,7 +273,8 @@ fn answer(tokens: &[Token]) -> Answer {
     match first_sentence.first().copied() {
         Some("nej" | "næ" | "nope") => Answer::No,
         Some("ja" | "jo" | "jah" | "jep") => Answer::Yes,
-        _ if first_sentence.iter().any(|w| lexicon::NEGATIONS.contains(w)) => Answer::No,
+        // "Det har jeg ikke.", "Ikke rigtig.": short, and nothing said but the denial.
+        _ if first_sentence.len() <= 5 && first_sentence.iter().any(|w| lexicon::NEGATIONS.contains(w)) => Answer::No,
         _ => Answer::Unclear,
     }
 }
@@ -252,8 +297,8 @@ fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> Vec<SymptomF
     let (duration, onset) = when(&u.tokens);
     let Some(q) = question else { return findings };
     let reply = answer(&u.tokens);
-    for (symptom, _, _) in mentions(&q.tokens) {
-        if findings.iter().any(|f| std::ptr::eq(f.symptom, symptom)) {
+    for (symptom, at, _) in mentions(&q.tokens) {
+        if findings.iter().any(|f| std::ptr::eq(f.symptom, symptom)) || !asks_about(&q.tokens, at) {
             continue;
         }
         let present = match (&reply, findings.is_empty()) {

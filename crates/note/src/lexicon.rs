@@ -1,21 +1,42 @@
 //! The Danish vocabulary the rules know: symptoms, drugs with ATC codes, units and cue words.
 
-/// A symptom or complaint and the ways a patient says it.
+/// A symptom, complaint or habit and the ways a patient says it.
 pub struct Symptom {
     /// How the note names it ("ondt i halsen").
     pub name: &'static str,
-    /// A noun takes "Ingen …" when absent; a phrase takes "Ikke …".
-    pub noun: bool,
+    /// How the note says it is absent: "Ingen feber.", "Intet vægttab.", "Ikke ondt i halsen.",
+    /// "Ryger ikke."
+    pub absent: Absent,
     /// Word sequences that mean it, lowercase; a trailing `*` matches any ending.
     pub said: &'static [&'static str],
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absent {
+    /// "Ingen" before a common-gender or plural noun.
+    Ingen,
+    /// "Intet" before a neuter noun.
+    Intet,
+    /// "Ikke" before a phrase.
+    Ikke,
+    /// "ikke" after a verb.
+    IkkeAfter,
+}
+
 const fn noun(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom { name, noun: true, said }
+    Symptom { name, absent: Absent::Ingen, said }
+}
+
+const fn neuter(name: &'static str, said: &'static [&'static str]) -> Symptom {
+    Symptom { name, absent: Absent::Intet, said }
 }
 
 const fn phrase(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom { name, noun: false, said }
+    Symptom { name, absent: Absent::Ikke, said }
+}
+
+const fn habit(name: &'static str, said: &'static [&'static str]) -> Symptom {
+    Symptom { name, absent: Absent::IkkeAfter, said }
 }
 
 pub const SYMPTOMS: &[Symptom] = &[
@@ -35,25 +56,36 @@ pub const SYMPTOMS: &[Symptom] = &[
     noun("diarré", &["diarré", "diarre", "tynd mave", "tynd afføring"]),
     noun("mavesmerter", &["mavesmerter", "ondt i maven"]),
     noun("blod i afføringen", &["blod i afføringen", "blod i afføring"]),
-    noun("sort afføring", &["sort afføring"]),
+    noun("sort afføring", &["sort afføring", "afføringen været sort", "afføringen er sort", "afføringen sort"]),
+    noun("blodig opkastning", &["kastet blod op", "kaster blod op", "blod i opkastet"]),
     noun("svimmelhed", &["svimmel", "svimmelhed"]),
     noun("træthed", &["træt", "træthed", "udmattet"]),
-    noun("udslæt", &["udslæt*"]),
+    neuter("udslæt", &["udslæt*"]),
     noun("kløe", &["kløe", "klør", "kløende"]),
-    noun("lændesmerter", &["lændesmerter", "ondt i lænden", "ondt i ryggen", "rygsmerter"]),
+    noun("lændesmerter", &["lændesmerter", "ondt i lænden", "smerter i lænden"]),
+    noun("smerter i ryggen", &["ondt i ryggen", "smerter i ryggen", "rygsmerter"]),
+    noun("kulderystelser", &["kulderystelser", "kulderystelse"]),
+    noun("besvimelse", &["besvimet", "besvime", "besvimelse", "besvimelser"]),
+    noun("snorken", &["snorken", "snorker"]),
+    noun("depression", &["depression", "depressioner"]),
+    noun("epilepsi", &["epilepsi"]),
+    noun("blodpropper", &["blodprop", "blodpropper"]),
+    noun("morgendrink", &["morgendrink", "morgendrinks"]),
+    habit("ryger", &["ryger", "ryge"]),
     noun("udstråling", &["udstråling", "stråler*"]),
     noun("føleforstyrrelser", &["føleforstyrrelser", "prikken", "snurren", "følelsesløs*", "sovende fornemmelse"]),
     noun("kraftnedsættelse", &["kraftnedsættelse", "svag i benet", "svag i benene", "mistet kraften"]),
     noun("svie ved vandladning", &["svie ved vandladning", "svier når jeg tisser", "svie når jeg tisser"]),
     noun("hyppig vandladning", &["hyppig vandladning", "tisse tit", "tisser tit", "tisse hele tiden"]),
     noun("blod i urinen", &["blod i urinen", "blod i tisset"]),
-    noun("flåd", &["flåd", "udflåd"]),
+    neuter("flåd", &["flåd", "udflåd", "løber der noget ud", "løber noget ud", "løber ikke noget ud"]),
     noun("synkebesvær", &["synkebesvær", "svært ved at synke"]),
     noun("ørepine", &["ørepine", "ondt i øret", "ondt i ørerne"]),
     noun("søvnbesvær", &["søvnbesvær", "sover dårligt", "svært ved at sove", "svært ved at falde i søvn"]),
     noun("selvmordstanker", &["selvmordstanker", "tanker om at tage mit eget liv", "tanker om selvmord", "gøre en ende på det", "skade på dig selv", "skade på mig selv", "tage dit eget liv", "tanker om at dø", "selvmord"]),
-    noun("nedtrykthed", &["nedtrykt", "nedtrykthed", "ked af det"]),
-    noun("vægttab", &["vægttab", "tabt mig", "taget af"]),
+    noun("nedtrykthed", &["nedtrykt", "nedtrykthed"]),
+    phrase("ked af det", &["ked af det"]),
+    neuter("vægttab", &["vægttab", "tabt mig", "tabt dig", "taget af"]),
     noun("blødning", &["blødning", "bløder", "blødninger"]),
     noun("hævelse", &["hævelse", "hævelser"]),
     noun("lysfølsomhed", &["lysfølsomhed", "lysfølsom", "lyset generer"]),

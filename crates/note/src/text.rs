@@ -14,6 +14,7 @@ pub enum Token {
     /// Systolic over diastolic.
     Pressure(u32, u32),
     /// `.`, `,`, `?`, `!`, `;` or `:`: clause and sentence boundaries matter for negation.
+    /// All but the comma end a sentence.
     Punct(char),
 }
 
@@ -33,7 +34,7 @@ impl Token {
     }
 
     pub fn is_stop(&self) -> bool {
-        matches!(self, Token::Punct('.' | '?' | '!' | ';'))
+        matches!(self, Token::Punct('.' | '?' | '!' | ';' | ':'))
     }
 }
 
