@@ -25,6 +25,7 @@ pub struct Candidate {
 }
 
 struct Utterance<'a> {
+    index: usize,
     segment: &'a Segment,
     tokens: Vec<Token>,
     label: Label,
@@ -49,24 +50,26 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
     let utterances: Vec<Utterance> = segments
         .iter()
         .zip(labels)
-        .map(|(segment, label)| Utterance { segment, tokens: tokenize(&segment.text), label: *label })
+        .enumerate()
+        .map(|(index, (segment, label))| Utterance { index, segment, tokens: tokenize(&segment.text), label: *label })
         .collect();
     let mut out = Vec::new();
     let mut reasons_given = 0;
     let mut stated: Vec<&'static str> = Vec::new();
     let mut first_complaint: Option<Candidate> = None;
+    let mut doses = DoseHistory::new();
     for (i, u) in utterances.iter().enumerate() {
         let question = i
             .checked_sub(1)
             .map(|p| &utterances[p])
             .filter(|q| q.is_question() && q.segment.speaker != u.segment.speaker && u.segment.speaker != Role::Doctor);
         let before = out.len();
-        let mut push = |section: Section, text: String, kind: Kind, values: Vec<Value>, with_question: bool| {
-            let mut used = Vec::new();
-            if with_question && question.is_some() {
-                used.push(i - 1);
-            }
+        let asked: Vec<usize> = question.map(|q| q.index).into_iter().collect();
+        let mut push = |section: Section, text: String, kind: Kind, values: Vec<Value>, also: &[usize]| {
+            let mut used = also.to_vec();
             used.push(i);
+            used.sort_unstable();
+            used.dedup();
             out.push(Candidate { section, text, kind, values, segments: used, probability: u.label.probability });
         };
         let symptoms = symptom_findings(u, question);
@@ -82,7 +85,7 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
             };
             if is_reason && reasons_given < 2 {
                 reasons_given += 1;
-                push(reason.section, reason.text, reason.kind, reason.values, false);
+                push(reason.section, reason.text, reason.kind, reason.values, &[]);
             } else if first_complaint.is_none() && i * 5 < utterances.len() * 2 {
                 first_complaint = Some(reason);
             }
@@ -97,10 +100,11 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
             if finding.present {
                 stated.push(finding.symptom.name);
             }
-            push(Section::Anamnese, finding.text(), Kind::Symptom, vec![finding.value()], finding.from_question);
+            let cited: &[usize] = if finding.from_question { &asked } else { &[] };
+            push(Section::Anamnese, finding.text(), Kind::Symptom, vec![finding.value()], cited);
         }
         allergy(u, question, &mut push);
-        medications(u, question, &mut push);
+        medications(u, question, &mut doses, &mut push);
         let planning = matches!(u.label.section, Some(Section::Plan | Section::Medicin));
         if u.segment.speaker != Role::Patient && u.label.section.is_some() && (planning || !u.is_question()) {
             plan_actions(u, &mut push);
@@ -388,7 +392,8 @@ fn onset(tokens: &[Token]) -> Option<String> {
 
 // ---------------------------------------------------------------- measurements
 
-type Push<'p> = dyn FnMut(Section, String, Kind, Vec<Value>, bool) + 'p;
+/// Adds a candidate from the current utterance, citing also the utterances at the given indices.
+type Push<'p> = dyn FnMut(Section, String, Kind, Vec<Value>, &[usize]) + 'p;
 
 /// Something a patient or carer measures at home, and how its numbers look.
 struct Gauge {
@@ -474,7 +479,8 @@ fn measurements(u: &Utterance, question: Option<&Utterance>, push: &mut Push) ->
             .iter()
             .map(|v| Value::Measurement { name: name.to_string(), value: v.clone(), unit: unit.map(str::to_string) })
             .collect();
-        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, question.is_some());
+        let asked: Vec<usize> = question.map(|q| q.index).into_iter().collect();
+        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, &asked);
     }
     names.contains(&"temperatur")
 }
@@ -497,14 +503,14 @@ fn allergy(u: &Utterance, question: Option<&Utterance>, push: &mut Push) {
             Some(s) => format!("Allergi over for {s}."),
             None => "Allergi.".to_string(),
         };
-        push(Section::Anamnese, text, Kind::Allergy, vec![Value::Allergy { substance, present: true }], false);
+        push(Section::Anamnese, text, Kind::Allergy, vec![Value::Allergy { substance, present: true }], &[]);
     } else if question.is_some_and(allergic) && matches!(answer(&u.tokens), Answer::No) {
         push(
             Section::Anamnese,
             "Ingen kendt allergi.".into(),
             Kind::Allergy,
             vec![Value::Allergy { substance: None, present: false }],
-            true,
+            &question.map(|q| q.index).into_iter().collect::<Vec<_>>(),
         );
     }
 }
@@ -564,11 +570,16 @@ fn frequency(tokens: &[Token]) -> Option<String> {
         .map(str::to_string)
 }
 
-fn change(u: &Utterance) -> Change {
+/// How the drug at token `at` changes, read from its own clause only: in "Du stopper
+/// simvastatin og tager i stedet atorvastatin" only simvastatin stops.
+fn change(u: &Utterance, at: usize) -> Change {
     if u.segment.speaker == Role::Patient {
         return Change::Current;
     }
-    let words: Vec<&str> = u.words().collect();
+    let boundary = |t: &Token| matches!(t, Token::Punct(_)) || matches!(t.word(), Some("og" | "men"));
+    let start = u.tokens[..at].iter().rposition(boundary).map_or(0, |p| p + 1);
+    let end = u.tokens[at..].iter().position(boundary).map_or(u.tokens.len(), |p| at + p);
+    let words: Vec<&str> = u.tokens[start..end].iter().filter_map(Token::word).collect();
     let near = |verb: &[&str], particle: &str| {
         words.iter().enumerate().any(|(i, w)| {
             verb.iter().any(|v| w.starts_with(v)) && words[i + 1..words.len().min(i + 5)].contains(&particle)
@@ -579,7 +590,7 @@ fn change(u: &Utterance) -> Change {
         Change::Increased
     } else if near(&["sætte", "sætter"], "ned") || any(&["nedsætte", "reducere", "trappe", "halvere"]) {
         Change::Decreased
-    } else if any(&["stoppe", "stopper", "seponer", "holde op"]) {
+    } else if any(&["stop", "seponer"]) || near(&["holde", "holder"], "op") {
         Change::Stopped
     } else if any(&["forny"]) {
         Change::Renewed
@@ -590,25 +601,65 @@ fn change(u: &Utterance) -> Change {
     }
 }
 
-fn medications(u: &Utterance, question: Option<&Utterance>, push: &mut Push) {
+/// Forms that belong to a drug's name in the note ("hydrocortison creme").
+const FORMS: &[&str] = &["creme", "salve", "gel", "mikstur", "øjendråber", "næsespray", "plaster", "stikpiller"];
+
+/// A medication said in one utterance.
+struct Mention {
+    drug: &'static Drug,
+    form: Option<&'static str>,
+    change: Change,
+    dose: Option<String>,
+    /// The first dose as a number and unit, to compare with later doses of the same drug.
+    amount: Option<(f64, &'static str)>,
+    details: Vec<String>,
+    from_question: bool,
+}
+
+/// Doses of each drug said so far, and where: a later, different dose is a change.
+pub(crate) type DoseHistory = Vec<(&'static str, f64, &'static str, usize)>;
+
+fn medications(u: &Utterance, question: Option<&Utterance>, history: &mut DoseHistory, push: &mut Push) {
+    for mut mention in mentions_of_drugs(u, question) {
+        let mut cited: Vec<usize> = if mention.from_question { question.map(|q| q.index).into_iter().collect() } else { Vec::new() };
+        if let Some((amount, unit)) = mention.amount {
+            let before = history.iter().rev().find(|h| h.0 == mention.drug.name && h.2 == unit).copied();
+            if let Some((_, earlier, _, segment)) = before
+                && mention.change == Change::Current
+                && u.segment.speaker == Role::Doctor
+                && matches!(u.label.section, Some(Section::Medicin | Section::Plan))
+                && earlier != amount
+            {
+                mention.change = if amount > earlier { Change::Increased } else { Change::Decreased };
+                cited.push(segment);
+            }
+            history.push((mention.drug.name, amount, unit, u.index));
+        }
+        push_medication(u, mention, &cited, push);
+    }
+}
+
+fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> Vec<Mention> {
     if u.has_word(|w| w.starts_with("allergi")) {
-        return;
+        return Vec::new();
     }
     let tokens = &u.tokens;
-    let mut seen: Vec<&'static str> = Vec::new();
-    let change = change(u);
+    let amount_at = |k: usize| -> Option<(f64, &'static str)> { Some((tokens[k].number()?, dose_unit(tokens.get(k + 1)?.word()?)?)) };
+    let mut out: Vec<Mention> = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let Some(drug) = token.word().and_then(drug_named) else { continue };
-        if seen.contains(&drug.name) {
+        if out.iter().any(|m| m.drug.name == drug.name) {
             continue;
         }
-        seen.push(drug.name);
         let next_drug = (i + 1..tokens.len()).find(|&k| tokens[k].word().and_then(drug_named).is_some()).unwrap_or(tokens.len());
         let doses: Vec<(usize, String)> =
             (i + 1..next_drug).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
-        let dose = match doses.first() {
-            Some((first, _)) if *first <= i + 8 => Some(doses_text(tokens, &doses)),
-            _ => (i.saturating_sub(4)..i).rev().find_map(|k| dose_at(tokens, k)),
+        let (dose, amount) = match doses.first() {
+            Some((first, _)) if *first <= i + 20 => (Some(doses_text(tokens, &doses)), amount_at(*first)),
+            _ => match (i.saturating_sub(4)..i).rev().find(|&k| dose_at(tokens, k).is_some()) {
+                Some(k) => (dose_at(tokens, k), amount_at(k)),
+                None => (None, None),
+            },
         };
         let tablets = (i + 1..next_drug.min(i + 9)).find_map(|k| {
             let n = tokens[k].number()?;
@@ -623,47 +674,61 @@ fn medications(u: &Utterance, question: Option<&Utterance>, push: &mut Push) {
             (tokens.get(k + 1)?.word()? == "dages" && tokens.get(k + 2)?.word()? == "pause")
                 .then(|| format!("{} dages pause", danish_number(n)))
         });
+        let change = change(u, i);
         let described = dose.is_some() || tablets.is_some() || frequency.is_some();
         let changed = matches!(change, Change::Stopped | Change::Increased | Change::Decreased);
         // A bare name is better left to the summary of what was said ("Har taget paracetamol").
         if (described && !(u.is_question() && dose.is_none())) || changed {
-            push_medication(u, drug, change, dose, [tablets, frequency, course, pause], false, push);
+            let form = tokens.get(i + 1).and_then(Token::word).and_then(|w| FORMS.iter().copied().find(|f| *f == w));
+            out.push(Mention {
+                drug,
+                form,
+                change,
+                dose,
+                amount,
+                details: [tablets, frequency, course, pause].into_iter().flatten().collect(),
+                from_question: false,
+            });
         }
     }
     // "Hvor meget levothyroxin tager du?" – "Hundrede mikrogram": the drug is in the question.
-    if let Some(q) = question.filter(|_| seen.is_empty()) {
+    if let Some(q) = question.filter(|_| out.is_empty() && !tokens.iter().any(|t| t.word().and_then(drug_named).is_some())) {
         let mut named: Vec<&'static Drug> = q.tokens.iter().filter_map(|t| t.word().and_then(drug_named)).collect();
         named.dedup_by_key(|d| d.name);
         let doses: Vec<(usize, String)> = (0..tokens.len()).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
-        if let ([drug], false) = (named.as_slice(), doses.is_empty()) {
-            let details = [None, frequency(tokens), None, None];
-            push_medication(u, drug, Change::Current, Some(doses_text(tokens, &doses)), details, true, push);
+        if let ([drug], Some((first, _))) = (named.as_slice(), doses.first()) {
+            out.push(Mention {
+                drug,
+                form: None,
+                change: Change::Current,
+                dose: Some(doses_text(tokens, &doses)),
+                amount: amount_at(*first),
+                details: frequency(tokens).into_iter().collect(),
+                from_question: true,
+            });
         }
     }
+    out
 }
 
-fn push_medication(
-    u: &Utterance,
-    drug: &Drug,
-    change: Change,
-    dose: Option<String>,
-    details: [Option<String>; 4],
-    from_question: bool,
-    push: &mut Push,
-) {
-    let [tablets, frequency, course, pause] = details;
-    let name = capitalise(drug.name);
-    let mut parts: Vec<String> = Vec::new();
-    let head = match (change, &dose) {
+fn push_medication(u: &Utterance, mention: Mention, cited: &[usize], push: &mut Push) {
+    let Mention { drug, form, change, dose, details, .. } = mention;
+    let name = match form {
+        Some(form) => format!("{} {form}", capitalise(drug.name)),
+        None => capitalise(drug.name),
+    };
+    let mut text = match (change, &dose) {
         (Change::Increased, Some(d)) => format!("{name} øges til {d}"),
         (Change::Decreased, Some(d)) => format!("{name} nedsættes til {d}"),
         (Change::Stopped, _) => format!("{name} seponeres"),
         (_, Some(d)) => format!("{name} {d}"),
         (_, None) => name,
     };
-    parts.push(head);
     if change != Change::Stopped {
-        parts.extend([tablets, frequency.clone(), course, pause].into_iter().flatten());
+        for detail in &details {
+            text.push_str(if detail.ends_with("tablet") || detail.ends_with("tabletter") { ", " } else { " " });
+            text.push_str(detail);
+        }
     }
     let section = match change {
         Change::Started | Change::Increased | Change::Decreased | Change::Stopped => Section::Medicin,
@@ -674,11 +739,15 @@ fn push_medication(
             _ => Section::Anamnese,
         },
     };
+    let frequency = details.iter().find(|d| d.contains("gang") || d.contains("morgen") || d.contains("aften")).cloned();
     let value = Value::Medication { name: drug.name.to_string(), atc: drug.atc.to_string(), dose, frequency, change };
-    push(section, format!("{}.", parts.join(", ")), Kind::Medication, vec![value], from_question);
+    push(section, format!("{text}."), Kind::Medication, vec![value], cited);
 }
 
 // ---------------------------------------------------------------- plan
+
+/// Words for meeting or talking again.
+const FOLLOW_UP: &[&str] = &["kontrol", "kontrollen", "ses", "ser", "tid", "snakkes", "snakker", "tale", "ringer", "video", "videokonsultation"];
 
 const BLOOD_TESTS: &[&str] =
     &["nyretal", "levertal", "urinsyre", "kolesterol", "stofskifte", "crp", "blodprocent", "langtidsblodsukker", "infektionstal"];
@@ -688,13 +757,19 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
     let has = |stem: &str| words.iter().any(|w| w.starts_with(stem));
     let text = words.join(" ");
     let mut action = |name: &str, text: String, detail: Option<String>| {
-        push(Section::Plan, text, Kind::PlanAction, vec![Value::Plan { action: name.to_string(), detail }], false);
+        push(Section::Plan, text, Kind::PlanAction, vec![Value::Plan { action: name.to_string(), detail }], &[]);
     };
-    let follow_up = (1..u.tokens.len()).find_map(|i| {
-        let n = u.tokens[i].number()?;
-        let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
-        (u.tokens[i - 1].word() == Some("om")).then(|| time_phrase(n, unit))
-    });
+    // "Mål blodtrykket om tre uger. Og så ser vi hinanden til kontrol om fire uger": the time
+    // that follows the word for meeting again is the follow-up.
+    let meeting = u.tokens.iter().position(|t| t.word().is_some_and(|w| FOLLOW_UP.contains(&w))).unwrap_or(0);
+    let in_time = |from: usize| {
+        (from.max(1)..u.tokens.len()).find_map(|i| {
+            let n = u.tokens[i].number()?;
+            let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
+            (u.tokens[i - 1].word() == Some("om")).then(|| time_phrase(n, unit))
+        })
+    };
+    let follow_up = in_time(meeting).or_else(|| in_time(0));
     let control_said = has("kontrol") || has("ses") || has("ser") || has("snakke") || has("tale");
     let within = (0..u.tokens.len())
         .find_map(|i| {
@@ -753,9 +828,8 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
         };
         action("recept", line.into(), None);
     }
-    let follow_up_words = ["kontrol", "kontrollen", "ses", "ser", "tid", "snakkes", "snakker", "tale", "ringer", "video", "videokonsultation"];
     let blood_tests_then = has("blodprøve") && !control_said;
-    if (words.iter().any(|w| follow_up_words.contains(w)) || u.label.section == Some(Section::Plan)) && !blood_tests_then {
+    if (words.iter().any(|w| FOLLOW_UP.contains(w)) || u.label.section == Some(Section::Plan)) && !blood_tests_then {
         if let Some(when) = follow_up {
             action("kontrol", format!("Kontrol om {when}."), Some(when.clone()));
         } else if has("ringer") && tomorrow.is_some() && !has("podning") {

@@ -60,7 +60,7 @@ pub fn pressure_text(systolic: u32, diastolic: u32) -> String {
 const COUNTED: &[&str] = &[
     "gang", "tablet", "tabletter", "uge", "uges", "dag", "døgn", "måned", "år", "time", "pille",
     "kapsel", "glas", "pust", "sprøjte", "dosis", "gram", "g", "mg", "milligram", "liter", "kilo",
-    "grad", "øl", "genstand", "kop",
+    "grad", "øl", "genstand", "kop", "procent", "mikrogram",
 ];
 
 fn unit_word(word: &str) -> Option<u32> {
