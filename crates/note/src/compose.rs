@@ -398,6 +398,8 @@ type Push<'p> = dyn FnMut(Section, String, Kind, Vec<Value>, &[usize]) + 'p;
 /// Something a patient or carer measures at home, and how its numbers look.
 struct Gauge {
     name: &'static str,
+    /// As the note writes it ("TSH").
+    shown: &'static str,
     /// Word beginnings that name it.
     said: &'static [&'static str],
     range: std::ops::RangeInclusive<f64>,
@@ -407,14 +409,28 @@ struct Gauge {
 }
 
 const GAUGES: &[Gauge] = &[
-    Gauge { name: "temperatur", said: &["temperatur", "feber", "grader", "termometer", "målt", "målte"], range: 35.0..=43.0, units: &[], unit: None },
-    Gauge { name: "iltmætning", said: &["iltmætning", "saturation", "mætning"], range: 50.0..=100.0, units: &[], unit: None },
-    Gauge { name: "langtidsblodsukker", said: &["langtidsblodsukker", "hba1c"], range: 20.0..=200.0, units: &[], unit: None },
-    Gauge { name: "blodsukker", said: &["blodsukker", "morgenblodsukker"], range: 1.0..=40.0, units: &[], unit: None },
-    Gauge { name: "puls", said: &["puls"], range: 30.0..=220.0, units: &[], unit: None },
-    Gauge { name: "vægt", said: &["vejer", "vægt", "vejet", "kilo", "kg"], range: 2.0..=350.0, units: &["kg", "kilo"], unit: Some("kg") },
-    Gauge { name: "livvidde", said: &["livvidde", "taljemål"], range: 40.0..=250.0, units: &["cm", "centimeter"], unit: Some("cm") },
+    gauge("temperatur", "Temperatur", &["temperatur", "feber", "grader", "termometer", "målt", "målte"], 35.0..=43.0),
+    gauge("iltmætning", "Iltmætning", &["iltmætning", "saturation", "mætning", "iltapparat", "iltmåler"], 50.0..=100.0),
+    gauge("langtidsblodsukker", "Langtidsblodsukker", &["langtidsblodsukker", "hba1c"], 20.0..=200.0),
+    gauge("blodsukker", "Blodsukker", &["blodsukker", "morgenblodsukker"], 1.0..=40.0),
+    gauge("puls", "Puls", &["puls"], 30.0..=220.0),
+    gauge("peak flow", "Peak flow", &["peak", "peakflow"], 50.0..=900.0),
+    gauge("tsh", "TSH", &["tsh"], 0.01..=100.0),
+    gauge("alat", "ALAT", &["alat"], 1.0..=5000.0),
+    gauge("ggt", "GGT", &["ggt"], 1.0..=5000.0),
+    gauge("crp", "CRP", &["crp"], 1.0..=500.0),
+    gauge("ldl", "LDL", &["ldl"], 0.5..=15.0),
+    gauge("kolesterol", "Kolesterol", &["kolesterol"], 1.0..=20.0),
+    gauge("kalium", "Kalium", &["kalium"], 1.5..=9.0),
+    gauge("kreatinin", "Kreatinin", &["kreatinin"], 10.0..=2000.0),
+    gauge("hæmoglobin", "Hæmoglobin", &["hæmoglobin", "blodprocent"], 2.0..=15.0),
+    Gauge { name: "vægt", shown: "Vægt", said: &["vejer", "vægt", "vejet", "kilo", "kg"], range: 2.0..=350.0, units: &["kg", "kilo"], unit: Some("kg") },
+    Gauge { name: "livvidde", shown: "Livvidde", said: &["livvidde", "taljemål"], range: 40.0..=250.0, units: &["cm", "centimeter"], unit: Some("cm") },
 ];
+
+const fn gauge(name: &'static str, shown: &'static str, said: &'static [&'static str], range: std::ops::RangeInclusive<f64>) -> Gauge {
+    Gauge { name, shown, said, range, units: &[], unit: None }
+}
 
 /// The gauge a number at `at` reads: named near it in its sentence, else in the question.
 fn gauge_for(u: &Utterance, question: Option<&Utterance>, at: usize, n: f64) -> Option<&'static Gauge> {
@@ -427,9 +443,16 @@ fn gauge_for(u: &Utterance, question: Option<&Utterance>, at: usize, n: f64) -> 
         (sentence_start.max(at.saturating_sub(8)), sentence_end.min(at + 4))
     };
     let near: Vec<&str> = u.tokens[start..end].iter().filter_map(Token::word).collect();
+    // Named near the number; else earlier in the utterance ("HbA1c er 63. For tre måneder
+    // siden var det 54."); else in the question before it.
+    let earlier: Vec<&str> = u.tokens[..at].iter().filter_map(Token::word).collect();
     GAUGES
         .iter()
         .find(|g| fits(g) && near.iter().any(|w| names(g, w)))
+        .or_else(|| {
+            let last = earlier.iter().rev().find_map(|w| GAUGES.iter().find(|g| names(g, w)))?;
+            fits(last).then_some(last)
+        })
         .or_else(|| GAUGES.iter().find(|g| fits(g) && question.is_some_and(|q| q.words().any(|w| names(g, w)))))
 }
 
@@ -468,11 +491,12 @@ fn measurements(u: &Utterance, question: Option<&Utterance>, push: &mut Push) ->
     }
     for name in &names {
         let values: Vec<String> = read.iter().filter(|r| r.0 == *name).map(|r| r.1.clone()).collect();
-        let unit = GAUGES.iter().find(|g| g.name == *name).and_then(|g| g.unit);
+        let gauge = GAUGES.iter().find(|g| g.name == *name);
+        let unit = gauge.and_then(|g| g.unit);
         let (section, label) = if *name == "temperatur" && fever_talk && u.label.section != Some(Section::Objektivt) {
-            (Section::Anamnese, "Feber".to_string())
+            (Section::Anamnese, "Feber")
         } else {
-            (Section::Objektivt, capitalise(name))
+            (Section::Objektivt, gauge.map_or("Blodtryk", |g| g.shown))
         };
         let shown: Vec<String> = values.iter().map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}"))).collect();
         let data = values
@@ -810,10 +834,22 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
         && let Some(p) = words.iter().position(|w| *w == "til")
         && let Some(to) = words[p + 1..].iter().find(|w| !matches!(**w, "en" | "et" | "din" | "dit" | "den" | "det" | "jeres"))
     {
-        action("henvisning", format!("Henvisning til {to}."), Some(to.to_string()));
+        // "til kommunens rygestopforløb": a genitive needs the noun it belongs to.
+        let whom = match words.iter().position(|w| w == to).and_then(|k| words.get(k + 1)) {
+            Some(noun) if to.ends_with('s') && to.len() > 3 => format!("{to} {noun}"),
+            _ => to.to_string(),
+        };
+        action("henvisning", format!("Henvisning til {whom}."), Some(whom.clone()));
     }
     if has("sygemeld") {
-        let line = duration(&u.tokens).filter(|d| d.starts_with("i ")).map_or("Sygemelding.".into(), |d| format!("Sygemelding {d}."));
+        // "en sygemelding på en uge", "sygemeldt i to uger", "resten af ugen".
+        let span = (0..u.tokens.len()).find_map(|i| {
+            let n = u.tokens[i].number()?;
+            let unit = time_unit(u.tokens.get(i + 1)?.word()?)?;
+            Some(format!("i {}", time_phrase(n, unit)))
+        });
+        let rest_of_week = text.contains("resten af ugen").then(|| "resten af ugen".to_string());
+        let line = span.or(rest_of_week).map_or("Sygemelding.".into(), |d| format!("Sygemelding {d}."));
         action("sygemelding", line, None);
     }
     if has("tolk") {
