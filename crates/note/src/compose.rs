@@ -287,13 +287,18 @@ fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> Vec<SymptomF
     if u.segment.speaker == Role::Doctor {
         return Vec::new();
     }
+    // A relayed question ("Gør det ondt i brystet, Erna?") states nothing.
     let mut findings: Vec<SymptomFinding> = mentions(&u.tokens)
         .into_iter()
+        .filter(|(_, at, _)| !in_question(&u.tokens, *at))
         .map(|(symptom, at, negated)| {
-            let (duration, onset) = match when(sentence_around(&u.tokens, at)) {
+            // The nearest time said: in the clause, else the sentence, else the utterance.
+            let (clause_start, clause_end) = clause_bounds(&u.tokens, at);
+            let (duration, onset) = match (when(&u.tokens[clause_start..clause_end]), when(sentence_around(&u.tokens, at))) {
                 _ if negated => (None, None),
-                (None, None) => when(&u.tokens),
-                said => said,
+                ((None, None), (None, None)) => when(&u.tokens),
+                ((None, None), sentence) => sentence,
+                (clause, _) => clause,
             };
             SymptomFinding { symptom, present: !negated, duration, onset, from_question: false }
         })
@@ -321,6 +326,11 @@ fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> Vec<SymptomF
     findings
 }
 
+/// Does the sentence holding position `at` end in a question mark?
+fn in_question(tokens: &[Token], at: usize) -> bool {
+    tokens[at..].iter().find(|t| t.is_stop()) == Some(&Token::Punct('?'))
+}
+
 /// The sentence of `tokens` that contains position `at`.
 fn sentence_around(tokens: &[Token], at: usize) -> &[Token] {
     let start = tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
@@ -343,19 +353,24 @@ fn time_phrase(n: f64, unit: (&str, &str)) -> String {
 
 /// "i tre dage" → "i 3 dage", "for to uger siden" → "for 2 uger siden".
 fn duration(tokens: &[Token]) -> Option<String> {
+    duration_at(tokens).map(|(_, d)| d)
+}
+
+fn duration_at(tokens: &[Token]) -> Option<(usize, String)> {
     (0..tokens.len()).find_map(|i| {
         let n = tokens[i].number()?;
         let unit = time_unit(tokens.get(i + 1)?.word()?)?;
         let before = i.checked_sub(1).and_then(|p| tokens[p].word());
         let after = tokens.get(i + 2).and_then(Token::word);
-        match (before, after) {
-            (Some("for"), Some("siden")) => Some(format!("for {} siden", time_phrase(n, unit))),
-            (Some("er" | "været"), Some("siden")) => Some(format!("i {}", time_phrase(n, unit))),
+        let said = match (before, after) {
+            (Some("for"), Some("siden")) => format!("for {} siden", time_phrase(n, unit)),
+            (Some("er" | "været"), Some("siden")) => format!("i {}", time_phrase(n, unit)),
             (Some("i" | "sidste" | "snart" | "næsten" | "over" | "ca" | "cirka" | "omkring"), _) => {
-                Some(format!("i {}", time_phrase(n, unit)))
+                format!("i {}", time_phrase(n, unit))
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some((i, said))
     })
 }
 
@@ -454,6 +469,8 @@ fn gauge_for(u: &Utterance, question: Option<&Utterance>, at: usize, n: f64) -> 
             fits(last).then_some(last)
         })
         .or_else(|| GAUGES.iter().find(|g| fits(g) && question.is_some_and(|q| q.words().any(|w| names(g, w)))))
+        // "I morges havde han otteogtredive komma tre": nothing else reads like that.
+        .or_else(|| (n.fract() != 0.0 && (35.0..=42.5).contains(&n)).then(|| GAUGES.iter().find(|g| g.name == "temperatur")).flatten())
 }
 
 /// Measurements in the utterance (the gauge may be named in the question before it). Returns
@@ -493,11 +510,11 @@ fn measurements(u: &Utterance, question: Option<&Utterance>, push: &mut Push) ->
         let values: Vec<String> = read.iter().filter(|r| r.0 == *name).map(|r| r.1.clone()).collect();
         let gauge = GAUGES.iter().find(|g| g.name == *name);
         let unit = gauge.and_then(|g| g.unit);
-        let (section, label) = if *name == "temperatur" && fever_talk && u.label.section != Some(Section::Objektivt) {
-            (Section::Anamnese, "Feber")
-        } else {
-            (Section::Objektivt, gauge.map_or("Blodtryk", |g| g.shown))
-        };
+        // A temperature told as history ("i morges havde han 38,3") is Anamnese, as the
+        // classifier hears it; every other home measurement is Objektivt.
+        let history = matches!(u.label.section, Some(Section::Anamnese | Section::Kontaktaarsag));
+        let section = if *name == "temperatur" && history { Section::Anamnese } else { Section::Objektivt };
+        let label = if *name == "temperatur" && fever_talk { "Feber" } else { gauge.map_or("Blodtryk", |g| g.shown) };
         let shown: Vec<String> = values.iter().map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}"))).collect();
         let data = values
             .iter()
@@ -516,7 +533,10 @@ fn allergy(u: &Utterance, question: Option<&Utterance>, push: &mut Push) {
     if u.segment.speaker == Role::Doctor {
         return;
     }
-    if allergic(u) && !negated_anywhere(&u.tokens) {
+    let stated = u.tokens.iter().enumerate().any(|(k, t)| {
+        t.word().is_some_and(|w| w.starts_with("allergi") || w == "tåler") && !in_question(&u.tokens, k)
+    });
+    if stated && !negated_anywhere(&u.tokens) {
         let words: Vec<&str> = u.words().collect();
         let substance = words
             .iter()
@@ -551,26 +571,33 @@ fn dose_at(tokens: &[Token], i: usize) -> Option<String> {
     Some(format!("{} {unit}", danish_number(n)))
 }
 
-/// "25 mg" or, for a schedule said in one breath, "25 mg, derefter 50 mg".
-fn doses_text(tokens: &[Token], doses: &[(usize, String)]) -> String {
-    let mut text = doses[0].1.clone();
-    for pair in doses.windows(2) {
-        let (from, to) = (pair[0].0, pair[1].0);
-        if pair[1].1 == pair[0].1 {
+/// The doses after a drug as pieces of the note, each at its place in the speech and with
+/// its joint: "25 mg", then ", derefter 50 mg". A dose the speaker takes back is replaced.
+fn dose_pieces(tokens: &[Token], doses: &[(usize, String)]) -> Vec<(usize, String)> {
+    let mut pieces: Vec<(usize, String)> = Vec::new();
+    for (k, (at, dose)) in doses.iter().enumerate() {
+        let Some((from, previous)) = k.checked_sub(1).map(|p| &doses[p]) else {
+            pieces.push((*at, format!(" {dose}")));
+            continue;
+        };
+        let between: Vec<&str> = tokens[*from..*at].iter().filter_map(Token::word).collect();
+        if dose == previous {
             continue;
         }
-        if tokens[from..to].iter().filter_map(Token::word).any(|w| CORRECTIONS.contains(&w)) {
-            text = pair[1].1.clone();
+        if between.iter().any(|w| CORRECTIONS.contains(w)) {
+            pieces.retain(|p| p.0 < *from);
+            let joint = if pieces.is_empty() { " " } else { " og " };
+            pieces.push((*at, format!("{joint}{dose}")));
             continue;
         }
-        let then = tokens[from..to].iter().filter_map(Token::word).any(|w| matches!(w, "derefter" | "bagefter" | "herefter" | "så"));
-        text.push_str(if then { ", derefter " } else { " og " });
-        text.push_str(&pair[1].1);
+        let then = between.iter().any(|w| matches!(*w, "derefter" | "bagefter" | "herefter" | "så"));
+        pieces.push((*at, format!("{}{dose}", if then { ", derefter " } else { " og " })));
     }
-    text
+    pieces
 }
 
-fn frequency(tokens: &[Token]) -> Option<String> {
+/// How often, and where in `tokens` it is said.
+fn frequency_at(tokens: &[Token]) -> Option<(usize, String)> {
     let words: Vec<&str> = tokens.iter().map(|t| t.word().unwrap_or("")).collect();
     for i in 0..tokens.len() {
         if let Some(n) = tokens[i].number()
@@ -584,14 +611,12 @@ fn frequency(tokens: &[Token]) -> Option<String> {
                 (Some("om"), Some("måneden")) => "om måneden",
                 _ => continue,
             };
-            return Some(format!("{} {times} {per}", danish_number(n)));
+            return Some((i, format!("{} {times} {per}", danish_number(n))));
         }
     }
-    let text = words.join(" ");
-    ["morgen og aften", "hver morgen", "hver aften", "til aftensmaden", "til natten"]
-        .into_iter()
-        .find(|p| text.contains(p))
-        .map(str::to_string)
+    ["morgen og aften", "hver morgen", "hver aften", "til aftensmaden", "til natten"].into_iter().find_map(|phrase| {
+        find_phrase(tokens, phrase).first().map(|&(at, _)| (at, phrase.to_string()))
+    })
 }
 
 /// How the drug at token `at` changes, read from its own clause only: in "Du stopper
@@ -633,10 +658,13 @@ struct Mention {
     drug: &'static Drug,
     form: Option<&'static str>,
     change: Change,
+    /// The dose the note gives (the first one said, after any self-correction).
     dose: Option<String>,
-    /// The first dose as a number and unit, to compare with later doses of the same drug.
+    /// That dose as a number and unit, to compare with later doses of the same drug.
     amount: Option<(f64, &'static str)>,
-    details: Vec<String>,
+    frequency: Option<String>,
+    /// Dose, tablets, frequency, course and pause, each with its joint, in the order said.
+    pieces: Vec<(usize, String)>,
     from_question: bool,
 }
 
@@ -676,27 +704,30 @@ fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> Vec<Mention
             continue;
         }
         let next_drug = (i + 1..tokens.len()).find(|&k| tokens[k].word().and_then(drug_named).is_some()).unwrap_or(tokens.len());
-        let doses: Vec<(usize, String)> =
+        let after: Vec<(usize, String)> =
             (i + 1..next_drug).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
-        let (dose, amount) = match doses.first() {
-            Some((first, _)) if *first <= i + 20 => (Some(doses_text(tokens, &doses)), amount_at(*first)),
-            _ => match (i.saturating_sub(4)..i).rev().find(|&k| dose_at(tokens, k).is_some()) {
-                Some(k) => (dose_at(tokens, k), amount_at(k)),
-                None => (None, None),
-            },
+        let doses = match after.first() {
+            Some((first, _)) if *first <= i + 20 => after,
+            _ => (i.saturating_sub(4)..i).rev().find_map(|k| dose_at(tokens, k).map(|d| vec![(k, d)])).unwrap_or_default(),
         };
+        let mut pieces = dose_pieces(tokens, &doses);
+        let dose = pieces.first().map(|p| p.1.trim().to_string());
+        let amount = pieces.first().and_then(|p| amount_at(p.0));
+        // Tablets follow the dose in the note, wherever they were said ("to tabletter af fem
+        // hundrede milligram" → "500 mg, 2 tabletter").
+        let after_dose = pieces.first().map_or(0, |p| p.0);
         let tablets = (i + 1..next_drug.min(i + 9)).find_map(|k| {
             let n = tokens[k].number()?;
             tokens.get(k + 1)?.word()?.starts_with("tablet").then(|| {
-                format!("{} {}", danish_number(n), if n == 1.0 { "tablet" } else { "tabletter" })
+                (k.max(after_dose), format!(", {} {}", danish_number(n), if n == 1.0 { "tablet" } else { "tabletter" }))
             })
         });
-        let frequency = frequency(tokens);
-        let course = duration(tokens).filter(|d| d.starts_with("i "));
+        let frequency = frequency_at(tokens);
+        let course = duration_at(tokens).filter(|d| d.1.starts_with("i "));
         let pause = (0..tokens.len()).find_map(|k| {
             let n = tokens[k].number()?;
             (tokens.get(k + 1)?.word()? == "dages" && tokens.get(k + 2)?.word()? == "pause")
-                .then(|| format!("{} dages pause", danish_number(n)))
+                .then(|| (k, format!(" {} dages pause", danish_number(n))))
         });
         let change = change(u, i);
         let described = dose.is_some() || tablets.is_some() || frequency.is_some();
@@ -704,15 +735,11 @@ fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> Vec<Mention
         // A bare name is better left to the summary of what was said ("Har taget paracetamol").
         if (described && !(u.is_question() && dose.is_none())) || changed {
             let form = tokens.get(i + 1).and_then(Token::word).and_then(|w| FORMS.iter().copied().find(|f| *f == w));
-            out.push(Mention {
-                drug,
-                form,
-                change,
-                dose,
-                amount,
-                details: [tablets, frequency, course, pause].into_iter().flatten().collect(),
-                from_question: false,
-            });
+            let said_frequency = frequency.as_ref().map(|f| f.1.clone());
+            let timing = [frequency, course].into_iter().flatten().map(|(at, text)| (at, format!(" {text}")));
+            pieces.extend(tablets.into_iter().chain(timing).chain(pause));
+            pieces.sort_by_key(|p| p.0);
+            out.push(Mention { drug, form, change, dose, amount, frequency: said_frequency, pieces, from_question: false });
         }
     }
     // "Hvor meget levothyroxin tager du?" – "Hundrede mikrogram": the drug is in the question.
@@ -720,14 +747,23 @@ fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> Vec<Mention
         let mut named: Vec<&'static Drug> = q.tokens.iter().filter_map(|t| t.word().and_then(drug_named)).collect();
         named.dedup_by_key(|d| d.name);
         let doses: Vec<(usize, String)> = (0..tokens.len()).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
-        if let ([drug], Some((first, _))) = (named.as_slice(), doses.first()) {
+        if let [drug] = named.as_slice()
+            && !doses.is_empty()
+        {
+            let mut pieces = dose_pieces(tokens, &doses);
+            let dose = pieces.first().map(|p| p.1.trim().to_string());
+            let amount = pieces.first().and_then(|p| amount_at(p.0));
+            let frequency = frequency_at(tokens);
+            pieces.extend(frequency.iter().map(|(at, text)| (*at, format!(" {text}"))));
+            pieces.sort_by_key(|p| p.0);
             out.push(Mention {
                 drug,
                 form: None,
                 change: Change::Current,
-                dose: Some(doses_text(tokens, &doses)),
-                amount: amount_at(*first),
-                details: frequency(tokens).into_iter().collect(),
+                dose,
+                amount,
+                frequency: frequency.map(|f| f.1),
+                pieces,
                 from_question: true,
             });
         }
@@ -736,23 +772,19 @@ fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> Vec<Mention
 }
 
 fn push_medication(u: &Utterance, mention: Mention, cited: &[usize], push: &mut Push) {
-    let Mention { drug, form, change, dose, details, .. } = mention;
-    let name = match form {
+    let Mention { drug, form, change, dose, frequency, pieces, .. } = mention;
+    let mut text = match form {
         Some(form) => format!("{} {form}", capitalise(drug.name)),
         None => capitalise(drug.name),
     };
-    let mut text = match (change, &dose) {
-        (Change::Increased, Some(d)) => format!("{name} øges til {d}"),
-        (Change::Decreased, Some(d)) => format!("{name} nedsættes til {d}"),
-        (Change::Stopped, _) => format!("{name} seponeres"),
-        (_, Some(d)) => format!("{name} {d}"),
-        (_, None) => name,
-    };
+    match change {
+        Change::Stopped => text.push_str(" seponeres"),
+        Change::Increased => text.push_str(if dose.is_some() { " øges til" } else { " øges" }),
+        Change::Decreased => text.push_str(if dose.is_some() { " nedsættes til" } else { " nedsættes" }),
+        _ => {}
+    }
     if change != Change::Stopped {
-        for detail in &details {
-            text.push_str(if detail.ends_with("tablet") || detail.ends_with("tabletter") { ", " } else { " " });
-            text.push_str(detail);
-        }
+        pieces.iter().for_each(|(_, piece)| text.push_str(piece));
     }
     let section = match change {
         Change::Started | Change::Increased | Change::Decreased | Change::Stopped => Section::Medicin,
@@ -763,7 +795,6 @@ fn push_medication(u: &Utterance, mention: Mention, cited: &[usize], push: &mut 
             _ => Section::Anamnese,
         },
     };
-    let frequency = details.iter().find(|d| d.contains("gang") || d.contains("morgen") || d.contains("aften")).cloned();
     let value = Value::Medication { name: drug.name.to_string(), atc: drug.atc.to_string(), dose, frequency, change };
     push(section, format!("{text}."), Kind::Medication, vec![value], cited);
 }
@@ -910,19 +941,32 @@ fn summary(u: &Utterance, structured: bool, reason_open: bool) -> Option<(Sectio
     let wanted = match section {
         Section::Kontaktaarsag => reason_open && !structured,
         Section::Vurdering => !patient,
-        Section::Objektivt | Section::Medicin | Section::Plan => !structured,
-        Section::Anamnese => patient && !structured,
+        Section::Objektivt | Section::Medicin | Section::Plan => true,
+        Section::Anamnese => patient,
     };
     if !wanted {
         return None;
     }
+    // Where rules found structure, only the sentences they did not read are summarised.
     let sentences = sentences(&u.tokens);
     let kept: Vec<String> = sentences
         .iter()
+        .filter(|s| !structured || !read_by_rules(s))
         .filter_map(|s| telegraphic(s, patient))
         .take(if section == Section::Vurdering || section == Section::Kontaktaarsag { 1 } else { 3 })
         .collect();
     (!kept.is_empty()).then(|| (section, kept.join(" ")))
+}
+
+/// Does the sentence hold something a rule extracts (a symptom, drug, dose, measurement or
+/// plan action), so that a summary of it would say the same thing twice?
+fn read_by_rules(sentence: &[Token]) -> bool {
+    const PLAN: &[&str] = &["blodprøve", "podning", "urinprøve", "afføringsprøve", "henvis", "sygemeld", "recept", "kontrol", "røntgen", "ekg"];
+    let words: Vec<&str> = sentence.iter().filter_map(Token::word).collect();
+    !mentions(sentence).is_empty()
+        || words.iter().any(|w| drug_named(w).is_some() || PLAN.iter().any(|p| w.starts_with(p)))
+        || words.iter().any(|w| GAUGES.iter().any(|g| g.said.iter().any(|stem| w.starts_with(stem))))
+        || sentence.iter().any(|t| matches!(t, Token::Pressure(..)) || t.number().is_some_and(|n| n.fract() != 0.0))
 }
 
 /// Statement sentences (questions dropped), each without its final punctuation.
@@ -954,7 +998,16 @@ fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
         rest = &rest[1..];
     }
     let words: Vec<&str> = rest.iter().filter_map(Token::word).collect();
-    let numbers = rest.iter().filter(|t| matches!(t, Token::Number(_) | Token::Pressure(..))).count();
+    // A number says something with its unit or noun after it ("3 måneder"); a bare run of
+    // numbers is counting aloud.
+    let numbers = rest
+        .iter()
+        .zip(rest.iter().skip(1).map(Some).chain([None]))
+        .filter(|(t, next)| {
+            matches!(t, Token::Pressure(..))
+                || t.number().is_some_and(|n| n.fract() != 0.0 || next.is_some_and(|n| n.word().is_some()))
+        })
+        .count();
     let content = numbers + words.iter().filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w)).count();
     if content < if patient { 2 } else { 1 } {
         return None;

@@ -202,7 +202,9 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     if word_at(i + used) == Some("komma") {
         let mut decimals = String::new();
         let mut k = i + used + 1;
-        while let Some(d) = word_at(k).and_then(small_number_word) {
+        // "nul komma en milligram": after "komma", "en" is the digit one.
+        let digit = |w: &str| small_number_word(w).or(matches!(w, "en" | "et" | "én").then_some(1));
+        while let Some(d) = word_at(k).and_then(digit) {
             decimals.push_str(&d.to_string());
             k += 1;
             if d >= 10 {
@@ -288,6 +290,7 @@ mod tests {
         assert_eq!(numbers("en god dag"), Vec::<f64>::new());
         assert_eq!(numbers("38,5 og 1.000 og 7.8"), [38.5, 1000.0, 7.8]);
         assert_eq!(numbers("syv komma otte"), [7.8]);
+        assert_eq!(numbers("nul komma en milligram"), [0.1]);
         assert_eq!(numbers("halvanden uge"), [1.5]);
         assert_eq!(numbers("to tre gange"), [2.0, 3.0]);
     }
