@@ -568,6 +568,12 @@ fn negated_anywhere(tokens: &[Token]) -> bool {
 fn dose_at(tokens: &[Token], i: usize) -> Option<String> {
     let n = tokens.get(i)?.number()?;
     let unit = dose_unit(tokens.get(i + 1)?.word()?)?;
+    // "24 milligram per milliliter" is a strength, not a dose.
+    if matches!(tokens.get(i + 2).and_then(Token::word), Some("per" | "pr" | "i"))
+        && tokens.get(i + 3).and_then(Token::word).is_some_and(|w| dose_unit(w).is_some())
+    {
+        return None;
+    }
     Some(format!("{} {unit}", danish_number(n)))
 }
 
@@ -967,6 +973,7 @@ fn read_by_rules(sentence: &[Token]) -> bool {
         || words.iter().any(|w| drug_named(w).is_some() || PLAN.iter().any(|p| w.starts_with(p)))
         || words.iter().any(|w| GAUGES.iter().any(|g| g.said.iter().any(|stem| w.starts_with(stem))))
         || sentence.iter().any(|t| matches!(t, Token::Pressure(..)) || t.number().is_some_and(|n| n.fract() != 0.0))
+        || (0..sentence.len()).any(|k| sentence[k].number().is_some() && sentence.get(k + 1).and_then(Token::word).and_then(dose_unit).is_some())
 }
 
 /// Statement sentences (questions dropped), each without its final punctuation.
@@ -985,6 +992,8 @@ fn sentences(tokens: &[Token]) -> Vec<&[Token]> {
     out
 }
 
+/// A sentence in note style, or `None` when it carries too little to stand alone (two content
+/// words at least: "Drik rigeligt." stays, "Flot." and "Hej Oscar." go).
 fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
     let mut rest = sentence;
     while let Some(first) = rest.first() {
@@ -1009,7 +1018,7 @@ fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
         })
         .count();
     let content = numbers + words.iter().filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w)).count();
-    if content < if patient { 2 } else { 1 } {
+    if content < 2 {
         return None;
     }
     Some(sentence_from(rest))

@@ -181,7 +181,9 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
             }
             "og" if used > 0
                 && (current % 100 == 0 || total > 0)
-                && word_at(i + used + 1).and_then(small_number_word).is_some() => {}
+                && word_at(i + used + 1).is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
+            // "hundrede og et"
+            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current += 1,
             "en" | "et" | "én" if used == 0 => {
                 if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind") {
                     return None;
@@ -199,6 +201,10 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
         return None;
     }
     let mut value = f64::from(total + current);
+    // "syv og en halv"
+    if word_at(i + used) == Some("og") && word_at(i + used + 1) == Some("en") && word_at(i + used + 2) == Some("halv") {
+        return Some((value + 0.5, used + 3));
+    }
     if word_at(i + used) == Some("komma") {
         let mut decimals = String::new();
         let mut k = i + used + 1;
@@ -291,6 +297,8 @@ mod tests {
         assert_eq!(numbers("38,5 og 1.000 og 7.8"), [38.5, 1000.0, 7.8]);
         assert_eq!(numbers("syv komma otte"), [7.8]);
         assert_eq!(numbers("nul komma en milligram"), [0.1]);
+        assert_eq!(numbers("hundrede og et"), [101.0]);
+        assert_eq!(numbers("syv og en halv milliliter"), [7.5]);
         assert_eq!(numbers("halvanden uge"), [1.5]);
         assert_eq!(numbers("to tre gange"), [2.0, 3.0]);
     }
