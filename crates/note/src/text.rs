@@ -174,16 +174,17 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     loop {
         let Some(word) = word_at(i + used) else { break };
         match word {
-            "hundrede" => current = current.max(1) * 100,
+            // Nonsense such as "hundrede hundrede hundrede …" saturates instead of overflowing.
+            "hundrede" => current = current.max(1).saturating_mul(100),
             "tusind" | "tusinde" => {
-                total += current.max(1) * 1000;
+                total = total.saturating_add(current.max(1).saturating_mul(1000));
                 current = 0;
             }
             "og" if used > 0
                 && (current % 100 == 0 || total > 0)
                 && word_at(i + used + 1).is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
             // "hundrede og et"
-            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current += 1,
+            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current = current.saturating_add(1),
             "en" | "et" | "én" if used == 0 => {
                 if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind") {
                     return None;
@@ -191,7 +192,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
                 current = 1;
             }
             _ => match small_number_word(word) {
-                Some(n) if current % 100 == 0 => current += n,
+                Some(n) if current % 100 == 0 => current = current.saturating_add(n),
                 _ => break,
             },
         }
@@ -200,7 +201,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     if used == 0 {
         return None;
     }
-    let mut value = f64::from(total + current);
+    let mut value = f64::from(total.saturating_add(current));
     // "syv og en halv"
     if word_at(i + used) == Some("og") && word_at(i + used + 1) == Some("en") && word_at(i + used + 2) == Some("halv") {
         return Some((value + 0.5, used + 3));
@@ -308,6 +309,21 @@ mod tests {
         let spoken = tokenize("mellem hundrede og femogfyrre over halvfems og 150/95");
         assert!(spoken.contains(&Token::Pressure(145, 90)), "{spoken:?}");
         assert!(spoken.contains(&Token::Pressure(150, 95)));
+    }
+
+    #[test]
+    fn nonsense_never_panics() {
+        let hundreds = "hundrede ".repeat(40);
+        let thousands = "tusind ".repeat(40);
+        for text in [
+            hundreds.as_str(),
+            thousands.as_str(),
+            "komma komma 38, , ,5 / 99999999999999999999/1 1/99999999999999999999 .5 5.",
+            "en og en og halv over over 300 over 20",
+            "🙂 ÆØÅ ß İ ǅ 𝟘𝟙 ١٢٣",
+        ] {
+            let _ = tokenize(text);
+        }
     }
 
     #[test]

@@ -35,6 +35,10 @@ fn typed(text: &str) -> Transcript {
     Transcript::parse_txt(text).expect("test transcripts are well formed")
 }
 
+fn draft_of(text: &str) -> note::Draft {
+    note::draft(&typed(text), model()).expect("drafting a typed transcript")
+}
+
 fn section_text(draft: &note::Draft, section: Section) -> String {
     draft.section(section).map(|s| s.statements.iter().map(|st| st.text.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default()
 }
@@ -104,16 +108,12 @@ fn a_sore_throat_consultation_becomes_a_note_with_evidence() {
 
 #[test]
 fn home_measurements_go_to_objektivt() {
-    let draft = note::draft(
-        &typed(
-            "Læge: Hvad har du målt dit blodtryk til?\n\
+    let draft = draft_of(
+        "Læge: Hvad har du målt dit blodtryk til?\n\
              Patient: Det ligger på hundrede og femogfyrre over halvfems, og pulsen er toogtres.\n\
              Læge: Og hvad vejer du nu?\n\
              Patient: Jeg vejer fireoghalvfems kilo.\n",
-        ),
-        model(),
-    )
-    .unwrap();
+    );
     let objektivt = section_text(&draft, Section::Objektivt);
     for expected in ["Blodtryk 145/90.", "Puls 62.", "Vægt 94 kg."] {
         assert!(objektivt.contains(expected), "{expected:?} missing: {}", draft.to_text());
@@ -122,14 +122,10 @@ fn home_measurements_go_to_objektivt() {
 
 #[test]
 fn a_dose_change_goes_to_medicin() {
-    let draft = note::draft(
-        &typed(
-            "Læge: Dit blodtryk er for højt.\n\
+    let draft = draft_of(
+        "Læge: Dit blodtryk er for højt.\n\
              Læge: Så jeg sætter amlodipin op til ti milligram en gang dagligt.\n",
-        ),
-        model(),
-    )
-    .unwrap();
+    );
     assert!(section_text(&draft, Section::Medicin).contains("Amlodipin øges til 10 mg 1 gang dagligt."), "{}", draft.to_text());
 }
 
@@ -152,33 +148,25 @@ fn an_empty_transcript_gives_an_empty_draft_that_says_so() {
 
 #[test]
 fn small_talk_only_gives_no_sections() {
-    let draft = note::draft(
-        &typed(
-            "Læge: Goddag, kan du høre mig?\n\
+    let draft = draft_of(
+        "Læge: Goddag, kan du høre mig?\n\
              Patient: Ja, nu kan jeg. Billedet hakker lidt.\n\
              Læge: Prøv at flytte tættere på routeren.\n\
              Patient: Sådan. Er det bedre?\n\
              Læge: Ja. Hav en god dag.\n",
-        ),
-        model(),
-    )
-    .unwrap();
+    );
     assert!(draft.sections.is_empty(), "{}", draft.to_text());
     assert!(draft.to_text().contains("Intet journalrelevant indhold"), "{}", draft.to_text());
 }
 
 #[test]
 fn an_english_consultation_is_flagged_not_invented() {
-    let draft = note::draft(
-        &typed(
-            "Læge: Hello, what can I do for you?\n\
+    let draft = draft_of(
+        "Læge: Hello, what can I do for you?\n\
              Patient: I have had a sore throat for four days and a fever of thirty eight.\n\
              Læge: Do you have a cough? Is it painful to swallow?\n\
              Patient: No cough, but it hurts when I swallow and my throat is red.\n",
-        ),
-        model(),
-    )
-    .unwrap();
+    );
     assert!(draft.to_text().contains("engelsk"), "{}", draft.to_text());
     let numbers_invented = draft.sections.iter().flat_map(|s| &s.statements).any(|s| s.text.chars().any(|c| c.is_ascii_digit()));
     assert!(!numbers_invented, "{}", draft.to_text());
@@ -292,4 +280,19 @@ fn rust_features_through_onnx_reproduce_the_training_script() {
     }
     let accuracy = right as f64 / parity.utterances.len() as f64;
     assert!((accuracy - parity.heldout_accuracy).abs() < 1e-9, "rust {accuracy}, python {}", parity.heldout_accuracy);
+}
+
+#[test]
+fn nonsense_input_is_drafted_without_panicking() {
+    let hundreds = "hundrede ".repeat(50);
+    let lines = [
+        format!("Patient: {hundreds} milligram paracetamol, {hundreds} over {hundreds}"),
+        "Læge: Har du feber? ??? ... ,,, :".to_string(),
+        "Patient: Nej nej nej ikke ingen aldrig.".to_string(),
+        "Anden: 🙂 ÆØÅ 99999999999999999999/1 komma komma 38, ,5 ibuprofen ibuprofen mg mg".to_string(),
+        format!("Læge: {}", "blodprøve henvisning til ".repeat(200)),
+        "Patient: ".to_string() + &"a".repeat(10_000),
+    ];
+    let draft = draft_of(&lines.join("\n"));
+    let _ = (draft.to_text(), draft.to_json());
 }
