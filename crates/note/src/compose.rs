@@ -889,7 +889,7 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
         let line = span.or(rest_of_week).map_or("Sygemelding.".into(), |d| format!("Sygemelding {d}."));
         action("sygemelding", line, None);
     }
-    if has("tolk") {
+    if has("tolk") && follow_up.is_none() {
         action("tolk", "Tolk.".into(), None);
     }
     if has("recept") {
@@ -904,7 +904,9 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
     let blood_tests_then = has("blodprøve") && !control_said;
     if (words.iter().any(|w| FOLLOW_UP.contains(w)) || u.label.section == Some(Section::Plan)) && !blood_tests_then {
         if let Some(when) = follow_up {
-            action("kontrol", format!("Kontrol om {when}."), Some(when.clone()));
+            let how = if has("video") { "Videokontrol" } else { "Kontrol" };
+            let interpreter = if has("tolk") { " med tolk" } else { "" };
+            action("kontrol", format!("{how} om {when}{interpreter}."), Some(when.clone()));
         } else if has("ringer") && tomorrow.is_some() && !has("podning") {
             action("kontrol", "Telefonisk kontrol i morgen.".into(), tomorrow.clone());
         }
@@ -993,7 +995,8 @@ fn sentences(tokens: &[Token]) -> Vec<&[Token]> {
 }
 
 /// A sentence in note style, or `None` when it carries too little to stand alone (two content
-/// words at least: "Drik rigeligt." stays, "Flot." and "Hej Oscar." go).
+/// words, or one long one: "Drik rigeligt." and "Det er børneeksem." stay, "Flot." and "Hej
+/// Oscar." go).
 fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
     let mut rest = sentence;
     while let Some(first) = rest.first() {
@@ -1018,7 +1021,9 @@ fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
         })
         .count();
     let content = numbers + words.iter().filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w)).count();
-    if content < 2 {
+    // One long word can carry a whole assessment ("Det er børneeksem.").
+    let long_word = words.iter().any(|w| !FUNCTION_WORDS.contains(w) && w.chars().count() >= 8);
+    if content < 2 && !(content == 1 && long_word) {
         return None;
     }
     Some(sentence_from(rest))

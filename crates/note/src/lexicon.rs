@@ -165,6 +165,10 @@ pub const DRUGS: &[Drug] = &[
     drug("methotrexat", "L04AX03", &[]),
     drug("levonorgestrel", "G03AC03", &[]),
     drug("p-piller", "G03AA07", &["ppiller", "p-pille", "pillen"]),
+    drug("melatonin", "N05CH01", &["circadin"]),
+    drug("thiamin", "A11DA01", &["b1-vitamin"]),
+    drug("vareniclin", "N07BA03", &["champix"]),
+    drug("nikotin", "N07BA01", &["nicorette", "nicotinell", "nikotinplaster", "nikotintyggegummi"]),
 ];
 
 /// The dose units a statement may attach to a number, as the note writes them.

@@ -136,8 +136,9 @@ fn raw_tokens(text: &str) -> Vec<Token> {
             let literal: String = chars[start..i].iter().collect();
             out.push(digit_token(&literal));
         } else if c.is_alphanumeric() {
+            // A hyphen belongs to the word it ends or joins: "p-piller", "hånd-, fod- og mundsyge".
             let start = i;
-            while i < chars.len() && chars[i].is_alphanumeric() {
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '-') {
                 i += 1;
             }
             out.push(Token::Word(chars[start..i].iter().collect()));
