@@ -206,6 +206,7 @@ fn clause_bounds(tokens: &[Token], at: usize) -> (usize, usize) {
 /// it opens the clause ("feber har jeg ikke haft"). A negated wish ("vil ikke tisse hele
 /// tiden") is not a negated symptom.
 fn negated(tokens: &[Token], at: usize, span_end: usize) -> bool {
+    // Negations inside the matched phrase belong to the phrase: see `Symptom::said`.
     let (start, end) = clause_bounds(tokens, at);
     let cue = |k: usize| {
         tokens[k].word().is_some_and(|w| lexicon::NEGATIONS.contains(&w) && w != "nej")
@@ -221,7 +222,7 @@ fn negated(tokens: &[Token], at: usize, span_end: usize) -> bool {
     }
     let opens_clause =
         tokens[start..at].iter().filter_map(Token::word).all(|w| FILLERS.contains(&w) || PRONOUNS.contains(&w));
-    (at..span_end.min(end)).any(cue) || (opens_clause && (span_end..end.min(span_end + 4)).any(cue))
+    opens_clause && (span_end..end.min(span_end + 4)).any(cue)
 }
 
 const PRONOUNS: &[&str] = &["det", "den", "de", "jeg", "du", "hun", "han", "vi", "der"];
@@ -251,13 +252,17 @@ fn mentions(tokens: &[Token]) -> Vec<(&'static Symptom, usize, bool)> {
     let mut found: Vec<(&'static Symptom, usize, bool)> = Vec::new();
     let mut covered = vec![false; tokens.len()];
     for symptom in SYMPTOMS {
-        for pattern in symptom.said {
+        for said in symptom.said {
+            let (pattern, absent) = match said.strip_prefix('!') {
+                Some(pattern) => (pattern, true),
+                None => (*said, false),
+            };
             for (at, end) in find_phrase(tokens, pattern) {
                 if covered[at..end].iter().any(|&c| c) || found.iter().any(|f| std::ptr::eq(f.0, symptom)) {
                     continue;
                 }
                 covered[at..end].iter_mut().for_each(|c| *c = true);
-                found.push((symptom, at, negated(tokens, at, end)));
+                found.push((symptom, at, absent || negated(tokens, at, end)));
             }
         }
     }
@@ -1058,4 +1063,79 @@ fn capitalise(text: &str) -> String {
 
 fn sentence(text: &str) -> String {
     format!("{}.", capitalise(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drafts candidates for `lines` ("Læge: …"), each utterance labelled `section`.
+    fn said(lines: &str, section: Section) -> Vec<String> {
+        let transcript = transcript::Transcript::parse_txt(lines).expect("well-formed lines");
+        let labels = vec![Label { section: Some(section), probability: 1.0 }; transcript.segments.len()];
+        candidates(&transcript.segments, &labels).into_iter().map(|c| format!("{}: {}", c.section.label(), c.text)).collect()
+    }
+
+    fn has(found: &[String], expected: &str) -> bool {
+        found.iter().any(|f| f == expected)
+    }
+
+    #[test]
+    fn negation_stays_in_its_clause() {
+        let found = said("Patient: Og så får jeg kvalme og kan ikke tåle lys.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Kvalme."), "{found:?}");
+        let found = said("Læge: Klør udslættet?\nPatient: Nej, det klør ikke.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ingen kløe."), "{found:?}");
+        let found = said("Patient: Jeg kan ikke sove.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Søvnbesvær."), "{found:?}");
+        let found = said("Patient: Jeg vil ikke tisse hele tiden.", Section::Anamnese);
+        assert!(!found.iter().any(|f| f.contains("Ingen hyppig")), "{found:?}");
+    }
+
+    #[test]
+    fn a_no_denies_only_what_the_question_asks_about() {
+        let found = said("Læge: Har du hoste eller feber?\nPatient: Nej.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ingen hoste.") && has(&found, "anamnese: Ingen feber."), "{found:?}");
+        let found = said("Læge: Er det den værste hovedpine, du har haft?\nPatient: Nej.", Section::Anamnese);
+        assert!(!found.iter().any(|f| f.contains("Ingen hovedpine")), "{found:?}");
+        let found = said("Anden: Gør det ondt i brystet, Erna?\nPatient: Nej, det gør det ikke.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ingen brystsmerter."), "{found:?}");
+        assert!(!has(&found, "anamnese: Brystsmerter."), "a relayed question states nothing: {found:?}");
+    }
+
+    #[test]
+    fn durations_onsets_and_corrections() {
+        let found = said("Patient: Jeg har haft ondt i halsen i fire dage.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ondt i halsen i 4 dage."), "{found:?}");
+        let found = said("Patient: Det gør ondt i lænden. Det startede i torsdags, nej undskyld, i fredags.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Lændesmerter i fredags."), "{found:?}");
+    }
+
+    #[test]
+    fn medication_changes_are_read_per_clause_and_against_earlier_doses() {
+        let found = said("Læge: Du stopper simvastatin og tager i stedet atorvastatin, fyrre milligram, en tablet om aftenen.", Section::Medicin);
+        assert!(has(&found, "medicin: Simvastatin seponeres."), "{found:?}");
+        assert!(found.iter().any(|f| f.starts_with("medicin: Atorvastatin 40 mg")), "{found:?}");
+        let found = said(
+            "Læge: Du får sertralin, halvtreds milligram.\nLæge: Fra i morgen tager du sertralin hundrede milligram.",
+            Section::Medicin,
+        );
+        assert!(has(&found, "medicin: Sertralin øges til 100 mg."), "{found:?}");
+        let found = said("Læge: Paracetamol mikstur, fireogtyve milligram per milliliter, syv og en halv milliliter fire gange i døgnet.", Section::Plan);
+        assert!(has(&found, "plan: Paracetamol mikstur 7,5 ml 4 gange i døgnet."), "{found:?}");
+    }
+
+    #[test]
+    fn measurements_need_their_gauge() {
+        let found = said("Læge: Hvad var pulsen?\nPatient: Toogtres. Og jeg har to børn.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Puls 62."), "{found:?}");
+        let found = said("Læge: Ring hvis iltmætningen kommer under fireoghalvfems.", Section::Plan);
+        assert!(!found.iter().any(|f| f.contains("Iltmætning 94")), "a threshold is no measurement: {found:?}");
+    }
+
+    #[test]
+    fn counting_aloud_and_greetings_are_not_summaries() {
+        let found = said("Patient: En, to, tre, fire, fem.\nLæge: Hej Oscar.\nLæge: Flot.", Section::Objektivt);
+        assert!(found.is_empty(), "{found:?}");
+    }
 }

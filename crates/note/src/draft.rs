@@ -134,13 +134,20 @@ impl Draft {
         self.sections.iter().find(|s| s.section == section)
     }
 
-    /// The note as a doctor pastes it into the journal, followed by the points to check.
-    pub fn to_text(&self) -> String {
+    /// Only the note, as a doctor pastes it into the journal.
+    pub fn note_text(&self) -> String {
         let mut out = format!("{}\n", self.header);
         for section in &self.sections {
             let body: Vec<String> = section.statements.iter().map(statement_text).collect();
             let _ = writeln!(out, "{}: {}", section.heading, body.join(" "));
         }
+        out
+    }
+
+    /// The note followed by "Til lægens opmærksomhed": what the doctor must check before
+    /// pasting.
+    pub fn to_text(&self) -> String {
+        let mut out = self.note_text();
         if !self.attention.is_empty() {
             out.push_str("\nTil lægens opmærksomhed:\n");
             for item in &self.attention {

@@ -7,7 +7,9 @@ pub struct Symptom {
     /// How the note says it is absent: "Ingen feber.", "Intet vægttab.", "Ikke ondt i halsen.",
     /// "Ryger ikke."
     pub absent: Absent,
-    /// Word sequences that mean it, lowercase; a trailing `*` matches any ending.
+    /// Word sequences that mean it, lowercase; a trailing `*` matches any ending. A leading `!`
+    /// marks a phrase that says the symptom is absent ("!løber ikke noget ud"); a negation
+    /// inside any other phrase is part of the complaint ("kan ikke sove").
     pub said: &'static [&'static str],
 }
 
@@ -78,10 +80,12 @@ pub const SYMPTOMS: &[Symptom] = &[
     noun("svie ved vandladning", &["svie ved vandladning", "svier når jeg tisser", "svie når jeg tisser"]),
     noun("hyppig vandladning", &["hyppig vandladning", "tisse tit", "tisser tit", "tisse hele tiden"]),
     noun("blod i urinen", &["blod i urinen", "blod i tisset"]),
-    neuter("flåd", &["flåd", "udflåd", "løber der noget ud", "løber noget ud", "løber ikke noget ud"]),
+    neuter("flåd", &["flåd", "udflåd", "løber der noget ud", "løber noget ud", "!løber ikke noget ud"]),
     noun("synkebesvær", &["synkebesvær", "svært ved at synke"]),
     noun("ørepine", &["ørepine", "ondt i øret", "ondt i ørerne"]),
-    noun("søvnbesvær", &["søvnbesvær", "sover dårligt", "svært ved at sove", "svært ved at falde i søvn"]),
+    noun("søvnbesvær", &["søvnbesvær", "sover dårligt", "svært ved at sove", "svært ved at falde i søvn", "kan ikke sove", "kan ikke falde i søvn"]),
+    noun("forvirring", &["forvirret", "forvirring", "konfus"]),
+    noun("stress", &["stress", "stresset"]),
     noun("selvmordstanker", &["selvmordstanker", "tanker om at tage mit eget liv", "tanker om selvmord", "gøre en ende på det", "skade på dig selv", "skade på mig selv", "tage dit eget liv", "tanker om at dø", "selvmord"]),
     noun("nedtrykthed", &["nedtrykt", "nedtrykthed"]),
     phrase("ked af det", &["ked af det"]),
