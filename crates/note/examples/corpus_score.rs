@@ -71,6 +71,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         score.statements
     );
     println!("unsupported statements: {}", score.unsupported);
+    println!("statements dropped by the verifier (listed for the doctor): {}", score.dropped);
     if show_missed {
         for missed in &score.missed {
             println!("missed {missed}");

@@ -7,6 +7,7 @@
 //!   least one utterance it cites;
 //! * unsupported statements: statements in the finished draft that fail the verifier when
 //!   re-checked against the annotated text of the utterances they cite (must be 0);
+//! * dropped statements: candidates the verifier kept out of the draft (shown to the doctor);
 //! * classifier accuracy: utterances whose predicted label equals the annotated one.
 
 use std::collections::BTreeMap;
@@ -93,6 +94,8 @@ pub struct Score {
     pub statements: usize,
     pub statements_in_annotated_section: usize,
     pub unsupported: usize,
+    /// Statements the verifier kept out of the drafts (listed for the doctor instead).
+    pub dropped: usize,
     pub utterances: usize,
     pub utterances_labelled_right: usize,
     /// "consultation: section: words" for every fact not recalled.
@@ -129,6 +132,7 @@ impl Score {
                 }
             }
         }
+        self.dropped += draft.attention.iter().filter(|a| a.section.is_some()).count();
         for (label, utterance) in labels.iter().zip(&consultation.utterances) {
             self.utterances += 1;
             let predicted = label.section.map_or("none", Section::label);
