@@ -610,8 +610,8 @@ fn dose_pieces(tokens: &[Token], doses: &[(usize, String)]) -> Vec<(usize, Strin
 /// How often, and where in `tokens` it is said.
 fn frequency_at(tokens: &[Token]) -> Option<(usize, String)> {
     let words: Vec<&str> = tokens.iter().map(|t| t.word().unwrap_or("")).collect();
-    for i in 0..tokens.len() {
-        if let Some(n) = tokens[i].number()
+    for (i, token) in tokens.iter().enumerate() {
+        if let Some(n) = token.number()
             && matches!(words.get(i + 1), Some(&("gang" | "gange")))
         {
             let times = if n == 1.0 { "gang" } else { "gange" };
@@ -866,7 +866,7 @@ fn plan_actions(u: &Utterance, push: &mut Push) {
     for (stem, name) in [("urinprøve", "Urinprøve"), ("afføringsprøve", "Afføringsprøve"), ("røntgen", "Røntgen"), ("scanning", "Scanning"), ("ekg", "EKG")] {
         if has(stem) {
             let helicobacter = (stem == "afføringsprøve" && has("helicobacter")).then(|| " for helicobacter".to_string());
-            action(&stem.to_string(), format!("{name}{}.", helicobacter.clone().unwrap_or_default()), helicobacter);
+            action(stem, format!("{name}{}.", helicobacter.clone().unwrap_or_default()), helicobacter);
         }
     }
     if let Some(diary) = words.iter().find(|w| w.ends_with("dagbog")) {

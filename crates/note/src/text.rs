@@ -172,8 +172,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     let mut total = 0_u32;
     let mut current = 0_u32;
     let mut used = 0;
-    loop {
-        let Some(word) = word_at(i + used) else { break };
+    while let Some(word) = word_at(i + used) {
         match word {
             // Nonsense such as "hundrede hundrede hundrede …" saturates instead of overflowing.
             "hundrede" => current = current.max(1).saturating_mul(100),
@@ -182,7 +181,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
                 current = 0;
             }
             "og" if used > 0
-                && (current % 100 == 0 || total > 0)
+                && (current.is_multiple_of(100) || total > 0)
                 && word_at(i + used + 1).is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
             // "hundrede og et"
             "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current = current.saturating_add(1),
@@ -193,7 +192,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
                 current = 1;
             }
             _ => match small_number_word(word) {
-                Some(n) if current % 100 == 0 => current = current.saturating_add(n),
+                Some(n) if current.is_multiple_of(100) => current = current.saturating_add(n),
                 _ => break,
             },
         }
