@@ -27,7 +27,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut corpus = None;
     let mut models = std::env::var_os("AUTONOTAR_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))
+        });
     let mut split = "test".to_string();
     let mut show_missed = false;
     let mut show_drafts = false;
@@ -43,8 +45,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let corpus = corpus.ok_or("usage: corpus_score <corpus dir> [--models DIR] [--split test|train|all] [--missed] [--show]")?;
     let model = OnnxClassifier::open(&models, &models.join(MODEL_FILE))?;
-    let consultations: Vec<_> =
-        load_dir(&corpus)?.into_iter().filter(|c| split == "all" || c.split == split).collect();
+    let consultations: Vec<_> = load_dir(&corpus)?
+        .into_iter()
+        .filter(|c| split == "all" || c.split == split)
+        .collect();
     let mut score = Score::default();
     for consultation in &consultations {
         let transcript = consultation.transcript()?;
@@ -52,18 +56,39 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let draft = note::draft(&transcript, &model)?;
         score.add(consultation, &draft, &labels);
         if show_drafts {
-            println!("=== {}\n--- reference\n{}--- draft\n{}", consultation.id, consultation.reference_note.trim_start(), draft.to_text());
+            println!(
+                "=== {}\n--- reference\n{}--- draft\n{}",
+                consultation.id,
+                consultation.reference_note.trim_start(),
+                draft.to_text()
+            );
         }
     }
-    println!("corpus {} split {split}: {} consultations, {} utterances", corpus.display(), consultations.len(), score.utterances);
-    println!("classifier accuracy (utterance label): {:.3} ({}/{})", score.classifier_accuracy(), score.utterances_labelled_right, score.utterances);
+    println!(
+        "corpus {} split {split}: {} consultations, {} utterances",
+        corpus.display(),
+        consultations.len(),
+        score.utterances
+    );
+    println!(
+        "classifier accuracy (utterance label): {:.3} ({}/{})",
+        score.classifier_accuracy(),
+        score.utterances_labelled_right,
+        score.utterances
+    );
     println!("fact recall per section:");
     for (section, (found, total)) in &score.facts {
-        println!("  {section:<14} {:.3} ({found}/{total})", ratio(*found, *total));
+        println!(
+            "  {section:<14} {:.3} ({found}/{total})",
+            ratio(*found, *total)
+        );
     }
     let total: usize = score.facts.values().map(|f| f.1).sum();
     let found: usize = score.facts.values().map(|f| f.0).sum();
-    println!("fact recall overall: {:.3} ({found}/{total})", score.fact_recall());
+    println!(
+        "fact recall overall: {:.3} ({found}/{total})",
+        score.fact_recall()
+    );
     println!(
         "statement precision (section matches an evidence utterance's label): {:.3} ({}/{})",
         score.statement_precision(),
@@ -71,7 +96,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         score.statements
     );
     println!("unsupported statements: {}", score.unsupported);
-    println!("statements dropped by the verifier (listed for the doctor): {}", score.dropped);
+    println!(
+        "statements dropped by the verifier (listed for the doctor): {}",
+        score.dropped
+    );
     if show_missed {
         for missed in &score.missed {
             println!("missed {missed}");

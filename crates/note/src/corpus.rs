@@ -45,7 +45,10 @@ pub struct Fact {
 
 /// Every `*.toml` in `dir`, sorted by file name.
 pub fn load_dir(dir: &Path) -> Result<Vec<Consultation>, Error> {
-    let read = |path: &Path, source| Error::Read { path: path.to_path_buf(), source };
+    let read = |path: &Path, source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| read(dir, e))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -56,7 +59,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Consultation>, Error> {
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).map_err(|e| read(path, e))?;
-            toml::from_str(&text).map_err(|e| Error::BadTranscript { path: path.clone(), reason: e.to_string() })
+            toml::from_str(&text).map_err(|e| Error::BadTranscript {
+                path: path.clone(),
+                reason: e.to_string(),
+            })
         })
         .collect()
 }
@@ -64,11 +70,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Consultation>, Error> {
 impl Consultation {
     /// The utterances as a typed transcript (nominal times, as `Transcript::parse_txt` gives).
     pub fn transcript(&self) -> Result<Transcript, Error> {
-        let bad = |reason: String| Error::BadTranscript { path: PathBuf::from(&self.id), reason };
+        let bad = |reason: String| Error::BadTranscript {
+            path: PathBuf::from(&self.id),
+            reason,
+        };
         let mut clock = 0.0;
         let mut segments = Vec::with_capacity(self.utterances.len());
         for (id, u) in self.utterances.iter().enumerate() {
-            let speaker: Role = u.speaker.parse().map_err(|e: transcript::Error| bad(e.to_string()))?;
+            let speaker: Role = u
+                .speaker
+                .parse()
+                .map_err(|e: transcript::Error| bad(e.to_string()))?;
             let end = clock + u.text.split_whitespace().count().max(1) as f64 * 0.4;
             segments.push(Segment {
                 id: id as u32,
@@ -82,7 +94,11 @@ impl Consultation {
             });
             clock = end;
         }
-        Ok(Transcript { language: "da".into(), duration: clock, segments })
+        Ok(Transcript {
+            language: "da".into(),
+            duration: clock,
+            segments,
+        })
     }
 }
 
@@ -107,7 +123,13 @@ impl Score {
         for fact in &consultation.facts {
             let text = Section::from_label(&fact.section)
                 .and_then(|s| draft.section(s))
-                .map(|s| s.statements.iter().map(|st| st.text.to_lowercase()).collect::<Vec<_>>().join(" "))
+                .map(|s| {
+                    s.statements
+                        .iter()
+                        .map(|st| st.text.to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_default();
             let found = fact.words.iter().all(|w| text.contains(&w.to_lowercase()));
             let entry = self.facts.entry(fact.section.clone()).or_default();
@@ -115,14 +137,23 @@ impl Score {
             if found {
                 entry.0 += 1;
             } else {
-                self.missed.push(format!("{}: {}: {}", consultation.id, fact.section, fact.words.join(" + ")));
+                self.missed.push(format!(
+                    "{}: {}: {}",
+                    consultation.id,
+                    fact.section,
+                    fact.words.join(" + ")
+                ));
             }
         }
         for section in &draft.sections {
             for statement in &section.statements {
                 self.statements += 1;
-                let cited: Vec<&Utterance> =
-                    statement.evidence.segments.iter().filter_map(|&id| consultation.utterances.get(id as usize)).collect();
+                let cited: Vec<&Utterance> = statement
+                    .evidence
+                    .segments
+                    .iter()
+                    .filter_map(|&id| consultation.utterances.get(id as usize))
+                    .collect();
                 if cited.iter().any(|u| u.label == section.section.label()) {
                     self.statements_in_annotated_section += 1;
                 }
@@ -132,7 +163,11 @@ impl Score {
                 }
             }
         }
-        self.dropped += draft.attention.iter().filter(|a| a.section.is_some()).count();
+        self.dropped += draft
+            .attention
+            .iter()
+            .filter(|a| a.section.is_some())
+            .count();
         for (label, utterance) in labels.iter().zip(&consultation.utterances) {
             self.utterances += 1;
             let predicted = label.section.map_or("none", Section::label);
@@ -143,7 +178,10 @@ impl Score {
     }
 
     pub fn fact_recall(&self) -> f64 {
-        let (found, total) = self.facts.values().fold((0, 0), |(f, t), (a, b)| (f + a, t + b));
+        let (found, total) = self
+            .facts
+            .values()
+            .fold((0, 0), |(f, t), (a, b)| (f + a, t + b));
         ratio(found, total)
     }
 
@@ -157,5 +195,9 @@ impl Score {
 }
 
 pub fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { f64::NAN } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        f64::NAN
+    } else {
+        part as f64 / whole as f64
+    }
 }
