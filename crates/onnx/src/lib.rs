@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+pub use ort;
 pub use ort::session::Session;
 pub use ort::value::Tensor;
 

