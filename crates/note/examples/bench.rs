@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use note::corpus::load_dir;
+use fixtures::Consultation;
 use note::{MODEL_FILE, OnnxClassifier};
 use transcript::Transcript;
 
@@ -39,7 +39,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }),
     };
     let model = OnnxClassifier::open(&models, &models.join(MODEL_FILE))?;
-    let consultations = load_dir(&corpus)?;
+    let consultations = Consultation::load_all(&corpus)?;
     if consultations.is_empty() {
         return Err(format!("no consultations in {}", corpus.display()).into());
     }
@@ -51,7 +51,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let mut offset = 0.0;
         'fill: loop {
             for consultation in &consultations {
-                let mut t = consultation.transcript()?;
+                let mut t = consultation.transcript();
                 for s in &mut t.segments {
                     s.start += offset;
                     s.end += offset;

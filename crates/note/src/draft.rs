@@ -4,7 +4,10 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use transcript::Transcript;
+
 use crate::classifier::Section;
+use crate::verify::verify;
 
 /// What kind of content a statement carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +165,26 @@ impl Draft {
             }
         }
         out
+    }
+
+    /// Statements that fail the verifier when re-checked against the text of the segments of
+    /// `transcript` they cite, or cite none that exist. Always empty for a draft made from
+    /// `transcript`; a check for anyone who receives a draft and its transcript separately.
+    pub fn unsupported<'d>(&'d self, transcript: &Transcript) -> Vec<&'d Statement> {
+        self.sections
+            .iter()
+            .flat_map(|s| &s.statements)
+            .filter(|statement| {
+                let said: Vec<&str> = statement
+                    .evidence
+                    .segments
+                    .iter()
+                    .filter_map(|id| transcript.segments.iter().find(|s| s.id == *id))
+                    .map(|s| s.text.as_str())
+                    .collect();
+                said.is_empty() || verify(&statement.text, &said.join(" ")).is_err()
+            })
+            .collect()
     }
 
     pub fn to_json(&self) -> String {

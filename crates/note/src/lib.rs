@@ -10,7 +10,6 @@
 
 mod classifier;
 mod compose;
-pub mod corpus;
 mod draft;
 pub mod features;
 mod lexicon;
@@ -351,6 +350,36 @@ mod tests {
         assert_eq!(
             attention[0].evidence.as_ref().map(|e| (e.start, e.end)),
             Some((0.0, 5.5))
+        );
+    }
+
+    #[test]
+    fn a_tampered_draft_shows_its_unsupported_statements() {
+        let segments = vec![said(0, Role::Patient, "Otteogtredive komma fem.")];
+        let (sections, _) = assemble(
+            &segments,
+            vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])],
+        );
+        let transcript = Transcript {
+            language: "da".into(),
+            duration: 3.0,
+            segments,
+        };
+        let mut draft = Draft {
+            header: "Videokonsultation.".into(),
+            sections,
+            attention: Vec::new(),
+            model: "test".into(),
+        };
+        assert!(draft.unsupported(&transcript).is_empty());
+        draft.sections[0].statements[0].text = "Feber 39,5.".into();
+        assert_eq!(draft.unsupported(&transcript).len(), 1);
+        draft.sections[0].statements[0].evidence.segments = vec![7];
+        draft.sections[0].statements[0].text = "Feber 38,5.".into();
+        assert_eq!(
+            draft.unsupported(&transcript).len(),
+            1,
+            "citing a segment that does not exist"
         );
     }
 
