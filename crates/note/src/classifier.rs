@@ -221,3 +221,23 @@ impl NoteModel for OnnxClassifier {
         format!("{file} (ONNX)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_classifier_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<OnnxClassifier>();
+    }
+
+    #[test]
+    fn section_labels_round_trip() {
+        for section in Section::ALL {
+            assert_eq!(Section::from_label(section.label()), Some(section));
+            assert!(LABELS.contains(&section.label()));
+        }
+        assert_eq!(Section::from_label("none"), None);
+    }
+}
