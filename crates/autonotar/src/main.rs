@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod config;
+mod draft_cmd;
 mod keys_cmd;
 mod models_cmd;
 mod retention_cmd;
@@ -42,6 +43,8 @@ enum Command {
     },
     /// Transcribe a WAV recording, one channel per participant.
     Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Draft a Danish journal note from a recording or a transcript.
+    Draft(draft_cmd::DraftArgs),
     /// Create or rotate the vault's key-encryption key.
     Keys {
         #[command(subcommand)]
@@ -81,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
+        Command::Draft(args) => draft_cmd::run(args, &config, &paths),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
         Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
