@@ -13,7 +13,7 @@ mod compose;
 mod draft;
 pub mod features;
 mod lexicon;
-pub mod text;
+mod text;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
