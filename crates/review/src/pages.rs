@@ -204,7 +204,7 @@ pub fn draft(page: &DraftPage) -> Html<String> {
          <kbd>e</kbd> ret · <kbd>d</kbd> slet · <kbd>Ctrl</kbd>+<kbd>Enter</kbd> godkend notat · \
          <kbd>Esc</kbd> fortryd rettelse</p><p id=\"msg\" role=\"alert\"></p></section>",
     );
-    body.push_str("<section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2><ol>");
+    body.push_str("<section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2><ul id=\"evidence\" aria-live=\"polite\" aria-label=\"Belæg for det valgte udsagn\"></ul><ol>");
     for segment in &page.transcript.segments {
         let _ = write!(
             body,
@@ -282,7 +282,7 @@ fn evidence_ids(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
-/// The evidence as said, shown under the active statement.
+/// The evidence as said; the script shows it above the transcript for the active statement.
 fn quotes(ids: &[u32], segments: &HashMap<u32, &Segment>) -> String {
     let lines: String = ids
         .iter()
@@ -300,7 +300,9 @@ fn segment_text(segment: &Segment) -> String {
     let mut out = String::new();
     for word in &segment.words {
         if word.probability < UNCERTAIN_WORD {
-            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", esc(&word.text));
+            let spoken = word.text.trim_start();
+            out.push_str(&word.text[..word.text.len() - spoken.len()]);
+            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", esc(spoken));
         } else {
             out.push_str(&esc(&word.text));
         }

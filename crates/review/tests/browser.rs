@@ -121,7 +121,10 @@ async fn until(client: &Client, what: &str, script: &str) {
         if client.execute(&format!("return !!({script});"), vec![]).await.unwrap() == Value::Bool(true) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what} ({script})");
+        if Instant::now() > deadline {
+            let said = client.execute("return (document.getElementById('msg')?.textContent ?? '') + ' | ' + [...document.querySelectorAll('.stmt')].map(e => e.id + ':' + e.className).join(', ');", vec![]).await.unwrap();
+            panic!("timed out waiting for {what} ({script}); the page says {said}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -169,9 +172,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
               && document.querySelectorAll('.seg.hl').length === ids.length; })()",
     )
     .await;
-    let quote = client.find(Locator::Css(".stmt.active .quote")).await.unwrap();
-    assert!(quote.is_displayed().await.unwrap(), "the evidence's words are shown under the statement");
-    let said = quote.text().await.unwrap();
+    let said = text_of(&client, "#evidence").await;
     assert!(said.contains("Patient") || said.contains("Læge"), "{said}");
     assert!(client.find(Locator::Css(".stmt.low")).await.is_ok(), "a low-confidence statement stands out");
     assert!(client.find(Locator::Css(".seg mark.unsure")).await.is_ok(), "uncertain words stand out");

@@ -30,12 +30,22 @@
     document.querySelectorAll(".active").forEach((el) => el.classList.remove("active"));
     document.querySelectorAll(".seg.hl").forEach((el) => el.classList.remove("hl"));
     item.classList.add("active");
+    // The words said, in a fixed place: nothing on the left moves under the pointer.
+    const evidence = document.getElementById("evidence");
+    if (evidence) evidence.innerHTML = item.querySelector(".quote")?.innerHTML || "<li>Intet belæg i samtalen (tilføjet af lægen).</li>";
     (item.dataset.evidence || "").split(" ").filter(Boolean).forEach((id, i) => {
       const seg = document.getElementById("seg-" + id);
       if (!seg) return;
       seg.classList.add("hl");
-      if (i === 0) seg.scrollIntoView({ block: "nearest" });
+      if (i === 0) reveal(seg);
     });
+  }
+  // Scrolls only the transcript pane: moving the page under the pointer would misplace clicks.
+  function reveal(seg) {
+    const pane = seg.closest(".transcript");
+    if (!pane) return;
+    const box = pane.getBoundingClientRect(), at = seg.getBoundingClientRect();
+    if (at.top < box.top || at.bottom > box.bottom) pane.scrollTop += at.top - box.top - box.height / 3;
   }
   document.addEventListener("focusin", (e) => activate(e.target.closest?.(".stmt, .att")));
   document.addEventListener("mouseover", (e) => activate(e.target.closest?.(".stmt, .att")));
