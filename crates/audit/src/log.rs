@@ -4,6 +4,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::record::{GENESIS_HASH, MAX_RECORD_BYTES, line_hash};
 use crate::segments::{HEAD_FILE, Segment, list_segments, read_head, segment_name};
@@ -29,8 +30,11 @@ pub struct AuditLog {
     rotate_daily: bool,
     fsync: bool,
     clock: fn() -> Timestamp,
-    lock: File,
+    lock: Arc<File>,
     head_file: File,
+    /// What this writer last wrote to `audit.head`: anything else there means another writer
+    /// appended since.
+    head_written: Vec<u8>,
     tip: Tip,
     /// Set when a write failed half-way; the log must be reopened to recover.
     unusable: bool,
@@ -57,9 +61,8 @@ struct Tail {
     dropped: u64,
 }
 
-/// Holds the log's file lock until dropped, through its own handle so that holding it does not
-/// borrow the log.
-struct Locked(File);
+/// Holds the log's file lock until dropped; shares the handle so holding it does not borrow the log.
+struct Locked(Arc<File>);
 
 impl Drop for Locked {
     fn drop(&mut self) {
@@ -95,6 +98,7 @@ impl AuditLog {
         let open_private = |name: &str, action: &'static str| {
             let path = dir.join(name);
             OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
@@ -102,7 +106,7 @@ impl AuditLog {
                 .open(&path)
                 .map_err(AuditError::io(action, path))
         };
-        let lock = open_private(LOCK_FILE, "opening audit lock")?;
+        let lock = Arc::new(open_private(LOCK_FILE, "opening audit lock")?);
         let head_file = open_private(HEAD_FILE, "opening audit head")?;
         let _locked = lock_log(&lock, dir)?;
         let (tip, dropped) = locate_tip(dir, &key)?;
@@ -116,6 +120,7 @@ impl AuditLog {
             clock,
             lock,
             head_file,
+            head_written: Vec::new(),
             tip,
             unusable: false,
         };
@@ -141,8 +146,15 @@ impl AuditLog {
 
     /// Moves the tip to the end of records other processes appended since our last one.
     fn catch_up(&mut self) -> Result<()> {
-        let head = read_head(&self.dir).map_err(|error| damaged(&self.dir, error.to_string()))?;
-        if head.is_some_and(|head| head.count == self.tip.count && head.head == self.tip.head) {
+        let mut on_disk = vec![0; HEAD_BYTES];
+        let read = self
+            .head_file
+            .read_at(&mut on_disk, 0)
+            .map_err(AuditError::io(
+                "reading audit head",
+                self.dir.join(HEAD_FILE),
+            ))?;
+        if on_disk[..read] == self.head_written[..] {
             return Ok(());
         }
         let (tip, dropped) = locate_tip(&self.dir, &self.key)?;
@@ -244,18 +256,16 @@ impl AuditLog {
         let path = self.dir.join(HEAD_FILE);
         self.head_file
             .write_all_at(&bytes, 0)
-            .map_err(AuditError::io("writing audit head", path))
+            .map_err(AuditError::io("writing audit head", path))?;
+        self.head_written = bytes;
+        Ok(())
     }
 }
 
-fn lock_log(lock: &File, dir: &Path) -> Result<Locked> {
-    let handle = lock
-        .try_clone()
+fn lock_log(lock: &Arc<File>, dir: &Path) -> Result<Locked> {
+    lock.lock()
         .map_err(AuditError::io("locking audit log", dir))?;
-    handle
-        .lock()
-        .map_err(AuditError::io("locking audit log", dir))?;
-    Ok(Locked(handle))
+    Ok(Locked(Arc::clone(lock)))
 }
 
 /// Finds where the next record goes: after the last record of the newest segment (cutting off
