@@ -5,6 +5,7 @@
 
 mod config;
 mod keys_cmd;
+mod link_cmd;
 mod models_cmd;
 mod retention_cmd;
 mod transcribe_cmd;
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
     },
+    /// Print a signed, single-use link into the review app for a doctor (for the practice system).
+    Link(link_cmd::LinkArgs),
     /// Show or apply the retention policy: what is deleted when.
     Retention {
         #[command(subcommand)]
@@ -76,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
         Command::Keys { command } => keys_cmd::run(command, &paths),
+        Command::Link(args) => link_cmd::run(args, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }
 }
