@@ -19,6 +19,7 @@ pub struct Config {
     pub asr: AsrConfig,
     pub vault: VaultConfig,
     pub retention: vault::RetentionPolicy,
+    pub audit: audit::AuditConfig,
     pub server: ServerConfig,
 }
 
@@ -111,6 +112,11 @@ impl Paths {
 
     pub fn whisper_model(&self, config: &Config) -> PathBuf {
         self.models_dir.join(&config.models.whisper)
+    }
+
+    /// The audit log under the data directory (its key is created on first use).
+    pub fn open_audit(&self, config: &Config) -> anyhow::Result<audit::AuditLog> {
+        Ok(audit::AuditLog::open(&config.audit, &self.data_dir)?)
     }
 
     /// The vault under the data directory, opened with the KEK from `AUTONOTAR_KEK` or the key file.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Paths;
+use crate::config::{Config, Paths};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -14,10 +14,19 @@ pub enum KeysCommand {
     Rotate,
 }
 
-pub fn run(command: KeysCommand, paths: &Paths) -> anyhow::Result<ExitCode> {
+pub fn run(command: KeysCommand, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::Init => println!("{}", vault::keys::init(&paths.key_file)?),
-        KeysCommand::Rotate => println!("{}", vault::keys::rotate_key_file(&paths.key_file, &paths.data_dir)?),
+        KeysCommand::Rotate => {
+            let rotation = vault::keys::rotate_key_file(&paths.key_file, &paths.data_dir)?;
+            let key = audit::Id::new(format!("kek-{}", hex(&rotation.new_fingerprint)))?;
+            paths.open_audit(config)?.append(audit::Event::KeyRotated { key, rewrapped: rotation.resealed as u64 })?;
+            println!("{rotation}");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

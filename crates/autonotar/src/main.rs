@@ -3,6 +3,7 @@
 //! Every subcommand that reads or writes stored data takes `--data-dir` and `--config`; the
 //! command names are a contract with the practice system's scripts.
 
+mod audit_cmd;
 mod config;
 mod keys_cmd;
 mod link_cmd;
@@ -49,6 +50,11 @@ enum Command {
     },
     /// Print a signed, single-use link into the review app for a doctor (for the practice system).
     Link(link_cmd::LinkArgs),
+    /// Verify the audit log, export a checkpoint, or write the DPO's report.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
     /// Show or apply the retention policy: what is deleted when.
     Retention {
         #[command(subcommand)]
@@ -78,7 +84,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
-        Command::Keys { command } => keys_cmd::run(command, &paths),
+        Command::Keys { command } => keys_cmd::run(command, &config, &paths),
+        Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Link(args) => link_cmd::run(args, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }

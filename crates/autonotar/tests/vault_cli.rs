@@ -42,6 +42,14 @@ fn keys_init_then_retention_deletes_exactly_when_due() {
     assert!(matches!(gone, Err(vault::Error::Missing { .. })), "{gone:?}");
     let report = String::from_utf8_lossy(&after.stdout);
     assert!(report.contains("shredded draft") && report.contains("rule unapproved"), "{report}");
+
+    // The deletion is in the audit log, which still verifies, and the DPO report shows it.
+    let verify = run(dir.path(), &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(String::from_utf8_lossy(&verify.stdout).starts_with("OK: 4 records, head "), "{}", String::from_utf8_lossy(&verify.stdout));
+    let dpo = run(dir.path(), &["audit", "report", "--consultation", "consultation-1", "--now", "2026-11-15T10:00:00Z"]);
+    let dpo = String::from_utf8_lossy(&dpo.stdout);
+    assert!(dpo.contains("consultation-1.draft"), "{dpo}");
 }
 
 #[test]

@@ -4,7 +4,10 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use transcript::Transcript;
+
 use crate::classifier::Section;
+use crate::verify::verify;
 
 /// What kind of content a statement carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,13 +137,20 @@ impl Draft {
         self.sections.iter().find(|s| s.section == section)
     }
 
-    /// The note as a doctor pastes it into the journal, followed by the points to check.
-    pub fn to_text(&self) -> String {
+    /// Only the note, as a doctor pastes it into the journal.
+    pub fn note_text(&self) -> String {
         let mut out = format!("{}\n", self.header);
         for section in &self.sections {
             let body: Vec<String> = section.statements.iter().map(statement_text).collect();
             let _ = writeln!(out, "{}: {}", section.heading, body.join(" "));
         }
+        out
+    }
+
+    /// The note followed by "Til lægens opmærksomhed": what the doctor must check before
+    /// pasting.
+    pub fn to_text(&self) -> String {
+        let mut out = self.note_text();
         if !self.attention.is_empty() {
             out.push_str("\nTil lægens opmærksomhed:\n");
             for item in &self.attention {
@@ -157,6 +167,26 @@ impl Draft {
         out
     }
 
+    /// Statements that fail the verifier when re-checked against the text of the segments of
+    /// `transcript` they cite, or cite none that exist. Always empty for a draft made from
+    /// `transcript`; a check for anyone who receives a draft and its transcript separately.
+    pub fn unsupported<'d>(&'d self, transcript: &Transcript) -> Vec<&'d Statement> {
+        self.sections
+            .iter()
+            .flat_map(|s| &s.statements)
+            .filter(|statement| {
+                let said: Vec<&str> = statement
+                    .evidence
+                    .segments
+                    .iter()
+                    .filter_map(|id| transcript.segments.iter().find(|s| s.id == *id))
+                    .map(|s| s.text.as_str())
+                    .collect();
+                said.is_empty() || verify(&statement.text, &said.join(" ")).is_err()
+            })
+            .collect()
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a draft always serialises")
     }
@@ -166,6 +196,10 @@ fn statement_text(statement: &Statement) -> String {
     if statement.uncertain_words.is_empty() {
         statement.text.clone()
     } else {
-        format!("{} [usikkert hørt: {}]", statement.text, statement.uncertain_words.join(", "))
+        format!(
+            "{} [usikkert hørt: {}]",
+            statement.text,
+            statement.uncertain_words.join(", ")
+        )
     }
 }

@@ -58,9 +58,34 @@ pub fn pressure_text(systolic: u32, diastolic: u32) -> String {
 
 /// Words after which "en"/"et" mean the number one rather than the article.
 const COUNTED: &[&str] = &[
-    "gang", "tablet", "tabletter", "uge", "uges", "dag", "døgn", "måned", "år", "time", "pille",
-    "kapsel", "glas", "pust", "sprøjte", "dosis", "gram", "g", "mg", "milligram", "liter", "kilo",
-    "grad", "øl", "genstand", "kop", "procent", "mikrogram",
+    "gang",
+    "tablet",
+    "tabletter",
+    "uge",
+    "uges",
+    "dag",
+    "døgn",
+    "måned",
+    "år",
+    "time",
+    "pille",
+    "kapsel",
+    "glas",
+    "pust",
+    "sprøjte",
+    "dosis",
+    "gram",
+    "g",
+    "mg",
+    "milligram",
+    "liter",
+    "kilo",
+    "grad",
+    "øl",
+    "genstand",
+    "kop",
+    "procent",
+    "mikrogram",
 ];
 
 fn unit_word(word: &str) -> Option<u32> {
@@ -136,8 +161,9 @@ fn raw_tokens(text: &str) -> Vec<Token> {
             let literal: String = chars[start..i].iter().collect();
             out.push(digit_token(&literal));
         } else if c.is_alphanumeric() {
+            // A hyphen belongs to the word it ends or joins: "p-piller", "hånd-, fod- og mundsyge".
             let start = i;
-            while i < chars.len() && chars[i].is_alphanumeric() {
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '-') {
                 i += 1;
             }
             out.push(Token::Word(chars[start..i].iter().collect()));
@@ -162,7 +188,10 @@ fn digit_token(literal: &str) -> Token {
         Some((_, after)) if after.len() == 3 => literal.replace('.', ""),
         _ => literal.replace(',', "."),
     };
-    cleaned.parse().map(Token::Number).unwrap_or_else(|_| Token::Word(literal.to_string()))
+    cleaned
+        .parse()
+        .map(Token::Number)
+        .unwrap_or_else(|_| Token::Word(literal.to_string()))
 }
 
 /// Reads a spoken number starting at `i`; returns its value and how many tokens it used.
@@ -171,8 +200,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     let mut total = 0_u32;
     let mut current = 0_u32;
     let mut used = 0;
-    loop {
-        let Some(word) = word_at(i + used) else { break };
+    while let Some(word) = word_at(i + used) {
         match word {
             // Nonsense such as "hundrede hundrede hundrede …" saturates instead of overflowing.
             "hundrede" => current = current.max(1).saturating_mul(100),
@@ -181,18 +209,24 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
                 current = 0;
             }
             "og" if used > 0
-                && (current % 100 == 0 || total > 0)
-                && word_at(i + used + 1).is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
+                && (current.is_multiple_of(100) || total > 0)
+                && word_at(i + used + 1).is_some_and(|w| {
+                    small_number_word(w).is_some() || matches!(w, "en" | "et")
+                }) => {}
             // "hundrede og et"
-            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current = current.saturating_add(1),
+            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => {
+                current = current.saturating_add(1)
+            }
             "en" | "et" | "én" if used == 0 => {
-                if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind") {
+                if !word_at(i + 1).is_some_and(|next| {
+                    COUNTED.contains(&next) || next == "hundrede" || next == "tusind"
+                }) {
                     return None;
                 }
                 current = 1;
             }
             _ => match small_number_word(word) {
-                Some(n) if current % 100 == 0 => current = current.saturating_add(n),
+                Some(n) if current.is_multiple_of(100) => current = current.saturating_add(n),
                 _ => break,
             },
         }
@@ -203,7 +237,10 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     }
     let mut value = f64::from(total.saturating_add(current));
     // "syv og en halv"
-    if word_at(i + used) == Some("og") && word_at(i + used + 1) == Some("en") && word_at(i + used + 2) == Some("halv") {
+    if word_at(i + used) == Some("og")
+        && word_at(i + used + 1) == Some("en")
+        && word_at(i + used + 2) == Some("halv")
+    {
         return Some((value + 0.5, used + 3));
     }
     if word_at(i + used) == Some("komma") {
@@ -240,11 +277,15 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         } else if let Some((value, used)) = spoken_number(&raw, i) {
             merged.push(Token::Number(value));
             i += used;
-        } else if let (Token::Number(whole), Some("komma"), Some(Token::Number(fraction))) =
-            (&raw[i], raw.get(i + 1).and_then(Token::word), raw.get(i + 2))
-        {
+        } else if let (Token::Number(whole), Some("komma"), Some(Token::Number(fraction))) = (
+            &raw[i],
+            raw.get(i + 1).and_then(Token::word),
+            raw.get(i + 2),
+        ) {
             let digits = danish_number(*fraction).replace(',', "");
-            merged.push(Token::Number(format!("{whole}.{digits}").parse().unwrap_or(*whole)));
+            merged.push(Token::Number(
+                format!("{whole}.{digits}").parse().unwrap_or(*whole),
+            ));
             i += 3;
         } else {
             merged.push(raw[i].clone());

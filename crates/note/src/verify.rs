@@ -13,10 +13,14 @@ use crate::text::{Token, danish_number, pressure_text, tokenize};
 pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
     let claimed = tokenize(statement);
     let said = tokenize(evidence);
-    let said_number = |n: f64| said.iter().any(|t| t.number().is_some_and(|m| (m - n).abs() < 1e-9));
+    let said_number = |n: f64| {
+        said.iter()
+            .any(|t| t.number().is_some_and(|m| (m - n).abs() < 1e-9))
+    };
     let said_dose = |n: f64, unit: &str| {
         said.windows(2).any(|w| {
-            w[0].number().is_some_and(|m| (m - n).abs() < 1e-9) && w[1].word().and_then(dose_unit) == Some(unit)
+            w[0].number().is_some_and(|m| (m - n).abs() < 1e-9)
+                && w[1].word().and_then(dose_unit) == Some(unit)
         })
     };
     let mut missing = Vec::new();
@@ -28,7 +32,9 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
                     Some(unit) if !said_dose(*n, unit) => {
                         missing.push(format!("dosis {} {unit}", danish_number(*n)));
                     }
-                    None if !said_number(*n) => missing.push(format!("tallet {}", danish_number(*n))),
+                    None if !said_number(*n) => {
+                        missing.push(format!("tallet {}", danish_number(*n)))
+                    }
                     _ => {}
                 }
             }
@@ -37,11 +43,19 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
             }
             Token::Word(w) => {
                 if let Some(drug) = drug_named(w)
-                    && !said.iter().filter_map(Token::word).any(|s| drug_named(s).is_some_and(|d| d.name == drug.name))
+                    && !said
+                        .iter()
+                        .filter_map(Token::word)
+                        .any(|s| drug_named(s).is_some_and(|d| d.name == drug.name))
                 {
                     missing.push(format!("lægemidlet {}", drug.name));
                 }
-                if NEGATIONS.contains(&w.as_str()) && !said.iter().filter_map(Token::word).any(|s| NEGATIONS.contains(&s)) {
+                if NEGATIONS.contains(&w.as_str())
+                    && !said
+                        .iter()
+                        .filter_map(Token::word)
+                        .any(|s| NEGATIONS.contains(&s))
+                {
                     missing.push(format!("nægtelsen «{w}»"));
                 }
             }
@@ -61,10 +75,22 @@ mod tests {
 
     #[test]
     fn spoken_numbers_support_digits() {
-        assert!(verify("Feber 38,5.", "Ja, i går aftes målte jeg otteogtredive komma fem.").is_ok());
+        assert!(
+            verify(
+                "Feber 38,5.",
+                "Ja, i går aftes målte jeg otteogtredive komma fem."
+            )
+            .is_ok()
+        );
         assert!(verify("Ondt i halsen i 4 dage.", "ondt i halsen i fire dage nu").is_ok());
         assert!(verify("Blodtryk 145/90.", "hundrede og femogfyrre over halvfems").is_ok());
-        assert!(verify("Amlodipin 5 mg, 1 gang dagligt.", "amlodipin fem milligram en gang om dagen").is_ok());
+        assert!(
+            verify(
+                "Amlodipin 5 mg, 1 gang dagligt.",
+                "amlodipin fem milligram en gang om dagen"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -82,6 +108,12 @@ mod tests {
 
     #[test]
     fn brand_names_support_the_generic_name() {
-        assert!(verify("Paracetamol 500 mg.", "to panodiler á fem hundrede milligram").is_ok());
+        assert!(
+            verify(
+                "Paracetamol 500 mg.",
+                "to panodiler á fem hundrede milligram"
+            )
+            .is_ok()
+        );
     }
 }
