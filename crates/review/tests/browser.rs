@@ -140,6 +140,7 @@ async fn screenshot(client: &Client, name: &str) {
 async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     let mut app = App::new();
     app.seed("k-2026-0042", "laege-07", "c01-ondt-i-halsen");
+    app.add_attention("k-2026-0042", "Feber 39,5.", "otteogtredive");
     app.seed("k-2026-0041", "laege-07", "c02-blodtrykskontrol");
     app.seed_recording("k-2026-0043", "laege-07");
     app.seed("k-2026-0050", "laege-09", "c07-blaerebetaendelse");
@@ -175,6 +176,9 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     let said = text_of(&client, "#evidence").await;
     assert!(said.contains("Patient") || said.contains("Læge"), "{said}");
     assert!(client.find(Locator::Css(".stmt.low")).await.is_ok(), "a low-confidence statement stands out");
+    let attention = text_of(&client, "section.attention").await;
+    assert!(attention.starts_with("Til lægens opmærksomhed") && attention.contains("Feber 39,5."), "{attention}");
+    assert!(attention.contains("ikke sagt i samtalen"), "{attention}");
     assert!(client.find(Locator::Css(".seg mark.unsure")).await.is_ok(), "uncertain words stand out");
     screenshot(&client, "kladde").await;
 
@@ -184,8 +188,8 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     press(&client, 'e').await;
     let box_ = client.wait().for_element(Locator::Css(".stmt textarea")).await.unwrap();
     box_.clear().await.unwrap();
-    box_.send_keys("Ondt i halsen i 5 dage, værst om morgenen.\u{E007}").await.unwrap();
-    until(&client, "the edit to be saved", "document.querySelector('#u0.accepted .text')?.textContent === 'Ondt i halsen i 5 dage, værst om morgenen.'").await;
+    box_.send_keys("Ondt i halsen og synkebesvær.\u{E007}").await.unwrap();
+    until(&client, "the edit to be saved", "document.querySelector('#u0.accepted .text')?.textContent === 'Ondt i halsen og synkebesvær.'").await;
     // j moves to the next statement, a accepts it.
     press(&client, 'j').await;
     press(&client, 'a').await;
@@ -203,7 +207,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     // Saved as made: a reload shows all of it.
     client.refresh().await.unwrap();
     let page = text_of(&client, ".note").await;
-    assert!(page.contains("Ondt i halsen i 5 dage, værst om morgenen."), "{page}");
+    assert!(page.contains("Ondt i halsen og synkebesvær."), "{page}");
     assert!(page.contains(&format!("Kladdens ordlyd: {drafted}")), "{page}");
     assert!(page.contains("Genkonsultation ved forværring."), "{page}");
     assert_eq!(client.find_all(Locator::Css(".stmt.deleted")).await.unwrap().len(), 1);
@@ -219,7 +223,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     client.perform_actions(keys).await.unwrap();
     let note = text_of(&client, "pre#note").await;
     assert!(note.starts_with("Videokonsultation.\n"), "{note}");
-    assert!(note.contains("Ondt i halsen i 5 dage, værst om morgenen."), "{note}");
+    assert!(note.contains("Ondt i halsen og synkebesvær."), "{note}");
     assert!(note.contains("Plan: ") && note.contains("Genkonsultation ved forværring."), "{note}");
     assert!(!note.contains(&deleted), "a deleted statement is in the note: {note}");
     assert!(!note.contains("Til lægens opmærksomhed"), "{note}");

@@ -64,6 +64,25 @@ impl App {
         seed(&self.vault, id, doctor, fixture)
     }
 
+    /// Adds to the stored draft of `id` what the verifier does with a statement the transcript
+    /// does not support: a point under "Til lægens opmærksomhed" citing the segment with `said`.
+    pub fn add_attention(&self, id: &str, text: &str, said: &str) {
+        let transcript = transcript::Transcript::from_json(
+            std::str::from_utf8(&self.vault.get(id, ArtefactKind::Transcript).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let segment = transcript.segments.iter().find(|s| s.text.contains(said)).expect("the cited words are in the transcript");
+        let mut draft: note::Draft = serde_json::from_slice(&self.vault.get(id, ArtefactKind::Draft).unwrap()).unwrap();
+        draft.attention.push(note::Attention {
+            text: text.into(),
+            reason: note::verify::verify(text, &segment.text).expect_err("the statement is unsupported"),
+            section: Some(Section::Anamnese),
+            evidence: Some(note::Evidence { segments: vec![segment.id], start: segment.start, end: segment.end }),
+            quotes: vec![format!("{}: {}", segment.speaker.danish(), segment.text)],
+        });
+        self.vault.put(id, ArtefactKind::Draft, draft.to_json().as_bytes()).unwrap();
+    }
+
     /// A consultation still being recorded: created and assigned, nothing else yet.
     pub fn seed_recording(&self, id: &str, doctor: &str) {
         self.vault.create(id, false).unwrap();
