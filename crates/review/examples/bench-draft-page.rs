@@ -3,7 +3,7 @@
 //! rendering. Figures go in docs/PERFORMANCE-review.md.
 //!
 //! ```text
-//! cargo run --release -p review --example bench-draft-page
+//! cargo run -p review --example bench-draft-page
 //! ```
 
 #[path = "../tests/support/mod.rs"]
