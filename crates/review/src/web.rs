@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use audit::{DraftUse, Event as AuditEvent, Id, LoginFailure, Timestamp};
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -146,6 +146,37 @@ impl FromRequestParts<ReviewState> for Doctor {
                 .await
             }
         }
+    }
+}
+
+/// A state-changing request: a logged-in doctor, the session's CSRF token, a consultation id
+/// (and for statement routes a statement number) from the address, and the form.
+pub struct Change {
+    session: Session,
+    consultation: Id,
+    statement: Option<u32>,
+    headers: HeaderMap,
+    form: HashMap<String, String>,
+}
+
+impl FromRequest<ReviewState> for Change {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, state: &ReviewState) -> Result<Change, Refusal> {
+        let (mut parts, body) = request.into_parts();
+        let Doctor(session) = Doctor::from_request_parts(&mut parts, state).await?;
+        let Path(ids) = Path::<Vec<String>>::from_request_parts(&mut parts, state).await.map_err(|_| Refusal::NotFound)?;
+        let headers = parts.headers.clone();
+        let Form(form) = Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| Refusal::BadInput("Forespørgslen var ikke en formular."))?;
+        check_csrf(&session, &headers, &form)?;
+        let consultation = consultation_id(ids.first().map(String::as_str).unwrap_or_default())?;
+        let statement = match ids.get(1) {
+            Some(n) => Some(n.parse().map_err(|_| Refusal::NotFound)?),
+            None => None,
+        };
+        Ok(Change { session, consultation, statement, headers, form })
     }
 }
 
@@ -321,14 +352,9 @@ fn statement_response(headers: &HeaderMap, consultation: &Id, statement: &Review
 
 async fn change_statement(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path((id, n)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, headers, form, statement }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
-    let n: u32 = n.parse().map_err(|_| Refusal::NotFound)?;
+    let n = statement.ok_or(Refusal::NotFound)?;
     let action = form.get("action").cloned().unwrap_or_default();
     let new_text = if action == "edit" { Some(statement_text(&form)?) } else { None };
     blocking(move || {
@@ -354,13 +380,8 @@ async fn change_statement(
 
 async fn add_statement(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, headers, form, .. }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
     let section = form
         .get("section")
         .and_then(|label| Section::from_label(label))
@@ -388,13 +409,8 @@ async fn add_statement(
 
 async fn approve(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, .. }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
     blocking(move || {
         let vault = &state.inner.vault;
         let mut record = own(&state, &session.doctor, &consultation)?;
@@ -453,13 +469,8 @@ fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<S
 
 async fn mark_exported(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, headers, .. }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
     blocking(move || {
         export(&state, &session, &consultation)?;
         Ok(if from_script(&headers) {
@@ -473,13 +484,8 @@ async fn mark_exported(
 
 async fn download(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, .. }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
     blocking(move || {
         let text = export(&state, &session, &consultation)?;
         let disposition = format!("attachment; filename=\"notat-{}.txt\"", consultation.as_str());
@@ -509,13 +515,8 @@ async fn discard_page(State(state): State<ReviewState>, Doctor(session): Doctor,
 
 async fn discard(
     State(state): State<ReviewState>,
-    Doctor(session): Doctor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Change { session, consultation, .. }: Change,
 ) -> Result<Response, Refusal> {
-    check_csrf(&session, &headers, &form)?;
-    let consultation = consultation_id(&id)?;
     blocking(move || {
         let vault = &state.inner.vault;
         own(&state, &session.doctor, &consultation)?;
