@@ -11,6 +11,8 @@ pub fn offset_seconds(unix: i64) -> i64 {
     if !filled {
         return 0;
     }
+    // `c_long` is 32 bits on 32-bit targets, so the conversion is not always a no-op.
+    #[allow(clippy::useless_conversion)]
     // SAFETY: `localtime_r` returned non-null, so it initialised `tm` (and it started zeroed).
     i64::from(unsafe { tm.assume_init() }.tm_gmtoff)
 }
