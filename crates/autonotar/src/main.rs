@@ -5,6 +5,8 @@
 
 mod audit_cmd;
 mod config;
+mod draft_cmd;
+mod eval_cmd;
 mod keys_cmd;
 mod link_cmd;
 mod models_cmd;
@@ -43,6 +45,10 @@ enum Command {
     },
     /// Transcribe a WAV recording, one channel per participant.
     Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Draft a Danish journal note from a recording or a transcript.
+    Draft(draft_cmd::DraftArgs),
+    /// Run the pipeline over an evaluation corpus, or compare two runs.
+    Eval(eval_cmd::EvalArgs),
     /// Create or rotate the vault's key-encryption key.
     Keys {
         #[command(subcommand)]
@@ -84,9 +90,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
+        Command::Draft(args) => draft_cmd::run(args, &config, &paths),
+        Command::Eval(args) => eval_cmd::run(args, cli.config.as_deref(), &config, &paths),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
         Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Link(args) => link_cmd::run(args, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

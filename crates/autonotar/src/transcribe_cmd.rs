@@ -1,12 +1,12 @@
 //! `autonotar transcribe <file.wav>`: the offline path from a recording to a transcript.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use transcript::Role;
+use transcript::{Role, Transcript};
 
 use crate::config::{Config, Paths};
 
@@ -42,8 +42,6 @@ pub enum Format {
 }
 
 pub fn run(args: TranscribeArgs, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
-    let recording = audio::read_wav(&args.input)?;
-    let roles = roles_for(args.roles, recording.channels.len())?;
     let mut options = config.asr.options();
     if let Some(threads) = args.threads {
         options.threads = threads;
@@ -52,17 +50,7 @@ pub fn run(args: TranscribeArgs, config: &Config, paths: &Paths) -> anyhow::Resu
         options.language = language;
     }
     let model = args.model.unwrap_or_else(|| paths.whisper_model(config));
-    let mut recognizer = asr::Recognizer::load(&model, options)?;
-    let mut tracks = Vec::new();
-    for (samples, role) in recording.channels.iter().zip(roles) {
-        tracks.push(asr::Track { role, samples: audio::to_16k(samples, recording.sample_rate)? });
-    }
-    let bar = progress_bar();
-    let transcript = asr::transcribe(&tracks, &paths.models_dir, &mut recognizer, &mut |done, total| {
-        bar.set_length(total.ceil() as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    let transcript = transcribe_wav(&args.input, args.roles, &model, options, paths)?;
     let text = match args.format {
         Format::Json => transcript.to_json() + "\n",
         Format::Vtt => transcript.to_vtt(),
@@ -73,6 +61,24 @@ pub fn run(args: TranscribeArgs, config: &Config, paths: &Paths) -> anyhow::Resu
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The offline path: WAV → per-channel 16 kHz tracks → VAD → Whisper → merged transcript.
+pub fn transcribe_wav(input: &Path, roles: Option<Vec<Role>>, model: &Path, options: asr::Options, paths: &Paths) -> anyhow::Result<Transcript> {
+    let recording = audio::read_wav(input)?;
+    let roles = roles_for(roles, recording.channels.len())?;
+    let mut recognizer = asr::Recognizer::load(model, options)?;
+    let mut tracks = Vec::new();
+    for (samples, role) in recording.channels.iter().zip(roles) {
+        tracks.push(asr::Track { role, samples: audio::to_16k(samples, recording.sample_rate)? });
+    }
+    let bar = progress_bar();
+    let transcript = asr::transcribe(&tracks, &paths.models_dir, &mut recognizer, &mut |done, total| {
+        bar.set_length(total.ceil() as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(transcript)
 }
 
 /// The role of each channel: `--roles` must name every channel exactly once in order.

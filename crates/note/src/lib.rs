@@ -13,7 +13,7 @@ mod compose;
 mod draft;
 pub mod features;
 mod lexicon;
-pub mod text;
+mod text;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -89,10 +89,18 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
         });
     }
     if looks_english(transcript) {
+        // The rules and the lexicons read Danish; copying English sentences into a Danish note
+        // would help no one.
         attention.push(remark(
             "Samtalen ser ud til at være på engelsk.",
             "reglerne læser kun dansk; skriv notatet selv ud fra samtalen",
         ));
+        return Ok(Draft {
+            header: header(segments),
+            sections: Vec::new(),
+            attention,
+            model: model.name(),
+        });
     }
     let labels = model.classify(transcript)?;
     if labels.len() != segments.len() {

@@ -238,6 +238,7 @@ fn an_english_consultation_is_flagged_not_invented() {
              Patient: No cough, but it hurts when I swallow and my throat is red.\n",
     );
     assert!(draft.to_text().contains("engelsk"), "{}", draft.to_text());
+    assert!(draft.sections.is_empty(), "{}", draft.to_text());
     let numbers_invented = draft
         .sections
         .iter()

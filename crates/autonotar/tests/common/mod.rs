@@ -15,7 +15,7 @@ pub fn models_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cache"));
     assert!(
-        dir.join("ggml-base-q8_0.bin").is_file() && dir.join("silero_vad.onnx").is_file(),
+        ["ggml-base-q8_0.bin", "silero_vad.onnx", "note-classifier.onnx", "libonnxruntime.so"].iter().all(|f| dir.join(f).is_file()),
         "models missing in {}: run `cargo run -p autonotar -- models fetch` first",
         dir.display()
     );

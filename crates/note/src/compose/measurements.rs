@@ -134,16 +134,19 @@ pub(super) fn gauge_for(
             sentence_end.min(at + 4),
         )
     };
-    let near: Vec<&str> = u.tokens[start..end]
-        .iter()
-        .filter_map(Token::word)
-        .collect();
-    // Named near the number; else earlier in the utterance ("HbA1c er 63. For tre måneder
-    // siden var det 54."); else in the question before it.
+    // Named near the number, the nearest name winning ("ALAT er 95, og GGT er 180"); else
+    // earlier in the utterance ("HbA1c er 63. For tre måneder siden var det 54."); else in the
+    // question before it.
+    let nearest = (start..end)
+        .filter_map(|k| {
+            let word = u.tokens[k].word()?;
+            let gauge = GAUGES.iter().find(|g| fits(g) && names(g, word))?;
+            Some((k.abs_diff(at), k > at, gauge))
+        })
+        .min_by_key(|(distance, after, _)| (*distance, *after))
+        .map(|(_, _, gauge)| gauge);
     let earlier: Vec<&str> = u.tokens[..at].iter().filter_map(Token::word).collect();
-    GAUGES
-        .iter()
-        .find(|g| fits(g) && near.iter().any(|w| names(g, w)))
+    nearest
         .or_else(|| {
             let last = earlier
                 .iter()
@@ -167,13 +170,15 @@ pub(super) fn gauge_for(
 /// Measurements in the utterance (the gauge may be named in the question before it). Returns
 /// whether a temperature was found, so "Feber" is not said twice.
 pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &mut Push) -> bool {
-    if u.is_question()
-        || (u.segment.speaker == Role::Doctor && u.label.section != Some(Section::Objektivt))
-    {
+    if u.segment.speaker == Role::Doctor && u.label.section != Some(Section::Objektivt) {
         return false;
     }
     let mut read: Vec<(&'static str, String)> = Vec::new();
     for (at, token) in u.tokens.iter().enumerate() {
+        // "Eller fem hundrede og tredive?": a number asked about is not a reading.
+        if in_question(&u.tokens, at) {
+            continue;
+        }
         let before = at.checked_sub(1).and_then(|p| u.tokens[p].word());
         let next = u.tokens.get(at + 1).and_then(Token::word);
         match token {
@@ -208,11 +213,13 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
         }
     }
     for name in &names {
-        let values: Vec<String> = read
-            .iter()
-            .filter(|r| r.0 == *name)
-            .map(|r| r.1.clone())
-            .collect();
+        let mut values: Vec<String> = Vec::new();
+        for (_, value) in read.iter().filter(|r| r.0 == *name) {
+            // Said again after a correction ("Nej, fem hundrede og tyve"): once is enough.
+            if !values.contains(value) {
+                values.push(value.clone());
+            }
+        }
         let gauge = GAUGES.iter().find(|g| g.name == *name);
         let unit = gauge.and_then(|g| g.unit);
         // A temperature told as history ("i morges havde han 38,3") is Anamnese, as the

@@ -219,6 +219,32 @@ mod tests {
     }
 
     #[test]
+    fn a_graded_negation_states_nothing() {
+        let found = said(
+            "Anden: Hun er ikke mere forvirret end vanligt.",
+            Section::Anamnese,
+        );
+        assert!(!found.iter().any(|f| f.contains("orvirring")), "{found:?}");
+    }
+
+    #[test]
+    fn readings_take_the_nearest_gauge_and_skip_asked_numbers() {
+        let found = said(
+            "Læge: ALAT er femoghalvfems, og GGT er hundrede og firs.",
+            Section::Objektivt,
+        );
+        assert!(
+            has(&found, "objektivt: ALAT 95.") && has(&found, "objektivt: GGT 180."),
+            "{found:?}"
+        );
+        let found = said(
+            "Læge: Har du et peak flow-apparat?\nPatient: Ja. Fire hundrede og ti. Det bedste er fem hundrede og tyve. Eller fem hundrede og tredive? Nej, fem hundrede og tyve.",
+            Section::Objektivt,
+        );
+        assert!(has(&found, "objektivt: Peak flow 410 og 520."), "{found:?}");
+    }
+
+    #[test]
     fn a_no_denies_only_what_the_question_asks_about() {
         let found = said(
             "Læge: Har du hoste eller feber?\nPatient: Nej.",

@@ -176,6 +176,10 @@ pub(super) fn sentence_from(tokens: &[Token]) -> String {
             {
                 out.push_str("kl.")
             }
+            // Units after a number as a note abbreviates them: "2 cm", "500 mg", "94 kg".
+            Token::Word(w) if i > 0 && tokens[i - 1].number().is_some() => {
+                out.push_str(unit_abbreviation(w).unwrap_or(w))
+            }
             Token::Word(w) => out.push_str(w),
             Token::Number(n) => out.push_str(&danish_number(*n)),
             Token::Pressure(a, b) => out.push_str(&pressure_text(*a, *b)),
@@ -183,6 +187,18 @@ pub(super) fn sentence_from(tokens: &[Token]) -> String {
         }
     }
     sentence(out.trim_end_matches([',', ':', ';']))
+}
+
+fn unit_abbreviation(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "centimeter" => "cm",
+        "millimeter" => "mm",
+        "milligram" => "mg",
+        "milliliter" => "ml",
+        "kilo" => "kg",
+        "procent" => "%",
+        _ => return None,
+    })
 }
 
 pub(super) fn capitalise(text: &str) -> String {

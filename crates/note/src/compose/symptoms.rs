@@ -79,7 +79,10 @@ pub(super) fn clause_bounds(tokens: &[Token], at: usize) -> (usize, usize) {
 /// "og" or "men" ("får kvalme og kan ikke tåle lys" keeps the nausea), or right after it when
 /// it opens the clause ("feber har jeg ikke haft"). A negated wish ("vil ikke tisse hele
 /// tiden") is not a negated symptom.
-pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> bool {
+///
+/// `None` when the negation only grades it ("ikke mere forvirret end vanligt"): the symptom is
+/// there as usual, and neither "Ingen forvirring." nor "Forvirring." would say what was said.
+pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> Option<bool> {
     // Negations inside the matched phrase belong to the phrase: see `Symptom::said`.
     let (start, end) = clause_bounds(tokens, at);
     let cue = |k: usize| {
@@ -91,20 +94,40 @@ pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> bool {
                 .and_then(|p| tokens[p].word())
                 .is_some_and(|w| MODALS.contains(&w))
     };
+    let grading = |k: usize| {
+        tokens
+            .get(k + 1)
+            .and_then(Token::word)
+            .is_some_and(|w| DEGREES.contains(&w))
+    };
     for k in (start..at).rev() {
         if matches!(tokens[k].word(), Some("og" | "men")) {
             break;
         }
         if cue(k) {
-            return true;
+            return if grading(k) { None } else { Some(true) };
         }
     }
     let opens_clause = tokens[start..at]
         .iter()
         .filter_map(Token::word)
         .all(|w| FILLERS.contains(&w) || PRONOUNS.contains(&w));
-    opens_clause && (span_end..end.min(span_end + 4)).any(cue)
+    match (span_end..end.min(span_end + 4)).find(|&k| cue(k)) {
+        Some(k) if opens_clause => {
+            if grading(k) {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        _ => Some(false),
+    }
 }
+
+/// Words after a negation that make it a matter of degree ("ikke så", "ikke mere").
+pub(super) const DEGREES: &[&str] = &[
+    "mere", "så", "særlig", "specielt", "længere", "værre", "helt",
+];
 
 pub(super) const PRONOUNS: &[&str] = &["det", "den", "de", "jeg", "du", "hun", "han", "vi", "der"];
 
@@ -154,7 +177,10 @@ pub(super) fn mentions(tokens: &[Token]) -> Vec<(&'static Symptom, usize, bool)>
                     continue;
                 }
                 covered[at..end].iter_mut().for_each(|c| *c = true);
-                found.push((symptom, at, absent || negated(tokens, at, end)));
+                // A graded mention ("ikke mere forvirret end vanligt") states neither way.
+                if let Some(denied) = negated(tokens, at, end) {
+                    found.push((symptom, at, absent || denied));
+                }
             }
         }
     }

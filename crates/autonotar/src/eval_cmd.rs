@@ -1,0 +1,156 @@
+//! `autonotar eval`: the research unit's harness, running the production pipeline over a corpus.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use eval::{AsrMode, Audio, ConsultationInput, Pipeline, PipelineError, TranscriptRun};
+use transcript::{Role, Transcript};
+
+use crate::config::{Config, Paths};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    compare: Option<EvalCommand>,
+    /// The corpus manifest (format: eval/README.md).
+    #[arg(long, value_name = "MANIFEST")]
+    corpus: Option<PathBuf>,
+    /// Where results and reports go; rerunning into the same directory resumes.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Stages to run: asr, note, or both (note alone drafts from the reference transcript).
+    #[arg(long, default_value = "asr,note")]
+    stages: String,
+    /// Also transcribe through the streaming path and compare it with offline.
+    #[arg(long)]
+    streaming: bool,
+    /// Consultations evaluated at once (decoding itself is one at a time).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Look for the corpus's audio in this directory instead.
+    #[arg(long, value_name = "DIR")]
+    audio_dir: Option<PathBuf>,
+    /// Pseudonymous id of the researcher, for the audit log.
+    #[arg(long, default_value = "research-unit")]
+    researcher: String,
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Print what changed between two runs, per consultation.
+    Compare { a: PathBuf, b: PathBuf },
+}
+
+pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
+    if let Some(EvalCommand::Compare { a, b }) = &args.compare {
+        print!("{}", eval::compare(a, b)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(corpus), Some(out)) = (&args.corpus, &args.out) else { bail!("--corpus and --out are required") };
+    let mut corpus = eval::Corpus::load(corpus)?;
+    if let Some(dir) = &args.audio_dir {
+        corpus = corpus.with_audio_dir(dir);
+    }
+    let mut options = eval::RunOptions::new(out);
+    options.stages = args.stages.parse().map_err(anyhow::Error::msg)?;
+    options.streaming = args.streaming;
+    options.jobs = args.jobs.max(1);
+    if let Some(path) = config_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        options.config = Some(eval::ConfigRecord::new(Some(path.to_path_buf()), text));
+    }
+    let whisper = paths.whisper_model(config);
+    let classifier = paths.models_dir.join(note::MODEL_FILE);
+    options.model_files = vec![whisper.clone(), classifier.clone(), paths.models_dir.join(vad::MODEL_FILE)];
+    let pipeline = Production {
+        recognizer: Mutex::new(asr::Recognizer::load(&whisper, config.asr.options())?),
+        classifier: note::OnnxClassifier::open(&paths.models_dir, &classifier)?,
+        models_dir: paths.models_dir.clone(),
+        description: format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language),
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    let outcome = eval::run(&corpus, &pipeline, &options, &AtomicBool::new(false), &|event| match event {
+        eval::Event::Planned { total, already_done } => {
+            bar.set_length(total as u64);
+            bar.set_position(already_done as u64);
+        }
+        eval::Event::Finished { .. } => bar.inc(1),
+        _ => {}
+    })?;
+    bar.finish_and_clear();
+    // Evaluation reads consultation data for research: the DPO sees each run.
+    paths.open_audit(config)?.append(audit::Event::ResearchExportMade {
+        researcher: audit::Id::new(args.researcher.as_str())?,
+        export: audit::Id::new(format!("eval-{}", &outcome.corpus.manifest_sha256[..16]))?,
+        consultations: outcome.evaluated.len() as u64,
+        delete_by: None,
+    })?;
+    println!("{} evaluated, {} resumed, {} failed; reports in {}", outcome.evaluated.len(), outcome.resumed.len(), outcome.failed.len(), outcome.out_dir.display());
+    for (id, reason) in &outcome.failed {
+        eprintln!("failed: {id}: {reason}");
+    }
+    Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The production pipeline: the same offline path as `transcribe` and `draft`.
+struct Production {
+    /// Whisper decodes one window at a time, whatever `--jobs` says: two at once on two cores
+    /// slow each other down badly.
+    recognizer: Mutex<asr::Recognizer>,
+    classifier: note::OnnxClassifier,
+    models_dir: PathBuf,
+    description: String,
+}
+
+impl Pipeline for Production {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn transcribe(&self, input: &ConsultationInput, mode: AsrMode) -> Result<TranscriptRun, PipelineError> {
+        if let AsrMode::Streaming = mode {
+            return Err("the streaming path is evaluated through `autonotar serve` + `replay`, not yet from eval".into());
+        }
+        let mut tracks = Vec::new();
+        match &input.audio {
+            Audio::Multichannel { path, roles } => {
+                let recording = audio::read_wav(path)?;
+                for (index, samples) in recording.channels.iter().enumerate() {
+                    let role = roles.get(index).copied().unwrap_or_else(|| Role::for_channel(index));
+                    tracks.push(asr::Track { role, samples: audio::to_16k(samples, recording.sample_rate)? });
+                }
+            }
+            Audio::Tracks(files) => {
+                for file in files {
+                    let recording = audio::read_wav(&file.path)?;
+                    let first = recording.channels.first().ok_or("a track file without audio")?;
+                    tracks.push(asr::Track { role: file.role, samples: audio::to_16k(first, recording.sample_rate)? });
+                }
+            }
+        }
+        let mut recognizer = self.recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transcript = asr::transcribe(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
+        Ok(TranscriptRun { transcript, after_hangup_seconds: None })
+    }
+
+    fn draft(&self, _input: &ConsultationInput, transcript: &Transcript) -> Result<eval::Draft, PipelineError> {
+        let draft = note::draft(transcript, &self.classifier)?;
+        Ok(eval::Draft {
+            sections: draft
+                .sections
+                .iter()
+                .map(|s| eval::DraftSection {
+                    heading: s.heading.clone(),
+                    statements: s.statements.iter().map(|st| eval::Statement { text: st.text.clone(), evidence: st.evidence.segments.clone() }).collect(),
+                })
+                .collect(),
+            // Without "Til lægens opmærksomhed": what was dropped is not in the note.
+            rendered: draft.note_text(),
+        })
+    }
+}
