@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Autonotar needs on a fresh Debian machine, and nothing when
 # it is all there already: cmake and libclang for whisper.cpp, espeak-ng and sox for the
-# synthetic fixture audio, python3 with pip for `autonotar models fetch`.
+# synthetic fixture audio, python3 with pip for `autonotar models fetch`, chromium and
+# chromium-driver for the review app's browser tests.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,8 @@ command -v sox >/dev/null || missing+=(sox)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cc >/dev/null || missing+=(build-essential)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2

@@ -20,6 +20,21 @@ pub struct Config {
     pub vault: VaultConfig,
     pub retention: vault::RetentionPolicy,
     pub audit: audit::AuditConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address doctors' browsers reach the service at; links from `autonotar link` start
+    /// with it, and an `https://` address makes the session cookie `Secure`.
+    pub public_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { public_url: "http://127.0.0.1:8470".into() }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ mod config;
 mod draft_cmd;
 mod eval_cmd;
 mod keys_cmd;
+mod link_cmd;
 mod models_cmd;
 mod retention_cmd;
 mod transcribe_cmd;
@@ -53,6 +54,8 @@ enum Command {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
     },
+    /// Print a signed, single-use link into the review app for a doctor (for the practice system).
+    Link(link_cmd::LinkArgs),
     /// Verify the audit log, export a checkpoint, or write the DPO's report.
     Audit {
         #[command(subcommand)]
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval_cmd::run(args, cli.config.as_deref(), &config, &paths),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
         Command::Audit { command } => audit_cmd::run(command, &config, &paths),
+        Command::Link(args) => link_cmd::run(args, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }
 }

@@ -1,0 +1,95 @@
+//! The doctor's review app: right after the call the doctor opens the draft from a button in the
+//! practice system, checks each statement against what was said, fixes what is wrong, approves,
+//! and copies the note into the journal.
+//!
+//! Served as an axum [`Router`] under `/review/` that the service mounts ([`router`]); all
+//! state it needs is in [`ReviewState`]. Pages are rendered on the server in Danish with one
+//! small script ([`web`]); entry is by signed, single-use, expiring links ([`link`]) that
+//! start a cookie session ([`session`]). The doctor's working copy and the doctor a
+//! consultation belongs to live encrypted in the vault ([`store`]); every view, edit,
+//! approval, export, discard and login is an audit event.
+
+pub mod link;
+mod localtime;
+mod pages;
+pub mod session;
+pub mod store;
+mod web;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit::AuditLog;
+use vault::{RetentionPolicy, Vault};
+
+pub use link::{Claims, LinkSecret, sign as sign_link};
+pub use store::{Status, assign_doctor};
+pub use web::router;
+
+/// Where signed links enter the app.
+pub const LOGIN_PATH: &str = "/review/login";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the review link secret {path} {problem}")]
+    Secret { path: PathBuf, problem: String },
+    #[error("cannot get random bytes from the operating system: {0}")]
+    Random(String),
+    #[error(transparent)]
+    Vault(#[from] vault::Error),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error("the stored {what} of consultation {consultation:?} does not parse ({reason}); it was written by an incompatible version")]
+    Stored { consultation: String, what: &'static str, reason: String },
+}
+
+/// Settings of the review app.
+#[derive(Clone, Debug)]
+pub struct ReviewConfig {
+    /// The address doctors' browsers reach the service at (`[server] public_url`); an
+    /// `https://` address makes the session cookie `Secure`.
+    pub public_url: String,
+    /// How long a session lasts after the link was opened.
+    pub session_ttl: Duration,
+    /// How far back the consultation list reaches.
+    pub list_window: Duration,
+    /// Gives the deletion deadline that export and discard set, for the audit log.
+    pub retention: RetentionPolicy,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> ReviewConfig {
+        ReviewConfig {
+            public_url: "http://127.0.0.1:8470".into(),
+            session_ttl: Duration::from_secs(8 * 3600),
+            list_window: Duration::from_secs(24 * 3600),
+            retention: RetentionPolicy::default(),
+        }
+    }
+}
+
+/// Everything the review app works with. Cheap to clone.
+#[derive(Clone)]
+pub struct ReviewState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    vault: Vault,
+    audit: Arc<Mutex<AuditLog>>,
+    secret: LinkSecret,
+    config: ReviewConfig,
+    sessions: session::Sessions,
+    used_links: link::UsedLinks,
+}
+
+impl ReviewState {
+    /// `audit` is the service's one audit log, shared with everything else that writes to it.
+    pub fn new(vault: Vault, audit: Arc<Mutex<AuditLog>>, secret: LinkSecret, config: ReviewConfig) -> ReviewState {
+        let sessions = session::Sessions::new(config.session_ttl);
+        ReviewState {
+            inner: Arc::new(Inner { vault, audit, secret, config, sessions, used_links: link::UsedLinks::default() }),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The HTML of every page, in Danish. Everything that came from a person or the vault goes
+//! through [`esc`]; the script adds behaviour but the pages are whole without it.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use audit::Id;
+use axum::response::Html;
+use note::{Draft, Section};
+use transcript::{Segment, Transcript};
+
+use crate::store::{Listed, ReviewStatement, StatementState, Status};
+
+/// Below this a statement is marked for a closer look.
+const LOW_CONFIDENCE: f32 = 0.6;
+/// Below this a transcript word is marked as uncertainly heard.
+const UNCERTAIN_WORD: f32 = 0.5;
+
+/// Escapes text for HTML content and double-quoted attributes.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
+    let csrf = csrf.map(|t| format!("<meta name=\"csrf\" content=\"{}\">", esc(t))).unwrap_or_default();
+    Html(format!(
+        "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{csrf}\
+         <title>{} · Autonotar</title><link rel=\"stylesheet\" href=\"/review/assets/review.css\">\
+         <script src=\"/review/assets/review.js\" defer></script></head>\
+         <body><header class=\"top\"><a class=\"brand\" href=\"/review/\">Autonotar</a></header>\
+         <main id=\"main\">{body}</main></body></html>",
+        esc(title)
+    ))
+}
+
+/// A page that only says something (refusals, errors).
+pub fn message(title: &str, text: &str) -> Html<String> {
+    layout(title, None, &format!("<section class=\"message\"><h1>{}</h1><p>{}</p></section>", esc(title), esc(text)))
+}
+
+/// Shown once after a link was accepted; moves on to `target` by itself.
+pub fn entering(target: &str) -> Html<String> {
+    let target = esc(target);
+    Html(format!(
+        "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={target}\"><title>Logger ind · Autonotar</title>\
+         <link rel=\"stylesheet\" href=\"/review/assets/review.css\"></head>\
+         <body><main id=\"main\"><p>Logger ind … <a href=\"{target}\">Fortsæt</a></p></main></body></html>"
+    ))
+}
+
+/// `HH:MM` of `time` in the server's local time zone (UTC when none is configured).
+fn clock(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let local = secs as i64 + crate::localtime::offset_seconds(secs as i64);
+    let minutes = local.rem_euclid(86_400) / 60;
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// `m:ss` into the consultation.
+fn at(seconds: f64) -> String {
+    let whole = seconds.max(0.0) as u64;
+    format!("{}:{:02}", whole / 60, whole % 60)
+}
+
+pub fn list(doctor: &Id, listed: &[Listed]) -> Html<String> {
+    let mut body = format!(
+        "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>",
+        esc(doctor.as_str())
+    );
+    if listed.is_empty() {
+        body.push_str("<p class=\"empty\">Ingen konsultationer det seneste døgn.</p>");
+    } else {
+        body.push_str("<table class=\"list\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead><tbody>");
+        for item in listed {
+            let id = esc(&item.id);
+            let link = match item.status {
+                Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
+                Status::DraftReady => format!("<a href=\"/review/k/{id}\">{id}</a>"),
+                _ => id.clone(),
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{link}</td><td><span class=\"status {}\">{}</span></td></tr>",
+                clock(item.created),
+                item.status.class(),
+                item.status.danish()
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    layout("Dagens konsultationer", None, &body)
+}
+
+pub fn not_ready(consultation: &str, status: Status) -> Html<String> {
+    let text = match status {
+        Status::Discarded => "Konsultationen er kasseret. Alt om den slettes ved næste oprydning.",
+        _ => "Kladden er ikke klar endnu. Siden kan genindlæses om lidt.",
+    };
+    layout(
+        consultation,
+        None,
+        &format!(
+            "<h1>{}</h1><p><span class=\"status {}\">{}</span></p><p>{}</p><p><a href=\"/review/\">Til oversigten</a></p>",
+            esc(consultation),
+            status.class(),
+            status.danish(),
+            text
+        ),
+    )
+}
+
+/// Everything the draft page shows.
+pub struct DraftPage<'a> {
+    pub consultation: &'a str,
+    pub csrf: &'a str,
+    pub draft: &'a Draft,
+    pub transcript: &'a Transcript,
+    pub statements: &'a [ReviewStatement],
+    pub approved: bool,
+}
+
+pub fn draft(page: &DraftPage) -> Html<String> {
+    let id = esc(page.consultation);
+    let segments: HashMap<u32, &Segment> = page.transcript.segments.iter().map(|s| (s.id, s)).collect();
+    let checked = page.statements.iter().filter(|s| s.state != StatementState::Unchecked).count();
+    let mut body = String::with_capacity(64 * 1024);
+    let _ = write!(
+        body,
+        "<div class=\"draft\" data-base=\"/review/k/{id}\"><section class=\"note\" aria-label=\"Kladde\">\
+         <h1>Kladde · {id}</h1><p class=\"header-line\">{}</p>",
+        esc(&page.draft.header)
+    );
+    if page.approved {
+        let _ = write!(body, "<p class=\"banner\">Notatet er godkendt. <a href=\"/review/k/{id}/notat\">Se det godkendte notat</a></p>");
+    } else {
+        let _ = write!(
+            body,
+            "<p class=\"progress\"><span id=\"checked\">{checked}</span> af <span id=\"total\">{}</span> udsagn gennemgået</p>",
+            page.statements.len()
+        );
+    }
+    if !page.draft.attention.is_empty() {
+        body.push_str("<section class=\"attention\" aria-labelledby=\"att-h\"><h2 id=\"att-h\">Til lægens opmærksomhed</h2><ul>");
+        for item in &page.draft.attention {
+            let evidence = item.evidence.as_ref().map(|e| e.segments.as_slice()).unwrap_or_default();
+            let _ = write!(
+                body,
+                "<li class=\"att\" tabindex=\"0\" data-evidence=\"{}\"><p class=\"text\">{}</p><p class=\"reason\">{}</p>{}</li>",
+                evidence_ids(evidence),
+                esc(&item.text),
+                esc(&item.reason),
+                quotes(evidence, &segments)
+            );
+        }
+        body.push_str("</ul></section>");
+    }
+    for section in Section::ALL {
+        let statements: Vec<&ReviewStatement> = page.statements.iter().filter(|s| s.section == section).collect();
+        if statements.is_empty() {
+            continue;
+        }
+        let _ = write!(body, "<section class=\"sec\" data-section=\"{}\"><h2>{}</h2><ol class=\"stmts\">", section.label(), section.heading());
+        for statement in statements {
+            body.push_str(&statement_html(statement, &segments, page.approved));
+        }
+        body.push_str("</ol></section>");
+    }
+    if !page.approved {
+        let csrf = esc(page.csrf);
+        let options: String = Section::ALL
+            .iter()
+            .map(|s| format!("<option value=\"{}\">{}</option>", s.label(), s.heading()))
+            .collect();
+        let _ = write!(
+            body,
+            "<form class=\"add\" method=\"post\" action=\"/review/k/{id}/u\"><h2>Tilføj udsagn</h2>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Sektion <select name=\"section\">{options}</select></label>\
+             <label>Udsagn <input name=\"text\" maxlength=\"2000\" required></label>\
+             <button type=\"submit\">Tilføj</button></form>\
+             <form class=\"approve\" method=\"post\" action=\"/review/k/{id}/godkend\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button type=\"submit\" class=\"primary\" id=\"approve\">Godkend notat</button>\
+             <span class=\"hint\">Udsagn, der ikke er gennemgået, godkendes som de står.</span></form>\
+             <p class=\"discard\"><a href=\"/review/k/{id}/kasser\">Kassér konsultationen …</a></p>"
+        );
+    }
+    body.push_str(
+        "<p class=\"keys\">Tastatur: <kbd>j</kbd>/<kbd>k</kbd> næste/forrige udsagn · <kbd>a</kbd> godkend · \
+         <kbd>e</kbd> ret · <kbd>d</kbd> slet · <kbd>Ctrl</kbd>+<kbd>Enter</kbd> godkend notat · \
+         <kbd>Esc</kbd> fortryd rettelse</p><p id=\"msg\" role=\"alert\"></p></section>",
+    );
+    body.push_str("<section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2><ul id=\"evidence\" aria-live=\"polite\" aria-label=\"Belæg for det valgte udsagn\"></ul><ol>");
+    for segment in &page.transcript.segments {
+        let _ = write!(
+            body,
+            "<li class=\"seg {}\" id=\"seg-{}\"><span class=\"meta\">{} · {}</span> {}</li>",
+            segment.speaker,
+            segment.id,
+            segment.speaker.danish(),
+            at(segment.start),
+            segment_text(segment)
+        );
+    }
+    body.push_str("</ol></section></div>");
+    layout(&format!("Kladde {}", page.consultation), Some(page.csrf), &body)
+}
+
+/// One statement's list item; also sent alone after each change.
+pub fn statement_fragment(statement: &ReviewStatement, transcript: Option<&Transcript>, approved: bool) -> Html<String> {
+    let segments: HashMap<u32, &Segment> =
+        transcript.map(|t| t.segments.iter().map(|s| (s.id, s)).collect()).unwrap_or_default();
+    Html(statement_html(statement, &segments, approved))
+}
+
+fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>, approved: bool) -> String {
+    let state = match statement.state {
+        StatementState::Unchecked => "unchecked",
+        StatementState::Accepted => "accepted",
+        StatementState::Deleted => "deleted",
+    };
+    let low = statement.confidence.is_some_and(|c| c < LOW_CONFIDENCE);
+    let mut badges = String::new();
+    if statement.drafted.is_none() {
+        badges.push_str("<span class=\"badge\">tilføjet</span>");
+    } else if statement.is_edited() {
+        badges.push_str("<span class=\"badge\">rettet</span>");
+    }
+    if low {
+        badges.push_str("<span class=\"badge low\">lav sikkerhed</span>");
+    }
+    match statement.state {
+        StatementState::Accepted => badges.push_str("<span class=\"badge ok\">godkendt</span>"),
+        StatementState::Deleted => badges.push_str("<span class=\"badge\">slettet</span>"),
+        StatementState::Unchecked => {}
+    }
+    let actions = if approved {
+        String::new()
+    } else if statement.state == StatementState::Deleted {
+        "<span class=\"actions\"><button type=\"button\" data-act=\"restore\">Fortryd sletning</button></span>".to_string()
+    } else {
+        "<span class=\"actions\"><button type=\"button\" data-act=\"accept\" title=\"Godkend (a)\">Godkend</button>\
+         <button type=\"button\" data-act=\"edit\" title=\"Ret (e)\">Ret</button>\
+         <button type=\"button\" data-act=\"delete\" title=\"Slet (d)\">Slet</button></span>"
+            .to_string()
+    };
+    let unsure = if statement.uncertain_words.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"unsure\">Usikkert hørt: {}</p>", esc(&statement.uncertain_words.join(", ")))
+    };
+    let drafted = match &statement.drafted {
+        Some(drafted) if statement.is_edited() => format!("<p class=\"was\">Kladdens ordlyd: {}</p>", esc(drafted)),
+        _ => String::new(),
+    };
+    format!(
+        "<li class=\"stmt {state}{}\" id=\"u{id}\" tabindex=\"0\" data-id=\"{id}\" data-evidence=\"{}\">\
+         <div class=\"row\"><span class=\"text\">{}</span>{badges}{actions}</div>{unsure}{drafted}{}</li>",
+        if low { " low" } else { "" },
+        evidence_ids(&statement.evidence),
+        esc(&statement.text),
+        quotes(&statement.evidence, segments),
+        id = statement.id,
+    )
+}
+
+fn evidence_ids(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// The evidence as said; the script shows it above the transcript for the active statement.
+fn quotes(ids: &[u32], segments: &HashMap<u32, &Segment>) -> String {
+    let lines: String = ids
+        .iter()
+        .filter_map(|id| segments.get(id))
+        .map(|s| format!("<li><span class=\"meta\">{} · {}</span> {}</li>", s.speaker.danish(), at(s.start), segment_text(s)))
+        .collect();
+    if lines.is_empty() { String::new() } else { format!("<ul class=\"quote\">{lines}</ul>") }
+}
+
+/// A segment's words, those the recogniser was unsure of marked.
+fn segment_text(segment: &Segment) -> String {
+    if segment.words.is_empty() {
+        return esc(segment.text.trim());
+    }
+    let mut out = String::new();
+    for word in &segment.words {
+        if word.probability < UNCERTAIN_WORD {
+            let spoken = word.text.trim_start();
+            out.push_str(&word.text[..word.text.len() - spoken.len()]);
+            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", esc(spoken));
+        } else {
+            out.push_str(&esc(&word.text));
+        }
+    }
+    out
+}
+
+pub fn note(consultation: &str, csrf: &str, text: &str, exported: bool) -> Html<String> {
+    let id = esc(consultation);
+    let state = if exported {
+        "Notatet er markeret som overført til journalen."
+    } else {
+        "Notatet er godkendt og klar til journalen."
+    };
+    let body = format!(
+        "<div class=\"final\" data-base=\"/review/k/{id}\"><h1>Godkendt notat · {id}</h1><p id=\"state\" role=\"status\">{state}</p>\
+         <pre id=\"note\" tabindex=\"0\">{}</pre>\
+         <div class=\"buttons\"><button type=\"button\" class=\"primary\" id=\"copy\">Kopiér til journal</button>\
+         <form method=\"post\" action=\"/review/k/{id}/notat.txt\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\">Hent som tekstfil</button></form></div>\
+         <p><a href=\"/review/k/{id}\">Se kladden med samtalen</a> · <a href=\"/review/\">Til oversigten</a></p></div>",
+        esc(text),
+        esc(csrf)
+    );
+    layout(&format!("Notat {consultation}"), Some(csrf), &body)
+}
+
+pub fn confirm_discard(consultation: &str, csrf: &str) -> Html<String> {
+    let id = esc(consultation);
+    let body = format!(
+        "<section class=\"message\"><h1>Kassér konsultation {id}?</h1>\
+         <p>Kladde, samtale og rettelser slettes ved næste oprydning og kan ikke hentes tilbage.</p>\
+         <form method=\"post\" action=\"/review/k/{id}/kasser\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\" class=\"danger\" id=\"confirm-discard\">Ja, kassér</button> \
+         <a href=\"/review/k/{id}\">Nej, tilbage til kladden</a></form></section>",
+        esc(csrf)
+    );
+    layout("Kassér konsultation", None, &body)
+}

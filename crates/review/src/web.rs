@@ -1,0 +1,551 @@
+//! Routes, access checks and the audit event of every request.
+//!
+//! Every handler runs its vault and audit work on the blocking pool: both fsync. A consultation
+//! the doctor may not see answers exactly like one that does not exist.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use audit::{DraftUse, Event as AuditEvent, Id, LoginFailure, Timestamp};
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Form;
+use note::Section;
+use vault::{ArtefactKind, Event as VaultEvent};
+
+use crate::link;
+use crate::pages::{self, DraftPage};
+use crate::session::{Lookup, Session};
+use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
+use crate::{Error, ReviewState};
+
+/// The review app's routes, all under `/review/`. Mount with `Router::merge`.
+pub fn router(state: ReviewState) -> Router {
+    Router::new()
+        .route(crate::LOGIN_PATH, get(login))
+        .route("/review/", get(list))
+        .route("/review/assets/review.js", get(script))
+        .route("/review/assets/review.css", get(style))
+        .route("/review/k/{id}", get(draft_page))
+        .route("/review/k/{id}/u", post(add_statement))
+        .route("/review/k/{id}/u/{n}", post(change_statement))
+        .route("/review/k/{id}/godkend", post(approve))
+        .route("/review/k/{id}/notat", get(note_page))
+        .route("/review/k/{id}/overfoert", post(mark_exported))
+        .route("/review/k/{id}/notat.txt", post(download))
+        .route("/review/k/{id}/kasser", get(discard_page).post(discard))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Why a request was refused, as the doctor is told.
+#[derive(Debug)]
+pub enum Refusal {
+    NotLoggedIn,
+    SessionInvalid,
+    Link(LoginFailure),
+    Csrf,
+    NotFound,
+    /// The consultation can no longer be changed (approved or discarded).
+    Closed,
+    BadInput(&'static str),
+    Internal(Error),
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Refusal {
+        match error {
+            // Ids come from the address bar: one the vault cannot name is simply not there.
+            Error::Vault(vault::Error::Missing { .. } | vault::Error::InvalidId(_) | vault::Error::Shredded { .. }) => {
+                Refusal::NotFound
+            }
+            other => Refusal::Internal(other),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            Refusal::NotLoggedIn => (
+                StatusCode::UNAUTHORIZED,
+                "Ikke logget ind",
+                "Du er ikke logget ind. Åbn notatet fra knappen i lægesystemet.",
+            ),
+            Refusal::SessionInvalid => (
+                StatusCode::UNAUTHORIZED,
+                "Sessionen er ugyldig",
+                "Din session er udløbet eller ugyldig. Åbn notatet igen fra knappen i lægesystemet.",
+            ),
+            Refusal::Link(LoginFailure::LinkExpired) => (
+                StatusCode::FORBIDDEN,
+                "Linket er udløbet",
+                "Linket er udløbet. Åbn notatet igen fra knappen i lægesystemet for at få et nyt link.",
+            ),
+            Refusal::Link(LoginFailure::LinkAlreadyUsed) => (
+                StatusCode::FORBIDDEN,
+                "Linket er allerede brugt",
+                "Linket er allerede brugt. Af sikkerhedshensyn virker et link kun én gang. Åbn notatet igen fra knappen i lægesystemet.",
+            ),
+            Refusal::Link(_) => (
+                StatusCode::FORBIDDEN,
+                "Ugyldigt link",
+                "Linket er ugyldigt. Åbn notatet fra knappen i lægesystemet; kopier ikke linket i hånden.",
+            ),
+            Refusal::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Handlingen blev afvist",
+                "Handlingen blev afvist af sikkerhedshensyn (sikkerhedsnøglen manglede eller passede ikke). Genindlæs siden og prøv igen.",
+            ),
+            Refusal::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Ikke fundet",
+                "Konsultationen findes ikke, eller du har ikke adgang til den.",
+            ),
+            Refusal::Closed => (
+                StatusCode::CONFLICT,
+                "Kan ikke ændres",
+                "Konsultationen er godkendt eller kasseret og kan ikke længere ændres.",
+            ),
+            Refusal::BadInput(what) => (StatusCode::BAD_REQUEST, "Ugyldig forespørgsel", *what),
+            Refusal::Internal(error) => {
+                // Ids and paths only: vault and audit errors carry no consultation content.
+                eprintln!("review: {error}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Der opstod en fejl",
+                    "Der opstod en fejl, og intet blev ændret. Prøv igen; bliver fejlen ved, så kontakt jeres it-ansvarlige.",
+                )
+            }
+        };
+        (status, pages::message(title, message)).into_response()
+    }
+}
+
+/// A logged-in doctor.
+pub struct Doctor(Session);
+
+impl FromRequestParts<ReviewState> for Doctor {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ReviewState) -> Result<Doctor, Refusal> {
+        match state.inner.sessions.lookup(&parts.headers) {
+            Lookup::Valid(session) => Ok(Doctor(session)),
+            Lookup::None => Err(Refusal::NotLoggedIn),
+            Lookup::Invalid => {
+                let state = state.clone();
+                blocking(move || {
+                    audit(&state, AuditEvent::LoginFailed { reason: LoginFailure::SessionInvalid, doctor: None })?;
+                    Err(Refusal::SessionInvalid)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// A state-changing request: a logged-in doctor, the session's CSRF token, a consultation id
+/// (and for statement routes a statement number) from the address, and the form.
+pub struct Change {
+    session: Session,
+    consultation: Id,
+    statement: Option<u32>,
+    headers: HeaderMap,
+    form: HashMap<String, String>,
+}
+
+impl FromRequest<ReviewState> for Change {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, state: &ReviewState) -> Result<Change, Refusal> {
+        let (mut parts, body) = request.into_parts();
+        let Doctor(session) = Doctor::from_request_parts(&mut parts, state).await?;
+        let Path(ids) = Path::<Vec<String>>::from_request_parts(&mut parts, state).await.map_err(|_| Refusal::NotFound)?;
+        let headers = parts.headers.clone();
+        let Form(form) = Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| Refusal::BadInput("Forespørgslen var ikke en formular."))?;
+        check_csrf(&session, &headers, &form)?;
+        let consultation = consultation_id(ids.first().map(String::as_str).unwrap_or_default())?;
+        let statement = match ids.get(1) {
+            Some(n) => Some(n.parse().map_err(|_| Refusal::NotFound)?),
+            None => None,
+        };
+        Ok(Change { session, consultation, statement, headers, form })
+    }
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+}
+
+fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
+    let mut log = state.inner.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    log.append(event).map(drop).map_err(|e| Refusal::Internal(e.into()))
+}
+
+/// The consultation id from the address, as an opaque id the audit log accepts.
+fn consultation_id(raw: &str) -> Result<Id, Refusal> {
+    let id = Id::new(raw).map_err(|_| Refusal::NotFound)?;
+    // Its artefact ids must fit the audit log too.
+    draft_artefact(&id)?;
+    Ok(id)
+}
+
+fn draft_artefact(consultation: &Id) -> Result<Id, Refusal> {
+    Id::new(format!("{}.{}", consultation.as_str(), ArtefactKind::Draft)).map_err(|_| Refusal::NotFound)
+}
+
+fn draft_use(consultation: &Id, doctor: &Id, delete_by: Option<SystemTime>) -> Result<DraftUse, Refusal> {
+    Ok(DraftUse {
+        consultation: consultation.clone(),
+        artefact: draft_artefact(consultation)?,
+        doctor: doctor.clone(),
+        delete_by: delete_by.map(Timestamp::from),
+    })
+}
+
+/// The doctor's own consultation's review record; anyone else's is "not found".
+fn own(state: &ReviewState, doctor: &Id, consultation: &Id) -> Result<ReviewRecord, Refusal> {
+    match store::load(&state.inner.vault, consultation.as_str())? {
+        Some(record) if &record.doctor == doctor => Ok(record),
+        _ => Err(Refusal::NotFound),
+    }
+}
+
+fn status(state: &ReviewState, consultation: &Id) -> Result<Status, Refusal> {
+    let consultation = state.inner.vault.consultation(consultation.as_str()).map_err(Error::from)?;
+    Ok(Status::of(&consultation))
+}
+
+fn check_csrf(session: &Session, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), Refusal> {
+    let presented = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .or(form.get("csrf").map(String::as_str))
+        .ok_or(Refusal::Csrf)?;
+    if session.csrf_matches(presented) { Ok(()) } else { Err(Refusal::Csrf) }
+}
+
+/// Requests from the page's script get the changed fragment back; plain form posts go back to
+/// the page.
+fn from_script(headers: &HeaderMap) -> bool {
+    headers.get("x-requested-with").is_some_and(|v| v == "fetch")
+}
+
+async fn login(State(state): State<ReviewState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Refusal> {
+    let token = query.get("t").cloned().unwrap_or_default();
+    blocking(move || {
+        let inner = &state.inner;
+        let claims = match link::redeem(&inner.secret, &inner.used_links, &token, SystemTime::now()) {
+            Ok(claims) => claims,
+            Err(refused) => {
+                audit(&state, AuditEvent::LoginFailed { reason: refused.reason, doctor: refused.doctor })?;
+                return Err(Refusal::Link(refused.reason));
+            }
+        };
+        audit(&state, AuditEvent::LoginSucceeded { doctor: claims.doctor.clone() })?;
+        let token = inner.sessions.start(claims.doctor)?;
+        let cookie = inner.sessions.cookie_header(&token, inner.config.public_url.starts_with("https://"));
+        let target = match &claims.consultation {
+            Some(consultation) => format!("/review/k/{}", consultation.as_str()),
+            None => "/review/".to_string(),
+        };
+        // A page rather than a redirect: a SameSite=Strict cookie set while following a link
+        // from another application is not sent on the redirect that link's navigation makes.
+        let mut response = pages::entering(&target).into_response();
+        let cookie = HeaderValue::from_str(&cookie).map_err(|_| Refusal::BadInput("ugyldig cookie"))?;
+        response.headers_mut().insert(SET_COOKIE, cookie);
+        Ok(response)
+    })
+    .await
+}
+
+async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Result<Response, Refusal> {
+    blocking(move || {
+        let inner = &state.inner;
+        let now = inner.vault.now();
+        let listed = store::list(&inner.vault, &session.doctor, now, inner.config.list_window)?;
+        Ok(pages::list(&session.doctor, &listed).into_response())
+    })
+    .await
+}
+
+async fn draft_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+    let consultation = consultation_id(&id)?;
+    blocking(move || {
+        let vault = &state.inner.vault;
+        let mut record = own(&state, &session.doctor, &consultation)?;
+        let status = status(&state, &consultation)?;
+        if matches!(status, Status::Recording | Status::Transcribing | Status::Discarded) {
+            return Ok(pages::not_ready(consultation.as_str(), status).into_response());
+        }
+        let draft = store::draft(vault, consultation.as_str())?;
+        let transcript = store::transcript(vault, consultation.as_str())?;
+        if record.statements.is_none() {
+            record.statements = Some(store::working_copy(&draft));
+            store::save(vault, consultation.as_str(), &record)?;
+        }
+        audit(&state, AuditEvent::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
+        let page = DraftPage {
+            consultation: consultation.as_str(),
+            csrf: &session.csrf,
+            draft: &draft,
+            transcript: &transcript,
+            statements: record.statements.as_deref().unwrap_or_default(),
+            approved: status == Status::Approved,
+        };
+        Ok(pages::draft(&page).into_response())
+    })
+    .await
+}
+
+/// Applies `change` to the doctor's working copy of an open draft, saves it and audits the edit;
+/// returns the changed statement.
+fn edit(
+    state: &ReviewState,
+    session: &Session,
+    consultation: &Id,
+    change: impl FnOnce(&mut Vec<ReviewStatement>) -> Result<u32, Refusal>,
+) -> Result<ReviewStatement, Refusal> {
+    let vault = &state.inner.vault;
+    let mut record = own(state, &session.doctor, consultation)?;
+    if status(state, consultation)? != Status::DraftReady {
+        return Err(Refusal::Closed);
+    }
+    let statements = record.statements.get_or_insert_with(Vec::new);
+    let changed = change(statements)?;
+    let statement = statements.iter().find(|s| s.id == changed).cloned().ok_or(Refusal::NotFound)?;
+    store::save(vault, consultation.as_str(), &record)?;
+    audit(state, AuditEvent::DraftEdited(draft_use(consultation, &session.doctor, None)?))?;
+    Ok(statement)
+}
+
+const MAX_STATEMENT_CHARS: usize = 2000;
+
+fn statement_text(form: &HashMap<String, String>) -> Result<String, Refusal> {
+    let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
+    if text.is_empty() {
+        return Err(Refusal::BadInput("Udsagnet er tomt. Slet det i stedet, hvis det ikke skal med."));
+    }
+    if text.chars().count() > MAX_STATEMENT_CHARS {
+        return Err(Refusal::BadInput("Udsagnet er for langt (højst 2000 tegn)."));
+    }
+    // One line per statement: the note puts a section's statements on one line.
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn statement_response(headers: &HeaderMap, consultation: &Id, statement: &ReviewStatement, transcript: Option<&transcript::Transcript>) -> Response {
+    if from_script(headers) {
+        pages::statement_fragment(statement, transcript, false).into_response()
+    } else {
+        Redirect::to(&format!("/review/k/{}#u{}", consultation.as_str(), statement.id)).into_response()
+    }
+}
+
+async fn change_statement(
+    State(state): State<ReviewState>,
+    Change { session, consultation, headers, form, statement }: Change,
+) -> Result<Response, Refusal> {
+    let n = statement.ok_or(Refusal::NotFound)?;
+    let action = form.get("action").cloned().unwrap_or_default();
+    let new_text = if action == "edit" { Some(statement_text(&form)?) } else { None };
+    blocking(move || {
+        let statement = edit(&state, &session, &consultation, |statements| {
+            let statement = statements.iter_mut().find(|s| s.id == n).ok_or(Refusal::NotFound)?;
+            match (action.as_str(), new_text) {
+                ("accept", _) => statement.state = StatementState::Accepted,
+                ("delete", _) => statement.state = StatementState::Deleted,
+                ("restore", _) => statement.state = StatementState::Unchecked,
+                ("edit", Some(text)) => {
+                    statement.text = text;
+                    statement.state = StatementState::Accepted;
+                }
+                _ => return Err(Refusal::BadInput("Ukendt handling.")),
+            }
+            Ok(n)
+        })?;
+        let transcript = store::transcript(&state.inner.vault, consultation.as_str())?;
+        Ok(statement_response(&headers, &consultation, &statement, Some(&transcript)))
+    })
+    .await
+}
+
+async fn add_statement(
+    State(state): State<ReviewState>,
+    Change { session, consultation, headers, form, .. }: Change,
+) -> Result<Response, Refusal> {
+    let section = form
+        .get("section")
+        .and_then(|label| Section::from_label(label))
+        .ok_or(Refusal::BadInput("Vælg en sektion til udsagnet."))?;
+    let text = statement_text(&form)?;
+    blocking(move || {
+        let statement = edit(&state, &session, &consultation, |statements| {
+            let id = statements.iter().map(|s| s.id + 1).max().unwrap_or(0);
+            statements.push(ReviewStatement {
+                id,
+                section,
+                text,
+                drafted: None,
+                evidence: Vec::new(),
+                confidence: None,
+                uncertain_words: Vec::new(),
+                state: StatementState::Accepted,
+            });
+            Ok(id)
+        })?;
+        Ok(statement_response(&headers, &consultation, &statement, None))
+    })
+    .await
+}
+
+async fn approve(
+    State(state): State<ReviewState>,
+    Change { session, consultation, .. }: Change,
+) -> Result<Response, Refusal> {
+    blocking(move || {
+        let vault = &state.inner.vault;
+        let mut record = own(&state, &session.doctor, &consultation)?;
+        if status(&state, &consultation)? != Status::DraftReady {
+            return Err(Refusal::Closed);
+        }
+        let draft = store::draft(vault, consultation.as_str())?;
+        let statements = record.statements.get_or_insert_with(|| store::working_copy(&draft));
+        // Approving the note approves what the doctor left unchecked, as it stands.
+        for statement in statements.iter_mut().filter(|s| s.state == StatementState::Unchecked) {
+            statement.state = StatementState::Accepted;
+        }
+        let text = store::note_text(&draft.header, statements);
+        store::save(vault, consultation.as_str(), &record)?;
+        vault.put(consultation.as_str(), ArtefactKind::Note, text.as_bytes()).map_err(Error::from)?;
+        vault.record(consultation.as_str(), VaultEvent::Approved).map_err(Error::from)?;
+        audit(&state, AuditEvent::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
+        Ok(Redirect::to(&format!("/review/k/{}/notat", consultation.as_str())).into_response())
+    })
+    .await
+}
+
+/// The approved note's text, for the doctor's own approved consultation.
+fn approved_note(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
+    own(state, &session.doctor, consultation)?;
+    if status(state, consultation)? != Status::Approved {
+        return Err(Refusal::NotFound);
+    }
+    let bytes = state.inner.vault.get(consultation.as_str(), ArtefactKind::Note).map_err(Error::from)?;
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        Refusal::Internal(Error::Stored { consultation: consultation.to_string(), what: "note", reason: e.to_string() })
+    })
+}
+
+async fn note_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+    let consultation = consultation_id(&id)?;
+    blocking(move || {
+        let text = approved_note(&state, &session, &consultation)?;
+        let exported = state.inner.vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle.exported.is_some();
+        audit(&state, AuditEvent::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
+        Ok(pages::note(consultation.as_str(), &session.csrf, &text, exported).into_response())
+    })
+    .await
+}
+
+/// Marks the note exported (which starts its retention clock) and audits it.
+fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
+    let text = approved_note(state, session, consultation)?;
+    let vault = &state.inner.vault;
+    vault.record(consultation.as_str(), VaultEvent::Exported).map_err(Error::from)?;
+    let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle;
+    let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
+    audit(state, AuditEvent::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))?;
+    Ok(text)
+}
+
+async fn mark_exported(
+    State(state): State<ReviewState>,
+    Change { session, consultation, headers, .. }: Change,
+) -> Result<Response, Refusal> {
+    blocking(move || {
+        export(&state, &session, &consultation)?;
+        Ok(if from_script(&headers) {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            Redirect::to(&format!("/review/k/{}/notat", consultation.as_str())).into_response()
+        })
+    })
+    .await
+}
+
+async fn download(
+    State(state): State<ReviewState>,
+    Change { session, consultation, .. }: Change,
+) -> Result<Response, Refusal> {
+    blocking(move || {
+        let text = export(&state, &session, &consultation)?;
+        let disposition = format!("attachment; filename=\"notat-{}.txt\"", consultation.as_str());
+        Ok((
+            [
+                (CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+                (CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|_| Refusal::NotFound)?),
+            ],
+            text,
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn discard_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+    let consultation = consultation_id(&id)?;
+    blocking(move || {
+        own(&state, &session.doctor, &consultation)?;
+        if status(&state, &consultation)? == Status::Discarded {
+            return Err(Refusal::Closed);
+        }
+        Ok(pages::confirm_discard(consultation.as_str(), &session.csrf).into_response())
+    })
+    .await
+}
+
+async fn discard(
+    State(state): State<ReviewState>,
+    Change { session, consultation, .. }: Change,
+) -> Result<Response, Refusal> {
+    blocking(move || {
+        let vault = &state.inner.vault;
+        own(&state, &session.doctor, &consultation)?;
+        vault.record(consultation.as_str(), VaultEvent::Discarded).map_err(Error::from)?;
+        let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle;
+        let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
+        audit(&state, AuditEvent::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))?;
+        Ok(Redirect::to("/review/").into_response())
+    })
+    .await
+}
+
+async fn script() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8"), (CACHE_CONTROL, "no-cache")], include_str!("assets/review.js"))
+}
+
+async fn style() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "no-cache")], include_str!("assets/review.css"))
+}
+
+/// No framing, no foreign scripts, nothing cached: pages hold health data.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    );
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
