@@ -5,6 +5,8 @@
 
 mod config;
 mod models_cmd;
+mod replay_cmd;
+mod serve_cmd;
 mod transcribe_cmd;
 
 use std::path::PathBuf;
@@ -39,6 +41,10 @@ enum Command {
     },
     /// Transcribe a WAV recording, one channel per participant.
     Transcribe(transcribe_cmd::TranscribeArgs),
+    /// Run the live service: WebSocket ingest, streaming transcription, a draft at hang-up.
+    Serve(serve_cmd::ServeArgs),
+    /// Stream a WAV file to a running service as a live consultation and print what comes back.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,5 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models { command } => models_cmd::run(command, &paths),
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
+        Command::Serve(args) => serve_cmd::run(args, &config, &paths),
+        Command::Replay(args) => replay_cmd::run(args),
     }
 }
