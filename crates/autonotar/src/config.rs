@@ -18,6 +18,17 @@ pub struct Config {
     pub models: ModelsConfig,
     pub asr: AsrConfig,
     pub server: ServerConfig,
+    pub vault: VaultConfig,
+    pub retention: vault::RetentionPolicy,
+    pub audit: audit::AuditConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultConfig {
+    /// The key-encryption key file (default: `autonotar.kek` beside the data directory, so that
+    /// a backup of the data directory does not carry the key that opens it).
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,17 +136,28 @@ impl Config {
 pub struct Paths {
     pub data_dir: PathBuf,
     pub models_dir: PathBuf,
+    pub key_file: PathBuf,
 }
 
 impl Paths {
     pub fn resolve(config: &Config, data_dir: Option<PathBuf>, models_dir: Option<PathBuf>) -> Paths {
-        Paths {
-            data_dir: data_dir.or_else(|| config.data_dir.clone()).unwrap_or_else(|| PathBuf::from("autonotar-data")),
-            models_dir: models_dir.unwrap_or_else(|| config.models.dir.clone()),
-        }
+        let data_dir = data_dir.or_else(|| config.data_dir.clone()).unwrap_or_else(|| PathBuf::from("autonotar-data"));
+        let key_file = config.vault.key_file.clone().unwrap_or_else(|| data_dir.with_extension("kek"));
+        Paths { data_dir, models_dir: models_dir.unwrap_or_else(|| config.models.dir.clone()), key_file }
     }
 
     pub fn whisper_model(&self, config: &Config) -> PathBuf {
         self.models_dir.join(&config.models.whisper)
+    }
+
+    /// The audit log under the data directory (its key is created on first use).
+    pub fn open_audit(&self, config: &Config) -> anyhow::Result<audit::AuditLog> {
+        Ok(audit::AuditLog::open(&config.audit, &self.data_dir)?)
+    }
+
+    /// The vault under the data directory, opened with the KEK from `AUTONOTAR_KEK` or the key file.
+    pub fn open_vault(&self) -> anyhow::Result<vault::Vault> {
+        let kek = vault::Kek::load(&self.key_file)?;
+        Ok(vault::Vault::open(&self.data_dir, kek)?)
     }
 }

@@ -3,9 +3,12 @@
 //! Every subcommand that reads or writes stored data takes `--data-dir` and `--config`; the
 //! command names are a contract with the practice system's scripts.
 
+mod audit_cmd;
 mod config;
+mod keys_cmd;
 mod models_cmd;
 mod replay_cmd;
+mod retention_cmd;
 mod serve_cmd;
 mod transcribe_cmd;
 
@@ -45,6 +48,21 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Stream a WAV file to a running service as a live consultation and print what comes back.
     Replay(replay_cmd::ReplayArgs),
+    /// Create or rotate the vault's key-encryption key.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
+    /// Verify the audit log, export a checkpoint, or write the DPO's report.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
+    /// Show or apply the retention policy: what is deleted when.
+    Retention {
+        #[command(subcommand)]
+        command: retention_cmd::RetentionCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,5 +89,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
         Command::Serve(args) => serve_cmd::run(args, &config, &paths),
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Keys { command } => keys_cmd::run(command, &config, &paths),
+        Command::Audit { command } => audit_cmd::run(command, &config, &paths),
+        Command::Retention { command } => retention_cmd::run(command, &config, &paths),
     }
 }

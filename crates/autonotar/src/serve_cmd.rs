@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -31,10 +32,27 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
-        let service = server::Service::new(settings, recognizer, None);
+        let service = server::Service::new(settings, recognizer, Some(drafter(paths)));
         // Scripts and tests read this line to find the port.
         eprintln!("autonotar serve: listening on {bound} (WebSocket ws://{bound}/v1/ingest)");
         server::serve(listener, service).await.context("the server stopped")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The note drafter over the section model in the models directory. A model that cannot be
+/// opened does not stop the service: each draft_ready then carries the transcript and says why
+/// there is no draft.
+fn drafter(paths: &Paths) -> server::Drafter {
+    let model = note::OnnxClassifier::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE)).map_err(|e| e.to_string());
+    if let Err(e) = &model {
+        tracing::warn!("drafts are off until the note model opens: {e}");
+        eprintln!("warning: no note drafts: {e}");
+    }
+    let model = Arc::new(model);
+    Arc::new(move |transcript: &transcript::Transcript| {
+        let model = model.as_ref().as_ref().map_err(Clone::clone)?;
+        let draft = note::draft(transcript, model).map_err(|e| e.to_string())?;
+        serde_json::to_value(&draft).map_err(|e| e.to_string())
+    })
 }

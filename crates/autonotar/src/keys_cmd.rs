@@ -1,0 +1,32 @@
+//! `autonotar keys …`: the key-encryption key that seals every consultation's data keys.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::config::{Config, Paths};
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create the key file (mode 0600; never overwrites one).
+    Init,
+    /// Re-seal every data key under a new KEK, then replace the key file (stop `serve` first).
+    Rotate,
+}
+
+pub fn run(command: KeysCommand, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Init => println!("{}", vault::keys::init(&paths.key_file)?),
+        KeysCommand::Rotate => {
+            let rotation = vault::keys::rotate_key_file(&paths.key_file, &paths.data_dir)?;
+            let key = audit::Id::new(format!("kek-{}", hex(&rotation.new_fingerprint)))?;
+            paths.open_audit(config)?.append(audit::Event::KeyRotated { key, rewrapped: rotation.resealed as u64 })?;
+            println!("{rotation}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,119 @@
+//! The verifier: a statement enters the note only if what it asserts was said.
+//!
+//! It re-reads the statement and its evidence with the same tokenizer and requires every
+//! number (and blood pressure), every drug name, every dose (number with unit) and every
+//! negation in the statement to occur in the evidence. It does not trust the rule that wrote
+//! the statement: a rule bug shows up as a dropped statement with a reason, not as a note
+//! that says something nobody said.
+
+use crate::lexicon::{NEGATIONS, dose_unit, drug_named};
+use crate::text::{Token, danish_number, pressure_text, tokenize};
+
+/// `Err` says, in Danish for the doctor, what in `statement` the evidence does not contain.
+pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
+    let claimed = tokenize(statement);
+    let said = tokenize(evidence);
+    let said_number = |n: f64| {
+        said.iter()
+            .any(|t| t.number().is_some_and(|m| (m - n).abs() < 1e-9))
+    };
+    let said_dose = |n: f64, unit: &str| {
+        said.windows(2).any(|w| {
+            w[0].number().is_some_and(|m| (m - n).abs() < 1e-9)
+                && w[1].word().and_then(dose_unit) == Some(unit)
+        })
+    };
+    let mut missing = Vec::new();
+    for (i, token) in claimed.iter().enumerate() {
+        match token {
+            Token::Number(n) => {
+                let unit = claimed.get(i + 1).and_then(Token::word).and_then(dose_unit);
+                match unit {
+                    Some(unit) if !said_dose(*n, unit) => {
+                        missing.push(format!("dosis {} {unit}", danish_number(*n)));
+                    }
+                    None if !said_number(*n) => {
+                        missing.push(format!("tallet {}", danish_number(*n)))
+                    }
+                    _ => {}
+                }
+            }
+            Token::Pressure(a, b) if !said.contains(token) => {
+                missing.push(format!("blodtrykket {}", pressure_text(*a, *b)));
+            }
+            Token::Word(w) => {
+                if let Some(drug) = drug_named(w)
+                    && !said
+                        .iter()
+                        .filter_map(Token::word)
+                        .any(|s| drug_named(s).is_some_and(|d| d.name == drug.name))
+                {
+                    missing.push(format!("lægemidlet {}", drug.name));
+                }
+                if NEGATIONS.contains(&w.as_str())
+                    && !said
+                        .iter()
+                        .filter_map(Token::word)
+                        .any(|s| NEGATIONS.contains(&s))
+                {
+                    missing.push(format!("nægtelsen «{w}»"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("ikke sagt i samtalen: {}", missing.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify;
+
+    #[test]
+    fn spoken_numbers_support_digits() {
+        assert!(
+            verify(
+                "Feber 38,5.",
+                "Ja, i går aftes målte jeg otteogtredive komma fem."
+            )
+            .is_ok()
+        );
+        assert!(verify("Ondt i halsen i 4 dage.", "ondt i halsen i fire dage nu").is_ok());
+        assert!(verify("Blodtryk 145/90.", "hundrede og femogfyrre over halvfems").is_ok());
+        assert!(
+            verify(
+                "Amlodipin 5 mg, 1 gang dagligt.",
+                "amlodipin fem milligram en gang om dagen"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_unsaid_number_dose_drug_or_negation_fails() {
+        let err = verify("Feber 39.", "otteogtredive komma fem").unwrap_err();
+        assert!(err.contains("tallet 39"), "{err}");
+        let err = verify("Amlodipin 10 mg.", "amlodipin fem milligram, ti tabletter").unwrap_err();
+        assert!(err.contains("dosis 10 mg"), "{err}");
+        let err = verify("Ibuprofen 400 mg.", "paracetamol fire hundrede milligram").unwrap_err();
+        assert!(err.contains("lægemidlet ibuprofen"), "{err}");
+        let err = verify("Ingen hoste.", "Ja, jeg hoster meget.").unwrap_err();
+        assert!(err.contains("nægtelsen"), "{err}");
+        assert!(verify("Blodtryk 150/95.", "hundrede og femogfyrre over halvfems").is_err());
+    }
+
+    #[test]
+    fn brand_names_support_the_generic_name() {
+        assert!(
+            verify(
+                "Paracetamol 500 mg.",
+                "to panodiler á fem hundrede milligram"
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The key-encryption key (KEK): where it comes from, how it is created and rotated.
+//!
+//! The KEK never comes from the config file. It is read from a key file that only its owner
+//! may read (`autonotar keys init` creates one) or from the `AUTONOTAR_KEK` environment
+//! variable, both holding the 32 key bytes in standard base64.
+
+use std::fmt;
+use std::fs;
+use std::fs::DirBuilder;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::fsutil::AtomicFile;
+
+/// Name of the environment variable that may carry the KEK.
+pub const KEK_ENV: &str = "AUTONOTAR_KEK";
+
+/// A 256-bit key-encryption key. Zeroized when dropped; `Debug` shows only its fingerprint.
+#[derive(Clone)]
+pub struct Kek(Zeroizing<[u8; 32]>);
+
+impl Kek {
+    /// A fresh random key.
+    pub fn generate() -> Result<Kek> {
+        Ok(Kek(Zeroizing::new(crate::random::<32>()?)))
+    }
+
+    /// Reads a key file, refusing one that group or others can read.
+    pub fn from_file(path: &Path) -> Result<Kek> {
+        let problem = |problem: String| Error::KeyFile {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => problem(
+                "not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into(),
+            ),
+            _ => problem(e.to_string()),
+        })?;
+        if !meta.is_file() {
+            return Err(problem("is not a regular file".into()));
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(problem(format!(
+                "is readable or writable by group or others (mode {mode:03o}); run `chmod 600 {}`",
+                path.display()
+            )));
+        }
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
+        if text.trim().is_empty() {
+            return Err(problem(
+                "is empty; it should hold a key from `autonotar keys init`".into(),
+            ));
+        }
+        Kek::from_base64(&text).map_err(problem)
+    }
+
+    /// The KEK for a command: `AUTONOTAR_KEK` when set, otherwise the key file.
+    pub fn load(key_file: &Path) -> Result<Kek> {
+        match Kek::from_env()? {
+            Some(kek) => Ok(kek),
+            None => Kek::from_file(key_file),
+        }
+    }
+
+    /// Reads `AUTONOTAR_KEK`; `None` when it is not set.
+    pub fn from_env() -> Result<Option<Kek>> {
+        match std::env::var(KEK_ENV) {
+            Ok(value) => {
+                let value = Zeroizing::new(value);
+                Kek::from_base64(&value).map(Some).map_err(Error::KeyEnv)
+            }
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::KeyEnv("is not valid base64".into()))
+            }
+        }
+    }
+
+    /// Parses base64 key text (surrounding whitespace ignored).
+    pub fn from_base64(text: &str) -> Result<Kek, String> {
+        let bytes = Zeroizing::new(
+            BASE64
+                .decode(text.trim())
+                .map_err(|_| "is not valid base64 key text".to_string())?,
+        );
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("holds {} bytes, a key has 32", bytes.len()))?;
+        Ok(Kek(Zeroizing::new(key)))
+    }
+
+    /// The key as base64 text, the form key files and `AUTONOTAR_KEK` hold.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(BASE64.encode(self.0.as_slice()))
+    }
+
+    /// A public 16-byte name for this key, stored beside everything it seals so a wrong key is
+    /// told apart from tampering. A PRF output: it reveals nothing about the key.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        let mac = crate::hmac_sha256(self.0.as_slice(), &[b"autonotar-vault kek fingerprint v1"]);
+        let mut fingerprint = [0; 16];
+        fingerprint.copy_from_slice(&mac[..16]);
+        fingerprint
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Kek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kek({})", crate::hex(&self.fingerprint()))
+    }
+}
+
+/// A key file made by [`init`], printable for the CLI.
+#[derive(Debug)]
+pub struct KeyFileCreated {
+    pub path: PathBuf,
+    pub kek: Kek,
+}
+
+impl fmt::Display for KeyFileCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "created key file {} (mode 0600, fingerprint {}). Keep a copy offline, apart from the \
+             data backups: without it the vault cannot be read",
+            self.path.display(),
+            crate::hex(&self.kek.fingerprint())
+        )
+    }
+}
+
+/// `autonotar keys init`: creates a new key file holding a fresh KEK, with mode 0600. Refuses
+/// to overwrite an existing file: replacing a key would make everything sealed under it
+/// unreadable.
+pub fn init(path: &Path) -> Result<KeyFileCreated> {
+    let kek = Kek::generate()?;
+    write_key_file(path, &kek, false)?;
+    Ok(KeyFileCreated {
+        path: path.to_path_buf(),
+        kek,
+    })
+}
+
+fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(Error::io("create directory", dir))?;
+    }
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(kek.to_base64().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .map_err(Error::io("write", path))?;
+    if replace {
+        file.commit()
+    } else {
+        file.commit_new().map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => {
+                Error::KeyFile {
+                    path: path.to_path_buf(),
+                    problem:
+                        "already exists; refusing to replace a key (use `autonotar keys rotate`)"
+                            .into(),
+                }
+            }
+            other => other,
+        })
+    }
+}
+
+/// What a rotation did, printable for the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// Records re-sealed under the new KEK.
+    pub resealed: usize,
+    /// Records already under the new KEK (left by an interrupted rotation).
+    pub already_new: usize,
+    /// The key file now holding the new KEK, when the rotation replaced one.
+    pub key_file: Option<PathBuf>,
+    pub new_fingerprint: [u8; 16],
+}
+
+impl fmt::Display for Rotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "re-sealed {} key record(s) under the new key {}",
+            self.resealed,
+            crate::hex(&self.new_fingerprint)
+        )?;
+        if self.already_new > 0 {
+            write!(
+                f,
+                " ({} were already done by an interrupted rotation)",
+                self.already_new
+            )?;
+        }
+        if let Some(path) = &self.key_file {
+            write!(f, "; {} now holds the new key", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Re-seals every key record of the vault in `data_dir` from `old` to `new`, one atomic file
+/// replacement at a time; artefact files are not touched. Records already under `new` are
+/// skipped, so an interrupted rotation is finished by running it again with the same keys.
+pub fn rotate(data_dir: &Path, old: &Kek, new: &Kek) -> Result<Rotation> {
+    let (resealed, already_new) = crate::vault::reseal_all(data_dir, old, new)?;
+    Ok(Rotation {
+        resealed,
+        already_new,
+        key_file: None,
+        new_fingerprint: new.fingerprint(),
+    })
+}
+
+/// `autonotar keys rotate`: generates a new KEK, re-seals the vault under it and replaces the
+/// key file. The new key is first written beside the key file (`<key file>.next`); a crash at
+/// any point is finished by running this again, which picks up that pending key.
+pub fn rotate_key_file(key_file: &Path, data_dir: &Path) -> Result<Rotation> {
+    let old = Kek::from_file(key_file)?;
+    let pending = pending_path(key_file);
+    let new = if pending.exists() {
+        Kek::from_file(&pending)?
+    } else {
+        let new = Kek::generate()?;
+        write_key_file(&pending, &new, false)?;
+        new
+    };
+    let mut rotation = rotate(data_dir, &old, &new)?;
+    fs::rename(&pending, key_file).map_err(Error::io("replace key file", key_file))?;
+    crate::fsutil::sync_dir_of(key_file)?;
+    rotation.key_file = Some(key_file.to_path_buf());
+    Ok(rotation)
+}
+
+/// Where `rotate_key_file` keeps the new key until the rotation is complete.
+pub fn pending_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_writes_an_owner_only_file_that_loads_back() {
+        let dir = tempdir();
+        let path = dir.join("kek");
+        let kek = init(&path).unwrap().kek;
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            Kek::from_file(&path).unwrap().fingerprint(),
+            kek.fingerprint()
+        );
+        let again = init(&path).unwrap_err().to_string();
+        assert!(again.contains("already exists"), "{again}");
+    }
+
+    #[test]
+    fn missing_empty_and_group_readable_key_files_are_refused() {
+        let dir = tempdir();
+        let missing = Kek::from_file(&dir.join("nope")).unwrap_err().to_string();
+        assert!(
+            missing.contains("not found") && missing.contains("keys init"),
+            "{missing}"
+        );
+
+        let empty = dir.join("empty");
+        fs::write(&empty, "").unwrap();
+        fs::set_permissions(&empty, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            Kek::from_file(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("is empty")
+        );
+
+        let open = dir.join("open");
+        init(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o640)).unwrap();
+        let refused = Kek::from_file(&open).unwrap_err().to_string();
+        assert!(
+            refused.contains("mode 640") && refused.contains("chmod 600"),
+            "{refused}"
+        );
+
+        let short = dir.join("short");
+        fs::write(&short, BASE64.encode([7u8; 16])).unwrap();
+        fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            Kek::from_file(&short)
+                .unwrap_err()
+                .to_string()
+                .contains("16 bytes")
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let kek = Kek::generate().unwrap();
+        let shown = format!("{kek:?}");
+        assert!(!shown.contains(kek.to_base64().as_str()));
+        assert!(shown.contains(&crate::hex(&kek.fingerprint())));
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "vault-keys-{}",
+            crate::hex(&crate::random::<8>().unwrap())
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

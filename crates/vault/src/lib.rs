@@ -1,0 +1,73 @@
+//! The encrypted vault: everything autonotar keeps about a consultation (audio if kept at all,
+//! transcript, draft, edits, approved note) lives here, encrypted per artefact with AES-256-GCM
+//! under data keys that are sealed by a key-encryption key, and is deleted on time by
+//! crypto-shredding (destroying the data key before the ciphertext).
+//!
+//! - [`keys`]: the key-encryption key ([`Kek`]): key file or `AUTONOTAR_KEK`, init, rotation.
+//! - [`Vault`]: create consultations, record their lifecycle, write and read artefacts.
+//! - [`retention`]: the GDPR retention policy, `status` and `sweep`.
+//!
+//! The on-disk format is specified in docs/vault-format.md.
+
+mod error;
+mod fsutil;
+pub mod keys;
+pub mod retention;
+mod seal;
+mod stream;
+mod vault;
+
+pub use error::{Error, Result};
+pub use keys::Kek;
+pub use retention::{Deletion, RetentionPolicy};
+pub use vault::{
+    ArtefactInfo, ArtefactKind, ArtefactReader, ArtefactWriter, Consultation, Event, Lifecycle,
+    Shredding, Vault,
+};
+/// Plaintext comes back in a buffer that is wiped when dropped.
+pub use zeroize::Zeroizing;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// `N` bytes from the operating system's CSPRNG.
+fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Io {
+        action: "get random bytes from",
+        path: "the operating system".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(bytes)
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// AES-256-GCM keyed by reference, so no stray copy of the key is left on the stack.
+fn cipher(key: &[u8; 32]) -> Aes256Gcm {
+    Aes256Gcm::new_from_slice(key).expect("key is 32 bytes")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
