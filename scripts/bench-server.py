@@ -141,7 +141,7 @@ class Server:
 
 
 def replay(server, wav, speed, name):
-    return subprocess.Popen([str(binary), "replay", str(wav), "--server", server.addr, "--speed", str(speed), "--consultation", name],
+    return subprocess.Popen([str(binary), "replay", str(wav), "--server", server.addr, "--speed", str(speed), "--consultation", name, "--draft-timeout", "900"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

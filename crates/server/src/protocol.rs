@@ -118,7 +118,7 @@ pub enum Event {
     /// then `draft_error` says why).
     DraftReady {
         consultation: String,
-        transcript: Transcript,
+        transcript: Box<Transcript>,
         draft: Option<serde_json::Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         draft_error: Option<String>,

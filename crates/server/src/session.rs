@@ -448,7 +448,7 @@ async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::
         if let Some(stopped) = state.stopped_at {
             service.metrics.hangup_to_draft(stopped.elapsed().as_secs_f64());
         }
-        state.log.push(Event::DraftReady { consultation: session.consultation.clone(), transcript, draft, draft_error });
+        state.log.push(Event::DraftReady { consultation: session.consultation.clone(), transcript: Box::new(transcript), draft, draft_error });
         state.finished = true;
     }
     service.metrics.drafts_produced.fetch_add(1, Ordering::Relaxed);

@@ -1,5 +1,7 @@
 //! The live service end to end: a real server on a free loopback port, real Silero VAD and
 //! Whisper base, consultations streamed over real WebSockets.
+// Each test has its own runtime; the lock held across awaits only orders whole tests.
+#![allow(clippy::await_holding_lock)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
