@@ -23,20 +23,6 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// The address doctors' browsers reach the service at; links from `autonotar link` start
-    /// with it, and an `https://` address makes the session cookie `Secure`.
-    pub public_url: String,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig { public_url: "http://127.0.0.1:8470".into() }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VaultConfig {
@@ -80,6 +66,60 @@ impl Default for AsrConfig {
 impl AsrConfig {
     pub fn options(&self) -> asr::Options {
         asr::Options { language: self.language.clone(), threads: self.threads, beam_size: self.beam_size, initial_prompt: self.initial_prompt.clone() }
+    }
+}
+
+/// `[server]`: the live service (`autonotar serve`).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on; loopback unless the clinic network is meant to reach it.
+    pub listen: std::net::SocketAddr,
+    /// Consultations served at once; more are refused with `busy`.
+    pub max_sessions: usize,
+    /// Largest audio payload of one binary frame (bytes).
+    pub max_frame_bytes: usize,
+    /// Audio per track queued ahead of transcription before the server slows the client down.
+    pub max_buffered_seconds: f64,
+    /// A consultation without audio for this long is finalised as if the client had sent stop.
+    pub idle_timeout_seconds: u64,
+    /// How long a finished consultation's draft stays in memory for a reconnecting client.
+    pub keep_finished_seconds: u64,
+    /// Spacing of interim recognition passes over ongoing speech; 0 commits only at pauses.
+    pub interim_seconds: f64,
+    /// The address doctors' browsers reach the service at; links from `autonotar link` start
+    /// with it, and an `https://` address makes the review session cookie `Secure`.
+    pub public_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let defaults = server::Settings::new(PathBuf::new());
+        ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8470)),
+            max_sessions: defaults.max_sessions,
+            max_frame_bytes: defaults.max_frame_bytes,
+            max_buffered_seconds: defaults.max_buffered_seconds,
+            idle_timeout_seconds: defaults.idle_timeout.as_secs(),
+            keep_finished_seconds: defaults.keep_finished.as_secs(),
+            interim_seconds: defaults.interim_every,
+            public_url: "http://127.0.0.1:8470".into(),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn settings(&self, models_dir: &Path, language: &str) -> server::Settings {
+        server::Settings {
+            models_dir: models_dir.to_path_buf(),
+            language: language.to_string(),
+            max_sessions: self.max_sessions.max(1),
+            max_frame_bytes: self.max_frame_bytes.max(1024),
+            max_buffered_seconds: self.max_buffered_seconds.max(1.0),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            keep_finished: std::time::Duration::from_secs(self.keep_finished_seconds),
+            interim_every: self.interim_seconds.max(0.0),
+        }
     }
 }
 

@@ -10,7 +10,9 @@ mod eval_cmd;
 mod keys_cmd;
 mod link_cmd;
 mod models_cmd;
+mod replay_cmd;
 mod retention_cmd;
+mod serve_cmd;
 mod transcribe_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +51,10 @@ enum Command {
     Draft(draft_cmd::DraftArgs),
     /// Run the pipeline over an evaluation corpus, or compare two runs.
     Eval(eval_cmd::EvalArgs),
+    /// Run the live service: WebSocket ingest, streaming transcription, a draft at hang-up.
+    Serve(serve_cmd::ServeArgs),
+    /// Stream a WAV file to a running service as a live consultation and print what comes back.
+    Replay(replay_cmd::ReplayArgs),
     /// Create or rotate the vault's key-encryption key.
     Keys {
         #[command(subcommand)]
@@ -92,6 +98,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe_cmd::run(args, &config, &paths),
         Command::Draft(args) => draft_cmd::run(args, &config, &paths),
         Command::Eval(args) => eval_cmd::run(args, cli.config.as_deref(), &config, &paths),
+        Command::Serve(args) => serve_cmd::run(args, &config, &paths),
+        Command::Replay(args) => replay_cmd::run(args),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
         Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Link(args) => link_cmd::run(args, &config, &paths),

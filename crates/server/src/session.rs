@@ -1,0 +1,466 @@
+//! Live consultations: the registry, each session's tracks and event log, and finalisation.
+//!
+//! A session outlives its WebSocket connection: it stays in the registry while audio may still
+//! come (a reconnecting client resumes it by consultation id) and for `keep_finished` after its
+//! draft is ready. Everything lives in memory only; nothing is written to disk here.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use transcript::{Segment, Transcript};
+
+use crate::decoder::Decoder;
+use crate::metrics::Metrics;
+use crate::pipeline::{Output, TrackPipeline};
+use crate::protocol::{ErrorCode, Event, Piece, RATE_RANGE, Start, TrackSpec, parse_frame};
+use crate::{Drafter, Settings};
+
+/// Longest consultation and doctor id accepted.
+const MAX_ID: usize = 200;
+/// Most tracks one consultation may have (the frame header has one byte for the index).
+const MAX_TRACKS: usize = 8;
+
+/// A protocol error for the client.
+pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
+    Event::Error { code, message: message.into() }
+}
+
+/// Everything the live service shares.
+pub struct Service {
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    decoder: Decoder,
+    drafter: Option<Drafter>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+struct Chunk {
+    samples: Vec<f32>,
+    arrived: Instant,
+    /// Room this chunk took, given back once it is processed.
+    permits: u32,
+}
+
+#[derive(Clone)]
+struct TrackInput {
+    chunks: mpsc::Sender<Chunk>,
+    /// Samples (at the track's rate) that may still be queued ahead of processing.
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+pub struct Session {
+    pub consultation: String,
+    pub doctor: String,
+    tracks: Vec<TrackSpec>,
+    /// `None` once the session stopped taking audio.
+    inputs: Mutex<Option<Vec<TrackInput>>>,
+    /// Samples queued per track, for the lag metric.
+    queued: Vec<Arc<AtomicUsize>>,
+    state: Mutex<State>,
+    /// Bumped whenever the log or the partials change; connections wait on it.
+    version: watch::Sender<u64>,
+    stop_signal: Notify,
+}
+
+struct State {
+    next_sequence: Vec<u32>,
+    /// Every event a client must see, in order; a resumed connection gets it again from the start.
+    log: Vec<Event>,
+    /// The latest uncommitted text per track.
+    partials: Vec<Option<Piece>>,
+    /// Which connection owns the session; an older one is closed when a newer one resumes.
+    connection: u64,
+    last_activity: Instant,
+    stopped_at: Option<Instant>,
+    finished: bool,
+    segments: Vec<Vec<Segment>>,
+    commits: u32,
+}
+
+/// What a connection gets from [`Service::open`].
+pub struct Opened {
+    pub session: Arc<Session>,
+    pub connection: u64,
+    pub greeting: Event,
+}
+
+impl Service {
+    pub fn new(settings: Settings, recognizer: asr::Recognizer, drafter: Option<Drafter>) -> Arc<Service> {
+        let metrics = Arc::new(Metrics::default());
+        let decoder = Decoder::start(recognizer, 64, metrics.clone());
+        Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()) })
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sessions not yet finished, and the most audio (s) any of their tracks has queued.
+    pub fn load(&self) -> (usize, f64) {
+        let sessions = self.sessions();
+        let active: Vec<_> = sessions.values().filter(|s| !s.state().finished).collect();
+        let lag = active
+            .iter()
+            .flat_map(|s| s.queued.iter().zip(&s.tracks).map(|(q, t)| q.load(Ordering::Relaxed) as f64 / t.sample_rate as f64))
+            .fold(0.0, f64::max);
+        (active.len(), lag)
+    }
+
+    /// Opens a consultation, or resumes the one with this id.
+    pub fn open(self: &Arc<Self>, start: Start) -> Result<Opened, Event> {
+        validate(&start)?;
+        if let Some(session) = self.sessions().get(&start.consultation).cloned() {
+            return session.resume(&start.tracks);
+        }
+        if self.load().0 >= self.settings.max_sessions {
+            return Err(error(ErrorCode::Busy, format!("the server already runs {} consultations; try again shortly", self.settings.max_sessions)));
+        }
+        let mut pipelines = Vec::new();
+        for (index, track) in start.tracks.iter().enumerate() {
+            let pipeline = TrackPipeline::new(&self.settings.models_dir, index, track.role, track.sample_rate, self.settings.interim_every)
+                .map_err(|e| error(ErrorCode::BadStart, format!("track {}: {e}", track.id)))?;
+            pipelines.push(pipeline);
+        }
+        let mut inputs = Vec::new();
+        let mut receivers = Vec::new();
+        let mut queued = Vec::new();
+        for track in &start.tracks {
+            let (chunks, rx) = mpsc::channel(1024);
+            let capacity = (self.settings.max_buffered_seconds * track.sample_rate as f64) as usize;
+            let capacity = capacity.max(self.max_frame_samples());
+            inputs.push(TrackInput { chunks, room: Arc::new(Semaphore::new(capacity)), capacity });
+            receivers.push(rx);
+            queued.push(Arc::new(AtomicUsize::new(0)));
+        }
+        let n = start.tracks.len();
+        let session = Arc::new(Session {
+            consultation: start.consultation.clone(),
+            doctor: start.doctor.clone(),
+            tracks: start.tracks,
+            inputs: Mutex::new(Some(inputs.clone())),
+            queued,
+            state: Mutex::new(State {
+                next_sequence: vec![0; n],
+                log: Vec::new(),
+                partials: vec![None; n],
+                connection: 0,
+                last_activity: Instant::now(),
+                stopped_at: None,
+                finished: false,
+                segments: vec![Vec::new(); n],
+                commits: 0,
+            }),
+            version: watch::channel(0).0,
+            stop_signal: Notify::new(),
+        });
+        {
+            let mut sessions = self.sessions();
+            if let Some(existing) = sessions.get(&session.consultation).cloned() {
+                // Another connection opened the same consultation a moment ago.
+                drop(sessions);
+                return existing.resume(&session.tracks);
+            }
+            sessions.insert(session.consultation.clone(), session.clone());
+        }
+        self.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
+        let mut tracks = Vec::new();
+        for (index, ((pipeline, rx), input)) in pipelines.into_iter().zip(receivers).zip(inputs).enumerate() {
+            tracks.push(tokio::spawn(run_track(session.clone(), index, pipeline, rx, input.room, self.decoder.clone(), self.metrics.clone())));
+        }
+        tokio::spawn(drive(self.clone(), session.clone(), tracks));
+        Ok(Opened { greeting: Event::Started { consultation: session.consultation.clone(), next_sequence: vec![0; n] }, session, connection: 0 })
+    }
+
+    fn max_frame_samples(&self) -> usize {
+        self.settings.max_frame_bytes / 2
+    }
+}
+
+fn validate(start: &Start) -> Result<(), Event> {
+    let bad = |message: String| Err(error(ErrorCode::BadStart, message));
+    if !start.consent {
+        return Err(error(
+            ErrorCode::ConsentRequired,
+            "the start message lacks \"consent\": true; without the patient's consent nothing is recorded or stored",
+        ));
+    }
+    if start.consultation.trim().is_empty() || start.consultation.len() > MAX_ID {
+        return bad(format!("consultation must be a non-empty id of at most {MAX_ID} bytes"));
+    }
+    if start.doctor.trim().is_empty() || start.doctor.len() > MAX_ID {
+        return bad(format!("doctor must be a non-empty id of at most {MAX_ID} bytes"));
+    }
+    if start.tracks.is_empty() || start.tracks.len() > MAX_TRACKS {
+        return bad(format!("declare 1 to {MAX_TRACKS} tracks"));
+    }
+    for (i, track) in start.tracks.iter().enumerate() {
+        if !RATE_RANGE.contains(&track.sample_rate) {
+            return bad(format!("track {:?}: sample rate {} Hz is outside 8000–48000 Hz", track.id, track.sample_rate));
+        }
+        if start.tracks[..i].iter().any(|t| t.id == track.id) {
+            return bad(format!("track id {:?} is declared twice", track.id));
+        }
+    }
+    Ok(())
+}
+
+impl Session {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn resume(self: &Arc<Self>, tracks: &[TrackSpec]) -> Result<Opened, Event> {
+        if tracks != self.tracks {
+            return Err(error(ErrorCode::SessionMismatch, "this consultation is already open with other tracks; resume with exactly the original track list"));
+        }
+        let mut state = self.state();
+        state.connection += 1;
+        state.last_activity = Instant::now();
+        let greeting = Event::Resumed { consultation: self.consultation.clone(), next_sequence: state.next_sequence.clone() };
+        let connection = state.connection;
+        drop(state);
+        // Wakes the superseded connection so it closes.
+        self.changed();
+        Ok(Opened { session: self.clone(), connection, greeting })
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Events from `cursor` on and the pending partials, or `None` when `connection` is superseded.
+    pub fn pending(&self, connection: u64, cursor: usize) -> Option<(Vec<Event>, Vec<Piece>)> {
+        let mut state = self.state();
+        if state.connection != connection {
+            return None;
+        }
+        let events = state.log.get(cursor..).unwrap_or_default().to_vec();
+        let partials = state.partials.iter_mut().filter_map(Option::take).collect();
+        Some((events, partials))
+    }
+
+    /// Takes one binary frame from connection `connection`. Protocol problems come back as the
+    /// event to send; gaps and duplicates go to the log.
+    pub async fn accept_frame(&self, service: &Service, connection: u64, bytes: &[u8]) -> Result<(), Event> {
+        let Some((track, sequence, payload)) = parse_frame(bytes) else {
+            return Err(error(ErrorCode::BadFrame, "a binary frame starts with 1 byte track index and 4 bytes LE sequence number"));
+        };
+        let Some(spec) = self.tracks.get(track) else {
+            return Err(error(ErrorCode::UnknownTrack, format!("track index {track}: the start message declared {} tracks", self.tracks.len())));
+        };
+        if payload.len() > service.settings.max_frame_bytes {
+            return Err(error(
+                ErrorCode::FrameTooLarge,
+                format!("frame of {} bytes exceeds the limit of {}; send smaller frames (20–200 ms)", payload.len(), service.settings.max_frame_bytes),
+            ));
+        }
+        let Some(mut samples) = spec.encoding.decode(payload) else {
+            return Err(error(ErrorCode::BadFrame, format!("{} bytes is not a whole number of {:?} samples", payload.len(), spec.encoding)));
+        };
+        let input = {
+            let mut state = self.state();
+            if state.connection != connection {
+                return Err(error(ErrorCode::Superseded, "another connection resumed this consultation"));
+            }
+            let Some(input) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| i[track].clone()) else {
+                return Err(error(ErrorCode::Stopped, "this consultation has stopped; it takes no more audio"));
+            };
+            let expected = state.next_sequence[track];
+            if sequence < expected {
+                state.log.push(Event::Duplicate { track, sequence, expected });
+                service.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                drop(state);
+                self.changed();
+                return Ok(());
+            }
+            if sequence > expected {
+                let missing = (sequence - expected) as usize * samples.len();
+                let silence_seconds = missing as f64 / spec.sample_rate as f64;
+                if silence_seconds > service.settings.idle_timeout.as_secs_f64() {
+                    return Err(error(
+                        ErrorCode::GapTooLarge,
+                        format!("track {track}: sequence jumps from {expected} to {sequence}, {silence_seconds:.0} s of missing audio; resend from {expected}"),
+                    ));
+                }
+                state.log.push(Event::Gap { track, expected, got: sequence, silence_seconds });
+                service.metrics.gaps.fetch_add(1, Ordering::Relaxed);
+                let mut filled = vec![0.0; missing];
+                filled.append(&mut samples);
+                samples = filled;
+            }
+            state.next_sequence[track] = sequence.wrapping_add(1);
+            state.last_activity = Instant::now();
+            input
+        };
+        self.changed();
+        service.metrics.audio_in(samples.len() as f64 / spec.sample_rate as f64);
+        // Backpressure: wait for room rather than drop audio, so a client sending faster than
+        // transcription keeps up is slowed down by TCP instead.
+        // A gap filled with silence may exceed the whole room; it then takes all of it.
+        let permits = samples.len().min(input.capacity) as u32;
+        if let Ok(taken) = input.room.acquire_many(permits).await {
+            taken.forget();
+        }
+        self.queued[track].fetch_add(samples.len(), Ordering::Relaxed);
+        if input.chunks.send(Chunk { samples, arrived: Instant::now(), permits }).await.is_err() {
+            return Err(error(ErrorCode::Stopped, "this consultation has stopped; it takes no more audio"));
+        }
+        Ok(())
+    }
+
+    /// Stops taking audio; the tracks flush and the draft follows.
+    pub fn stop(&self, reason: &str) {
+        let Some(inputs) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        drop(inputs);
+        let mut state = self.state();
+        state.stopped_at = Some(Instant::now());
+        state.log.push(Event::Stopped { reason: reason.into() });
+        drop(state);
+        self.stop_signal.notify_one();
+        self.changed();
+    }
+
+    fn publish(&self, outputs: Vec<Output>, metrics: &Metrics) {
+        if outputs.is_empty() {
+            return;
+        }
+        let mut state = self.state();
+        for output in outputs {
+            match output {
+                Output::Committed { segment, latency } => {
+                    metrics.commit_latency(latency);
+                    let number = state.commits;
+                    state.commits += 1;
+                    state.partials[segment.track] = None;
+                    state.log.push(Event::Committed(Piece {
+                        track: segment.track,
+                        speaker: segment.speaker,
+                        segment: Some(number),
+                        start: segment.start,
+                        end: segment.end,
+                        text: segment.text.clone(),
+                        is_final: true,
+                    }));
+                    state.segments[segment.track].push(segment);
+                }
+                Output::Partial(piece) => {
+                    let track = piece.track;
+                    state.partials[track] = Some(piece);
+                }
+            }
+        }
+        drop(state);
+        self.changed();
+    }
+
+    fn report(&self, event: Event, metrics: &Metrics) {
+        metrics.error();
+        self.state().log.push(event);
+        self.changed();
+    }
+}
+
+/// One track's task: audio in, transcript out, until the session stops.
+async fn run_track(
+    session: Arc<Session>,
+    index: usize,
+    mut pipeline: TrackPipeline,
+    mut chunks: mpsc::Receiver<Chunk>,
+    room: Arc<Semaphore>,
+    decoder: Decoder,
+    metrics: Arc<Metrics>,
+) -> f64 {
+    let mut failed = false;
+    while let Some(chunk) = chunks.recv().await {
+        let n = chunk.samples.len();
+        if !failed {
+            match pipeline.push(&chunk.samples, chunk.arrived, &decoder).await {
+                Ok(outputs) => session.publish(outputs, &metrics),
+                Err(e) => {
+                    // The track is lost from here on, but its queue keeps draining so the
+                    // client is never stuck waiting for room.
+                    failed = true;
+                    tracing::error!(consultation = %session.consultation, track = index, "transcription failed: {e}");
+                    session.report(error(ErrorCode::TranscriptionFailed, format!("track {index}: {e}")), &metrics);
+                }
+            }
+        }
+        session.queued[index].fetch_sub(n, Ordering::Relaxed);
+        room.add_permits(chunk.permits as usize);
+    }
+    if !failed {
+        match pipeline.finish(&decoder).await {
+            Ok(outputs) => session.publish(outputs, &metrics),
+            Err(e) => session.report(error(ErrorCode::TranscriptionFailed, format!("track {index}: {e}")), &metrics),
+        }
+    }
+    pipeline.seconds()
+}
+
+/// A session's life after start: waits for stop or the idle timeout, then builds the final
+/// transcript and the draft, and finally forgets the session.
+async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::task::JoinHandle<f64>>) {
+    let idle = service.settings.idle_timeout;
+    loop {
+        let since = session.state().last_activity;
+        let deadline = tokio::time::Instant::from_std(since + idle);
+        tokio::select! {
+            _ = session.stop_signal.notified() => break,
+            _ = tokio::time::sleep_until(deadline) => {
+                if session.state().last_activity.elapsed() >= idle {
+                    session.stop("idle_timeout");
+                    break;
+                }
+            }
+        }
+    }
+    let mut duration: f64 = 0.0;
+    for (index, track) in tracks.into_iter().enumerate() {
+        match track.await {
+            Ok(seconds) => duration = duration.max(seconds),
+            Err(e) => session.report(error(ErrorCode::TranscriptionFailed, format!("track {index} crashed: {e}")), &service.metrics),
+        }
+    }
+    let segments = std::mem::take(&mut session.state().segments);
+    let transcript = Transcript::merge(&service.settings.language, duration, segments);
+    let (draft, draft_error) = match service.drafter.clone() {
+        None => (None, None),
+        Some(drafter) => {
+            let finished = crate::Finished { consultation: session.consultation.clone(), doctor: session.doctor.clone(), transcript: transcript.clone() };
+            match tokio::task::spawn_blocking(move || drafter(&finished)).await {
+                Ok(Ok(draft)) => (Some(draft), None),
+                Ok(Err(e)) => (None, Some(e)),
+                Err(e) => (None, Some(format!("the drafter crashed: {e}"))),
+            }
+        }
+    };
+    if draft_error.is_some() {
+        service.metrics.error();
+    }
+    {
+        let mut state = session.state();
+        if let Some(stopped) = state.stopped_at {
+            service.metrics.hangup_to_draft(stopped.elapsed().as_secs_f64());
+        }
+        state.log.push(Event::DraftReady { consultation: session.consultation.clone(), transcript: Box::new(transcript), draft, draft_error });
+        state.finished = true;
+    }
+    service.metrics.drafts_produced.fetch_add(1, Ordering::Relaxed);
+    session.changed();
+    tokio::time::sleep(service.settings.keep_finished).await;
+    let mut sessions = service.sessions();
+    if sessions.get(&session.consultation).is_some_and(|s| Arc::ptr_eq(s, &session)) {
+        sessions.remove(&session.consultation);
+    }
+}
+
+/// Used by [`Settings::default`]: a forgotten session is finalised after this long without audio.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(120);

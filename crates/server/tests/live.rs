@@ -1,0 +1,274 @@
+//! The live service end to end: a real server on a free loopback port, real Silero VAD and
+//! Whisper base, consultations streamed over real WebSockets.
+// Each test has its own runtime; the lock held across awaits only orders whole tests.
+#![allow(clippy::await_holding_lock)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use server::client::{Replay, tracks_of};
+use server::protocol::{ClientMessage, Encoding, ErrorCode, Event, Start, TrackSpec, frame};
+use server::{Service, Settings};
+use tokio_tungstenite::tungstenite::Message;
+use transcript::Role;
+
+/// Whisper's threads spin on both cores: two decoding tests at once only slow each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("AUTONOTAR_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cache"));
+    assert!(dir.join("ggml-base-q8_0.bin").is_file(), "models missing in {}: run `autonotar models fetch`", dir.display());
+    dir
+}
+
+/// Starts a service on 127.0.0.1:0; returns its ingest URL, its address and the service.
+async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> (String, std::net::SocketAddr, Arc<Service>) {
+    let models = models_dir();
+    let mut settings = Settings::new(models.clone());
+    settings.language = language.into();
+    adjust(&mut settings);
+    let options = asr::Options { language: language.into(), ..asr::Options::default() };
+    let recognizer = asr::Recognizer::load(&models.join("ggml-base-q8_0.bin"), options).unwrap();
+    let service = Service::new(settings, recognizer, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(listener, service.clone(), axum::Router::new()));
+    (format!("ws://{addr}/v1/ingest"), addr, service)
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// An English two-track consultation: Whisper base hears espeak's English reliably.
+fn english_consultation(dir: &Path) -> PathBuf {
+    let wav = dir.join("english.wav");
+    let lines = [
+        (Role::Doctor, "Good morning. What can I do for you today?", "en-us"),
+        (Role::Patient, "I have had a sore throat and a headache for three days.", "en-us+f3"),
+        (Role::Doctor, "Please drink plenty of water and call me on Monday.", "en-us"),
+    ]
+    .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
+    fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
+    wav
+}
+
+fn replay(url: &str, wav: &Path, consultation: &str, speed: f64, drop_after: Option<u32>) -> Replay {
+    Replay {
+        url: url.into(),
+        consultation: consultation.into(),
+        doctor: "d-1".into(),
+        speed,
+        frame_ms: 100,
+        tracks: tracks_of(audio::read_wav(wav).unwrap()),
+        drop_after,
+        draft_timeout: Duration::from_secs(120),
+    }
+}
+
+fn committed_text(events: &[Event], role: Role) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Committed(p) if p.speaker == role => Some(p.text.to_lowercase()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_ready() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = english_consultation(dir.path());
+    let (url, addr, _service) = start_server("en", |_| {}).await;
+    let report = replay(&url, &wav, "c-live-1", 3.0, None).run(&mut |_| {}).await.unwrap();
+
+    let (doctor, patient) = (committed_text(&report.events, Role::Doctor), committed_text(&report.events, Role::Patient));
+    for word in ["morning", "today", "water", "monday"] {
+        assert!(doctor.contains(word), "doctor lacks {word:?}: {doctor}");
+    }
+    for word in ["sore throat", "three days"] {
+        assert!(patient.contains(word), "patient lacks {word:?}: {patient}");
+    }
+    assert!(report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. } | Event::Error { .. })), "{:?}", report.events);
+    let Some(Event::DraftReady { consultation, transcript, draft, .. }) = report.draft() else { panic!("no draft_ready") };
+    assert_eq!(consultation, "c-live-1");
+    assert!(draft.is_none(), "no drafter is configured in this test");
+    assert!(transcript.segments.windows(2).all(|w| w[0].start <= w[1].start), "final transcript out of time order");
+    assert_eq!(transcript.segments.first().unwrap().speaker, Role::Doctor);
+    assert_eq!(transcript.segments.last().unwrap().speaker, Role::Doctor);
+    assert!(transcript.segments.iter().any(|s| s.speaker == Role::Patient && s.text.to_lowercase().contains("sore throat")));
+
+    let metrics = http_get(addr, "/metrics").await;
+    assert_eq!(metric(&metrics, "autonotar_drafts_produced_total"), 1.0);
+    assert_eq!(metric(&metrics, "autonotar_active_sessions"), 0.0);
+    assert!(metric(&metrics, "autonotar_commit_latency_seconds_count") >= 3.0);
+    assert!(http_get(addr, "/healthz").await.ends_with("ok\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = english_consultation(dir.path());
+    let seconds = audio::read_wav(&wav).unwrap().duration_seconds();
+    let (url, addr, _service) = start_server("en", |_| {}).await;
+    // Cut during the patient's turn.
+    let report = replay(&url, &wav, "c-resume", 4.0, Some(45)).run(&mut |_| {}).await.unwrap();
+    assert_eq!(report.reconnects, 1);
+    assert!(report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. })), "{:?}", report.events);
+    let patient = committed_text(&report.events, Role::Patient);
+    assert!(patient.contains("sore throat") && patient.contains("three days"), "{patient}");
+    assert!(committed_text(&report.events, Role::Doctor).contains("monday"));
+    // Exactly the file's audio went in: two tracks, nothing lost, nothing twice.
+    let audio_in = metric(&http_get(addr, "/metrics").await, "autonotar_audio_seconds_in_total");
+    assert!((audio_in - 2.0 * seconds).abs() < 0.01, "{audio_in} s in for 2 × {seconds} s");
+    assert!(report.draft().is_some());
+}
+
+async fn connect(url: &str) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn next_event(ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>) -> Option<Event> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.ok()?? {
+            Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+fn start_message(consultation: &str, consent: bool, rate: u32) -> Message {
+    let track = |id: &str, role| TrackSpec { id: id.into(), role, sample_rate: rate, encoding: Encoding::PcmS16le };
+    let start = Start {
+        consultation: consultation.into(),
+        doctor: "d".into(),
+        tracks: vec![track("a", Role::Doctor), track("b", Role::Patient)],
+        consent,
+    };
+    Message::text(serde_json::to_string(&ClientMessage::Start(start)).unwrap())
+}
+
+fn error_code(event: Option<Event>) -> ErrorCode {
+    match event {
+        Some(Event::Error { code, .. }) => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_protocol_errors() {
+    let (url, addr, _service) = start_server("da", |s| {
+        s.idle_timeout = Duration::from_secs(2);
+        s.max_frame_bytes = 4096;
+    })
+    .await;
+
+    let mut ws = connect(&url).await;
+    ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::MalformedMessage);
+
+    let mut ws = connect(&url).await;
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::NotStarted);
+
+    let mut ws = connect(&url).await;
+    ws.send(start_message("c-no-consent", false, 16000)).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::ConsentRequired);
+    assert!(next_event(&mut ws).await.is_none(), "the connection closes after a refusal");
+    let (active, _) = _service.load();
+    assert_eq!(active, 0, "a refused consultation leaves nothing behind");
+
+    let mut ws = connect(&url).await;
+    ws.send(start_message("c-rate", true, 96000)).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadStart);
+
+    let mut ws = connect(&url).await;
+    ws.send(start_message("c-bad", true, 16000)).await.unwrap();
+    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    ws.send(Message::binary(frame(5, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::UnknownTrack);
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 4096]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::FrameTooLarge);
+    ws.send(Message::binary(vec![0, 1])).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadFrame);
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(next_event(&mut ws).await, Some(Event::Duplicate { track: 0, sequence: 0, expected: 1 }));
+    ws.send(Message::binary(frame(0, 4, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(next_event(&mut ws).await, Some(Event::Gap { track: 0, expected: 1, got: 4, silence_seconds: 0.03 }));
+    ws.send(Message::binary(frame(0, 1_000_000, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::GapTooLarge);
+    ws.send(Message::text(r#"{"type":"start"}"#)).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::MalformedMessage);
+    // The client never sends stop: the idle timeout finalises the consultation.
+    assert_eq!(next_event(&mut ws).await, Some(Event::Stopped { reason: "idle_timeout".into() }));
+    assert!(matches!(next_event(&mut ws).await, Some(Event::DraftReady { .. })));
+    // Audio after the end is refused.
+    ws.send(Message::binary(frame(1, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::Stopped);
+
+    let metrics = http_get(addr, "/metrics").await;
+    assert_eq!(metric(&metrics, "autonotar_gaps_total"), 1.0);
+    assert_eq!(metric(&metrics, "autonotar_duplicates_total"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bound() {
+    let _turn = turn();
+    let (url, addr, service) = start_server("da", |s| s.max_buffered_seconds = 2.0).await;
+    let mut ws = connect(&url).await;
+    ws.send(start_message("c-flood", true, 16000)).await.unwrap();
+    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    // Ten minutes of quiet noise per track as fast as the socket takes it.
+    let noise: Vec<f32> = (0..1600).map(|i| ((i * 7919 % 200) as f32 / 200.0 - 0.5) * 0.002).collect();
+    let mut worst_lag: f64 = 0.0;
+    for sequence in 0..6000u32 {
+        for track in 0..2 {
+            ws.send(Message::binary(frame(track, sequence, Encoding::PcmS16le, &noise))).await.unwrap();
+        }
+        if sequence % 500 == 0 {
+            worst_lag = worst_lag.max(service.load().1);
+        }
+    }
+    ws.send(Message::text(r#"{"type":"stop"}"#)).await.unwrap();
+    loop {
+        match next_event(&mut ws).await {
+            Some(Event::DraftReady { transcript, .. }) => {
+                assert!((transcript.duration - 600.0).abs() < 0.1, "{}", transcript.duration);
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("no draft_ready"),
+        }
+    }
+    // Queued audio never exceeded the room a track is given (plus the frame in hand).
+    assert!(worst_lag <= 2.0 + 0.1, "lag {worst_lag} s");
+    assert!(metric(&http_get(addr, "/metrics").await, "autonotar_audio_seconds_in_total") >= 1200.0);
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""The live service measured: streaming-vs-offline parity, commit latency, hang-up-to-draft,
+concurrent real-time consultations, memory.
+
+Usage: scripts/bench-server.py [--concurrency 1,2,3] [--speed 1.0]
+
+Builds the release binary, makes two stereo test recordings (the 13 real Danish NST clips in
+/work/shared/data/nst-da-samples alternating between the doctor and patient channel, and an
+English espeak-ng consultation, which Whisper base hears reliably), transcribes each offline
+with `autonotar transcribe`, then streams each through `autonotar serve` with `autonotar replay`
+at real-time pace and reports the word error rate of the streamed transcript against the
+offline one, commit latency p50/p95 and hang-up-to-draft. Then N English replays run at once to
+find how many real-time consultations one server sustains (commit p95 <= 3.3 s and
+hang-up-to-draft <= 5 s), with the server's peak resident memory. Timings depend on the machine
+and its load. Nothing is written outside target/bench-server.
+"""
+import argparse, os, re, subprocess, sys, tempfile, time, wave, array
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+target = Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
+work = target / "bench-server"
+work.mkdir(parents=True, exist_ok=True)
+models = Path(os.environ.get("AUTONOTAR_MODELS_DIR", root / "models" / "cache"))
+env = dict(os.environ, AUTONOTAR_MODELS_DIR=str(models))
+binary = target / "release" / "autonotar"
+
+ENGLISH = [
+    "Good morning. What can I do for you today?",
+    "I have had a sore throat and a headache for three days.",
+    "Do you have a fever, or any trouble swallowing?",
+    "It hurts when I swallow, and I feel tired in the evening.",
+    "Let me have a look at your throat. Please open your mouth and say ah.",
+    "Is it serious? I have an important meeting on Thursday.",
+    "Your throat is red, but I see no signs of a bacterial infection.",
+    "So I do not need any medicine?",
+    "No. Please drink plenty of water, rest, and call me on Monday if it is not better.",
+    "Thank you, doctor. Have a nice day.",
+]
+
+
+def write_stereo(path, rate, left, right):
+    n = max(len(left), len(right))
+    left = left + array.array("h", [0] * (n - len(left)))
+    right = right + array.array("h", [0] * (n - len(right)))
+    frames = array.array("h", [0] * (2 * n))
+    frames[0::2], frames[1::2] = left, right
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2); w.setsampwidth(2); w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+
+
+def conversation(utterances, rate, path):
+    """Turns (channel, samples) alternately into a stereo file with 0.6 s between turns."""
+    tracks = [array.array("h"), array.array("h")]
+    clock = 0
+    for channel, samples in utterances:
+        track = tracks[channel]
+        track.extend([0] * (clock - len(track)))
+        track.extend(samples)
+        clock = len(track) + int(0.6 * rate)
+    write_stereo(path, rate, tracks[0], tracks[1])
+    return len(max(tracks, key=len)) / rate
+
+
+def mono_samples(path):
+    with wave.open(str(path)) as w:
+        channels, data = w.getnchannels(), w.readframes(w.getnframes())
+        rate = w.getframerate()
+    samples = array.array("h", data)
+    return rate, samples[0::channels]
+
+
+def make_inputs():
+    clips = sorted(Path("/work/shared/data/nst-da-samples").glob("*.wav"))
+    utterances = [(i % 2, mono_samples(c)[1]) for i, c in enumerate(clips)]
+    danish = work / "nst-da.wav"
+    d_seconds = conversation(utterances, 16000, danish)
+    utterances = []
+    for i, line in enumerate(ENGLISH):
+        out = work / f"en-{i}.wav"
+        voice = "en-us" if i % 2 == 0 else "en-us+f3"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), line], check=True)
+        rate, samples = mono_samples(out)
+        utterances.append((i % 2, samples))
+        out.unlink()
+    english = work / "english.wav"
+    e_seconds = conversation(utterances, rate, english)
+    return [("nst-da (real Danish)", danish, "da", d_seconds), ("English espeak", english, "en", e_seconds)]
+
+
+def words_by_speaker(lines):
+    out = {}
+    for line in lines:
+        m = re.match(r"\[\d+:\d+\] ([^:]+): (.*)", line)
+        if m:
+            out.setdefault(m.group(1), []).extend(normalise(m.group(2)))
+    return out
+
+
+def normalise(text):
+    return [w for w in re.sub(r"[^\w\s]", " ", text.lower()).split() if w]
+
+
+def edit_distance(a, b):
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def wer(reference, hypothesis):
+    errors = sum(edit_distance(reference.get(s, []), hypothesis.get(s, [])) for s in set(reference) | set(hypothesis))
+    return errors / max(1, sum(len(v) for v in reference.values()))
+
+
+class Server:
+    def __init__(self, language):
+        self.config = work / f"bench-{language}.toml"
+        self.config.write_text(f'[asr]\nlanguage = "{language}"\n[server]\nmax_sessions = 32\n')
+        self.proc = subprocess.Popen([str(binary), "--config", str(self.config), "--data-dir", str(work / "data"), "serve", "--listen", "127.0.0.1:0"],
+                                     env=env, stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stderr:
+            m = re.search(r"listening on (\S+)", line)
+            if m:
+                self.addr = m.group(1)
+                break
+        time.sleep(0.5)
+        self.baseline = self.memory("VmRSS")
+
+    def memory(self, key):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self):
+        self.proc.terminate(); self.proc.wait()
+
+
+def replay(server, wav, speed, name):
+    return subprocess.Popen([str(binary), "replay", str(wav), "--server", server.addr, "--speed", str(speed), "--consultation", name, "--draft-timeout", "900"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc):
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"replay failed: {err}")
+    draft = out.split("--- draft ---", 1)[1].splitlines()
+    m = re.search(r"p50 ([\d.]+) s p95 ([\d.]+) s, hang-up to draft ([\d.]+) s", err)
+    return words_by_speaker(draft), tuple(float(x) for x in m.groups())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrency", default="1,2,3,4")
+    parser.add_argument("--speed", type=float, default=1.0)
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "autonotar"], check=True, cwd=root)
+    inputs = make_inputs()
+    print(f"| recording | audio s | WER streaming vs offline | commit p50 s | commit p95 s | hang-up to draft s |")
+    print(f"|---|---|---|---|---|---|")
+    for name, wav, language, seconds in inputs:
+        offline = subprocess.run([str(binary), "transcribe", str(wav), "--language", language], env=env, check=True, capture_output=True, text=True).stdout
+        server = Server(language)
+        streamed, (p50, p95, hangup) = finish(replay(server, wav, args.speed, "parity"))
+        server.stop()
+        print(f"| {name} | {seconds:.0f} | {100 * wer(words_by_speaker(offline.splitlines()), streamed):.1f} % | {p50:.2f} | {p95:.2f} | {hangup:.2f} |")
+    print()
+    print("| concurrent consultations (English, real time) | worst commit p95 s | worst hang-up to draft s | server peak RSS MiB | per session MiB |")
+    print("|---|---|---|---|---|")
+    english = inputs[1][1]
+    for n in [int(x) for x in args.concurrency.split(",")]:
+        server = Server("en")
+        procs = [replay(server, english, args.speed, f"load-{n}-{i}") for i in range(n)]
+        results = [finish(p)[1] for p in procs]
+        peak = server.memory("VmHWM")
+        server.stop()
+        p95 = max(r[1] for r in results)
+        hangup = max(r[2] for r in results)
+        print(f"| {n} | {p95:.2f} | {hangup:.2f} | {peak:.0f} | {(peak - server.baseline) / n:.0f} |")
+
+
+main()
