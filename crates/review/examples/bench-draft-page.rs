@@ -1,6 +1,6 @@
 //! How long the draft page of a 15-minute consultation takes to serve: session check, vault
 //! reads and decryption of review record, draft and transcript, the fsynced audit record, and
-//! rendering. Figures go in docs/PERFORMANCE-review.md.
+//! rendering. Figures go in docs/PERFORMANCE.md ("Review app").
 //!
 //! ```text
 //! cargo run -p review --example bench-draft-page
