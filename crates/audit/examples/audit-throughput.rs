@@ -1,7 +1,7 @@
 //! Measures the audit log: records/s written with fsync on (the production setting) and off,
 //! and how long verifying and reporting take per million records.
 //!
-//! `cargo run --release -p audit --example throughput [-- FSYNCED_RECORDS [RECORDS]]`
+//! `cargo run --release -p audit --example audit-throughput [-- FSYNCED_RECORDS [RECORDS]]`
 //! (defaults 10,000 and 1,000,000). Set `AUDIT_BENCH_DIR` to measure on a particular disk.
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Encrypt/decrypt throughput of the vault stream against raw AES-256-GCM on the same data.
 //!
-//! `cargo run --release -p vault --example throughput [MiB]`
+//! `cargo run --release -p vault --example vault-throughput [MiB]`
 //!
 //! Raw: AES-256-GCM over the same 64 KiB chunks in memory, no files. Vault: the whole
 //! `ArtefactWriter`/`ArtefactReader` path (chunk framing, temp file, fsync, rename, keyring
