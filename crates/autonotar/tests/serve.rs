@@ -39,3 +39,80 @@ fn serve_starts_on_defaults_without_a_config_file_and_answers_health_and_metrics
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A whole consultation through the live service: nothing said in it may reach the disk or the
+/// logs in plaintext, and the DPO's report shows its data flow.
+#[test]
+fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("call.wav");
+    let lines = [
+        (transcript::Role::Doctor, "Good morning. Did the zebra medicine help with the cough?", "en-us"),
+        (transcript::Role::Patient, "Yes, the cough is better since I came back from Copenhagen.", "en-us+f3"),
+    ]
+    .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
+    fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autonotar"))
+        .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("AUTONOTAR_MODELS_DIR", common::models_dir())
+        .env("AUTONOTAR_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut logs = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before listening: {logs}");
+        logs.push_str(&line);
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let log_reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let replay = common::autonotar(
+        &["replay", wav.to_str().unwrap(), "--server", &format!("ws://{addr}"), "--speed", "4", "--consultation", "k-2026-0001", "--doctor", "laege-01", "--draft-timeout", "600"],
+        dir.path(),
+    );
+    let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
+    assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));
+    assert!(said.contains("zebra") || said.contains("copenhagen"), "the service heard: {said}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    logs.push_str(&log_reader.join().unwrap());
+
+    // Every byte under the data directory and every log line, against the words of the call.
+    let mut stored = Vec::new();
+    let mut pending = vec![data.clone()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            stored.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let stored = String::from_utf8_lossy(&stored).to_lowercase();
+    for marker in ["zebra", "copenhagen", "cough", "medicine"] {
+        assert!(!stored.contains(marker), "{marker:?} is on disk in plaintext");
+        assert!(!logs.to_lowercase().contains(marker), "{marker:?} is in the logs");
+    }
+
+    // The DPO sees the consultation's data flow, and the log verifies.
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        common::autonotar(&all, dir.path())
+    };
+    assert!(String::from_utf8_lossy(&run(&["audit", "verify"]).stdout).starts_with("OK: "));
+    let report = String::from_utf8_lossy(&run(&["audit", "report", "--consultation", "k-2026-0001"]).stdout).into_owned();
+    assert!(report.contains("k-2026-0001.transcript") && report.contains("k-2026-0001.draft"), "{report}");
+    // The doctor can open it in the review app.
+    let link = run(&["link", "--doctor", "laege-01", "--consultation", "k-2026-0001"]);
+    assert!(link.status.success() && String::from_utf8_lossy(&link.stdout).contains("/review/login?t="), "{}", common::stderr(&link));
+}

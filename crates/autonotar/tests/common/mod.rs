@@ -1,4 +1,6 @@
 //! What the command-line tests share: running the real binary against the real models.
+// Each test binary compiles this module and uses only a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
