@@ -40,6 +40,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         let bound = listener.local_addr()?;
         let store = Store { vault: vault.clone(), audit: audit.clone(), policy: config.retention };
         let service = server::Service::new(settings, recognizer, Some(drafter(paths, store)));
+        service.observe(observer(audit.clone()));
         // Scripts and tests read this line to find the port.
         eprintln!("autonotar serve: listening on {bound} (WebSocket ws://{bound}/v1/ingest)");
         let review = review::router(review::ReviewState::new(
@@ -71,12 +72,33 @@ impl Store {
         self.vault.put(id, vault::ArtefactKind::Draft, draft.to_json().as_bytes())?;
         review::assign_doctor(&self.vault, id, &audit::Id::new(finished.doctor.as_str())?)?;
         let lifecycle = self.vault.consultation(id)?.lifecycle;
+        let duration_ms = (finished.transcript.duration * 1000.0).round() as u64;
         let delete_by = audit::Timestamp::from(self.policy.record_deadline(&lifecycle).at);
         let mut log = self.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.append(audit::Event::AudioReceived { consultation: consultation.clone(), duration_ms })?;
         log.append(audit::Event::TranscriptProduced { artefact: audit::Id::new(format!("{id}.transcript"))?, consultation: consultation.clone(), delete_by })?;
         log.append(audit::Event::DraftProduced { artefact: audit::Id::new(format!("{id}.draft"))?, consultation, delete_by })?;
         Ok(())
     }
+}
+
+/// Records each consultation the service opens, and each it refuses for want of consent. An id
+/// the audit log cannot hold is logged as a warning (without the id) rather than stopping capture.
+fn observer(audit: Arc<Mutex<audit::AuditLog>>) -> server::Observer {
+    Arc::new(move |seen: server::Observed<'_>| {
+        let event = (|| -> anyhow::Result<audit::Event> {
+            let (consultation, doctor) = (audit::Id::new(seen.consultation)?, audit::Id::new(seen.doctor)?);
+            Ok(if seen.opened {
+                audit::Event::ConsultationStarted { consultation, doctor }
+            } else {
+                audit::Event::ConsultationRefused { consultation, doctor, reason: audit::RefusalReason::ConsentMissing }
+            })
+        })();
+        let appended = event.and_then(|e| Ok(audit.lock().unwrap_or_else(|p| p.into_inner()).append(e)?));
+        if let Err(e) = appended {
+            tracing::warn!("a consultation start could not be audited: {e}");
+        }
+    })
 }
 
 /// Drafts the note over the section model in the models directory and keeps transcript and

@@ -98,6 +98,9 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
         }
     }
     let stored = String::from_utf8_lossy(&stored).to_lowercase();
+    for event in ["consultation_started", "audio_received", "transcript_produced", "draft_produced"] {
+        assert!(stored.contains(event), "no {event} record in the audit log");
+    }
     for marker in ["zebra", "copenhagen", "cough", "medicine"] {
         assert!(!stored.contains(marker), "{marker:?} is on disk in plaintext");
         assert!(!logs.to_lowercase().contains(marker), "{marker:?} is in the logs");

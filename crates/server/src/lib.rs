@@ -36,6 +36,15 @@ use crate::session::{Session, error};
 /// Turns a consultation's final transcript into a note draft (JSON), or says why it could not.
 pub type Drafter = Arc<dyn Fn(&Finished) -> Result<serde_json::Value, String> + Send + Sync>;
 
+/// A consultation opened (`opened`) or refused for want of consent, as the audit log hears of it.
+pub struct Observed<'a> {
+    pub consultation: &'a str,
+    pub doctor: &'a str,
+    pub opened: bool,
+}
+
+pub type Observer = Arc<dyn Fn(Observed<'_>) + Send + Sync>;
+
 /// A consultation at hang-up, as the drafting stage receives it.
 pub struct Finished {
     pub consultation: String,

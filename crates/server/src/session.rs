@@ -35,6 +35,8 @@ pub struct Service {
     decoder: Decoder,
     drafter: Option<Drafter>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Hears every consultation opened or refused, for the audit log.
+    observer: std::sync::OnceLock<crate::Observer>,
 }
 
 struct Chunk {
@@ -92,7 +94,7 @@ impl Service {
     pub fn new(settings: Settings, recognizer: asr::Recognizer, drafter: Option<Drafter>) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
         let decoder = Decoder::start(recognizer, 64, metrics.clone());
-        Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()) })
+        Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()), observer: std::sync::OnceLock::new() })
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -110,9 +112,25 @@ impl Service {
         (active.len(), lag)
     }
 
+    /// Sets the observer of opened and refused consultations; only the first call counts.
+    pub fn observe(&self, observer: crate::Observer) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn notify(&self, consultation: &str, doctor: &str, opened: bool) {
+        if let Some(observer) = self.observer.get() {
+            observer(crate::Observed { consultation, doctor, opened });
+        }
+    }
+
     /// Opens a consultation, or resumes the one with this id.
     pub fn open(self: &Arc<Self>, start: Start) -> Result<Opened, Event> {
-        validate(&start)?;
+        if let Err(refusal) = validate(&start) {
+            if !start.consent {
+                self.notify(&start.consultation, &start.doctor, false);
+            }
+            return Err(refusal);
+        }
         if let Some(session) = self.sessions().get(&start.consultation).cloned() {
             return session.resume(&start.tracks);
         }
@@ -166,6 +184,7 @@ impl Service {
             }
             sessions.insert(session.consultation.clone(), session.clone());
         }
+        self.notify(&session.consultation, &session.doctor, true);
         self.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
         let mut tracks = Vec::new();
         for (index, ((pipeline, rx), input)) in pipelines.into_iter().zip(receivers).zip(inputs).enumerate() {
