@@ -26,7 +26,7 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VaultConfig {
-    /// The key-encryption key file (default: `autonotar.kek` beside the data directory, so that
+    /// The key-encryption key file (default: `<data_dir>.kek`, beside the data directory, so that
     /// a backup of the data directory does not carry the key that opens it).
     pub key_file: Option<PathBuf>,
 }
