@@ -5,65 +5,13 @@
 //! corpus references. The exact rules are in `eval/README.md`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use transcript::Transcript;
 
 use crate::normalise::normalise;
 
-/// The journal note's sections, in the order a note lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Section {
-    Kontaktaarsag,
-    Anamnese,
-    Objektivt,
-    Vurdering,
-    Plan,
-    Medicin,
-}
-
-impl Section {
-    pub const ALL: [Section; 6] = [
-        Section::Kontaktaarsag,
-        Section::Anamnese,
-        Section::Objektivt,
-        Section::Vurdering,
-        Section::Plan,
-        Section::Medicin,
-    ];
-
-    /// The heading as a Danish note writes it.
-    pub fn heading(self) -> &'static str {
-        match self {
-            Section::Kontaktaarsag => "Kontaktårsag",
-            Section::Anamnese => "Anamnese",
-            Section::Objektivt => "Objektivt",
-            Section::Vurdering => "Vurdering",
-            Section::Plan => "Plan",
-            Section::Medicin => "Medicin",
-        }
-    }
-
-    /// Accepts the corpus label (`kontaktaarsag`) and the heading (`Kontaktårsag`), any case.
-    pub fn from_name(name: &str) -> Option<Section> {
-        let key = name
-            .trim()
-            .trim_end_matches(':')
-            .to_lowercase()
-            .replace('å', "aa");
-        Section::ALL
-            .into_iter()
-            .find(|s| format!("{s:?}").to_lowercase() == key)
-    }
-}
-
-impl fmt::Display for Section {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.heading())
-    }
-}
+pub use transcript::Section;
 
 /// A fact the note must contain: every phrase in `words` must occur in the section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

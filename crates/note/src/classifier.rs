@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
 use transcript::Transcript;
 
 use crate::Error;
@@ -12,57 +11,7 @@ use crate::features::{FEATURE_DIM, FEATURE_VERSION, features};
 /// The file `autonotar models fetch` writes the trained classifier to, inside the model directory.
 pub const MODEL_FILE: &str = "note-classifier.onnx";
 
-/// A journal-note section, in the order a note lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Section {
-    Kontaktaarsag,
-    Anamnese,
-    Objektivt,
-    Vurdering,
-    Plan,
-    Medicin,
-}
-
-impl Section {
-    pub const ALL: [Section; 6] = [
-        Section::Kontaktaarsag,
-        Section::Anamnese,
-        Section::Objektivt,
-        Section::Vurdering,
-        Section::Plan,
-        Section::Medicin,
-    ];
-
-    /// The heading as the note prints it.
-    pub fn heading(self) -> &'static str {
-        match self {
-            Section::Kontaktaarsag => "Kontaktårsag",
-            Section::Anamnese => "Anamnese",
-            Section::Objektivt => "Objektivt",
-            Section::Vurdering => "Vurdering",
-            Section::Plan => "Plan",
-            Section::Medicin => "Medicin",
-        }
-    }
-
-    /// The corpus label (`kontaktaarsag`, …).
-    pub fn label(self) -> &'static str {
-        match self {
-            Section::Kontaktaarsag => "kontaktaarsag",
-            Section::Anamnese => "anamnese",
-            Section::Objektivt => "objektivt",
-            Section::Vurdering => "vurdering",
-            Section::Plan => "plan",
-            Section::Medicin => "medicin",
-        }
-    }
-
-    /// `None` for the corpus label `none` and for anything unknown.
-    pub fn from_label(label: &str) -> Option<Section> {
-        Section::ALL.into_iter().find(|s| s.label() == label)
-    }
-}
+pub use transcript::Section;
 
 /// The label order of a model's output: "not note-worthy" first, then the sections.
 pub const LABELS: [&str; 7] = [

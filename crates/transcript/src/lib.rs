@@ -3,12 +3,17 @@
 //! Every stage after speech recognition speaks this type: the note drafter reads it, the vault
 //! stores it, the review app shows it and the evaluation harness scores it. It owns the three
 //! text formats the command line writes (`json`, `vtt`, `txt`) and the plain-text format that
-//! researchers and tests write by hand (`Læge: …` / `Patient: …`, one utterance a line).
+//! researchers and tests write by hand (`Læge: …` / `Patient: …`, one utterance a line), and
+//! [`Section`], the journal-note sections a transcript's utterances are sorted into.
+
+mod section;
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use section::Section;
 
 /// The part a participant plays in the call. One audio track carries one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
