@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,13 +52,7 @@ impl LinkSecret {
         let problem = |problem: String| Error::Secret { path: path.to_path_buf(), problem };
         match fs::metadata(path) {
             Ok(meta) => {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(problem(format!(
-                        "is readable or writable by group or others (mode {mode:03o}); run `chmod 600 {}`",
-                        path.display()
-                    )));
-                }
+                vault::keys::owner_only(path, &meta).map_err(problem)?;
                 let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
                 let bytes = Zeroizing::new(
                     B64.decode(text.trim()).map_err(|_| problem("is not base64 key text; delete it to make a new one".into()))?,
@@ -178,6 +172,7 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn token(url: &str) -> &str {
         url.split_once("?t=").map(|(_, t)| t).unwrap()

@@ -46,13 +46,7 @@ impl Kek {
         if !meta.is_file() {
             return Err(problem("is not a regular file".into()));
         }
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(problem(format!(
-                "is readable or writable by group or others (mode {mode:03o}); run `chmod 600 {}`",
-                path.display()
-            )));
-        }
+        owner_only(path, &meta).map_err(problem)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
         if text.trim().is_empty() {
             return Err(problem(
@@ -121,6 +115,18 @@ impl fmt::Debug for Kek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Kek({})", crate::hex(&self.fingerprint()))
     }
+}
+
+/// Refuses a secret file that group or others can read or write; the message says how to fix it.
+pub fn owner_only(path: &Path, meta: &fs::Metadata) -> std::result::Result<(), String> {
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "is readable or writable by group or others (mode {mode:03o}); run `chmod 600 {}`",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// A key file made by [`init`], printable for the CLI.
