@@ -7,7 +7,8 @@ set -euo pipefail
 
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+# libclang itself (bindgen loads it), not libclang-cpp, which some images ship alone.
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v python3 >/dev/null || missing+=(python3)
