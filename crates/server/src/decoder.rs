@@ -7,8 +7,9 @@
 //! run but may wait a moment: one that is running when text-to-show arrives is cancelled and
 //! run again right after (once; the second time it finishes, so it cannot starve). Guesses made
 //! while the worker would otherwise be idle ([`Priority::Spare`]: interim passes over ongoing
-//! speech, early passes over a window that may still grow) are cancelled as soon as anything
-//! else arrives, so they never delay real work.
+//! speech, early passes over a window that may still grow) are cancelled as soon as text to
+//! show arrives. A cancelled pass still finishes its encoder step (whisper.cpp checks the flag
+//! only between decoder steps), so text to show waits at most one encoder pass.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,11 +137,14 @@ impl Decoder {
         {
             let mut queue = self.shared.lock();
             if let Some((running, cancelled_before, cancel)) = &queue.running {
-                let pre_empts = match running {
-                    Priority::Spare => priority < Priority::Spare,
-                    Priority::Later => priority == Priority::Now && !cancelled_before,
-                    Priority::Now => false,
-                };
+                // Only text someone waits to see pre-empts: a window pass cancelling a guess
+                // at a window would just make that window's pass wait for its turn again.
+                let pre_empts = priority == Priority::Now
+                    && match running {
+                        Priority::Spare => true,
+                        Priority::Later => !cancelled_before,
+                        Priority::Now => false,
+                    };
                 if pre_empts {
                     cancel.store(true, Ordering::Relaxed);
                 }

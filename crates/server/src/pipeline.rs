@@ -65,6 +65,8 @@ type WindowPass = JoinHandle<Result<Option<Vec<Segment>>, Error>>;
 enum Early {
     Running(WindowPass),
     Done(Vec<Segment>),
+    /// Cancelled or failed; the pass at the end will do it.
+    GaveUp,
 }
 
 fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
@@ -259,11 +261,19 @@ impl TrackPipeline {
                     self.early = Some((early, Early::Running(pass)));
                     return;
                 }
-                if let Some(Ok(Ok(Some(segments)))) = pass.now_or_never() {
-                    self.early = Some((early, Early::Done(segments)));
-                    return;
-                }
-                // Cancelled for other work, or failed: tried again below.
+                // A pass cancelled for other work is not tried again until the window grows:
+                // its encoder step was spent all the same, and trying again and again would
+                // spend the worker on guesses while live text waits.
+                let outcome = match pass.now_or_never() {
+                    Some(Ok(Ok(Some(segments)))) => Early::Done(segments),
+                    _ => Early::GaveUp,
+                };
+                self.early = Some((early, outcome));
+                return;
+            }
+            Some((early, Early::GaveUp)) if early == window => {
+                self.early = Some((early, Early::GaveUp));
+                return;
             }
             Some((_, Early::Running(outdated))) => outdated.abort(),
             _ => {}
