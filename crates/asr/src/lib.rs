@@ -10,8 +10,6 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use transcript::{Role, Segment, Transcript, Word};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
@@ -48,8 +46,6 @@ pub enum Error {
     Whisper(String),
     #[error(transparent)]
     Vad(#[from] vad::Error),
-    #[error("the recognition pass was cancelled")]
-    Aborted,
 }
 
 fn whisper_error(e: whisper_rs::WhisperError) -> Error {
@@ -96,12 +92,11 @@ impl Recognizer {
 
     /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
     pub fn recognize(&mut self, samples: &[f32]) -> Result<Vec<Recognized>, Error> {
-        self.recognize_pass(samples, Pass::Window, None)
+        self.recognize_pass(samples, Pass::Window)
     }
 
-    /// Decodes `samples` as `pass` says; when `abort` turns true the pass stops early with
-    /// [`Error::Aborted`] and the recogniser stays usable.
-    pub fn recognize_pass(&mut self, samples: &[f32], pass: Pass, abort: Option<Arc<AtomicBool>>) -> Result<Vec<Recognized>, Error> {
+    /// Decodes `samples` as `pass` says.
+    pub fn recognize_pass(&mut self, samples: &[f32], pass: Pass) -> Result<Vec<Recognized>, Error> {
         let strategy = match self.options.beam_size {
             0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
             n => SamplingStrategy::BeamSearch { beam_size: n as i32, patience: -1.0 },
@@ -131,24 +126,7 @@ impl Recognizer {
             params.set_max_tokens((seconds * UTTERANCE_TOKENS_PER_SECOND).ceil() as i32 + 8);
             params.set_single_segment(true);
         }
-        if let Some(flag) = &abort {
-            // whisper-rs 0.16's `set_abort_callback_safe` calls its closure through a pointer of
-            // the wrong type, so the flag is read by a plain C callback instead.
-            unsafe extern "C" fn raised(flag: *mut std::ffi::c_void) -> bool {
-                // SAFETY: `flag` is the `AtomicBool` below, alive until `full` returns.
-                unsafe { (*(flag as *const AtomicBool)).load(Ordering::Relaxed) }
-            }
-            // SAFETY: the callback only reads the flag; `abort` holds it for the whole call.
-            unsafe {
-                params.set_abort_callback(Some(raised));
-                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
-            }
-        }
-        let outcome = self.state.full(params, samples);
-        if abort.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
-            return Err(Error::Aborted);
-        }
-        outcome.map_err(whisper_error)?;
+        self.state.full(params, samples).map_err(whisper_error)?;
         let eot = self.context.token_eot();
         let mut out = Vec::new();
         for segment in self.state.as_iter() {

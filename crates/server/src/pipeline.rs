@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
-use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use transcript::{Role, Segment, Word};
 
@@ -59,15 +58,7 @@ pub struct Finished {
     pub segments: Vec<Segment>,
 }
 
-type WindowPass = JoinHandle<Result<Option<Vec<Segment>>, Error>>;
-
-/// A pass over the window being filled, made while the worker was idle.
-enum Early {
-    Running(WindowPass),
-    Done(Vec<Segment>),
-    /// Cancelled or failed; the pass at the end will do it.
-    GaveUp,
-}
+type WindowPass = JoinHandle<Result<Vec<Segment>, Error>>;
 
 fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
     result.map_err(|e| Error::Recognition(format!("a window pass crashed: {e}")))?
@@ -105,8 +96,9 @@ pub struct TrackPipeline {
     speech: Vec<(usize, Vec<f32>)>,
     /// Passes over complete windows, in order.
     window_passes: Vec<WindowPass>,
-    /// The latest pass over the window being filled, and the window as it then stood.
-    early: Option<(asr::Window, Early)>,
+    /// The latest pass over the window being filled, made while the worker was idle, and the
+    /// window as it then stood.
+    early: Option<(asr::Window, WindowPass)>,
 }
 
 impl TrackPipeline {
@@ -158,7 +150,7 @@ impl TrackPipeline {
         }
         let mut segments = Vec::new();
         for pass in std::mem::take(&mut self.window_passes) {
-            segments.extend(joined(pass.await)?.ok_or_else(|| Error::Recognition("a window pass was cancelled".into()))?);
+            segments.extend(joined(pass.await)?);
         }
         if let Some(window) = self.packer.finish() {
             segments.extend(self.last_window(window, decoder).await?);
@@ -206,7 +198,7 @@ impl TrackPipeline {
         let from = start.max(self.decode_from).max(self.buffer_start);
         let mut out = Vec::new();
         if end > from + RATE / 10 {
-            let words = self.decode_utterance(from, end, decoder, Priority::Now).await?.unwrap_or_default();
+            let words = self.decode_utterance(from, end, decoder, Priority::Now).await?;
             out.extend(self.commit(words));
         }
         self.hypothesis.clear();
@@ -251,56 +243,32 @@ impl TrackPipeline {
     /// it before the track ends, its pass is already done at hang-up.
     fn pass_early(&mut self, decoder: &Decoder) {
         let Some(window) = self.packer.current() else { return };
-        match self.early.take() {
-            Some((early, Early::Done(segments))) if early == window => {
-                self.early = Some((early, Early::Done(segments)));
-                return;
-            }
-            Some((early, Early::Running(pass))) if early == window => {
-                if !pass.is_finished() {
-                    self.early = Some((early, Early::Running(pass)));
-                    return;
-                }
-                // A pass cancelled for other work is not tried again until the window grows:
-                // its encoder step was spent all the same, and trying again and again would
-                // spend the worker on guesses while live text waits.
-                let outcome = match pass.now_or_never() {
-                    Some(Ok(Ok(Some(segments)))) => Early::Done(segments),
-                    _ => Early::GaveUp,
-                };
-                self.early = Some((early, outcome));
-                return;
-            }
-            Some((early, Early::GaveUp)) if early == window => {
-                self.early = Some((early, Early::GaveUp));
-                return;
-            }
-            Some((_, Early::Running(outdated))) => outdated.abort(),
-            _ => {}
+        match &self.early {
+            Some((early, _)) if *early == window => return,
+            // The window grew: a pass over it as it was is of no use (if it has not started,
+            // the worker skips it).
+            Some((_, pass)) => pass.abort(),
+            None => {}
         }
         let pass = self.window_pass(window.clone(), decoder, Priority::Spare);
-        self.early = Some((window, Early::Running(pass)));
+        self.early = Some((window, pass));
     }
 
     /// The segments of the last window: from its early pass when that covered all of it.
     async fn last_window(&mut self, window: asr::Window, decoder: &Decoder) -> Result<Vec<Segment>, Error> {
         let pass = match self.early.take() {
-            Some((early, Early::Done(segments))) if early == window => return Ok(segments),
-            Some((early, Early::Running(pass))) if early == window => pass,
-            Some((_, Early::Running(outdated))) => {
-                outdated.abort();
-                self.window_pass(window.clone(), decoder, Priority::Later)
+            Some((early, pass)) if early == window => pass,
+            outdated => {
+                if let Some((_, pass)) = outdated {
+                    pass.abort();
+                }
+                self.window_pass(window, decoder, Priority::Later)
             }
-            _ => self.window_pass(window.clone(), decoder, Priority::Later),
         };
-        match joined(pass.await)? {
-            Some(segments) => Ok(segments),
-            None => joined(self.window_pass(window, decoder, Priority::Later).await)?.ok_or_else(|| Error::Recognition("a window pass was cancelled".into())),
-        }
+        joined(pass.await)
     }
 
-    /// Starts a pass over `window` on the worker; its segments are in track time, `None` when a
-    /// `Spare` pass was cancelled for other work.
+    /// Starts a pass over `window` on the worker; its segments are in track time.
     fn window_pass(&self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
         let samples = window.assemble(|at, len| {
             let (start, held) = self.speech.iter().rfind(|(start, _)| *start <= at).expect("every piece of a window is held");
@@ -310,16 +278,14 @@ impl TrackPipeline {
         tracing::debug!(track, pieces = ?window.pieces, ?priority, "window pass queued");
         tokio::spawn(async move {
             let recognized = decoder.decode(samples, asr::Pass::Window, priority).await.map_err(Error::Recognition)?;
-            Ok(recognized.map(|passes| passes.into_iter().map(|r| window.segment(track, role, r)).collect()))
+            Ok(recognized.into_iter().map(|r| window.segment(track, role, r)).collect())
         })
     }
 
     /// LocalAgreement-2 over the open region.
     async fn interim(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
         self.last_interim = self.total;
-        let Some(mut words) = self.decode_utterance(from, self.total, decoder, Priority::Spare).await? else {
-            return Ok(Vec::new());
-        };
+        let mut words = self.decode_utterance(from, self.total, decoder, Priority::Spare).await?;
         let agreed = self.hypothesis.iter().zip(&words).take_while(|(a, b)| normalise(&a.text) == normalise(&b.text)).count();
         let rest = words.split_off(agreed);
         let mut out: Vec<Output> = self.commit(words).into_iter().collect();
@@ -333,7 +299,7 @@ impl TrackPipeline {
     /// An overlong region: commit all but its last words, whose audio may run on, and go on
     /// decoding from there.
     async fn force_cut(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
-        let mut words = self.decode_utterance(from, self.total, decoder, Priority::Now).await?.unwrap_or_default();
+        let mut words = self.decode_utterance(from, self.total, decoder, Priority::Now).await?;
         let keep = words.len().min(2);
         let unsure = words.split_off(words.len() - keep);
         let out = self.commit(words).into_iter().collect();
@@ -346,21 +312,19 @@ impl TrackPipeline {
     }
 
     /// Decodes track samples `from..to` on their own; returns the words not yet committed, in
-    /// track time, or `None` when a `Spare` pass was cancelled.
-    async fn decode_utterance(&mut self, from: usize, to: usize, decoder: &Decoder, priority: Priority) -> Result<Option<Vec<Word>>, Error> {
+    /// track time.
+    async fn decode_utterance(&mut self, from: usize, to: usize, decoder: &Decoder, priority: Priority) -> Result<Vec<Word>, Error> {
         let lo = from.saturating_sub(self.buffer_start).min(self.buffer.len());
         let hi = to.saturating_sub(self.buffer_start).clamp(lo, self.buffer.len());
         let offset = (self.buffer_start + lo) as f64 / RATE as f64;
-        let Some(recognized) = decoder.decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority).await.map_err(Error::Recognition)? else {
-            return Ok(None);
-        };
+        let recognized = decoder.decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority).await.map_err(Error::Recognition)?;
         let mut words: Vec<Word> = recognized
             .into_iter()
             .flat_map(|r| r.words)
             .map(|w| Word { start: w.start + offset, end: (w.end + offset).max(w.start + offset), ..w })
             .collect();
         words.drain(..already_shown(&self.shown_since_from, &words));
-        Ok(Some(words))
+        Ok(words)
     }
 
     fn commit(&mut self, words: Vec<Word>) -> Option<Output> {
