@@ -35,7 +35,7 @@ pub struct EvalArgs {
     /// interim text is committed; 0 is as fast as the service takes the audio.
     #[arg(long, default_value_t = 1.0, requires = "streaming")]
     speed: f64,
-    /// Consultations evaluated at once (decoding itself is one at a time).
+    /// Consultations evaluated at once (offline decoding itself is one at a time).
     #[arg(long, default_value_t = 1)]
     jobs: usize,
     /// Look for the corpus's audio in this directory instead.
