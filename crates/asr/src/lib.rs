@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use transcript::{Role, Segment, Transcript, Word};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 const RATE: usize = audio::TARGET_RATE as usize;
 /// Longest packed window, leaving whisper's 30 s context a margin.
@@ -70,10 +70,9 @@ impl Default for Options {
     }
 }
 
-/// A loaded Whisper model with its decoding state.
+/// A loaded Whisper model.
 pub struct Recognizer {
     context: WhisperContext,
-    state: WhisperState,
     options: Options,
 }
 
@@ -86,8 +85,9 @@ impl Recognizer {
         let broken = |reason: String| Error::ModelBroken { path: model.to_path_buf(), reason };
         let context = WhisperContext::new_with_params(model, WhisperContextParameters::default())
             .map_err(|e| broken(e.to_string()))?;
-        let state = context.create_state().map_err(|e| broken(e.to_string()))?;
-        Ok(Recognizer { context, state, options })
+        // A state that cannot be made means a model that cannot decode: say so now.
+        context.create_state().map_err(|e| broken(e.to_string()))?;
+        Ok(Recognizer { context, options })
     }
 
     /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
@@ -126,10 +126,14 @@ impl Recognizer {
             params.set_max_tokens((seconds * UTTERANCE_TOKENS_PER_SECOND).ceil() as i32 + 8);
             params.set_single_segment(true);
         }
-        self.state.full(params, samples).map_err(whisper_error)?;
+        // A fresh decoding state for every pass (≈ 20 ms): whisper.cpp seeds the sampler of its
+        // temperature fallback once per state, so a reused state makes a pass's text depend on
+        // every pass before it, and the same audio would not give the same transcript twice.
+        let mut state = self.context.create_state().map_err(whisper_error)?;
+        state.full(params, samples).map_err(whisper_error)?;
         let eot = self.context.token_eot();
         let mut out = Vec::new();
-        for segment in self.state.as_iter() {
+        for segment in state.as_iter() {
             let mut words: Vec<(Vec<u8>, f64, f64, f32)> = Vec::new();
             let mut probabilities = Vec::new();
             for i in 0..segment.n_tokens() {
