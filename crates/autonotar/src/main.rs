@@ -9,6 +9,8 @@ mod draft_cmd;
 mod eval_cmd;
 mod keys_cmd;
 mod link_cmd;
+mod listen;
+mod live_feed;
 mod models_cmd;
 mod replay_cmd;
 mod retention_cmd;
