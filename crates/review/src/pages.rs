@@ -101,7 +101,7 @@ pub fn list_rows(listed: &[Listed]) -> String {
         let link = match item.status {
             Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
             Status::Discarded => id.clone(),
-            // A consultation still going on opens its live page.
+            // The draft; while the call goes on, its live page.
             _ => format!("<a href=\"/review/k/{id}\">{id}</a>"),
         };
         let _ = write!(rows, "<tr id=\"row-{id}\"><td>{}</td><td>{link}</td><td>{}</td></tr>", clock(item.created), badge(item.status));
@@ -125,9 +125,10 @@ pub fn live(consultation: &str, status: Status) -> Html<String> {
     layout(&format!("Direkte {consultation}"), None, &body)
 }
 
-/// One committed stretch of the live transcript; `number` keeps a reconnect from showing it twice.
+/// One committed stretch of the live transcript; `number` keeps a reconnect from showing it
+/// twice, `data-start` puts it in time order (tracks commit independently).
 pub fn live_committed(number: u32, text: &LiveText) -> String {
-    let attributes = format!("id=\"ls-{number}\" data-track=\"{}\"", text.track);
+    let attributes = format!("id=\"ls-{number}\" data-track=\"{}\" data-start=\"{:.2}\"", text.track, text.start);
     segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &esc(text.text.trim()))
 }
 

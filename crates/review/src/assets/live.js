@@ -25,7 +25,9 @@
     // After a reconnect the stream starts again from the first word.
     if (document.getElementById(item.id)) return;
     tentative(item.dataset.track)?.remove();
-    segments.insertBefore(item, segments.querySelector(".tentative"));
+    // In time order: each track commits on its own, so a later stretch may come first.
+    const later = [...segments.querySelectorAll(".seg:not(.tentative)")].find((s) => +s.dataset.start > +item.dataset.start);
+    segments.insertBefore(item, later || segments.querySelector(".tentative"));
     follow(item);
   });
   source.addEventListener("tentative", (e) => {
