@@ -160,7 +160,9 @@ pub async fn press(client: &Client, key: char) {
 
 /// The text of the first element matching `css`, waiting up to 10 s for it.
 pub async fn text_of(client: &Client, css: &str) -> String {
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    let element = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+    let element = element.unwrap_or_else(|e| panic!("no {css} on the page within 10 s: {e}"));
+    element.text().await.unwrap()
 }
 
 /// Waits up to `within` until `script` (a JS expression) is true; on timeout says what the page shows.
