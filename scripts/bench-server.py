@@ -2,16 +2,17 @@
 """The live service measured: streaming-vs-offline parity, commit latency, hang-up-to-draft,
 concurrent real-time consultations, memory.
 
-Usage: scripts/bench-server.py [--concurrency 1,2,3] [--speed 1.0]
+Usage: scripts/bench-server.py [--concurrency 1,2,3] [--speed 1.0] [--threads 2] [--long N]
 
 Builds the release binary, makes two stereo test recordings (the 13 real Danish NST clips in
 /work/shared/data/nst-da-samples alternating between the doctor and patient channel, and an
 English espeak-ng consultation, which Whisper base hears reliably), transcribes each offline
 with `autonotar transcribe`, then streams each through `autonotar serve` with `autonotar replay`
-at real-time pace and reports the word error rate of the streamed transcript against the
-offline one, commit latency p50/p95 and hang-up-to-draft. Then N English replays run at once to
+at real-time pace and reports the word error rate against the offline transcript of both the
+transcript the service keeps at hang-up and the text it committed live, commit latency p50/p95 and hang-up-to-draft. Then N English replays run at once to
 find how many real-time consultations one server sustains (commit p95 <= 3.3 s and
-hang-up-to-draft <= 5 s), with the server's peak resident memory. Timings depend on the machine
+hang-up-to-draft <= 5 s), with the server's peak resident memory; with --long N, N ten-minute
+Danish consultations (the NST clips over and over) stream at once. Timings depend on the machine
 and its load. Nothing is written outside target/bench-server.
 """
 import argparse, os, re, subprocess, sys, tempfile, time, wave, array
@@ -76,6 +77,11 @@ def make_inputs():
     utterances = [(i % 2, mono_samples(c)[1]) for i, c in enumerate(clips)]
     danish = work / "nst-da.wav"
     d_seconds = conversation(utterances, 16000, danish)
+    # The same clips over and over until the call lasts ten minutes.
+    long_call = []
+    while sum(len(s) for _, s in long_call) < 16000 * 600 * 0.9:
+        long_call.extend((len(long_call) % 2, s) for _, s in utterances)
+    long_seconds = conversation(long_call, 16000, work / "nst-da-10min.wav")
     utterances = []
     for i, line in enumerate(ENGLISH):
         out = work / f"en-{i}.wav"
@@ -86,7 +92,7 @@ def make_inputs():
         out.unlink()
     english = work / "english.wav"
     e_seconds = conversation(utterances, rate, english)
-    return [("nst-da (real Danish)", danish, "da", d_seconds), ("English espeak", english, "en", e_seconds)]
+    return [("nst-da (real Danish)", danish, "da", d_seconds), ("English espeak", english, "en", e_seconds)], (work / "nst-da-10min.wav", long_seconds)
 
 
 def words_by_speaker(lines):
@@ -117,9 +123,9 @@ def wer(reference, hypothesis):
 
 
 class Server:
-    def __init__(self, language):
+    def __init__(self, language, threads):
         self.config = work / f"bench-{language}.toml"
-        self.config.write_text(f'[asr]\nlanguage = "{language}"\n[server]\nmax_sessions = 32\n')
+        self.config.write_text(f'[asr]\nlanguage = "{language}"\nthreads = {threads}\n[server]\nmax_sessions = 32\n')
         self.proc = subprocess.Popen([str(binary), "--config", str(self.config), "--data-dir", str(work / "data"), "serve", "--listen", "127.0.0.1:0"],
                                      env=env, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
@@ -146,42 +152,58 @@ def replay(server, wav, speed, name):
 
 
 def finish(proc):
+    """The replay's committed text and kept transcript per speaker, and its timing line."""
     out, err = proc.communicate()
     if proc.returncode != 0:
         sys.exit(f"replay failed: {err}")
-    draft = out.split("--- draft ---", 1)[1].splitlines()
+    live, rest = out.split("--- transcript ---", 1)
+    kept = rest.split("--- draft ---", 1)[0]
     m = re.search(r"p50 ([\d.]+) s p95 ([\d.]+) s, hang-up to draft ([\d.]+) s", err)
-    return words_by_speaker(draft), tuple(float(x) for x in m.groups())
+    return words_by_speaker(live.splitlines()), words_by_speaker(kept.splitlines()), tuple(float(x) for x in m.groups())
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", default="1,2,3,4")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=2, help="[asr] threads of the server (1 on a busy machine)")
+    parser.add_argument("--long", type=int, default=0, metavar="N", help="then N ten-minute Danish consultations at once")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "autonotar"], check=True, cwd=root)
-    inputs = make_inputs()
-    print(f"| recording | audio s | WER streaming vs offline | commit p50 s | commit p95 s | hang-up to draft s |")
-    print(f"|---|---|---|---|---|---|")
+    inputs, (long_wav, long_seconds) = make_inputs()
+    print(f"| recording | audio s | WER kept transcript vs offline | WER live committed text vs offline | commit p50 s | commit p95 s | hang-up to draft s |")
+    print(f"|---|---|---|---|---|---|---|")
     for name, wav, language, seconds in inputs:
-        offline = subprocess.run([str(binary), "transcribe", str(wav), "--language", language], env=env, check=True, capture_output=True, text=True).stdout
-        server = Server(language)
-        streamed, (p50, p95, hangup) = finish(replay(server, wav, args.speed, "parity"))
+        offline = subprocess.run([str(binary), "transcribe", str(wav), "--language", language, "--threads", str(args.threads)], env=env, check=True, capture_output=True, text=True).stdout
+        offline = words_by_speaker(offline.splitlines())
+        server = Server(language, args.threads)
+        live, kept, (p50, p95, hangup) = finish(replay(server, wav, args.speed, "parity"))
         server.stop()
-        print(f"| {name} | {seconds:.0f} | {100 * wer(words_by_speaker(offline.splitlines()), streamed):.1f} % | {p50:.2f} | {p95:.2f} | {hangup:.2f} |")
+        print(f"| {name} | {seconds:.0f} | {100 * wer(offline, kept):.1f} % | {100 * wer(offline, live):.1f} % | {p50:.2f} | {p95:.2f} | {hangup:.2f} |", flush=True)
     print()
     print("| concurrent consultations (English, real time) | worst commit p95 s | worst hang-up to draft s | server peak RSS MiB | per session MiB |")
     print("|---|---|---|---|---|")
     english = inputs[1][1]
     for n in [int(x) for x in args.concurrency.split(",")]:
-        server = Server("en")
+        server = Server("en", args.threads)
         procs = [replay(server, english, args.speed, f"load-{n}-{i}") for i in range(n)]
-        results = [finish(p)[1] for p in procs]
+        results = [finish(p)[2] for p in procs]
         peak = server.memory("VmHWM")
         server.stop()
         p95 = max(r[1] for r in results)
         hangup = max(r[2] for r in results)
-        print(f"| {n} | {p95:.2f} | {hangup:.2f} | {peak:.0f} | {(peak - server.baseline) / n:.0f} |")
+        print(f"| {n} | {p95:.2f} | {hangup:.2f} | {peak:.0f} | {(peak - server.baseline) / n:.0f} |", flush=True)
+    if args.long:
+        print()
+        print(f"| ten-minute Danish consultation ({long_seconds:.0f} s), {args.long} at once | commit p50 s | commit p95 s | hang-up to draft s | server peak RSS MiB |")
+        print("|---|---|---|---|---|")
+        server = Server("da", args.threads)
+        procs = [replay(server, long_wav, args.speed, f"long-{i}") for i in range(args.long)]
+        results = [finish(p)[2] for p in procs]
+        peak = server.memory("VmHWM")
+        server.stop()
+        for i, (p50, p95, hangup) in enumerate(results):
+            print(f"| run {i + 1} | {p50:.2f} | {p95:.2f} | {hangup:.2f} | {peak:.0f} |", flush=True)
 
 
 main()

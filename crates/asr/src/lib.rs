@@ -19,6 +19,22 @@ const RATE: usize = audio::TARGET_RATE as usize;
 pub const MAX_WINDOW: f64 = 28.0;
 /// Silence put between packed regions so words from two regions never fuse.
 const GAP: usize = RATE * 3 / 10;
+/// Seconds of audio per encoder output frame, and the encoder's whole context (30 s).
+const ENCODER_FRAME: f64 = 0.02;
+const FULL_CONTEXT: i32 = 1500;
+/// Encoder frames an utterance pass sees beyond the utterance itself (1.3 s).
+const UTTERANCE_MARGIN: i32 = 64;
+/// Token budget of an utterance pass: fast Danish speech is about 3 words and 6 tokens a second.
+const UTTERANCE_TOKENS_PER_SECOND: f64 = 8.0;
+
+/// What a decoding pass is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// A packed window of up to 30 s, decoded with full context: what the transcript keeps.
+    Window,
+    /// One utterance on its own, decoded cheaply for text shown while the call goes on.
+    Utterance,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -76,6 +92,11 @@ impl Recognizer {
 
     /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
     pub fn recognize(&mut self, samples: &[f32]) -> Result<Vec<Recognized>, Error> {
+        self.recognize_pass(samples, Pass::Window)
+    }
+
+    /// Decodes `samples` as `pass` says.
+    pub fn recognize_pass(&mut self, samples: &[f32], pass: Pass) -> Result<Vec<Recognized>, Error> {
         let strategy = match self.options.beam_size {
             0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
             n => SamplingStrategy::BeamSearch { beam_size: n as i32, patience: -1.0 },
@@ -93,6 +114,17 @@ impl Recognizer {
         params.set_print_timestamps(false);
         if let Some(prompt) = &self.options.initial_prompt {
             params.set_initial_prompt(prompt);
+        }
+        if let Pass::Utterance = pass {
+            let seconds = samples.len() as f64 / RATE as f64;
+            // The encoder sees only the utterance (plus a margin) instead of 30 s: about four
+            // times cheaper for a few seconds of speech. Whisper is less sure of itself on such a
+            // short context and can loop, so no temperature fallback and a token budget a few
+            // times what anyone says in that time keep a bad pass short.
+            params.set_audio_ctx(((seconds / ENCODER_FRAME).ceil() as i32 + UTTERANCE_MARGIN).min(FULL_CONTEXT));
+            params.set_temperature_inc(0.0);
+            params.set_max_tokens((seconds * UTTERANCE_TOKENS_PER_SECOND).ceil() as i32 + 8);
+            params.set_single_segment(true);
         }
         self.state.full(params, samples).map_err(whisper_error)?;
         let eot = self.context.token_eot();
@@ -162,13 +194,45 @@ pub struct Window {
 
 impl Window {
     pub fn samples(&self, track: &[f32]) -> Vec<f32> {
+        self.assemble(|at, len| &track[at.min(track.len())..(at + len).min(track.len())])
+    }
+
+    /// The window's audio, taking each piece's samples from `piece(track position, length)`,
+    /// for a caller that holds only the speech, not the whole track.
+    pub fn assemble<'a>(&self, piece: impl Fn(usize, usize) -> &'a [f32]) -> Vec<f32> {
         let mut out = Vec::new();
         for (inside, at) in &self.pieces {
             out.resize(inside.start, 0.0);
-            let end = (at + inside.len()).min(track.len());
-            out.extend_from_slice(&track[*at..end]);
+            out.extend_from_slice(piece(*at, inside.len()));
         }
         out
+    }
+
+    /// Track sample positions the window covers, from its first piece to the end of its last.
+    pub fn span(&self) -> Range<usize> {
+        let start = self.pieces.first().map_or(0, |(_, at)| *at);
+        let end = self.pieces.last().map_or(start, |(inside, at)| at + inside.len());
+        start..end
+    }
+
+    /// A decoded stretch of this window as a segment of track `track`, in track time.
+    pub fn segment(&self, track: usize, role: Role, r: Recognized) -> Segment {
+        let start = self.track_time(r.start);
+        let end = self.track_time(r.end).max(start);
+        Segment {
+            id: 0,
+            speaker: role,
+            track,
+            start,
+            end,
+            text: r.text,
+            confidence: r.confidence,
+            words: r
+                .words
+                .into_iter()
+                .map(|w| Word { start: self.track_time(w.start), end: self.track_time(w.end), ..w })
+                .collect(),
+        }
     }
 
     /// Track time (s) of window time `t` (s): inside a piece it shifts with the piece; in a gap
@@ -193,37 +257,66 @@ impl Window {
 
 /// Packs regions into windows of at most [`MAX_WINDOW`] s; a longer region is cut into pieces.
 pub fn pack(regions: &[Range<usize>]) -> Vec<Window> {
-    let max = (MAX_WINDOW * RATE as f64) as usize;
-    let mut windows = Vec::new();
-    let mut current: Vec<(Range<usize>, usize)> = Vec::new();
-    let mut length = 0;
-    for region in regions {
+    let mut packer = Packer::default();
+    let mut windows: Vec<Window> = regions.iter().flat_map(|region| packer.push(region.clone())).collect();
+    windows.extend(packer.finish());
+    windows
+}
+
+/// [`pack`] one region at a time, as speech regions close during a live call: the live path
+/// packs with this very code, so its windows are the offline path's windows.
+#[derive(Debug, Default, Clone)]
+pub struct Packer {
+    current: Vec<(Range<usize>, usize)>,
+    length: usize,
+}
+
+impl Packer {
+    /// Adds the next region (after every earlier one); returns the windows it completed.
+    pub fn push(&mut self, region: Range<usize>) -> Vec<Window> {
+        let max = (MAX_WINDOW * RATE as f64) as usize;
+        let mut done = Vec::new();
         let mut at = region.start;
         while at < region.end {
-            let gap = if current.is_empty() { 0 } else { GAP };
-            if length + gap >= max {
-                windows.push(Window { pieces: std::mem::take(&mut current) });
-                length = 0;
+            let gap = if self.current.is_empty() { 0 } else { GAP };
+            if self.length + gap >= max {
+                done.extend(self.finish());
                 continue;
             }
-            let room = max - length - gap;
+            let room = max - self.length - gap;
             let take = (region.end - at).min(room);
-            if take < region.end - at && !current.is_empty() && region.end - region.start <= max {
+            if take < region.end - at && !self.current.is_empty() && region.end - region.start <= max {
                 // The region fits a window of its own: start one rather than cut it.
-                windows.push(Window { pieces: std::mem::take(&mut current) });
-                length = 0;
+                done.extend(self.finish());
                 continue;
             }
-            let start = length + gap;
-            current.push((start..start + take, at));
-            length = start + take;
+            let start = self.length + gap;
+            self.current.push((start..start + take, at));
+            self.length = start + take;
             at += take;
         }
+        done
     }
-    if !current.is_empty() {
-        windows.push(Window { pieces: current });
+
+    /// The window being filled, if it has anything.
+    pub fn current(&self) -> Option<Window> {
+        (!self.current.is_empty()).then(|| Window { pieces: self.current.clone() })
     }
-    windows
+
+    /// How much of a region longer than a window [`Packer::push`] would put in the window being
+    /// filled (a whole new window's worth when it is full): where the live path cuts speech
+    /// that goes on and on, so that its pieces are the ones offline packing makes.
+    pub fn room(&self) -> usize {
+        let max = (MAX_WINDOW * RATE as f64) as usize;
+        let gap = if self.current.is_empty() { 0 } else { GAP };
+        if self.length + gap >= max { max } else { max - self.length - gap }
+    }
+
+    /// Closes the window being filled.
+    pub fn finish(&mut self) -> Option<Window> {
+        self.length = 0;
+        (!self.current.is_empty()).then(|| Window { pieces: std::mem::take(&mut self.current) })
+    }
 }
 
 /// One participant's audio, already at 16 kHz.
@@ -251,7 +344,7 @@ pub fn transcribe(
         let track_seconds = track.samples.len() as f64 / RATE as f64;
         for (w, window) in windows.iter().enumerate() {
             for r in recognizer.recognize(&window.samples(&track.samples))? {
-                segments.push(segment(index, track.role, window, r));
+                segments.push(window.segment(index, track.role, r));
             }
             progress(done + track_seconds * (w + 1) as f64 / windows.len() as f64, total);
         }
@@ -261,25 +354,6 @@ pub fn transcribe(
     }
     let duration = tracks.iter().map(|t| t.samples.len()).max().unwrap_or(0) as f64 / RATE as f64;
     Ok(Transcript::merge(&recognizer.options.language, duration, per_track))
-}
-
-fn segment(track: usize, role: Role, window: &Window, r: Recognized) -> Segment {
-    let start = window.track_time(r.start);
-    let end = window.track_time(r.end).max(start);
-    Segment {
-        id: 0,
-        speaker: role,
-        track,
-        start,
-        end,
-        text: r.text,
-        confidence: r.confidence,
-        words: r
-            .words
-            .into_iter()
-            .map(|w| Word { start: window.track_time(w.start), end: window.track_time(w.end), ..w })
-            .collect(),
-    }
 }
 
 #[cfg(test)]
@@ -309,10 +383,28 @@ mod tests {
 
     #[test]
     fn an_overlong_region_is_cut_into_windows_that_cover_it_exactly() {
-        let windows = pack(&[0..70 * S]);
+        let windows = pack(std::slice::from_ref(&(0..70 * S)));
         let covered: usize = windows.iter().flat_map(|w| &w.pieces).map(|(r, _)| r.len()).sum();
         assert_eq!(covered, 70 * S);
         assert!(windows.iter().all(|w| w.pieces.last().unwrap().0.end as f64 <= MAX_WINDOW * S as f64));
+    }
+
+    #[test]
+    fn cutting_a_long_region_where_room_says_packs_as_offline_does() {
+        let regions = [0..10 * S, 11 * S..80 * S, 81 * S..83 * S];
+        let mut live = Packer::default();
+        let mut windows = live.push(regions[0].clone());
+        // The long region arrives in pieces, each cut once more than a window is open.
+        let mut at = regions[1].start;
+        while regions[1].end - at > (MAX_WINDOW * S as f64) as usize {
+            let cut = at + live.room();
+            windows.extend(live.push(at..cut));
+            at = cut;
+        }
+        windows.extend(live.push(at..regions[1].end));
+        windows.extend(live.push(regions[2].clone()));
+        windows.extend(live.finish());
+        assert_eq!(windows, pack(&regions));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `autonotar eval`: the research unit's harness, running the production pipeline over a corpus.
 
+mod live;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -26,10 +28,14 @@ pub struct EvalArgs {
     /// Stages to run: asr, note, or both (note alone drafts from the reference transcript).
     #[arg(long, default_value = "asr,note")]
     stages: String,
-    /// Also transcribe through the streaming path and compare it with offline.
+    /// Also transcribe through the streaming path (the live service, in this process) and compare it with offline.
     #[arg(long)]
     streaming: bool,
-    /// Consultations evaluated at once (decoding itself is one at a time).
+    /// Replay pace for --streaming: 1 is real time, as in production; faster changes when
+    /// interim text is committed; 0 is as fast as the service takes the audio.
+    #[arg(long, default_value_t = 1.0, requires = "streaming")]
+    speed: f64,
+    /// Consultations evaluated at once (offline decoding itself is one at a time).
     #[arg(long, default_value_t = 1)]
     jobs: usize,
     /// Look for the corpus's audio in this directory instead.
@@ -67,11 +73,27 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     let whisper = paths.whisper_model(config);
     let classifier = paths.models_dir.join(note::MODEL_FILE);
     options.model_files = vec![whisper.clone(), classifier.clone(), paths.models_dir.join(vad::MODEL_FILE)];
+    let mut description = format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language);
+    let live = if args.streaming {
+        if !(args.speed.is_finite() && args.speed >= 0.0) {
+            bail!("--speed {} is not a replay pace: use 1 for real time, a larger number for faster, 0 for as fast as possible", args.speed);
+        }
+        // The pace changes the streaming results, so it is part of what the header records
+        // and what a resumed run must match.
+        description.push_str(&format!("; streaming through the live service, replayed at {}x real time", args.speed));
+        let settings = config.server.settings(&paths.models_dir, &config.asr.language);
+        server::check_models(&settings)?;
+        // The service's own decoder: it owns its recogniser, as in `autonotar serve`.
+        Some(live::LiveService::start(settings, asr::Recognizer::load(&whisper, config.asr.options())?, args.speed)?)
+    } else {
+        None
+    };
     let pipeline = Production {
         recognizer: Mutex::new(asr::Recognizer::load(&whisper, config.asr.options())?),
+        live,
         classifier: note::OnnxClassifier::open(&paths.models_dir, &classifier)?,
         models_dir: paths.models_dir.clone(),
-        description: format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language),
+        description,
     };
     let bar = indicatif::ProgressBar::new(0);
     let outcome = eval::run(&corpus, &pipeline, &options, &AtomicBool::new(false), &|event| match event {
@@ -97,11 +119,14 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// The production pipeline: the same offline path as `transcribe` and `draft`.
+/// The production pipeline: the same offline path as `transcribe` and `draft`, and with
+/// `--streaming` the live service of `serve`.
 struct Production {
-    /// Whisper decodes one window at a time, whatever `--jobs` says: two at once on two cores
-    /// slow each other down badly.
+    /// Offline, Whisper decodes one window at a time, whatever `--jobs` says: two at once on two
+    /// cores slow each other down badly. (With `--streaming` and `--jobs` > 1 the live service's
+    /// decoder runs beside this one.)
     recognizer: Mutex<asr::Recognizer>,
+    live: Option<live::LiveService>,
     classifier: note::OnnxClassifier,
     models_dir: PathBuf,
     description: String,
@@ -113,26 +138,15 @@ impl Pipeline for Production {
     }
 
     fn transcribe(&self, input: &ConsultationInput, mode: AsrMode) -> Result<TranscriptRun, PipelineError> {
+        let tracks = Recorded::read(&input.audio)?;
         if let AsrMode::Streaming = mode {
-            return Err("the streaming path is evaluated through `autonotar serve` + `replay`, not yet from eval".into());
+            let live = self.live.as_ref().ok_or("the streaming path runs only with --streaming")?;
+            return live.transcribe(tracks);
         }
-        let mut tracks = Vec::new();
-        match &input.audio {
-            Audio::Multichannel { path, roles } => {
-                let recording = audio::read_wav(path)?;
-                for (index, samples) in recording.channels.iter().enumerate() {
-                    let role = roles.get(index).copied().unwrap_or_else(|| Role::for_channel(index));
-                    tracks.push(asr::Track { role, samples: audio::to_16k(samples, recording.sample_rate)? });
-                }
-            }
-            Audio::Tracks(files) => {
-                for file in files {
-                    let recording = audio::read_wav(&file.path)?;
-                    let first = recording.channels.first().ok_or("a track file without audio")?;
-                    tracks.push(asr::Track { role: file.role, samples: audio::to_16k(first, recording.sample_rate)? });
-                }
-            }
-        }
+        let tracks = tracks
+            .into_iter()
+            .map(|t| Ok(asr::Track { role: t.role, samples: audio::to_16k(&t.samples, t.sample_rate)? }))
+            .collect::<Result<Vec<_>, audio::Error>>()?;
         let mut recognizer = self.recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let transcript = asr::transcribe(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
         Ok(TranscriptRun { transcript, after_hangup_seconds: None })
@@ -152,5 +166,41 @@ impl Pipeline for Production {
             // Without "Til lægens opmærksomhed": what was dropped is not in the note.
             rendered: draft.note_text(),
         })
+    }
+}
+
+/// One participant's audio as recorded, before either path resamples it.
+struct Recorded {
+    role: Role,
+    sample_rate: u32,
+    samples: Vec<f32>,
+}
+
+impl Recorded {
+    /// Every participant's track: a channel of one WAV (its role from the manifest, else by
+    /// position) or the first channel of its own file.
+    fn read(audio: &Audio) -> Result<Vec<Recorded>, PipelineError> {
+        let mut tracks = Vec::new();
+        match audio {
+            Audio::Multichannel { path, roles } => {
+                let recording = audio::read_wav(path)?;
+                for (index, samples) in recording.channels.into_iter().enumerate() {
+                    let role = roles.get(index).copied().unwrap_or_else(|| Role::for_channel(index));
+                    tracks.push(Recorded { role, sample_rate: recording.sample_rate, samples });
+                }
+            }
+            Audio::Tracks(files) => {
+                for file in files {
+                    let recording = audio::read_wav(&file.path)?;
+                    let samples = recording.channels.into_iter().next().ok_or("a track file without audio")?;
+                    tracks.push(Recorded { role: file.role, sample_rate: recording.sample_rate, samples });
+                }
+            }
+        }
+        Ok(tracks)
+    }
+
+    fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
     }
 }

@@ -89,15 +89,15 @@ fn print_event(event: &Event, partials: bool) {
         Event::Duplicate { track, sequence, .. } => eprintln!("duplicate frame {sequence} on track {track} dropped"),
         Event::Error { code, message } => eprintln!("server error {code:?}: {message}"),
         Event::DraftReady { transcript, draft, draft_error, .. } => {
+            // The kept transcript can differ from the text committed live: it is decoded in
+            // whole windows, as `autonotar transcribe` decodes.
+            println!("--- transcript ---");
+            print!("{}", transcript.to_txt());
             println!("--- draft ---");
-            match draft {
-                Some(draft) => println!("{}", serde_json::to_string_pretty(draft).unwrap_or_default()),
-                None => {
-                    if let Some(e) = draft_error {
-                        eprintln!("no draft: {e}");
-                    }
-                    print!("{}", transcript.to_txt());
-                }
+            match (draft, draft_error) {
+                (Some(draft), _) => println!("{}", serde_json::to_string_pretty(draft).unwrap_or_default()),
+                (None, Some(e)) => eprintln!("no draft: {e}"),
+                (None, None) => eprintln!("no draft: the service drafts no notes"),
             }
         }
         _ => {}

@@ -516,7 +516,11 @@ fn note_blocks(
     Ok(())
 }
 
-fn speed_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
+fn speed_blocks(
+    ok: &[&ConsultationResult],
+    streaming: bool,
+    blocks: &mut Vec<Block>,
+) -> Result<(), RunError> {
     blocks.push(Block::Heading("Speed and memory".into()));
     blocks.push(Block::Paragraph(
         "Real-time factor: transcription wall time over audio length. Hang-up to draft: transcription time after the \
@@ -524,6 +528,17 @@ fn speed_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(
          with more than one job it is shared by the consultations running at once (an upper bound)."
             .into(),
     ));
+    if streaming {
+        // The streaming numbers measure a replay, not a batch job: say so where they are read.
+        blocks.push(Block::Paragraph(
+            "Streaming: real-time factor and hang-up to draft are those of the streaming path. Replayed to the live \
+             service, transcription lasts as long as the replay at the pace the header's pipeline names, so its \
+             real-time factor is about one over that pace plus the finalising, not the recogniser's speed (the offline \
+             path's is streaming.offline_real_time_factor in results.json); hang-up to draft runs from the replay's \
+             stop to the service's draft_ready, plus drafting."
+                .into(),
+        ));
+    }
     let rows = ok
         .iter()
         .map(|c| {
@@ -581,7 +596,7 @@ fn document(results: &RunResults) -> Result<Vec<Block>, RunError> {
         .collect();
     transcription_blocks(&ok, &mut blocks)?;
     note_blocks(results, &ok, &mut blocks)?;
-    speed_blocks(&ok, &mut blocks)?;
+    speed_blocks(&ok, results.header.streaming, &mut blocks)?;
     let failed: Vec<String> = results
         .consultations
         .iter()

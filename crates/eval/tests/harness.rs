@@ -336,6 +336,8 @@ fn reference_run_writes_every_output_and_scores_by_hand() {
         "## Reproducibility",
         "The harness wrote nothing outside it",
         "| Fact recall | 70.0 % |",
+        "| Streaming vs. offline WER | 0.0 % |",
+        "Streaming: real-time factor and hang-up to draft are those of the streaming path.",
         "plots/wer_per_consultation.svg",
     ] {
         assert!(report.contains(expected), "{expected} not in\n{report}");

@@ -201,7 +201,13 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     let mut current = 0_u32;
     let mut used = 0;
     while let Some(word) = word_at(i + used) {
+        let tens_next = word_at(i + used + 1).and_then(tens_word);
         match word {
+            // "to og halvfems": a unit and its tens written as separate words.
+            "og" if used > 0 && (1..=9).contains(&(current % 100)) && tens_next.is_some() => {
+                current = current.saturating_add(tens_next.unwrap_or(0));
+                used += 1;
+            }
             // Nonsense such as "hundrede hundrede hundrede …" saturates instead of overflowing.
             "hundrede" => current = current.max(1).saturating_mul(100),
             "tusind" | "tusinde" => {
@@ -343,6 +349,9 @@ mod tests {
         assert_eq!(numbers("syv og en halv milliliter"), [7.5]);
         assert_eq!(numbers("halvanden uge"), [1.5]);
         assert_eq!(numbers("to tre gange"), [2.0, 3.0]);
+        // Unit and tens as separate words, as transcripts sometimes write them.
+        assert_eq!(numbers("pulsen er to og halvfems"), [92.0]);
+        assert_eq!(numbers("fem og tyve år og to og en halv uge"), [25.0, 2.5]);
     }
 
     #[test]

@@ -1,31 +1,38 @@
-//! One track's streaming transcription: resampling → Silero VAD → Whisper with a commit policy.
+//! One track's streaming transcription: resampling → Silero VAD → Whisper, in two layers.
 //!
-//! A speech region is decoded when the VAD closes it, and everything in it is committed. While a
+//! **What the doctor sees during the call.** A speech region is decoded on its own, cheaply
+//! ([`asr::Pass::Utterance`]), as soon as the VAD closes it, and that text is committed. While a
 //! region is still open (someone speaks at length) interim passes over it run when the Whisper
 //! worker is otherwise idle, and LocalAgreement-2 (as in ufal/whisper_streaming) commits the
-//! words two successive passes agree on; the rest is shown as partial text. A region that grows
-//! past [`FORCE_CUT`] is committed up to its last words and decoding restarts there, so the
-//! buffer never holds more than about half a minute of audio.
+//! words two successive passes agree on; the rest is shown as partial text. An open region that
+//! grows past [`FORCE_CUT`] is committed up to its last words and decoding restarts there.
+//!
+//! **What the transcript keeps.** The closed regions are also packed into windows of up to 28 s
+//! with [`asr::Packer`], the very code the offline path packs with, and each window is decoded
+//! whole ([`asr::Pass::Window`]) once it is complete: the same audio, cut the same way, as
+//! `autonotar transcribe` decodes, with the context of the neighbouring speech that Whisper
+//! needs to hear Danish well. The transcript at hang-up is made of these passes, so it is the
+//! offline transcript, paid for while the call goes on. Passes over a window that is still
+//! filling run when the worker is idle, so that at hang-up usually nothing is left to decode.
 
 use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
+use tokio::task::JoinHandle;
 use transcript::{Role, Segment, Word};
 
-use crate::decoder::Decoder;
+use crate::decoder::{Decoder, Priority};
 use crate::protocol::Piece;
 
 const RATE: usize = audio::TARGET_RATE as usize;
-/// An open region this long (s) is cut: Whisper sees at most 30 s.
+/// An open region this long (s) is committed up to its last words: Whisper sees at most 30 s.
 const FORCE_CUT: f64 = 24.0;
 /// Interim passes start once a region has this much speech (s); shorter ones close soon anyway.
 const INTERIM_AFTER: f64 = 2.0;
 /// Audio kept before the VAD's current position while nobody speaks: room for the padding a
 /// region gets in front when speech starts.
 const KEEP_WHEN_SILENT: usize = RATE;
-/// Whisper's word times wobble by this much (s) between passes over the same audio.
-const TIME_SLACK: f64 = 0.1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -45,6 +52,18 @@ pub enum Output {
     Partial(Piece),
 }
 
+/// A track at its end: the last text to show, and the transcript to keep.
+pub struct Finished {
+    pub outputs: Vec<Output>,
+    pub segments: Vec<Segment>,
+}
+
+type WindowPass = JoinHandle<Result<Vec<Segment>, Error>>;
+
+fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    result.map_err(|e| Error::Recognition(format!("a window pass crashed: {e}")))?
+}
+
 pub struct TrackPipeline {
     index: usize,
     role: Role,
@@ -56,16 +75,30 @@ pub struct TrackPipeline {
     total: usize,
     /// When each stretch of 16 kHz audio arrived: (track sample it ends at, instant).
     arrivals: VecDeque<(usize, Instant)>,
-    /// Nothing before this sample is decoded again.
+
+    // What is shown.
+    /// Nothing before this sample is decoded again for showing.
     decode_from: usize,
     /// Track time (s) up to which words are committed.
     committed_until: f64,
-    /// Last few committed words, normalised, to drop their echo at the head of the next pass.
-    recent: Vec<String>,
+    /// The words committed since `decode_from`, normalised: a pass from there says them again.
+    shown_since_from: Vec<String>,
     /// The previous interim pass's uncommitted words.
     hypothesis: Vec<Word>,
     last_interim: usize,
     interim_every: usize,
+
+    // What is kept.
+    packer: asr::Packer,
+    /// Speech up to this sample has been handed to the packer.
+    packed_until: usize,
+    /// Audio of the pieces of the window being filled: (track sample it starts at, samples).
+    speech: Vec<(usize, Vec<f32>)>,
+    /// Passes over complete windows, in order.
+    window_passes: Vec<WindowPass>,
+    /// The latest pass over the window being filled, made while the worker was idle, and the
+    /// window as it then stood.
+    early: Option<(asr::Window, WindowPass)>,
 }
 
 impl TrackPipeline {
@@ -82,10 +115,15 @@ impl TrackPipeline {
             arrivals: VecDeque::new(),
             decode_from: 0,
             committed_until: 0.0,
-            recent: Vec::new(),
+            shown_since_from: Vec::new(),
             hypothesis: Vec::new(),
             last_interim: 0,
             interim_every: (interim_every.max(0.0) * RATE as f64) as usize,
+            packer: asr::Packer::default(),
+            packed_until: 0,
+            speech: Vec::new(),
+            window_passes: Vec::new(),
+            early: None,
         })
     }
 
@@ -101,19 +139,26 @@ impl TrackPipeline {
         self.take(resampled, arrived, decoder, true).await
     }
 
-    /// The track has ended: flushes the resampler and decodes any speech still open.
-    pub async fn finish(&mut self, decoder: &Decoder) -> Result<Vec<Output>, Error> {
+    /// The track has ended: flushes the resampler, decodes any speech still open, and waits for
+    /// the window passes that make the transcript.
+    pub async fn finish(mut self, decoder: &Decoder) -> Result<Finished, Error> {
         let mut tail = Vec::new();
         self.resampler.finish(&mut tail)?;
-        let mut out = self.take(tail, Instant::now(), decoder, false).await?;
+        let mut outputs = self.take(tail, Instant::now(), decoder, false).await?;
         if let Some(region) = self.vad.finish(self.total) {
-            out.extend(self.close_region(region.start, region.end, decoder).await?);
+            outputs.extend(self.close_region(region.start, region.end, decoder).await?);
         }
-        self.hypothesis.clear();
-        Ok(out)
+        let mut segments = Vec::new();
+        for pass in std::mem::take(&mut self.window_passes) {
+            segments.extend(joined(pass.await)?);
+        }
+        if let Some(window) = self.packer.finish() {
+            segments.extend(self.last_window(window, decoder).await?);
+        }
+        Ok(Finished { outputs, segments })
     }
 
-    async fn take(&mut self, samples: Vec<f32>, arrived: Instant, decoder: &Decoder, interim: bool) -> Result<Vec<Output>, Error> {
+    async fn take(&mut self, samples: Vec<f32>, arrived: Instant, decoder: &Decoder, live: bool) -> Result<Vec<Output>, Error> {
         self.buffer.extend_from_slice(&samples);
         self.total += samples.len();
         self.arrivals.push_back((self.total, arrived));
@@ -123,11 +168,12 @@ impl TrackPipeline {
         }
         match self.vad.detector().open_since() {
             Some(open) => {
+                self.pack_long_speech(open, decoder);
                 let from = open.max(self.decode_from);
                 let length = self.total.saturating_sub(from);
                 if length as f64 >= FORCE_CUT * RATE as f64 {
                     out.extend(self.force_cut(from, decoder).await?);
-                } else if interim
+                } else if live
                     && self.interim_every > 0
                     && length as f64 >= INTERIM_AFTER * RATE as f64
                     && self.total - self.last_interim >= self.interim_every
@@ -135,31 +181,111 @@ impl TrackPipeline {
                 {
                     out.extend(self.interim(from, decoder).await?);
                 }
-                self.trim(from);
+                self.trim(open.max(self.decode_from.min(self.packed_until)));
             }
-            None => self.trim(self.total.saturating_sub(KEEP_WHEN_SILENT)),
+            None => {
+                if live && decoder.idle() {
+                    self.pass_early(decoder);
+                }
+                self.trim(self.total.saturating_sub(KEEP_WHEN_SILENT));
+            }
         }
         Ok(out)
     }
 
-    /// A closed region: everything in it not yet committed is final.
+    /// A closed region: everything in it not yet committed is final, and its speech joins a window.
     async fn close_region(&mut self, start: usize, end: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
         let from = start.max(self.decode_from).max(self.buffer_start);
         let mut out = Vec::new();
         if end > from + RATE / 10 {
-            let words = self.decode(from, end, decoder).await?;
+            let words = self.decode_utterance(from, end, decoder, Priority::Now).await?;
             out.extend(self.commit(words));
         }
         self.hypothesis.clear();
+        self.shown_since_from.clear();
         self.decode_from = end;
         self.last_interim = self.total;
+        self.pack(start.max(self.packed_until), end, decoder);
         Ok(out)
+    }
+
+    /// Speech that goes on past a window's length is handed to the packer in the pieces offline
+    /// packing would cut it into, so the buffer stays bounded and the windows stay the same.
+    fn pack_long_speech(&mut self, open: usize, decoder: &Decoder) {
+        let max = (asr::MAX_WINDOW * RATE as f64) as usize;
+        loop {
+            let from = open.max(self.packed_until);
+            if self.total - from <= max {
+                return;
+            }
+            self.pack(from, from + self.packer.room(), decoder);
+        }
+    }
+
+    /// Hands track samples `from..to` to the packer and starts a pass over each window it completes.
+    fn pack(&mut self, from: usize, to: usize, decoder: &Decoder) {
+        if to <= from {
+            return;
+        }
+        let lo = from - self.buffer_start;
+        self.speech.push((from, self.buffer[lo..to - self.buffer_start].to_vec()));
+        self.packed_until = to;
+        for window in self.packer.push(from..to) {
+            let pass = self.window_pass(window, decoder, Priority::Later);
+            self.window_passes.push(pass);
+        }
+        // Only the window being filled still needs its audio.
+        let keep_from = self.packer.current().map_or(usize::MAX, |w| w.span().start);
+        self.speech.retain(|(at, samples)| at + samples.len() > keep_from);
+    }
+
+    /// While the worker is idle, decodes the window being filled as it stands: if nothing joins
+    /// it before the track ends, its pass is already done at hang-up.
+    fn pass_early(&mut self, decoder: &Decoder) {
+        let Some(window) = self.packer.current() else { return };
+        match &self.early {
+            Some((early, _)) if *early == window => return,
+            // The window grew: a pass over it as it was is of no use (if it has not started,
+            // the worker skips it).
+            Some((_, pass)) => pass.abort(),
+            None => {}
+        }
+        let pass = self.window_pass(window.clone(), decoder, Priority::Spare);
+        self.early = Some((window, pass));
+    }
+
+    /// The segments of the last window: from its early pass when that covered all of it.
+    async fn last_window(&mut self, window: asr::Window, decoder: &Decoder) -> Result<Vec<Segment>, Error> {
+        let pass = match self.early.take() {
+            Some((early, pass)) if early == window => pass,
+            outdated => {
+                if let Some((_, pass)) = outdated {
+                    pass.abort();
+                }
+                self.window_pass(window, decoder, Priority::Later)
+            }
+        };
+        joined(pass.await)
+    }
+
+    /// Starts a pass over `window` on the worker; its segments are in track time.
+    fn window_pass(&self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
+        let samples = window.assemble(|at, len| {
+            let (start, held) = self.speech.iter().rfind(|(start, _)| *start <= at).expect("every piece of a window is held");
+            &held[at - start..at - start + len]
+        });
+        let (decoder, track, role) = (decoder.clone(), self.index, self.role);
+        tracing::debug!(track, pieces = ?window.pieces, ?priority, "window pass queued");
+        tokio::spawn(async move {
+            let recognized = decoder.decode(samples, asr::Pass::Window, priority).await.map_err(Error::Recognition)?;
+            Ok(recognized.into_iter().map(|r| window.segment(track, role, r)).collect())
+        })
     }
 
     /// LocalAgreement-2 over the open region.
     async fn interim(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
-        let mut words = self.decode(from, self.total, decoder).await?;
         self.last_interim = self.total;
+        let mut words = self.decode_utterance(from, self.total, decoder, Priority::Spare).await?;
         let agreed = self.hypothesis.iter().zip(&words).take_while(|(a, b)| normalise(&a.text) == normalise(&b.text)).count();
         let rest = words.split_off(agreed);
         let mut out: Vec<Output> = self.commit(words).into_iter().collect();
@@ -173,50 +299,38 @@ impl TrackPipeline {
     /// An overlong region: commit all but its last words, whose audio may run on, and go on
     /// decoding from there.
     async fn force_cut(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
-        let mut words = self.decode(from, self.total, decoder).await?;
+        let mut words = self.decode_utterance(from, self.total, decoder, Priority::Now).await?;
         let keep = words.len().min(2);
         let unsure = words.split_off(words.len() - keep);
         let out = self.commit(words).into_iter().collect();
         let cut = unsure.first().map_or(self.committed_until, |w| w.start.max(self.committed_until));
         self.decode_from = ((cut * RATE as f64) as usize).clamp(from + 1, self.total);
         self.hypothesis.clear();
+        self.shown_since_from.clear();
         self.last_interim = self.total;
         Ok(out)
     }
 
-    /// Decodes track samples `from..to`; returns the words not yet committed, in track time.
-    async fn decode(&mut self, from: usize, to: usize, decoder: &Decoder) -> Result<Vec<Word>, Error> {
+    /// Decodes track samples `from..to` on their own; returns the words not yet committed, in
+    /// track time.
+    async fn decode_utterance(&mut self, from: usize, to: usize, decoder: &Decoder, priority: Priority) -> Result<Vec<Word>, Error> {
         let lo = from.saturating_sub(self.buffer_start).min(self.buffer.len());
         let hi = to.saturating_sub(self.buffer_start).clamp(lo, self.buffer.len());
         let offset = (self.buffer_start + lo) as f64 / RATE as f64;
-        let recognized = decoder.decode(self.buffer[lo..hi].to_vec()).await.map_err(Error::Recognition)?;
+        let recognized = decoder.decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority).await.map_err(Error::Recognition)?;
         let mut words: Vec<Word> = recognized
             .into_iter()
             .flat_map(|r| r.words)
             .map(|w| Word { start: w.start + offset, end: (w.end + offset).max(w.start + offset), ..w })
-            .filter(|w| w.start >= self.committed_until - TIME_SLACK)
             .collect();
-        // The first new words may repeat the last committed ones (Whisper heard them again at the
-        // edge): drop the longest such echo, as whisper_streaming does.
-        if let Some(first) = words.first()
-            && (first.start - self.committed_until).abs() < 1.0
-        {
-            let echo = (1..=5.min(words.len()).min(self.recent.len()))
-                .rev()
-                .find(|&n| self.recent[self.recent.len() - n..].iter().zip(&words[..n]).all(|(a, b)| *a == normalise(&b.text)));
-            if let Some(n) = echo {
-                words.drain(..n);
-            }
-        }
+        words.drain(..already_shown(&self.shown_since_from, &words));
         Ok(words)
     }
 
     fn commit(&mut self, words: Vec<Word>) -> Option<Output> {
         let last = words.last()?;
         self.committed_until = self.committed_until.max(last.end);
-        self.recent.extend(words.iter().map(|w| normalise(&w.text)));
-        let excess = self.recent.len().saturating_sub(5);
-        self.recent.drain(..excess);
+        self.shown_since_from.extend(words.iter().map(|w| normalise(&w.text)));
         let piece = self.piece(&words, None, true);
         let confidence = words.iter().map(|w| w.probability).sum::<f32>() / words.len() as f32;
         let end_sample = (piece.end * RATE as f64) as usize;
@@ -258,7 +372,59 @@ impl TrackPipeline {
     }
 }
 
+/// How many of a pass's first words repeat the `shown` ones: a pass starts where the shown text
+/// did, so it says them again, word for word unless it splits or joins a word or two
+/// differently this time. (Word times are no guide: they shift by up to a second between a
+/// pass over part of an utterance and one over all of it.)
+fn already_shown(shown: &[String], words: &[Word]) -> usize {
+    let Some(last) = shown.last() else { return 0 };
+    let said = shown.concat();
+    let mut heard = String::new();
+    for (k, word) in words.iter().enumerate() {
+        heard.push_str(&normalise(&word.text));
+        if heard == said {
+            return k + 1;
+        }
+        if heard.len() >= said.len() {
+            break;
+        }
+    }
+    // Heard differently this time: up to the shown text's last word, if it comes where expected.
+    let n = shown.len();
+    [n, n - 1, n + 1, n.saturating_sub(2), n + 2]
+        .into_iter()
+        .filter(|&k| (1..=words.len()).contains(&k))
+        .find(|&k| normalise(&words[k - 1].text) == *last)
+        .unwrap_or(n.min(words.len()))
+}
+
 /// A word as the agreement test compares it: case and punctuation do not count.
 fn normalise(word: &str) -> String {
     word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<Word> {
+        text.split(' ').map(|w| Word { text: w.into(), start: 0.0, end: 0.0, probability: 1.0 }).collect()
+    }
+
+    fn shown(text: &str) -> Vec<String> {
+        text.split(' ').map(normalise).collect()
+    }
+
+    #[test]
+    fn a_pass_over_more_audio_skips_what_was_already_shown() {
+        assert_eq!(already_shown(&[], &words("good morning")), 0);
+        assert_eq!(already_shown(&shown("Good morning! What can I do for you"), &words("Good morning. What can I do for you today?")), 8);
+        // The second pass joined "good morning" into one word.
+        assert_eq!(already_shown(&shown("good morning what"), &words("goodmorning what can")), 2);
+        // It split a word the first pass heard as one.
+        assert_eq!(already_shown(&shown("hello everyone"), &words("hello every one today")), 3);
+        // Nothing matches: as many words as were shown.
+        assert_eq!(already_shown(&shown("a b c"), &words("x y z w")), 3);
+        assert_eq!(already_shown(&shown("a b c"), &words("x")), 1);
+    }
 }

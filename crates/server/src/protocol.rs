@@ -73,7 +73,8 @@ impl Encoding {
     pub fn encode(self, samples: &[f32], out: &mut Vec<u8>) {
         for &s in samples {
             match self {
-                Encoding::PcmS16le => out.extend_from_slice(&((s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16).to_le_bytes()),
+                // The inverse of `decode`, so 16-bit audio crosses the wire unchanged.
+                Encoding::PcmS16le => out.extend_from_slice(&((s * 32768.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16).to_le_bytes()),
                 Encoding::F32le => out.extend_from_slice(&s.to_le_bytes()),
             }
         }
@@ -183,6 +184,10 @@ mod tests {
         assert_eq!((track, seq), (1, 77));
         let back = Encoding::PcmS16le.decode(payload).unwrap();
         assert!(back.iter().zip(samples).all(|(a, b)| (a - b).abs() < 1e-4));
+        // 16-bit audio (as a WAV file holds it) crosses the wire exactly, every value of it.
+        let every: Vec<f32> = (i16::MIN..=i16::MAX).map(|v| v as f32 / 32768.0).collect();
+        let (_, _, payload) = parse_frame(&frame(0, 0, Encoding::PcmS16le, &every)).map(|(t, s, p)| (t, s, p.to_vec())).unwrap();
+        assert_eq!(Encoding::PcmS16le.decode(&payload).unwrap(), every);
         assert!(parse_frame(&[1, 2, 3]).is_none());
         assert!(Encoding::PcmS16le.decode(&[1, 2, 3]).is_none());
         assert_eq!(Encoding::F32le.decode(&f32::NAN.to_le_bytes()).unwrap(), vec![0.0]);

@@ -81,7 +81,8 @@ struct State {
     last_activity: Instant,
     stopped_at: Option<Instant>,
     finished: bool,
-    segments: Vec<Vec<Segment>>,
+    /// The committed text per track, as shown during the call.
+    shown: Vec<Vec<Segment>>,
     commits: u32,
 }
 
@@ -106,7 +107,7 @@ pub struct Opened {
 impl Service {
     pub fn new(settings: Settings, recognizer: asr::Recognizer, drafter: Option<Drafter>) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
-        let decoder = Decoder::start(recognizer, 64, metrics.clone());
+        let decoder = Decoder::start(recognizer, metrics.clone());
         Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()), observer: std::sync::OnceLock::new() })
     }
 
@@ -192,7 +193,7 @@ impl Service {
                 last_activity: Instant::now(),
                 stopped_at: None,
                 finished: false,
-                segments: vec![Vec::new(); n],
+                shown: vec![Vec::new(); n],
                 commits: 0,
             }),
             version: watch::channel(0).0,
@@ -408,7 +409,7 @@ impl Session {
                         text: segment.text.clone(),
                         is_final: true,
                     }));
-                    state.segments[segment.track].push(segment);
+                    state.shown[segment.track].push(segment);
                 }
                 Output::Partial(piece) => {
                     let track = piece.track;
@@ -427,7 +428,8 @@ impl Session {
     }
 }
 
-/// One track's task: audio in, transcript out, until the session stops.
+/// One track's task: audio in, text to show out, until the session stops; then the track's
+/// seconds of audio and the segments its transcript keeps (`None` when transcription failed).
 async fn run_track(
     session: Arc<Session>,
     index: usize,
@@ -436,7 +438,7 @@ async fn run_track(
     room: Arc<Semaphore>,
     decoder: Decoder,
     metrics: Arc<Metrics>,
-) -> f64 {
+) -> (f64, Option<Vec<Segment>>) {
     let mut failed = false;
     while let Some(chunk) = chunks.recv().await {
         let n = chunk.samples.len();
@@ -455,18 +457,25 @@ async fn run_track(
         session.queued[index].fetch_sub(n, Ordering::Relaxed);
         room.add_permits(chunk.permits as usize);
     }
-    if !failed {
-        match pipeline.finish(&decoder).await {
-            Ok(outputs) => session.publish(outputs, &metrics),
-            Err(e) => session.report(error(ErrorCode::TranscriptionFailed, format!("track {index}: {e}")), &metrics),
+    let seconds = pipeline.seconds();
+    if failed {
+        return (seconds, None);
+    }
+    match pipeline.finish(&decoder).await {
+        Ok(finished) => {
+            session.publish(finished.outputs, &metrics);
+            (seconds, Some(finished.segments))
+        }
+        Err(e) => {
+            session.report(error(ErrorCode::TranscriptionFailed, format!("track {index}: {e}")), &metrics);
+            (seconds, None)
         }
     }
-    pipeline.seconds()
 }
 
 /// A session's life after start: waits for stop or the idle timeout, then builds the final
 /// transcript and the draft, and finally forgets the session.
-async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::task::JoinHandle<f64>>) {
+async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::task::JoinHandle<(f64, Option<Vec<Segment>>)>>) {
     let idle = service.settings.idle_timeout;
     loop {
         let since = session.state().last_activity;
@@ -482,13 +491,22 @@ async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::
         }
     }
     let mut duration: f64 = 0.0;
+    let mut kept = Vec::new();
     for (index, track) in tracks.into_iter().enumerate() {
         match track.await {
-            Ok(seconds) => duration = duration.max(seconds),
-            Err(e) => session.report(error(ErrorCode::TranscriptionFailed, format!("track {index} crashed: {e}")), &service.metrics),
+            Ok((seconds, segments)) => {
+                duration = duration.max(seconds);
+                kept.push(segments);
+            }
+            Err(e) => {
+                session.report(error(ErrorCode::TranscriptionFailed, format!("track {index} crashed: {e}")), &service.metrics);
+                kept.push(None);
+            }
         }
     }
-    let segments = std::mem::take(&mut session.state().segments);
+    // A track whose window passes failed keeps at least the text that was shown of it.
+    let shown = std::mem::take(&mut session.state().shown);
+    let segments = kept.into_iter().zip(shown).map(|(kept, shown)| kept.unwrap_or(shown)).collect();
     let transcript = Transcript::merge(&service.settings.language, duration, segments);
     let (draft, draft_error) = match service.drafter.clone() {
         None => (None, None),

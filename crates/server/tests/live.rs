@@ -123,6 +123,20 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
     assert_eq!(transcript.segments.last().unwrap().speaker, Role::Doctor);
     assert!(transcript.segments.iter().any(|s| s.speaker == Role::Patient && s.text.to_lowercase().contains("sore throat")));
 
+    // The kept transcript is made of the same window passes `autonotar transcribe` makes.
+    let recording = audio::read_wav(&wav).unwrap();
+    let tracks: Vec<asr::Track> = recording
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(i, samples)| asr::Track { role: Role::for_channel(i), samples: audio::to_16k(samples, recording.sample_rate).unwrap() })
+        .collect();
+    let options = asr::Options { language: "en".into(), ..asr::Options::default() };
+    let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
+    let offline = asr::transcribe(&tracks, &models_dir(), &mut recognizer, &mut |_, _| {}).unwrap();
+    let lines = |t: &transcript::Transcript| t.segments.iter().map(|s| format!("{:?} {:.1} {}", s.speaker, s.start, s.text)).collect::<Vec<_>>();
+    assert_eq!(lines(transcript), lines(&offline), "streamed and offline transcripts differ");
+
     let metrics = http_get(addr, "/metrics").await;
     assert_eq!(metric(&metrics, "autonotar_drafts_produced_total"), 1.0);
     assert_eq!(metric(&metrics, "autonotar_active_sessions"), 0.0);
