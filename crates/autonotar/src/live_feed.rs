@@ -104,7 +104,7 @@ async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
     // and the page only needs to hear of text that changed.
     let mut shown: Vec<Option<Piece>> = Vec::new();
     loop {
-        let (events, partials) = session.observe(cursor);
+        let (events, partials) = session.snapshot(cursor);
         cursor += events.len();
         for event in events {
             let (update, last) = match event {
