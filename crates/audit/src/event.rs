@@ -43,6 +43,11 @@ pub enum Event {
         artefact: Id,
         delete_by: Timestamp,
     },
+    /// The doctor watched a consultation's transcript live, while the call was going on.
+    LiveTranscriptViewed {
+        consultation: Id,
+        doctor: Id,
+    },
     DraftViewed(DraftUse),
     DraftEdited(DraftUse),
     DraftApproved(DraftUse),
@@ -208,6 +213,7 @@ impl Event {
             Event::AudioStored { .. } => "audio_stored",
             Event::TranscriptProduced { .. } => "transcript_produced",
             Event::DraftProduced { .. } => "draft_produced",
+            Event::LiveTranscriptViewed { .. } => "live_transcript_viewed",
             Event::DraftViewed(_) => "draft_viewed",
             Event::DraftEdited(_) => "draft_edited",
             Event::DraftApproved(_) => "draft_approved",
@@ -249,6 +255,7 @@ impl Event {
             | Event::AudioStored { consultation, .. }
             | Event::RetentionChanged { consultation, .. }
             | Event::TranscriptProduced { consultation, .. }
+            | Event::LiveTranscriptViewed { consultation, .. }
             | Event::DraftProduced { consultation, .. }
             | Event::ArtefactDeleted { consultation, .. }
             | Event::KeyShredded { consultation, .. } => Some(consultation),
@@ -263,6 +270,7 @@ impl Event {
         match self {
             Event::ConsultationStarted { doctor, .. }
             | Event::ConsultationRefused { doctor, .. }
+            | Event::LiveTranscriptViewed { doctor, .. }
             | Event::LoginSucceeded { doctor } => Actor::Doctor(doctor.clone()),
             Event::ResearchExportMade { researcher, .. } => Actor::Researcher(researcher.clone()),
             Event::LoginFailed { .. } => Actor::Anonymous,
@@ -363,7 +371,7 @@ impl Event {
                 vec![ConsultationMetadata]
             }
             Event::AudioReceived { .. } | Event::AudioStored { .. } => vec![Audio],
-            Event::TranscriptProduced { .. } => vec![Transcript],
+            Event::TranscriptProduced { .. } | Event::LiveTranscriptViewed { .. } => vec![Transcript],
             Event::ArtefactDeleted { .. }
             | Event::KeyShredded { .. }
             | Event::RetentionChanged { .. } => vec![Audio, Transcript, NoteDraft],

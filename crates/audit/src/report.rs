@@ -179,6 +179,7 @@ fn describe(event: &Event) -> String {
                 deadline_text(Some(*delete_by))
             )
         }
+        Event::LiveTranscriptViewed { .. } => "Transskription fulgt direkte under samtalen".into(),
         Event::DraftViewed(used) => format!("Udkast set{}", deadline_text(used.delete_by)),
         Event::DraftEdited(used) => format!("Udkast redigeret{}", deadline_text(used.delete_by)),
         Event::DraftApproved(used) => format!("Udkast godkendt{}", deadline_text(used.delete_by)),

@@ -88,8 +88,18 @@ pub struct ServerConfig {
     /// Spacing of interim recognition passes over ongoing speech; 0 commits only at pauses.
     pub interim_seconds: f64,
     /// The address doctors' browsers reach the service at; links from `autonotar link` start
-    /// with it, and an `https://` address makes the review session cookie `Secure`.
-    pub public_url: String,
+    /// with it, and an `https://` address makes the review session cookie `Secure`. Default:
+    /// `http://` (or with TLS `https://`) and `listen`.
+    pub public_url: Option<String>,
+    /// PEM certificate chain and private key: with both set, `serve` speaks only HTTPS and WSS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The certificate and key `serve` answers TLS with.
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -103,12 +113,36 @@ impl Default for ServerConfig {
             idle_timeout_seconds: defaults.idle_timeout.as_secs(),
             keep_finished_seconds: defaults.keep_finished.as_secs(),
             interim_seconds: defaults.interim_every,
-            public_url: "http://127.0.0.1:8470".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl ServerConfig {
+    /// The certificate and key when TLS is configured; one without the other is an error.
+    pub fn tls(&self) -> anyhow::Result<Option<TlsFiles>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert: cert.clone(), key: key.clone() })),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("[server] tls_cert and tls_key go together: set both (PEM files) for HTTPS, or neither"),
+        }
+    }
+
+    /// `public_url`, or the address `listen` is reached at with the scheme TLS decides. An
+    /// `http://` address with TLS on is refused: its links would not reach the service.
+    pub fn public_url(&self) -> anyhow::Result<String> {
+        let tls = self.tls()?.is_some();
+        match &self.public_url {
+            Some(url) if tls && !url.starts_with("https://") => {
+                anyhow::bail!("[server] public_url {url:?} must start with https:// when tls_cert and tls_key are set")
+            }
+            Some(url) => Ok(url.clone()),
+            None => Ok(format!("{}://{}", if tls { "https" } else { "http" }, self.listen)),
+        }
+    }
+
     pub fn settings(&self, models_dir: &Path, language: &str) -> server::Settings {
         server::Settings {
             models_dir: models_dir.to_path_buf(),

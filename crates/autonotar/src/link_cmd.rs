@@ -36,7 +36,7 @@ pub fn run(args: LinkArgs, config: &Config, paths: &Paths) -> anyhow::Result<Exi
         .transpose()
         .context("--consultation is not a valid id")?;
     let secret = review::LinkSecret::load_or_create(&review::LinkSecret::path_for(&paths.data_dir))?;
-    let url = review::sign_link(&secret, &config.server.public_url, &doctor, consultation.as_ref(), SystemTime::now(), args.ttl)?;
+    let url = review::sign_link(&secret, &config.server.public_url()?, &doctor, consultation.as_ref(), SystemTime::now(), args.ttl)?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,8 @@ mod draft_cmd;
 mod eval_cmd;
 mod keys_cmd;
 mod link_cmd;
+mod listen;
+mod live_feed;
 mod models_cmd;
 mod replay_cmd;
 mod retention_cmd;
@@ -76,9 +78,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AUTONOTAR_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::prelude::*;
+    // whisper.cpp is never heard below info: its debug lines (compiled into debug builds) carry
+    // every decoded token, the words of the consultation.
+    let no_spoken_words = tracing_subscriber::filter::filter_fn(|meta| {
+        !(meta.target() == "whisper_rs::whisper_logging_hook" && *meta.level() > tracing::Level::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(tracing_subscriber::EnvFilter::try_from_env("AUTONOTAR_LOG").unwrap_or_else(|_| "warn".into()))
+        .with(no_spoken_words)
         .init();
     match run(cli) {
         Ok(code) => code,

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, Paths};
+use crate::listen;
+use crate::live_feed::ServiceFeed;
 use crate::models_cmd::{self, ModelsCommand};
 
 #[derive(Args)]
@@ -34,22 +36,32 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     let vault = paths.open_vault()?;
     let audit = Arc::new(Mutex::new(paths.open_audit(config)?));
     let listen = args.listen.unwrap_or(config.server.listen);
+    let public_url = config.server.public_url()?;
+    let tls_files = config.server.tls()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
+        let tls = match &tls_files {
+            Some(files) => Some(listen::tls(files).await?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         let store = Store { vault: vault.clone(), audit: audit.clone(), policy: config.retention };
         let service = server::Service::new(settings, recognizer, Some(drafter(paths, store)));
-        service.observe(observer(audit.clone()));
+        let feed = ServiceFeed::start(service.clone());
+        service.observe(observer(audit.clone(), feed.clone()));
         // Scripts and tests read this line to find the port.
-        eprintln!("autonotar serve: listening on {bound} (WebSocket ws://{bound}/v1/ingest)");
-        let review = review::router(review::ReviewState::new(
+        let ws = if tls.is_some() { "wss" } else { "ws" };
+        eprintln!("autonotar serve: listening on {bound} (WebSocket {ws}://{bound}/v1/ingest)");
+        let review = review::ReviewState::new(
             vault,
             audit,
             review::LinkSecret::load_or_create(&review::LinkSecret::path_for(&paths.data_dir))?,
-            review::ReviewConfig { public_url: config.server.public_url.clone(), retention: config.retention, ..review::ReviewConfig::default() },
-        ));
-        server::serve(listener, service, review).await.context("the server stopped")
+            review::ReviewConfig { public_url, retention: config.retention, ..review::ReviewConfig::default() },
+        )
+        .with_live(feed);
+        let app = server::router(service).merge(review::router(review));
+        listen::serve(listener, app, tls).await.context("the server stopped")
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -82,10 +94,14 @@ impl Store {
     }
 }
 
-/// Records each consultation the service opens, and each it refuses for want of consent. An id
-/// the audit log cannot hold is logged as a warning (without the id) rather than stopping capture.
-fn observer(audit: Arc<Mutex<audit::AuditLog>>) -> server::Observer {
+/// Records each consultation the service opens, and each it refuses for want of consent, and
+/// tells the review app's feed of each opened. An id the audit log cannot hold is logged as a
+/// warning (without the id) rather than stopping capture.
+fn observer(audit: Arc<Mutex<audit::AuditLog>>, feed: Arc<ServiceFeed>) -> server::Observer {
     Arc::new(move |seen: server::Observed<'_>| {
+        if seen.opened {
+            feed.opened();
+        }
         let event = (|| -> anyhow::Result<audit::Event> {
             let (consultation, doctor) = (audit::Id::new(seen.consultation)?, audit::Id::new(seen.doctor)?);
             Ok(if seen.opened {

@@ -2,42 +2,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-
 #[test]
 fn serve_starts_on_defaults_without_a_config_file_and_answers_health_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autonotar"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("AUTONOTAR_MODELS_DIR", common::models_dir())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before listening");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let serve = common::Serve::start(dir.path(), &[]);
+    let addr = serve.addr.clone();
     assert!(addr.starts_with("127.0.0.1:"), "binds to loopback: {addr}");
-    let get = |path: &str| {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-        let mut body = String::new();
-        stream.read_to_string(&mut body).unwrap();
-        body
-    };
+    let get = |path: &str| common::http_get(&addr, path, None);
     assert!(get("/healthz").ends_with("ok\n"));
     let metrics = get("/metrics");
     assert!(metrics.contains("autonotar_active_sessions 0"), "{metrics}");
     assert!(dir.path().join("autonotar-data").is_dir(), "the data directory is created on first start");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    serve.stop();
 }
 
 /// A whole consultation through the live service: nothing said in it may reach the disk or the
@@ -53,29 +29,8 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
     fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autonotar"))
-        .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("AUTONOTAR_MODELS_DIR", common::models_dir())
-        .env("AUTONOTAR_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut logs = String::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before listening: {logs}");
-        logs.push_str(&line);
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    let log_reader = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        rest
-    });
+    let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
+    let addr = serve.addr.clone();
     let replay = common::autonotar(
         &["replay", wav.to_str().unwrap(), "--server", &format!("ws://{addr}"), "--speed", "4", "--consultation", "k-2026-0001", "--doctor", "laege-01", "--draft-timeout", "600"],
         dir.path(),
@@ -83,9 +38,7 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
     assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));
     assert!(said.contains("zebra") || said.contains("copenhagen"), "the service heard: {said}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    logs.push_str(&log_reader.join().unwrap());
+    let logs = serve.stop();
 
     // Every byte under the data directory and every log line, against the words of the call.
     let mut stored = Vec::new();

@@ -7,13 +7,18 @@
 //! small script ([`web`]); entry is by signed, single-use, expiring links ([`link`]) that
 //! start a cookie session ([`session`]). The doctor's working copy and the doctor a
 //! consultation belongs to live encrypted in the vault ([`store`]); every view, edit,
-//! approval, export, discard and login is an audit event.
+//! approval, export, discard and login is an audit event. Consultations still going on come
+//! from the live service through [`LiveFeed`]; the list and the live page follow them over
+//! server-sent events ([`stream`]).
 
 pub mod link;
+pub mod live;
+mod listing;
 mod localtime;
 mod pages;
 pub mod session;
 pub mod store;
+mod stream;
 mod web;
 
 use std::path::PathBuf;
@@ -24,11 +29,14 @@ use audit::AuditLog;
 use vault::{RetentionPolicy, Vault};
 
 pub use link::{Claims, LinkSecret, sign as sign_link};
+pub use live::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 pub use store::{Status, assign_doctor};
 pub use web::router;
 
 /// Where signed links enter the app.
 pub const LOGIN_PATH: &str = "/review/login";
+/// The list page's stream of fresh rows.
+pub const LIST_STREAM_PATH: &str = "/review/direkte";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,6 +81,8 @@ impl Default for ReviewConfig {
 #[derive(Clone)]
 pub struct ReviewState {
     inner: Arc<Inner>,
+    /// The live service's consultations; `None` when the app runs without one.
+    live: Option<Arc<dyn LiveFeed>>,
 }
 
 struct Inner {
@@ -82,14 +92,29 @@ struct Inner {
     config: ReviewConfig,
     sessions: session::Sessions,
     used_links: link::UsedLinks,
+    /// Bumped when the app changes a consultation's status (approve, discard), so open lists
+    /// update without waiting for the live service.
+    statuses: tokio::sync::watch::Sender<u64>,
 }
 
 impl ReviewState {
     /// `audit` is the service's one audit log, shared with everything else that writes to it.
     pub fn new(vault: Vault, audit: Arc<Mutex<AuditLog>>, secret: LinkSecret, config: ReviewConfig) -> ReviewState {
         let sessions = session::Sessions::new(config.session_ttl);
+        let statuses = tokio::sync::watch::channel(0).0;
         ReviewState {
-            inner: Arc::new(Inner { vault, audit, secret, config, sessions, used_links: link::UsedLinks::default() }),
+            inner: Arc::new(Inner { vault, audit, secret, config, sessions, used_links: link::UsedLinks::default(), statuses }),
+            live: None,
         }
+    }
+
+    fn statuses_changed(&self) {
+        self.inner.statuses.send_modify(|v| *v += 1);
+    }
+
+    /// Shows the live service's consultations too: in the list, and on the live page.
+    pub fn with_live(mut self, feed: Arc<dyn LiveFeed>) -> ReviewState {
+        self.live = Some(feed);
+        self
     }
 }

@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use audit::Id;
 use axum::response::Html;
 use note::{Draft, Section};
-use transcript::{Segment, Transcript};
+use transcript::{Role, Segment, Transcript};
 
+use crate::live::LiveText;
 use crate::store::{Listed, ReviewStatement, StatementState, Status};
 
 /// Below this a statement is marked for a closer look.
@@ -39,7 +40,7 @@ fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
         "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{csrf}\
          <title>{} · Autonotar</title><link rel=\"stylesheet\" href=\"/review/assets/review.css\">\
-         <script src=\"/review/assets/review.js\" defer></script></head>\
+         <script src=\"/review/assets/review.js\" defer></script><script src=\"/review/assets/live.js\" defer></script></head>\
          <body><header class=\"top\"><a class=\"brand\" href=\"/review/\">Autonotar</a></header>\
          <main id=\"main\">{body}</main></body></html>",
         esc(title)
@@ -76,33 +77,75 @@ fn at(seconds: f64) -> String {
     format!("{}:{:02}", whole / 60, whole % 60)
 }
 
+/// The list page; its rows are replaced live from the list stream (see [`list_rows`]).
 pub fn list(doctor: &Id, listed: &[Listed]) -> Html<String> {
-    let mut body = format!(
-        "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>",
-        esc(doctor.as_str())
+    let body = format!(
+        "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>\
+         <table class=\"list\" data-stream=\"{}\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead>\
+         <tbody>{}</tbody></table>",
+        esc(doctor.as_str()),
+        crate::LIST_STREAM_PATH,
+        list_rows(listed)
     );
-    if listed.is_empty() {
-        body.push_str("<p class=\"empty\">Ingen konsultationer det seneste døgn.</p>");
-    } else {
-        body.push_str("<table class=\"list\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead><tbody>");
-        for item in listed {
-            let id = esc(&item.id);
-            let link = match item.status {
-                Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
-                Status::DraftReady => format!("<a href=\"/review/k/{id}\">{id}</a>"),
-                _ => id.clone(),
-            };
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{link}</td><td><span class=\"status {}\">{}</span></td></tr>",
-                clock(item.created),
-                item.status.class(),
-                item.status.danish()
-            );
-        }
-        body.push_str("</tbody></table>");
-    }
     layout("Dagens konsultationer", None, &body)
+}
+
+/// The list's table rows, newest first.
+pub fn list_rows(listed: &[Listed]) -> String {
+    if listed.is_empty() {
+        return "<tr class=\"empty\"><td colspan=\"3\">Ingen konsultationer det seneste døgn.</td></tr>".into();
+    }
+    let mut rows = String::new();
+    for item in listed {
+        let id = esc(&item.id);
+        let link = match item.status {
+            Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
+            Status::Discarded => id.clone(),
+            // The draft; while the call goes on, its live page.
+            _ => format!("<a href=\"/review/k/{id}\">{id}</a>"),
+        };
+        let _ = write!(rows, "<tr id=\"row-{id}\"><td>{}</td><td>{link}</td><td>{}</td></tr>", clock(item.created), badge(item.status));
+    }
+    rows
+}
+
+/// During the call: the transcript as it is recognised, filled in by the live stream.
+pub fn live(consultation: &str, status: Status) -> Html<String> {
+    let id = esc(consultation);
+    let body = format!(
+        "<div class=\"live\" data-stream=\"/review/k/{id}/direkte\"><h1>Samtalen direkte · {id}</h1>\
+         <p id=\"live-status\">{}</p>\
+         <p class=\"hint\">Teksten kommer, mens der tales. <span class=\"tentative-sample\">Grå, kursiv tekst</span> er foreløbig \
+         og kan endnu ændre sig; sort tekst er endelig. Kladden vises her, så snart samtalen er slut.</p>\
+         <section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2>\
+         <ol id=\"live-segments\" aria-live=\"polite\"></ol></section>\
+         <p id=\"msg\" role=\"alert\"></p><p><a href=\"/review/\">Til oversigten</a></p></div>",
+        badge(status)
+    );
+    layout(&format!("Direkte {consultation}"), None, &body)
+}
+
+/// One committed stretch of the live transcript; `number` keeps a reconnect from showing it
+/// twice, `data-start` puts it in time order (tracks commit independently).
+pub fn live_committed(number: u32, text: &LiveText) -> String {
+    let attributes = format!("id=\"ls-{number}\" data-track=\"{}\" data-start=\"{:.2}\"", text.track, text.start);
+    segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &esc(text.text.trim()))
+}
+
+/// A track's tentative text, replacing its earlier tentative text.
+pub fn live_tentative(text: &LiveText) -> String {
+    let attributes = format!("data-track=\"{}\"", text.track);
+    segment_item(&format!("seg {} tentative", text.speaker), &attributes, text.speaker, text.start, " · foreløbig", &esc(text.text.trim()))
+}
+
+/// A transcript line: who spoke and when, then the words (already HTML).
+fn segment_item(class: &str, attributes: &str, speaker: Role, start: f64, note: &str, words: &str) -> String {
+    format!("<li class=\"{class}\" {attributes}><span class=\"meta\">{} · {}{note}</span> {words}</li>", speaker.danish(), at(start))
+}
+
+/// A status as the coloured badge the list and the live page show.
+pub fn badge(status: Status) -> String {
+    format!("<span class=\"status {}\">{}</span>", status.class(), status.danish())
 }
 
 pub fn not_ready(consultation: &str, status: Status) -> Html<String> {
@@ -114,10 +157,9 @@ pub fn not_ready(consultation: &str, status: Status) -> Html<String> {
         consultation,
         None,
         &format!(
-            "<h1>{}</h1><p><span class=\"status {}\">{}</span></p><p>{}</p><p><a href=\"/review/\">Til oversigten</a></p>",
+            "<h1>{}</h1><p>{}</p><p>{}</p><p><a href=\"/review/\">Til oversigten</a></p>",
             esc(consultation),
-            status.class(),
-            status.danish(),
+            badge(status),
             text
         ),
     )
@@ -206,15 +248,14 @@ pub fn draft(page: &DraftPage) -> Html<String> {
     );
     body.push_str("<section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2><ul id=\"evidence\" aria-live=\"polite\" aria-label=\"Belæg for det valgte udsagn\"></ul><ol>");
     for segment in &page.transcript.segments {
-        let _ = write!(
-            body,
-            "<li class=\"seg {}\" id=\"seg-{}\"><span class=\"meta\">{} · {}</span> {}</li>",
+        body.push_str(&segment_item(
+            &format!("seg {}", segment.speaker),
+            &format!("id=\"seg-{}\"", segment.id),
             segment.speaker,
-            segment.id,
-            segment.speaker.danish(),
-            at(segment.start),
-            segment_text(segment)
-        );
+            segment.start,
+            "",
+            &segment_text(segment),
+        ));
     }
     body.push_str("</ol></section></div>");
     layout(&format!("Kladde {}", page.consultation), Some(page.csrf), &body)

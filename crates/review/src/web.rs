@@ -18,8 +18,8 @@ use axum::Form;
 use note::Section;
 use vault::{ArtefactKind, Event as VaultEvent};
 
-use crate::link;
 use crate::pages::{self, DraftPage};
+use crate::{link, listing, stream};
 use crate::session::{Lookup, Session};
 use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
 use crate::{Error, ReviewState};
@@ -29,8 +29,11 @@ pub fn router(state: ReviewState) -> Router {
     Router::new()
         .route(crate::LOGIN_PATH, get(login))
         .route("/review/", get(list))
-        .route("/review/assets/review.js", get(script))
-        .route("/review/assets/review.css", get(style))
+        .route(crate::LIST_STREAM_PATH, get(stream::list))
+        .route("/review/k/{id}/direkte", get(stream::consultation))
+        .route("/review/assets/review.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/review.js")) }))
+        .route("/review/assets/live.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/live.js")) }))
+        .route("/review/assets/review.css", get(|| async { asset("text/css; charset=utf-8", include_str!("assets/review.css")) }))
         .route("/review/k/{id}", get(draft_page))
         .route("/review/k/{id}/u", post(add_statement))
         .route("/review/k/{id}/u/{n}", post(change_statement))
@@ -128,7 +131,7 @@ impl IntoResponse for Refusal {
 }
 
 /// A logged-in doctor.
-pub struct Doctor(Session);
+pub struct Doctor(pub(crate) Session);
 
 impl FromRequestParts<ReviewState> for Doctor {
     type Rejection = Refusal;
@@ -180,19 +183,19 @@ impl FromRequest<ReviewState> for Change {
     }
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }
 
-fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
+pub(crate) fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
     let mut log = state.inner.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     log.append(event).map(drop).map_err(|e| Refusal::Internal(e.into()))
 }
 
 /// The consultation id from the address, as an opaque id the audit log accepts.
-fn consultation_id(raw: &str) -> Result<Id, Refusal> {
+pub(crate) fn consultation_id(raw: &str) -> Result<Id, Refusal> {
     let id = Id::new(raw).map_err(|_| Refusal::NotFound)?;
     // Its artefact ids must fit the audit log too.
     draft_artefact(&id)?;
@@ -270,9 +273,7 @@ async fn login(State(state): State<ReviewState>, Query(query): Query<HashMap<Str
 
 async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Result<Response, Refusal> {
     blocking(move || {
-        let inner = &state.inner;
-        let now = inner.vault.now();
-        let listed = store::list(&inner.vault, &session.doctor, now, inner.config.list_window)?;
+        let listed = listing::overview(&state, &session.doctor)?;
         Ok(pages::list(&session.doctor, &listed).into_response())
     })
     .await
@@ -280,6 +281,10 @@ async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Resu
 
 async fn draft_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
+    // During the call the consultation is only in the live service: its page follows the call.
+    if let Some(status) = listing::ongoing(&state, &session.doctor, &consultation) {
+        return Ok(pages::live(consultation.as_str(), status).into_response());
+    }
     blocking(move || {
         let vault = &state.inner.vault;
         let mut record = own(&state, &session.doctor, &consultation)?;
@@ -428,6 +433,7 @@ async fn approve(
         vault.put(consultation.as_str(), ArtefactKind::Note, text.as_bytes()).map_err(Error::from)?;
         vault.record(consultation.as_str(), VaultEvent::Approved).map_err(Error::from)?;
         audit(&state, AuditEvent::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
+        state.statuses_changed();
         Ok(Redirect::to(&format!("/review/k/{}/notat", consultation.as_str())).into_response())
     })
     .await
@@ -524,17 +530,17 @@ async fn discard(
         let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle;
         let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
         audit(&state, AuditEvent::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))?;
+        state.statuses_changed();
         Ok(Redirect::to("/review/").into_response())
     })
     .await
 }
 
-async fn script() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/javascript; charset=utf-8"), (CACHE_CONTROL, "no-cache")], include_str!("assets/review.js"))
-}
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-async fn style() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "no-cache")], include_str!("assets/review.css"))
+/// A file served from the binary; revalidated on every load so an upgrade takes effect at once.
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")], body)
 }
 
 /// No framing, no foreign scripts, nothing cached: pages hold health data.

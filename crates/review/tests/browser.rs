@@ -1,143 +1,33 @@
-//! The review app end to end in a real headless Chromium, driven over WebDriver (chromedriver):
-//! a signed link, the list, a draft made by `note::draft` from a fixture, evidence, an edit that
-//! survives a reload, approval, the clipboard, another doctor, refused links, discarding.
+//! The review app end to end in real headless browsers, Chromium and Firefox, driven over
+//! WebDriver: a signed link, the list, a draft made by `note::draft` from a fixture, evidence, an
+//! edit that survives a reload, approval, the clipboard, another doctor, refused links, discarding.
 //!
-//! Needs `chromium` and `chromium-driver` (scripts/setup.sh installs them). Set
-//! AUTONOTAR_SCREENSHOTS=<dir> to save the pages as PNG (docs/screenshots/ holds the committed set).
+//! Needs chromium with chromium-driver, and firefox-esr with geckodriver (scripts/setup.sh
+//! installs them). Set AUTONOTAR_SCREENSHOTS=<dir> to save the pages as PNG (docs/screenshots/
+//! holds the committed set, taken in Chromium).
 
 mod support;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use audit::Event;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use browser::fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use browser::fantoccini::key::Key;
+use browser::fantoccini::Locator;
+use browser::{Driver, Kind, press, text_of, until};
 use support::App;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    fn start() -> Driver {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-            "the browser tests need {CHROMIUM} and {CHROMEDRIVER}: run scripts/setup.sh \
-             (apt-get install chromium chromium-driver)"
-        );
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        Driver { child, port, _profile: tempfile::tempdir().unwrap() }
-    }
-
-    async fn browser(&self) -> Client {
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1400,1000",
-            &format!("--user-data-dir={}", self._profile.path().display()),
-        ];
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(capabilities.clone())
-                .connect(&format!("http://127.0.0.1:{}", self.port))
-                .await
-            {
-                Ok(client) => return client,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("chromedriver did not start a browser: {e}"),
-            }
-        }
-    }
-}
-
-/// A Chrome DevTools command through chromedriver (for granting clipboard access).
-#[derive(Debug)]
-struct Cdp(Value);
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(self.0.to_string()))
-    }
-}
-
-async fn press(client: &Client, key: char) {
-    let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
-    client.perform_actions(keys).await.unwrap();
-}
-
-async fn text_of(client: &Client, css: &str) -> String {
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
-}
-
-/// Waits until `script` (a JS expression) is true.
-async fn until(client: &Client, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if client.execute(&format!("return !!({script});"), vec![]).await.unwrap() == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let said = client.execute("return (document.getElementById('msg')?.textContent ?? '') + ' | ' + [...document.querySelectorAll('.stmt')].map(e => e.id + ':' + e.className).join(', ');", vec![]).await.unwrap();
-            panic!("timed out waiting for {what} ({script}); the page says {said}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    if let Some(dir) = std::env::var_os("AUTONOTAR_SCREENSHOTS") {
-        let path = PathBuf::from(dir).join(format!("{name}.png"));
-        std::fs::write(&path, client.screenshot().await.unwrap()).unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
+    review_flow(Kind::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doctor_reviews_approves_and_copies_a_draft_in_firefox() {
+    review_flow(Kind::Firefox).await;
+}
+
+async fn review_flow(kind: Kind) {
     let mut app = App::new();
     app.seed("k-2026-0042", "laege-07", "c01-ondt-i-halsen");
     app.add_attention("k-2026-0042", "Feber 39,5.", "otteogtredive");
@@ -145,7 +35,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     app.seed_recording("k-2026-0043", "laege-07");
     app.seed("k-2026-0050", "laege-09", "c07-blaerebetaendelse");
     let addr = app.serve();
-    let driver = Driver::start();
+    let driver = Driver::start(kind);
     let client = driver.browser().await;
     let origin = format!("http://{addr}");
 
@@ -157,7 +47,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
         assert!(rows.contains(expected), "{expected:?} missing from the list: {rows}");
     }
     assert!(!rows.contains("k-2026-0050"), "another doctor's consultation is listed: {rows}");
-    screenshot(&client, "liste").await;
+    driver.screenshot(&client, "liste").await;
 
     // The draft: click a statement, its evidence lights up in the transcript with the words.
     client.find(Locator::LinkText("k-2026-0042")).await.unwrap().click().await.unwrap();
@@ -180,7 +70,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     assert!(attention.starts_with("Til lægens opmærksomhed") && attention.contains("Feber 39,5."), "{attention}");
     assert!(attention.contains("ikke sagt i samtalen"), "{attention}");
     assert!(client.find(Locator::Css(".seg mark.unsure")).await.is_ok(), "uncertain words stand out");
-    screenshot(&client, "kladde").await;
+    driver.screenshot(&client, "kladde").await;
 
     // Edit the first statement by keyboard: e, new text, Enter.
     let drafted = first.text().await.unwrap();
@@ -215,10 +105,10 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
 
     // Approve with Ctrl+Enter, then copy into the journal.
     let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: fantoccini::key::Key::Control.into() })
-        .then(KeyAction::Down { value: fantoccini::key::Key::Enter.into() })
-        .then(KeyAction::Up { value: fantoccini::key::Key::Enter.into() })
-        .then(KeyAction::Up { value: fantoccini::key::Key::Control.into() });
+        .then(KeyAction::Down { value: Key::Control.into() })
+        .then(KeyAction::Down { value: Key::Enter.into() })
+        .then(KeyAction::Up { value: Key::Enter.into() })
+        .then(KeyAction::Up { value: Key::Control.into() });
     client.find(Locator::Css(".stmt")).await.unwrap().click().await.unwrap();
     client.perform_actions(keys).await.unwrap();
     let note = text_of(&client, "pre#note").await;
@@ -229,13 +119,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     assert!(!note.contains("Til lægens opmærksomhed"), "{note}");
     assert_eq!(app.vault.consultation("k-2026-0042").unwrap().lifecycle.exported, None);
 
-    client
-        .issue_cmd(Cdp(json!({
-            "cmd": "Browser.grantPermissions",
-            "params": { "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] },
-        })))
-        .await
-        .unwrap();
+    driver.allow_clipboard(&client, &origin).await;
     client.find(Locator::Id("copy")).await.unwrap().click().await.unwrap();
     until(&client, "the copy to be confirmed", "document.getElementById('state').textContent.startsWith('Kopieret.')").await;
     let copied = client
@@ -246,7 +130,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     assert_eq!(copied.as_str(), Some(stored.as_str()));
     assert_eq!(copied.as_str().map(str::trim_end), Some(note.trim_end()));
     assert!(app.vault.consultation("k-2026-0042").unwrap().lifecycle.exported.is_some(), "export starts the retention clock");
-    screenshot(&client, "notat").await;
+    driver.screenshot(&client, "notat").await;
 
     // The list now says godkendt.
     client.goto(&format!("{origin}/review/")).await.unwrap();
@@ -265,7 +149,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     client.goto(&format!("{origin}/review/k/k-2026-0050")).await.unwrap();
     client.find(Locator::LinkText("Kassér konsultationen …")).await.unwrap().click().await.unwrap();
     assert!(text_of(&client, "h1").await.starts_with("Kassér konsultation"));
-    screenshot(&client, "kasser").await;
+    driver.screenshot(&client, "kasser").await;
     client.find(Locator::Id("confirm-discard")).await.unwrap().click().await.unwrap();
     assert!(text_of(&client, "table.list").await.contains("kasseret"));
     assert!(app.vault.consultation("k-2026-0050").unwrap().lifecycle.discarded.is_some());
@@ -278,7 +162,7 @@ async fn a_doctor_reviews_approves_and_copies_a_draft_in_chromium() {
     assert!(text_of(&client, ".message p").await.contains("Linket er allerede brugt"));
     client.goto(&app.link("laege-07", None, Duration::ZERO)).await.unwrap();
     assert!(text_of(&client, ".message p").await.starts_with("Linket er udløbet"));
-    screenshot(&client, "link-udloebet").await;
+    driver.screenshot(&client, "link-udloebet").await;
     client.close().await.unwrap();
 
     // Every view, edit, approval, export and discard is audited with the doctor's id.

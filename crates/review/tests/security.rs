@@ -78,7 +78,7 @@ fn app() -> App {
 #[tokio::test]
 async fn without_a_session_nothing_is_shown() {
     let app = app();
-    for path in ["/review/", "/review/k/k-1", "/review/k/k-1/notat", "/review/k/k-1/kasser"] {
+    for path in ["/review/", "/review/direkte", "/review/k/k-1", "/review/k/k-1/direkte", "/review/k/k-1/notat", "/review/k/k-1/kasser"] {
         let reply = send(&app, get(path, None)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(reply.body.contains("Du er ikke logget ind"), "{path}: {}", reply.body);
@@ -143,7 +143,7 @@ async fn another_doctors_consultation_looks_like_no_consultation() {
     assert!(csrf.is_empty(), "laege-b has no draft page for k-1");
     let list = send(&app, get("/review/", Some(&cookie))).await;
     assert!(!list.body.contains("k-1"), "{}", list.body);
-    for path in ["/review/k/k-1", "/review/k/k-1/notat", "/review/k/k-1/kasser"] {
+    for path in ["/review/k/k-1", "/review/k/k-1/direkte", "/review/k/k-1/notat", "/review/k/k-1/kasser"] {
         let reply = send(&app, get(path, Some(&cookie))).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
         assert!(reply.body.contains("findes ikke, eller du har ikke adgang"));

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use transcript::{Segment, Transcript};
@@ -57,6 +57,8 @@ struct TrackInput {
 pub struct Session {
     pub consultation: String,
     pub doctor: String,
+    /// When the consultation was opened (the first `start`).
+    pub opened: SystemTime,
     tracks: Vec<TrackSpec>,
     /// `None` once the session stopped taking audio.
     inputs: Mutex<Option<Vec<TrackInput>>>,
@@ -84,6 +86,17 @@ struct State {
     commits: u32,
 }
 
+/// Where a consultation in memory is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Taking audio.
+    Recording,
+    /// Stopped; the tracks are flushing and the draft is being made.
+    Finishing,
+    /// `draft_ready` is in the log.
+    Finished,
+}
+
 /// What a connection gets from [`Service::open`].
 pub struct Opened {
     pub session: Arc<Session>,
@@ -96,6 +109,15 @@ impl Service {
         let metrics = Arc::new(Metrics::default());
         let decoder = Decoder::start(recognizer, metrics.clone());
         Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()), observer: std::sync::OnceLock::new() })
+    }
+
+    /// Every consultation in memory: live, finishing, or finished and kept for `keep_finished`.
+    pub fn consultations(&self) -> Vec<Arc<Session>> {
+        self.sessions().values().cloned().collect()
+    }
+
+    pub fn consultation(&self, id: &str) -> Option<Arc<Session>> {
+        self.sessions().get(id).cloned()
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -159,6 +181,7 @@ impl Service {
         let session = Arc::new(Session {
             consultation: start.consultation.clone(),
             doctor: start.doctor.clone(),
+            opened: SystemTime::now(),
             tracks: start.tracks,
             inputs: Mutex::new(Some(inputs.clone())),
             queued,
@@ -254,6 +277,23 @@ impl Session {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
+    }
+
+    pub fn phase(&self) -> Phase {
+        let state = self.state();
+        match (state.finished, state.stopped_at) {
+            (true, _) => Phase::Finished,
+            (false, Some(_)) => Phase::Finishing,
+            (false, None) => Phase::Recording,
+        }
+    }
+
+    /// Events from `cursor` on and each track's current tentative text, for an onlooker: unlike
+    /// [`Session::pending`] it leaves the partials for the ingest connection.
+    pub fn snapshot(&self, cursor: usize) -> (Vec<Event>, Vec<Piece>) {
+        let state = self.state();
+        let events = state.log.get(cursor..).unwrap_or_default().to_vec();
+        (events, state.partials.iter().flatten().cloned().collect())
     }
 
     /// Events from `cursor` on and the pending partials, or `None` when `connection` is superseded.

@@ -1,0 +1,147 @@
+//! The live service's consultations as the review app sees them: this is where the two crates
+//! meet, so neither depends on the other. Read-only: nothing here touches audio or the log.
+
+use std::sync::Arc;
+
+use review::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
+use server::Service;
+use server::protocol::{Event, Piece};
+use server::session::{Phase, Session};
+use tokio::sync::{Notify, mpsc, watch};
+
+pub struct ServiceFeed {
+    service: Arc<Service>,
+    /// Bumped when a consultation opens, stops, finishes or is forgotten.
+    phases: watch::Sender<u64>,
+    opened: Arc<Notify>,
+}
+
+impl ServiceFeed {
+    /// Starts watching `service`; call [`ServiceFeed::opened`] whenever it opens a consultation.
+    pub fn start(service: Arc<Service>) -> Arc<ServiceFeed> {
+        let feed = Arc::new(ServiceFeed { service, phases: watch::channel(0).0, opened: Arc::new(Notify::new()) });
+        tokio::spawn(track_phases(feed.service.clone(), feed.phases.clone(), feed.opened.clone()));
+        feed
+    }
+
+    /// Tells the feed a consultation was opened (the service's observer hears of each).
+    pub fn opened(&self) {
+        self.opened.notify_one();
+    }
+}
+
+/// Keeps `phases` bumped as consultations change phase. The service announces new consultations
+/// through its observer (`opened`); every other change shows on the session's own version,
+/// which also moves with each audio frame, so the phases are compared before anyone is told.
+async fn track_phases(service: Arc<Service>, phases: watch::Sender<u64>, opened: Arc<Notify>) {
+    let mut last = Vec::new();
+    loop {
+        // Subscribed before looking, so no change between the look and the wait is missed.
+        let sessions = service.consultations();
+        let mut versions: Vec<_> = sessions.iter().map(|s| s.subscribe()).collect();
+        let mut now: Vec<(String, Phase)> = sessions.iter().map(|s| (s.consultation.clone(), s.phase())).collect();
+        // Holding the sessions would keep a forgotten one's transcript in memory.
+        drop(sessions);
+        now.sort_by(|a, b| a.0.cmp(&b.0));
+        if now != last {
+            phases.send_modify(|v| *v += 1);
+            last = now;
+        }
+        if versions.is_empty() {
+            opened.notified().await;
+            continue;
+        }
+        // A forgotten session's version ends, which wakes this too.
+        tokio::select! {
+            _ = opened.notified() => {}
+            _ = futures_util::future::select_all(versions.iter_mut().map(|v| Box::pin(v.changed()))) => {}
+        }
+    }
+}
+
+/// Whether `session` is `doctor`'s: the doctor id of the call's `start` message.
+fn belongs_to(session: &Session, doctor: &audit::Id) -> bool {
+    session.doctor == doctor.as_str()
+}
+
+impl LiveFeed for ServiceFeed {
+    fn consultations(&self, doctor: &audit::Id) -> Vec<LiveConsultation> {
+        self.service
+            .consultations()
+            .into_iter()
+            .filter(|session| belongs_to(session, doctor))
+            .filter_map(|session| {
+                let phase = match session.phase() {
+                    Phase::Recording => LivePhase::Recording,
+                    Phase::Finishing => LivePhase::Transcribing,
+                    Phase::Finished => LivePhase::Finished,
+                };
+                // An id the review app cannot put in an address is not listed.
+                let id = audit::Id::new(session.consultation.as_str()).ok()?;
+                Some(LiveConsultation { id, opened: session.opened, phase })
+            })
+            .collect()
+    }
+
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.phases.subscribe()
+    }
+
+    fn follow(&self, doctor: &audit::Id, consultation: &audit::Id) -> Option<mpsc::Receiver<LiveUpdate>> {
+        let session = self.service.consultation(consultation.as_str()).filter(|s| belongs_to(s, doctor))?;
+        let (updates, receiver) = mpsc::channel(64);
+        tokio::spawn(relay(session, updates));
+        Some(receiver)
+    }
+}
+
+/// Sends the session's log from the start, then each change, until the draft is ready or the
+/// review app stops listening.
+async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
+    let mut version = session.subscribe();
+    let mut cursor = 0;
+    // The tentative text last sent per track: the log's version changes with every audio frame,
+    // and the page only needs to hear of text that changed.
+    let mut shown: Vec<Option<Piece>> = Vec::new();
+    loop {
+        let (events, partials) = session.snapshot(cursor);
+        cursor += events.len();
+        for event in events {
+            let (update, last) = match event {
+                Event::Committed(piece) => {
+                    if let Some(slot) = shown.get_mut(piece.track) {
+                        *slot = None;
+                    }
+                    let number = piece.segment.unwrap_or_default();
+                    (LiveUpdate::Committed { number, text: text(piece) }, false)
+                }
+                Event::Stopped { .. } => (LiveUpdate::Stopped, false),
+                Event::DraftReady { draft: Some(_), .. } => (LiveUpdate::DraftReady, true),
+                Event::DraftReady { draft: None, .. } => (LiveUpdate::NoDraft, true),
+                _ => continue,
+            };
+            if updates.send(update).await.is_err() || last {
+                return;
+            }
+        }
+        for piece in partials {
+            if shown.len() <= piece.track {
+                shown.resize(piece.track + 1, None);
+            }
+            if shown[piece.track].as_ref() != Some(&piece) {
+                shown[piece.track] = Some(piece.clone());
+                if updates.send(LiveUpdate::Tentative(text(piece))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = updates.closed() => return,
+            changed = version.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+fn text(piece: Piece) -> LiveText {
+    LiveText { track: piece.track, speaker: piece.speaker, start: piece.start, text: piece.text }
+}

@@ -1,0 +1,94 @@
+//! Server-sent events: the list's rows whenever a status changes, and a live consultation's
+//! transcript as it is recognised. Both send HTML rendered by [`pages`], so the script only puts
+//! it in place. A stream ends when the browser goes away (its body is dropped) or the
+//! consultation is over; the browser's `EventSource` reconnects by itself after a lost connection.
+
+use std::convert::Infallible;
+
+use audit::{Event as AuditEvent, Id};
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{mpsc, watch};
+
+use crate::live::LiveUpdate;
+use crate::store::Status;
+use crate::web::{Doctor, Refusal, audit, blocking, consultation_id};
+use crate::{ReviewState, listing, pages};
+
+/// An event stream of whatever `updates` brings, each turned into an SSE event by `render`.
+fn sse<T: Send + 'static>(updates: mpsc::Receiver<T>, render: impl Fn(T) -> Event + Send + 'static) -> Response {
+    let events = futures_util::stream::unfold((updates, render), |(mut updates, render)| async move {
+        let update = updates.recv().await?;
+        let event = render(update);
+        Some((Ok::<_, Infallible>(event), (updates, render)))
+    });
+    // The keep-alive comments also find browsers that left without closing.
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /review/direkte`: the list's rows, sent again whenever they would look different.
+pub async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Response {
+    let (rows, updates) = mpsc::channel(4);
+    let mut live = state.live.as_ref().map(|feed| feed.changes());
+    let mut statuses = state.inner.statuses.subscribe();
+    tokio::spawn(async move {
+        let mut shown = None;
+        loop {
+            let (state, doctor) = (state.clone(), session.doctor.clone());
+            let listed = match tokio::task::spawn_blocking(move || listing::overview(&state, &doctor)).await {
+                Ok(Ok(listed)) => listed,
+                Ok(Err(error)) => {
+                    // Ids and paths only, like every review error.
+                    eprintln!("review: the list stream stopped: {error}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let fresh = pages::list_rows(&listed);
+            if shown.as_ref() != Some(&fresh) {
+                if rows.send(fresh.clone()).await.is_err() {
+                    return;
+                }
+                shown = Some(fresh);
+            }
+            tokio::select! {
+                _ = rows.closed() => return,
+                changed = statuses.changed() => if changed.is_err() { return },
+                still = next_change(&mut live) => if !still { live = None },
+            }
+        }
+    });
+    sse(updates, |rows| Event::default().event("rows").data(rows))
+}
+
+/// Waits for the live service's next change; `false` when it is gone. Without one, never returns.
+async fn next_change(live: &mut Option<watch::Receiver<u64>>) -> bool {
+    match live {
+        Some(changes) => changes.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// `GET /review/k/{id}/direkte`: the doctor's live consultation, from its first word to the draft.
+pub async fn consultation(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+    let consultation = consultation_id(&id)?;
+    let updates = state.live.as_ref().and_then(|feed| feed.follow(&session.doctor, &consultation)).ok_or(Refusal::NotFound)?;
+    // Recorded before any of the transcript leaves.
+    let (doctor, viewed) = (session.doctor.clone(), consultation.clone());
+    blocking(move || audit(&state, AuditEvent::LiveTranscriptViewed { consultation: viewed, doctor })).await?;
+    Ok(sse(updates, move |update| render(&consultation, update)))
+}
+
+fn render(consultation: &Id, update: LiveUpdate) -> Event {
+    let event = Event::default();
+    match update {
+        LiveUpdate::Committed { number, text } => event.event("committed").data(pages::live_committed(number, &text)),
+        LiveUpdate::Tentative(text) => event.event("tentative").data(pages::live_tentative(&text)),
+        LiveUpdate::Stopped => event.event("status").data(pages::badge(Status::Transcribing)),
+        LiveUpdate::DraftReady => event.event("ready").data(format!("/review/k/{}", consultation.as_str())),
+        LiveUpdate::NoDraft => event
+            .event("failed")
+            .data("Samtalen er slut, men der kunne ikke laves en kladde. Skriv notatet som vanligt, og kontakt jeres it-ansvarlige."),
+    }
+}
