@@ -2,15 +2,8 @@
 //! runs must be reproducible, and the live path's transcript must equal the offline one.
 //! Needs the models (`autonotar models fetch`) in $AUTONOTAR_MODELS_DIR or models/cache.
 
-use std::path::{Path, PathBuf};
+use fixtures::models_dir;
 
-fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("AUTONOTAR_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cache"));
-    assert!(dir.join("ggml-base-q8_0.bin").is_file(), "models missing in {}: run `autonotar models fetch`", dir.display());
-    dir
-}
 
 fn text(recognized: Vec<asr::Recognized>) -> String {
     recognized.into_iter().map(|r| r.text).collect::<Vec<_>>().join(" | ")

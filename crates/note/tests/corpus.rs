@@ -3,18 +3,12 @@
 //! Needs the trained classifier and ONNX Runtime in $AUTONOTAR_MODELS_DIR, else
 //! <workspace>/models/cache (`autonotar models fetch`).
 
-use std::path::PathBuf;
-
 use fixtures::Consultation;
 use note::{MODEL_FILE, OnnxClassifier};
 
 #[test]
 fn the_corpus_drafts_with_every_statement_supported_by_what_was_said() {
-    let dir = std::env::var_os("AUTONOTAR_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))
-        });
+    let dir = fixtures::models_dir();
     let model = OnnxClassifier::open(&dir, &dir.join(MODEL_FILE)).unwrap_or_else(|e| {
         panic!(
             "the note tests need the trained classifier in {} ({e}): run `autonotar models fetch`",

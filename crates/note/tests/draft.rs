@@ -3,19 +3,11 @@
 //! The model directory is $AUTONOTAR_MODELS_DIR, else <workspace>/models/cache; it must hold
 //! libonnxruntime.so and note-classifier.onnx (`autonotar models fetch` puts them there).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use fixtures::models_dir;
 use note::{Kind, MODEL_FILE, NoteModel, OnnxClassifier, Section};
 use transcript::{Role, Segment, Transcript, Word};
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("AUTONOTAR_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))
-        })
-}
 
 fn model() -> &'static OnnxClassifier {
     static MODEL: OnceLock<OnnxClassifier> = OnceLock::new();

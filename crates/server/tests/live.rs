@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use fixtures::models_dir;
 use futures_util::{SinkExt, StreamExt};
 use server::client::{Replay, tracks_of};
 use server::protocol::{ClientMessage, Encoding, ErrorCode, Event, Start, TrackSpec, frame};
@@ -21,13 +22,6 @@ fn turn() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("AUTONOTAR_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cache"));
-    assert!(dir.join("ggml-base-q8_0.bin").is_file(), "models missing in {}: run `autonotar models fetch`", dir.display());
-    dir
-}
 
 /// Starts a service on 127.0.0.1:0; returns its ingest URL, its address and the service.
 async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> (String, std::net::SocketAddr, Arc<Service>) {

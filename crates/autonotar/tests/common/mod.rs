@@ -2,7 +2,7 @@
 // Each test binary compiles this module and uses only a part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
@@ -10,19 +10,7 @@ use std::sync::Mutex;
 /// of one binary run the command one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The models directory the tests use: `AUTONOTAR_MODELS_DIR`, else the repository's
-/// `models/cache`. A test that needs models fails, never skips, when they are missing.
-pub fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("AUTONOTAR_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/cache"));
-    assert!(
-        ["ggml-base-q8_0.bin", "silero_vad.onnx", "note-classifier.onnx", "libonnxruntime.so"].iter().all(|f| dir.join(f).is_file()),
-        "models missing in {}: run `cargo run -p autonotar -- models fetch` first",
-        dir.display()
-    );
-    dir
-}
+pub use fixtures::models_dir;
 
 /// Runs `autonotar ARGS` with the test models and no config file from the working directory.
 pub fn autonotar(args: &[&str], cwd: &Path) -> Output {
