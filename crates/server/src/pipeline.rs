@@ -224,6 +224,9 @@ impl TrackPipeline {
 
     /// Hands track samples `from..to` to the packer and starts a pass over each window it completes.
     fn pack(&mut self, from: usize, to: usize, decoder: &Decoder) {
+        // The buffer always reaches back to the open region's start (see `take`); the clamp only
+        // keeps a broken assumption from becoming a panic on the audio path.
+        let from = from.max(self.buffer_start);
         if to <= from {
             return;
         }
