@@ -153,7 +153,7 @@ impl TrackPipeline {
             segments.extend(joined(pass.await)?);
         }
         if let Some(window) = self.packer.finish() {
-            segments.extend(self.last_window(window, decoder).await?);
+            segments.extend(joined(self.final_pass(window, decoder).await)?);
         }
         Ok(Finished { outputs, segments })
     }
@@ -234,7 +234,7 @@ impl TrackPipeline {
         self.speech.push((from, self.buffer[lo..to - self.buffer_start].to_vec()));
         self.packed_until = to;
         for window in self.packer.push(from..to) {
-            let pass = self.window_pass(window, decoder, Priority::Later);
+            let pass = self.final_pass(window, decoder);
             self.window_passes.push(pass);
         }
         // Only the window being filled still needs its audio.
@@ -257,9 +257,10 @@ impl TrackPipeline {
         self.early = Some((window, pass));
     }
 
-    /// The segments of the last window: from its early pass when that covered all of it.
-    async fn last_window(&mut self, window: asr::Window, decoder: &Decoder) -> Result<Vec<Segment>, Error> {
-        let pass = match self.early.take() {
+    /// The pass over a window that will not change again: its early pass when that covered all
+    /// of it (nothing joined the window since), else a new one.
+    fn final_pass(&mut self, window: asr::Window, decoder: &Decoder) -> WindowPass {
+        match self.early.take() {
             Some((early, pass)) if early == window => pass,
             outdated => {
                 if let Some((_, pass)) = outdated {
@@ -267,8 +268,7 @@ impl TrackPipeline {
                 }
                 self.window_pass(window, decoder, Priority::Later)
             }
-        };
-        joined(pass.await)
+        }
     }
 
     /// Starts a pass over `window` on the worker; its segments are in track time.
