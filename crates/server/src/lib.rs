@@ -83,7 +83,7 @@ impl Settings {
             max_buffered_seconds: 60.0,
             idle_timeout: session::DEFAULT_IDLE,
             keep_finished: Duration::from_secs(600),
-            interim_every: 1.0,
+            interim_every: 0.5,
         }
     }
 }

@@ -28,8 +28,10 @@ use crate::protocol::Piece;
 const RATE: usize = audio::TARGET_RATE as usize;
 /// An open region this long (s) is committed up to its last words: Whisper sees at most 30 s.
 const FORCE_CUT: f64 = 24.0;
-/// Interim passes start once a region has this much speech (s); shorter ones close soon anyway.
-const INTERIM_AFTER: f64 = 2.0;
+/// Interim passes start once a region has this much speech (s). LocalAgreement commits a word
+/// only when a second pass agrees, so a sentence's first words wait for two passes: starting at
+/// 2 s, they trailed the speech by 3 s and more, the slowest commits of a consultation.
+const INTERIM_AFTER: f64 = 1.0;
 /// Audio kept before the VAD's current position while nobody speaks: room for the padding a
 /// region gets in front when speech starts.
 const KEEP_WHEN_SILENT: usize = RATE;
