@@ -77,6 +77,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    big_buffers_from_the_os();
     let cli = Cli::parse();
     use tracing_subscriber::prelude::*;
     // whisper.cpp is never heard below info: its debug lines (compiled into debug builds) carry
@@ -123,5 +124,19 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+}
+
+/// Every buffer of a megabyte or more is mapped from the OS and given back when freed. Each
+/// Whisper pass makes and frees about 30 MB of decoder state, and the live path hands windows of
+/// audio (up to 1.8 MB) between threads. Left alone, glibc raises its mmap threshold to the
+/// largest block freed so far (up to 32 MiB), after which such buffers come from its heaps,
+/// which fragment: two ten-minute consultations grew the server from 415 MiB to 742-993 MiB.
+/// With the threshold fixed, the same run peaked at 386 MiB, no slower.
+fn big_buffers_from_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of the allocator; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
