@@ -93,8 +93,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            // One line, the whole cause chain: scripts log it, people read it.
-            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
@@ -125,6 +124,19 @@ mod tests {
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// The error and its causes on one line, for scripts to log and people to read. Many of our
+/// errors already say their cause ("cannot read X: No such file or directory"), so a cause whose
+/// words are already on the line is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1).map(ToString::to_string) {
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
 }
 
 /// Every buffer of a megabyte or more is mapped from the OS and given back when freed. Each

@@ -1,4 +1,5 @@
-//! Bad input to `autonotar transcribe`: one clear line on stderr, a non-zero exit, never a panic.
+//! Bad input to the command line (mostly `autonotar transcribe`): one clear line on stderr, a
+//! non-zero exit, never a panic.
 
 mod common;
 
@@ -34,6 +35,17 @@ fn refused(bytes: &[u8], extra: &[&str]) -> String {
 fn good() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     wav(&dir.path().join("good.wav"), 2, 16000, 1.0)
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = autonotar(&["eval", "--corpus", "missing.toml", "--out", "run"], dir.path());
+    let err = stderr(&output);
+    assert!(!output.status.success(), "accepted: {err}");
+    assert_eq!(err.lines().count(), 1, "expected one line, got: {err}");
+    assert!(err.starts_with("error: cannot read missing.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
 #[test]
