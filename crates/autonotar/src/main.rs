@@ -116,16 +116,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
-    }
-}
-
 /// The error and its causes on one line, for scripts to log and people to read. Many of our
 /// errors already say their cause ("cannot read X: No such file or directory"), so a cause whose
 /// words are already on the line is not repeated.
@@ -150,5 +140,15 @@ fn big_buffers_from_the_os() {
     // SAFETY: mallopt only sets a tunable of the allocator; no other thread exists yet.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }
