@@ -17,6 +17,8 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 const RATE: usize = audio::TARGET_RATE as usize;
 /// Longest packed window, leaving whisper's 30 s context a margin.
 pub const MAX_WINDOW: f64 = 28.0;
+/// [`MAX_WINDOW`] in 16 kHz samples.
+pub const MAX_WINDOW_SAMPLES: usize = MAX_WINDOW as usize * RATE;
 /// Silence put between packed regions so words from two regions never fuse.
 const GAP: usize = RATE * 3 / 10;
 /// Seconds of audio per encoder output frame, and the encoder's whole context (30 s).
@@ -278,18 +280,17 @@ pub struct Packer {
 impl Packer {
     /// Adds the next region (after every earlier one); returns the windows it completed.
     pub fn push(&mut self, region: Range<usize>) -> Vec<Window> {
-        let max = (MAX_WINDOW * RATE as f64) as usize;
         let mut done = Vec::new();
         let mut at = region.start;
         while at < region.end {
             let gap = if self.current.is_empty() { 0 } else { GAP };
-            if self.length + gap >= max {
+            if self.length + gap >= MAX_WINDOW_SAMPLES {
                 done.extend(self.finish());
                 continue;
             }
-            let room = max - self.length - gap;
+            let room = MAX_WINDOW_SAMPLES - self.length - gap;
             let take = (region.end - at).min(room);
-            if take < region.end - at && !self.current.is_empty() && region.end - region.start <= max {
+            if take < region.end - at && !self.current.is_empty() && region.end - region.start <= MAX_WINDOW_SAMPLES {
                 // The region fits a window of its own: start one rather than cut it.
                 done.extend(self.finish());
                 continue;
@@ -311,9 +312,8 @@ impl Packer {
     /// filled (a whole new window's worth when it is full): where the live path cuts speech
     /// that goes on and on, so that its pieces are the ones offline packing makes.
     pub fn room(&self) -> usize {
-        let max = (MAX_WINDOW * RATE as f64) as usize;
         let gap = if self.current.is_empty() { 0 } else { GAP };
-        if self.length + gap >= max { max } else { max - self.length - gap }
+        if self.length + gap >= MAX_WINDOW_SAMPLES { MAX_WINDOW_SAMPLES } else { MAX_WINDOW_SAMPLES - self.length - gap }
     }
 
     /// Closes the window being filled.

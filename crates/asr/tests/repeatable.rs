@@ -4,7 +4,6 @@
 
 use fixtures::models_dir;
 
-
 fn text(recognized: Vec<asr::Recognized>) -> String {
     recognized.into_iter().map(|r| r.text).collect::<Vec<_>>().join(" | ")
 }

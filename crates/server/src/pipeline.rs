@@ -214,10 +214,9 @@ impl TrackPipeline {
     /// Speech that goes on past a window's length is handed to the packer in the pieces offline
     /// packing would cut it into, so the buffer stays bounded and the windows stay the same.
     fn pack_long_speech(&mut self, open: usize, decoder: &Decoder) {
-        let max = (asr::MAX_WINDOW * RATE as f64) as usize;
         loop {
             let from = open.max(self.packed_until);
-            if self.total - from <= max {
+            if self.total - from <= asr::MAX_WINDOW_SAMPLES {
                 return;
             }
             self.pack(from, from + self.packer.room(), decoder);

@@ -22,7 +22,6 @@ fn turn() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-
 /// Starts a service on 127.0.0.1:0; returns its ingest URL, its address and the service.
 async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> (String, std::net::SocketAddr, Arc<Service>) {
     let models = models_dir();
