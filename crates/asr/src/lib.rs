@@ -40,9 +40,13 @@ pub enum Pass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Whisper model not found at {0}: run `autonotar models fetch`, or set [models] whisper in autonotar.toml to a GGML model file")]
+    #[error(
+        "Whisper model not found at {0}: run `autonotar models fetch`, or set [models] whisper in autonotar.toml to a GGML model file"
+    )]
     ModelMissing(PathBuf),
-    #[error("could not load the Whisper model {path}: {reason} (is it a whisper.cpp GGML file? `autonotar models fetch` rebuilds the default one)")]
+    #[error(
+        "could not load the Whisper model {path}: {reason} (is it a whisper.cpp GGML file? `autonotar models fetch` rebuilds the default one)"
+    )]
     ModelBroken { path: PathBuf, reason: String },
     #[error("speech recognition failed: {0}")]
     Whisper(String),
@@ -313,7 +317,11 @@ impl Packer {
     /// that goes on and on, so that its pieces are the ones offline packing makes.
     pub fn room(&self) -> usize {
         let gap = if self.current.is_empty() { 0 } else { GAP };
-        if self.length + gap >= MAX_WINDOW_SAMPLES { MAX_WINDOW_SAMPLES } else { MAX_WINDOW_SAMPLES - self.length - gap }
+        if self.length + gap >= MAX_WINDOW_SAMPLES {
+            MAX_WINDOW_SAMPLES
+        } else {
+            MAX_WINDOW_SAMPLES - self.length - gap
+        }
     }
 
     /// Closes the window being filled.

@@ -92,9 +92,7 @@ pub fn read_wav_from(reader: impl Read, name: &str) -> Result<Recording, Error> 
         return Err(truncated(interleaved.len()));
     }
     let frames = interleaved.len() / n_channels;
-    let channels = (0..n_channels)
-        .map(|c| (0..frames).map(|f| interleaved[f * n_channels + c]).collect())
-        .collect();
+    let channels = (0..n_channels).map(|c| (0..frames).map(|f| interleaved[f * n_channels + c]).collect()).collect();
     Ok(Recording { sample_rate: spec.sample_rate, channels })
 }
 
@@ -162,7 +160,8 @@ impl Resampler {
             let mut chunk = std::mem::take(&mut self.pending);
             let partial = chunk.len();
             chunk.resize(need, 0.0);
-            let indexing = Indexing { input_offset: 0, output_offset: 0, partial_len: Some(partial), active_channels_mask: None };
+            let indexing =
+                Indexing { input_offset: 0, output_offset: 0, partial_len: Some(partial), active_channels_mask: None };
             let before = out.len();
             Self::run(inner, &chunk, Some(&indexing), &mut self.delay_left, &mut self.output_total, out)?;
             if self.output_total > expected {
@@ -173,7 +172,14 @@ impl Resampler {
         Ok(())
     }
 
-    fn run(inner: &mut Fft<f32>, chunk: &[f32], indexing: Option<&Indexing>, delay_left: &mut usize, total: &mut u64, out: &mut Vec<f32>) -> Result<(), Error> {
+    fn run(
+        inner: &mut Fft<f32>,
+        chunk: &[f32],
+        indexing: Option<&Indexing>,
+        delay_left: &mut usize,
+        total: &mut u64,
+        out: &mut Vec<f32>,
+    ) -> Result<(), Error> {
         let input = InterleavedSlice::new(chunk, 1, chunk.len()).map_err(|e| Error::Resample(e.to_string()))?;
         let produced = inner.process(&input, indexing).map_err(|e| Error::Resample(e.to_string()))?;
         let samples = produced.take_data();
@@ -199,10 +205,15 @@ mod tests {
     use super::*;
 
     fn sine(rate: u32, hz: f32, seconds: f32) -> Vec<f32> {
-        (0..(rate as f32 * seconds) as usize).map(|i| (i as f32 / rate as f32 * hz * std::f32::consts::TAU).sin() * 0.5).collect()
+        (0..(rate as f32 * seconds) as usize)
+            .map(|i| (i as f32 / rate as f32 * hz * std::f32::consts::TAU).sin() * 0.5)
+            .collect()
     }
 
-    fn wav_bytes(spec: hound::WavSpec, write: impl FnOnce(&mut hound::WavWriter<&mut std::io::Cursor<Vec<u8>>>)) -> Vec<u8> {
+    fn wav_bytes(
+        spec: hound::WavSpec,
+        write: impl FnOnce(&mut hound::WavWriter<&mut std::io::Cursor<Vec<u8>>>),
+    ) -> Vec<u8> {
         let mut cursor = std::io::Cursor::new(Vec::new());
         {
             let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
@@ -214,7 +225,13 @@ mod tests {
 
     #[test]
     fn reads_every_supported_sample_format_into_separate_channels() {
-        for (bits, format) in [(8, hound::SampleFormat::Int), (16, hound::SampleFormat::Int), (24, hound::SampleFormat::Int), (32, hound::SampleFormat::Int), (32, hound::SampleFormat::Float)] {
+        for (bits, format) in [
+            (8, hound::SampleFormat::Int),
+            (16, hound::SampleFormat::Int),
+            (24, hound::SampleFormat::Int),
+            (32, hound::SampleFormat::Int),
+            (32, hound::SampleFormat::Float),
+        ] {
             let spec = hound::WavSpec { channels: 2, sample_rate: 8000, bits_per_sample: bits, sample_format: format };
             let bytes = wav_bytes(spec, |w| {
                 for _ in 0..10 {
@@ -237,7 +254,12 @@ mod tests {
 
     #[test]
     fn bad_files_are_clear_errors() {
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let good = wav_bytes(spec, |w| (0..1000).for_each(|_| w.write_sample(0i16).unwrap()));
         let cut = read_wav_from(&good[..good.len() - 101], "cut.wav").unwrap_err();
         assert!(matches!(cut, Error::Truncated { .. }), "{cut}");

@@ -8,9 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use audit::report::{Report, ReportFormat, ReportOptions};
-use audit::{
-    AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions,
-};
+use audit::{AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).map(|arg| arg.parse::<u64>());
@@ -30,9 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bulk = tempfile::tempdir_in(&base)?;
     let elapsed = write(bulk.path(), records, false)?;
     let log_dir = bulk.path().join("audit");
-    let bytes: u64 = std::fs::read_dir(&log_dir)?
-        .map(|entry| Ok(entry?.metadata()?.len()))
-        .sum::<std::io::Result<u64>>()?;
+    let bytes: u64 =
+        std::fs::read_dir(&log_dir)?.map(|entry| Ok(entry?.metadata()?.len())).sum::<std::io::Result<u64>>()?;
     println!(
         "write, fsync off: {records} records in {:.2} s = {:.0} records/s; {:.0} bytes/record on disk",
         elapsed.as_secs_f64(),
@@ -44,10 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let verification = audit::verify(&log_dir, &key, &VerifyOptions::default())?;
     let elapsed = started.elapsed();
-    let Verification::Intact {
-        records: verified, ..
-    } = verification
-    else {
+    let Verification::Intact { records: verified, .. } = verification else {
         return Err(format!("benchmark log does not verify: {verification:?}").into());
     };
     println!(
@@ -58,19 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let (all, unreadable) = audit::read_records(&log_dir)?;
-    let options = ReportOptions {
-        from: None,
-        to: None,
-        consultation: None,
-        now: Timestamp::now(),
-    };
-    let report = Report::build(
-        &all,
-        unreadable,
-        &verification,
-        &AuditConfig::default(),
-        &options,
-    );
+    let options = ReportOptions { from: None, to: None, consultation: None, now: Timestamp::now() };
+    let report = Report::build(&all, unreadable, &verification, &AuditConfig::default(), &options);
     let rendered = report.render(ReportFormat::Html);
     let elapsed = started.elapsed();
     println!(
@@ -85,10 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Writes `count` records of realistic consultations (ten events each) into `data_dir`.
 fn write(data_dir: &Path, count: u64, fsync: bool) -> Result<Duration, Box<dyn std::error::Error>> {
-    let config = AuditConfig {
-        fsync,
-        ..AuditConfig::default()
-    };
+    let config = AuditConfig { fsync, ..AuditConfig::default() };
     let mut log = AuditLog::open(&config, data_dir)?;
     let doctor = Id::new("doc1")?;
     let deadline = Timestamp::now().plus(Duration::from_secs(14 * 86_400));
@@ -103,24 +83,14 @@ fn write(data_dir: &Path, count: u64, fsync: bool) -> Result<Duration, Box<dyn s
             delete_by: None,
         };
         let event = match number % 10 {
-            0 => Event::ConsultationStarted {
-                consultation,
-                doctor: doctor.clone(),
-            },
-            1 => Event::AudioReceived {
-                consultation,
-                duration_ms: 600_000,
-            },
+            0 => Event::ConsultationStarted { consultation, doctor: doctor.clone() },
+            1 => Event::AudioReceived { consultation, duration_ms: 600_000 },
             2 => Event::TranscriptProduced {
                 consultation,
                 artefact: Id::new(format!("c{:08}.tr", number / 10))?,
                 delete_by: deadline,
             },
-            3 => Event::DraftProduced {
-                consultation,
-                artefact,
-                delete_by: deadline,
-            },
+            3 => Event::DraftProduced { consultation, artefact, delete_by: deadline },
             4 => Event::DraftViewed(used),
             5 => Event::DraftEdited(used),
             6 => Event::DraftApproved(used),
@@ -131,11 +101,7 @@ fn write(data_dir: &Path, count: u64, fsync: bool) -> Result<Duration, Box<dyn s
                 artefacts: vec![artefact, Id::new(format!("c{:08}.tr", number / 10))?],
                 policy: Id::new("after-export-1d")?,
             },
-            _ => Event::RetentionSweepRan {
-                examined: 2,
-                deleted: 0,
-                shredded: 1,
-            },
+            _ => Event::RetentionSweepRan { examined: 2, deleted: 0, shredded: 1 },
         };
         log.append(event)?;
     }

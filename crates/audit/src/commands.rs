@@ -5,10 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::report::{Report, ReportFormat, ReportOptions};
-use crate::{
-    AuditConfig, AuditError, AuditKey, Id, Result, Timestamp, Verification, VerifyOptions,
-    read_checkpoint,
-};
+use crate::{AuditConfig, AuditError, AuditKey, Id, Result, Timestamp, Verification, VerifyOptions, read_checkpoint};
 
 /// What a command prints, and whether it succeeded (exit code 0) or found a problem (non-zero).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,48 +32,25 @@ pub fn verify_command(
     checkpoint: Option<&Path>,
 ) -> Result<CommandOutput> {
     let key = existing_key(config, data_dir)?;
-    let options = VerifyOptions {
-        from: parse_time(from)?,
-        checkpoint: checkpoint.map(read_checkpoint).transpose()?,
-    };
-    Ok(
-        match crate::verify(&config.log_dir(data_dir), &key, &options)? {
-            Verification::Intact {
-                records,
-                checked,
-                head,
-            } => {
-                let since = options
-                    .from
-                    .map(|from| format!(" ({checked} since {from})"))
-                    .unwrap_or_default();
-                CommandOutput {
-                    text: format!("OK: {records} records{since}, head {head}"),
-                    ok: true,
-                }
-            }
-            Verification::Broken(fault) => CommandOutput {
-                text: format!("FAIL: {fault}"),
-                ok: false,
-            },
-        },
-    )
+    let options = VerifyOptions { from: parse_time(from)?, checkpoint: checkpoint.map(read_checkpoint).transpose()? };
+    Ok(match crate::verify(&config.log_dir(data_dir), &key, &options)? {
+        Verification::Intact { records, checked, head } => {
+            let since = options.from.map(|from| format!(" ({checked} since {from})")).unwrap_or_default();
+            CommandOutput { text: format!("OK: {records} records{since}, head {head}"), ok: true }
+        }
+        Verification::Broken(fault) => CommandOutput { text: format!("FAIL: {fault}"), ok: false },
+    })
 }
 
 /// `autonotar audit checkpoint OUT`: verifies the log, then writes a signed checkpoint of its
 /// head to `out`, to be kept where the log's writers cannot reach (and given to
 /// `verify --checkpoint` later).
-pub fn checkpoint_command(
-    config: &AuditConfig,
-    data_dir: &Path,
-    out: &Path,
-) -> Result<CommandOutput> {
+pub fn checkpoint_command(config: &AuditConfig, data_dir: &Path, out: &Path) -> Result<CommandOutput> {
     let key = existing_key(config, data_dir)?;
     match crate::verify(&config.log_dir(data_dir), &key, &VerifyOptions::default())? {
         Verification::Intact { records, head, .. } => {
             let checkpoint = crate::Checkpoint::sign(&key, records, head, Timestamp::now());
-            fs::write(out, checkpoint.to_json() + "\n")
-                .map_err(AuditError::io("writing checkpoint", out))?;
+            fs::write(out, checkpoint.to_json() + "\n").map_err(AuditError::io("writing checkpoint", out))?;
             Ok(CommandOutput {
                 text: format!(
                     "Checkpoint of {records} records, head {}, written to {}",
@@ -86,10 +60,9 @@ pub fn checkpoint_command(
                 ok: true,
             })
         }
-        Verification::Broken(fault) => Ok(CommandOutput {
-            text: format!("FAIL: no checkpoint written, the log is broken: {fault}"),
-            ok: false,
-        }),
+        Verification::Broken(fault) => {
+            Ok(CommandOutput { text: format!("FAIL: no checkpoint written, the log is broken: {fault}"), ok: false })
+        }
     }
 }
 
@@ -108,11 +81,7 @@ pub struct ReportArgs<'a> {
 /// `autonotar audit report [--from] [--to] [--consultation ID] [--format md|html|csv]`: renders
 /// the DPO report from the log files alone. Not ok when the log fails verification or a
 /// retention deadline was missed, so a scheduled run can alert.
-pub fn report_command(
-    config: &AuditConfig,
-    data_dir: &Path,
-    args: &ReportArgs<'_>,
-) -> Result<CommandOutput> {
+pub fn report_command(config: &AuditConfig, data_dir: &Path, args: &ReportArgs<'_>) -> Result<CommandOutput> {
     let format: ReportFormat = args.format.unwrap_or("md").parse()?;
     let options = ReportOptions {
         from: parse_time(args.from)?,
@@ -125,8 +94,5 @@ pub fn report_command(
     let integrity = crate::verify(&dir, &key, &VerifyOptions::default())?;
     let (records, unreadable) = crate::read_records(&dir)?;
     let report = Report::build(&records, unreadable, &integrity, config, &options);
-    Ok(CommandOutput {
-        text: report.render(format),
-        ok: report.log_intact() && report.violations() == 0,
-    })
+    Ok(CommandOutput { text: report.render(format), ok: report.log_intact() && report.violations() == 0 })
 }

@@ -47,9 +47,7 @@ impl AuditConfig {
     }
 
     pub fn key_path(&self, data_dir: &Path) -> PathBuf {
-        self.key_file
-            .clone()
-            .unwrap_or_else(|| data_dir.join("audit.key"))
+        self.key_file.clone().unwrap_or_else(|| data_dir.join("audit.key"))
     }
 
     /// Rejects settings the log cannot work with, saying which key to fix.
@@ -109,10 +107,9 @@ impl LegalBasis {
 impl Default for LegalBasis {
     fn default() -> LegalBasis {
         LegalBasis {
-            care:
-                "Autorisationsloven § 21 og journalføringsbekendtgørelsen; sundhedsloven kap. 9; \
+            care: "Autorisationsloven § 21 og journalføringsbekendtgørelsen; sundhedsloven kap. 9; \
                    GDPR art. 6(1)(c) og art. 9(2)(h)"
-                    .into(),
+                .into(),
             retention: "GDPR art. 5(1)(e) og art. 17; art. 6(1)(c)".into(),
             security: "GDPR art. 5(1)(f) og art. 32; art. 6(1)(c)".into(),
             research: "GDPR art. 9(2)(j); databeskyttelsesloven § 10 (kun med godkendelse)".into(),

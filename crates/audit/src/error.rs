@@ -7,17 +7,11 @@ pub enum AuditError {
     #[error("invalid identifier ({length} bytes): {reason}")]
     InvalidId { length: usize, reason: &'static str },
 
-    #[error(
-        "invalid time {0:?}: use RFC 3339 in UTC (2026-11-23T10:00:00Z) or a date (2026-11-23)"
-    )]
+    #[error("invalid time {0:?}: use RFC 3339 in UTC (2026-11-23T10:00:00Z) or a date (2026-11-23)")]
     InvalidTime(String),
 
     #[error("{action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: io::Error },
 
     #[error(
         "audit key {path} is readable by group or others (mode {mode:o}); \
@@ -25,9 +19,7 @@ pub enum AuditError {
     )]
     KeyPermissions { path: PathBuf, mode: u32 },
 
-    #[error(
-        "audit key {path} is not 64 hex digits; restore it from your backup (a new key cannot verify the old log)"
-    )]
+    #[error("audit key {path} is not 64 hex digits; restore it from your backup (a new key cannot verify the old log)")]
     KeyMalformed { path: PathBuf },
 
     #[error(
@@ -35,9 +27,7 @@ pub enum AuditError {
     )]
     KeyMissing { path: PathBuf },
 
-    #[error(
-        "audit record is {0} bytes, over the limit; split the event (e.g. fewer artefacts per key_shredded)"
-    )]
+    #[error("audit record is {0} bytes, over the limit; split the event (e.g. fewer artefacts per key_shredded)")]
     RecordTooLarge(usize),
 
     #[error(
@@ -46,17 +36,13 @@ pub enum AuditError {
     )]
     LogDamaged { dir: PathBuf, reason: String },
 
-    #[error(
-        "a previous write to the audit log failed half-way; restart the service so the log can recover"
-    )]
+    #[error("a previous write to the audit log failed half-way; restart the service so the log can recover")]
     LogUnusable,
 
     #[error("audit event was not recorded: no audit layer is installed in the tracing subscriber")]
     NotRecorded,
 
-    #[error(
-        "an event with target \"audit\" was not a typed audit event (use audit::emit); it was not recorded"
-    )]
+    #[error("an event with target \"audit\" was not a typed audit event (use audit::emit); it was not recorded")]
     UntypedEvent,
 
     #[error("checkpoint file {path} is not a valid checkpoint: {reason}")]
@@ -67,16 +53,9 @@ pub enum AuditError {
 }
 
 impl AuditError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(io::Error) -> AuditError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> AuditError {
         let path = path.into();
-        move |source| AuditError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| AuditError::Io { action, path, source }
     }
 }
 

@@ -195,12 +195,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 4] = [
-        Purpose::Care,
-        Purpose::Retention,
-        Purpose::Security,
-        Purpose::Research,
-    ];
+    pub const ALL: [Purpose; 4] = [Purpose::Care, Purpose::Retention, Purpose::Security, Purpose::Research];
 }
 
 impl Event {
@@ -299,39 +294,18 @@ impl Event {
     /// The deletion deadlines this event promised, one per artefact whose lifetime it set.
     pub fn promised_deadlines(&self) -> Vec<(&Id, Timestamp)> {
         if let Some(used) = self.draft_use() {
-            return used
-                .delete_by
-                .map(|by| (&used.artefact, by))
-                .into_iter()
-                .collect();
+            return used.delete_by.map(|by| (&used.artefact, by)).into_iter().collect();
         }
         match self {
-            Event::AudioStored {
-                artefact,
-                delete_by,
-                ..
+            Event::AudioStored { artefact, delete_by, .. }
+            | Event::TranscriptProduced { artefact, delete_by, .. }
+            | Event::DraftProduced { artefact, delete_by, .. } => vec![(artefact, *delete_by)],
+            Event::RetentionChanged { artefacts, delete_by, .. } => {
+                artefacts.iter().map(|artefact| (artefact, *delete_by)).collect()
             }
-            | Event::TranscriptProduced {
-                artefact,
-                delete_by,
-                ..
+            Event::ResearchExportMade { export, delete_by, .. } => {
+                delete_by.map(|by| (export, by)).into_iter().collect()
             }
-            | Event::DraftProduced {
-                artefact,
-                delete_by,
-                ..
-            } => vec![(artefact, *delete_by)],
-            Event::RetentionChanged {
-                artefacts,
-                delete_by,
-                ..
-            } => artefacts
-                .iter()
-                .map(|artefact| (artefact, *delete_by))
-                .collect(),
-            Event::ResearchExportMade {
-                export, delete_by, ..
-            } => delete_by.map(|by| (export, by)).into_iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -339,12 +313,8 @@ impl Event {
     /// The artefacts this event destroyed, and under which policy.
     pub fn deleted_artefacts(&self) -> Option<(Vec<&Id>, &Id)> {
         match self {
-            Event::ArtefactDeleted {
-                artefact, policy, ..
-            } => Some((vec![artefact], policy)),
-            Event::KeyShredded {
-                artefacts, policy, ..
-            } => Some((artefacts.iter().collect(), policy)),
+            Event::ArtefactDeleted { artefact, policy, .. } => Some((vec![artefact], policy)),
+            Event::KeyShredded { artefacts, policy, .. } => Some((artefacts.iter().collect(), policy)),
             _ => None,
         }
     }
@@ -372,14 +342,12 @@ impl Event {
             }
             Event::AudioReceived { .. } | Event::AudioStored { .. } => vec![Audio],
             Event::TranscriptProduced { .. } | Event::LiveTranscriptViewed { .. } => vec![Transcript],
-            Event::ArtefactDeleted { .. }
-            | Event::KeyShredded { .. }
-            | Event::RetentionChanged { .. } => vec![Audio, Transcript, NoteDraft],
+            Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } | Event::RetentionChanged { .. } => {
+                vec![Audio, Transcript, NoteDraft]
+            }
             Event::ResearchExportMade { .. } => vec![ResearchExtract],
             Event::LoginSucceeded { .. } | Event::LoginFailed { .. } => vec![UserIdentity],
-            Event::KeyRotated { .. }
-            | Event::RetentionSweepRan { .. }
-            | Event::LogRecovered { .. } => Vec::new(),
+            Event::KeyRotated { .. } | Event::RetentionSweepRan { .. } | Event::LogRecovered { .. } => Vec::new(),
             _ => vec![NoteDraft],
         }
     }
@@ -402,10 +370,7 @@ mod tests {
             delete_by: None,
         });
         let json = serde_json::to_string(&event).unwrap();
-        assert_eq!(
-            json,
-            r#"{"type":"draft_viewed","consultation":"c1","artefact":"d1","doctor":"doc7"}"#
-        );
+        assert_eq!(json, r#"{"type":"draft_viewed","consultation":"c1","artefact":"d1","doctor":"doc7"}"#);
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
     }
 

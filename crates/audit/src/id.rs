@@ -26,10 +26,7 @@ impl Id {
             Some("it is empty")
         } else if value.len() > MAX_ID_LEN {
             Some("it is longer than 64 bytes")
-        } else if !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-        {
+        } else if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')) {
             Some("only ASCII letters, digits and - _ . : are allowed")
         } else if !value.bytes().any(|b| b.is_ascii_alphabetic()) {
             Some("it has no letter (identifiers must be opaque, never a CPR or other number)")

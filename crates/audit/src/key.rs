@@ -42,14 +42,9 @@ impl AuditKey {
         };
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(AuditError::KeyPermissions {
-                path: path.into(),
-                mode,
-            });
+            return Err(AuditError::KeyPermissions { path: path.into(), mode });
         }
-        let text = Zeroizing::new(
-            fs::read_to_string(path).map_err(AuditError::io("reading audit key", path))?,
-        );
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(AuditError::io("reading audit key", path))?);
         let mut bytes = Zeroizing::new([0u8; 32]);
         if !decode_hex(text.trim(), &mut *bytes) {
             return Err(AuditError::KeyMalformed { path: path.into() });
@@ -65,15 +60,9 @@ impl AuditKey {
             source: std::io::Error::other(error.to_string()),
         })?;
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .map_err(AuditError::io("creating directory for audit key", parent))?;
+            fs::create_dir_all(parent).map_err(AuditError::io("creating directory for audit key", parent))?;
         }
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
+        let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             // Another process created it between our look and now: use theirs.
             Err(error) if error.kind() == ErrorKind::AlreadyExists => return AuditKey::load(path),
             other => other.map_err(AuditError::io("creating audit key", path))?,
@@ -98,8 +87,7 @@ impl AuditKey {
     }
 
     fn mac(&self, domain: &[u8], message: &[u8]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.bytes)
-            .expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.bytes).expect("HMAC takes any key length");
         mac.update(domain);
         mac.update(message);
         mac
@@ -146,10 +134,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/audit.key");
         let created = AuditKey::load_or_create(&path).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let loaded = AuditKey::load_or_create(&path).unwrap();
         let tag = created.sign(b"d", b"message");
         assert!(loaded.verify(b"d", b"message", &tag));
@@ -163,25 +148,16 @@ mod tests {
         let path = dir.path().join("audit.key");
         AuditKey::load_or_create(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            AuditKey::load(&path),
-            Err(AuditError::KeyPermissions { .. })
-        ));
+        assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyPermissions { .. })));
     }
 
     #[test]
     fn refuses_a_malformed_key_and_reports_a_missing_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.key");
-        assert!(matches!(
-            AuditKey::load(&path),
-            Err(AuditError::KeyMissing { .. })
-        ));
+        assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyMissing { .. })));
         fs::write(&path, "not hex").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(
-            AuditKey::load(&path),
-            Err(AuditError::KeyMalformed { .. })
-        ));
+        assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyMalformed { .. })));
     }
 }

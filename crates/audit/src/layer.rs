@@ -30,9 +30,7 @@ pub fn emit(event: &Event) -> Result<Record> {
     let json = serde_json::to_string(event).expect("events serialise: all fields are plain data");
     LAST_APPEND.with(|last| last.borrow_mut().take());
     tracing::info!(target: AUDIT_TARGET, audit_event = json.as_str());
-    LAST_APPEND
-        .with(|last| last.borrow_mut().take())
-        .unwrap_or(Err(AuditError::NotRecorded))
+    LAST_APPEND.with(|last| last.borrow_mut().take()).unwrap_or(Err(AuditError::NotRecorded))
 }
 
 /// A `tracing_subscriber` layer that appends every `target: "audit"` event to an [`AuditLog`].
@@ -45,9 +43,7 @@ pub struct AuditLayer {
 
 impl AuditLayer {
     pub fn new(log: AuditLog) -> AuditLayer {
-        AuditLayer {
-            log: Arc::new(Mutex::new(log)),
-        }
+        AuditLayer { log: Arc::new(Mutex::new(log)) }
     }
 
     /// The shared log, e.g. to export a checkpoint while the service runs.
@@ -60,10 +56,7 @@ impl AuditLayer {
         let event: Event = serde_json::from_str(&json).map_err(|_| AuditError::UntypedEvent)?;
         // A panic elsewhere while holding the lock leaves the log itself consistent: every
         // append either completed or marked the log unusable.
-        let mut log = self
-            .log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut log = self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         log.append(event)
     }
 }

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use crate::record::{GENESIS_HASH, MAX_RECORD_BYTES, line_hash};
 use crate::segments::{HEAD_FILE, Segment, list_segments, read_head, segment_name};
-use crate::{
-    AuditConfig, AuditError, AuditKey, Checkpoint, Event, LegalBasis, Record, Result, Timestamp,
-};
+use crate::{AuditConfig, AuditError, AuditKey, Checkpoint, Event, LegalBasis, Record, Result, Timestamp};
 
 /// Fixed size of `audit.head`: rewritten in place, so a crash never leaves it half-replaced.
 const HEAD_BYTES: usize = 512;
@@ -126,9 +124,7 @@ impl AuditLog {
         };
         log.write_head()?;
         if dropped > 0 {
-            log.write_record(Event::LogRecovered {
-                dropped_bytes: dropped,
-            })?;
+            log.write_record(Event::LogRecovered { dropped_bytes: dropped })?;
         }
         Ok(log)
     }
@@ -150,19 +146,14 @@ impl AuditLog {
         let read = self
             .head_file
             .read_at(&mut on_disk, 0)
-            .map_err(AuditError::io(
-                "reading audit head",
-                self.dir.join(HEAD_FILE),
-            ))?;
+            .map_err(AuditError::io("reading audit head", self.dir.join(HEAD_FILE)))?;
         if on_disk[..read] == self.head_written[..] {
             return Ok(());
         }
         let (tip, dropped) = locate_tip(&self.dir, &self.key)?;
         self.tip = tip;
         if dropped > 0 {
-            self.write_record(Event::LogRecovered {
-                dropped_bytes: dropped,
-            })?;
+            self.write_record(Event::LogRecovered { dropped_bytes: dropped })?;
         }
         Ok(())
     }
@@ -171,20 +162,11 @@ impl AuditLog {
     fn write_record(&mut self, event: Event) -> Result<Record> {
         let time = (self.clock)();
         let legal_basis = self.legal_basis.for_purpose(event.purpose()).to_owned();
-        let seq = self.tip.count.checked_add(1).ok_or_else(|| {
-            damaged(
-                &self.dir,
-                "the last record claims the highest possible sequence number".into(),
-            )
-        })?;
-        let (record, mut line) = Record::seal(
-            &self.key,
-            seq,
-            time,
-            self.tip.head.clone(),
-            legal_basis,
-            event,
-        );
+        let seq =
+            self.tip.count.checked_add(1).ok_or_else(|| {
+                damaged(&self.dir, "the last record claims the highest possible sequence number".into())
+            })?;
+        let (record, mut line) = Record::seal(&self.key, seq, time, self.tip.head.clone(), legal_basis, event);
         if line.len() > MAX_RECORD_BYTES {
             return Err(AuditError::RecordTooLarge(line.len()));
         }
@@ -194,9 +176,7 @@ impl AuditLog {
 
         let fsync = self.fsync;
         let file = &mut self.tip.file;
-        let written = file
-            .write_all(line.as_bytes())
-            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
+        let written = file.write_all(line.as_bytes()).and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
         if let Err(error) = written {
             // Whatever reached the disk is unacknowledged; cut it so the chain stays clean.
             self.unusable = true;
@@ -214,12 +194,7 @@ impl AuditLog {
 
     /// A signed checkpoint of the log as it is now, to keep somewhere the log's writers cannot reach.
     pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint::sign(
-            &self.key,
-            self.tip.count,
-            self.tip.head.clone(),
-            (self.clock)(),
-        )
+        Checkpoint::sign(&self.key, self.tip.count, self.tip.head.clone(), (self.clock)())
     }
 
     /// Number of records written so far (also the last record's `seq`).
@@ -254,17 +229,14 @@ impl AuditLog {
         // No fsync: the records it vouches for are already durable, so after a crash the head
         // can only lag behind the log (which verify accepts), never run ahead of it.
         let path = self.dir.join(HEAD_FILE);
-        self.head_file
-            .write_all_at(&bytes, 0)
-            .map_err(AuditError::io("writing audit head", path))?;
+        self.head_file.write_all_at(&bytes, 0).map_err(AuditError::io("writing audit head", path))?;
         self.head_written = bytes;
         Ok(())
     }
 }
 
 fn lock_log(lock: &Arc<File>, dir: &Path) -> Result<Locked> {
-    lock.lock()
-        .map_err(AuditError::io("locking audit log", dir))?;
+    lock.lock().map_err(AuditError::io("locking audit log", dir))?;
     Ok(Locked(Arc::clone(lock)))
 }
 
@@ -278,26 +250,13 @@ fn locate_tip(dir: &Path, key: &AuditKey) -> Result<(Tip, u64)> {
         Some(last) => (last.index, open_for_append(&last.path)?),
         None => (1, create_segment(dir, 1)?),
     };
-    let file_len = file
-        .metadata()
-        .map_err(AuditError::io("reading audit log", dir))?
-        .len();
-    let tip = Tip {
-        segment,
-        file,
-        file_len,
-        file_day: tail.day,
-        count: tail.count,
-        head: tail.head,
-    };
+    let file_len = file.metadata().map_err(AuditError::io("reading audit log", dir))?.len();
+    let tip = Tip { segment, file, file_len, file_day: tail.day, count: tail.count, head: tail.head };
     Ok((tip, tail.dropped))
 }
 
 fn open_for_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(AuditError::io("opening audit log", path))
+    OpenOptions::new().append(true).open(path).map_err(AuditError::io("opening audit log", path))
 }
 
 /// Creates segment `index` and makes its directory entry durable.
@@ -309,9 +268,7 @@ fn create_segment(dir: &Path, index: u32) -> Result<File> {
         .mode(0o600)
         .open(&path)
         .map_err(AuditError::io("creating audit log segment", &path))?;
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(AuditError::io("syncing audit log directory", dir))?;
+    File::open(dir).and_then(|dir| dir.sync_all()).map_err(AuditError::io("syncing audit log directory", dir))?;
     Ok(file)
 }
 
@@ -325,26 +282,17 @@ fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
             .write(newest)
             .open(&segment.path)
             .map_err(AuditError::io("opening audit log", &segment.path))?;
-        let len = file
-            .metadata()
-            .map_err(AuditError::io("reading audit log", &segment.path))?
-            .len();
+        let len = file.metadata().map_err(AuditError::io("reading audit log", &segment.path))?.len();
         let start = len.saturating_sub(2 * MAX_RECORD_BYTES as u64 + 2);
         let mut window = Vec::new();
         file.seek(SeekFrom::Start(start))
             .and_then(|_| file.read_to_end(&mut window))
             .map_err(AuditError::io("reading audit log", &segment.path))?;
 
-        let complete_len = window
-            .iter()
-            .rposition(|&byte| byte == b'\n')
-            .map_or(0, |newline| newline + 1);
+        let complete_len = window.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
         if complete_len < window.len() {
             if !newest || (complete_len == 0 && start > 0) {
-                return Err(damaged(
-                    dir,
-                    format!("{} ends in an unfinished record", segment.name()),
-                ));
+                return Err(damaged(dir, format!("{} ends in an unfinished record", segment.name())));
             }
             dropped = (window.len() - complete_len) as u64;
             file.set_len(start + complete_len as u64)
@@ -352,38 +300,17 @@ fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
                 .map_err(AuditError::io("repairing audit log tail", &segment.path))?;
             window.truncate(complete_len);
         }
-        let Some(last_line) =
-            window
-                .strip_suffix(b"\n")
-                .map(|body| match body.iter().rposition(|&b| b == b'\n') {
-                    Some(newline) => &body[newline + 1..],
-                    None => body,
-                })
-        else {
+        let Some(last_line) = window.strip_suffix(b"\n").map(|body| match body.iter().rposition(|&b| b == b'\n') {
+            Some(newline) => &body[newline + 1..],
+            None => body,
+        }) else {
             continue; // an empty segment: created by a rotation just before a crash
         };
-        let record: Record = serde_json::from_slice(last_line).map_err(|error| {
-            damaged(
-                dir,
-                format!(
-                    "the last record of {} cannot be read ({error})",
-                    segment.name()
-                ),
-            )
-        })?;
-        return Ok(Tail {
-            count: record.seq,
-            head: line_hash(last_line),
-            day: Some(record.time.day()),
-            dropped,
-        });
+        let record: Record = serde_json::from_slice(last_line)
+            .map_err(|error| damaged(dir, format!("the last record of {} cannot be read ({error})", segment.name())))?;
+        return Ok(Tail { count: record.seq, head: line_hash(last_line), day: Some(record.time.day()), dropped });
     }
-    Ok(Tail {
-        count: 0,
-        head: GENESIS_HASH.to_owned(),
-        day: None,
-        dropped,
-    })
+    Ok(Tail { count: 0, head: GENESIS_HASH.to_owned(), day: None, dropped })
 }
 
 /// Refuses to continue a log whose end does not match its signed head, so that writing on
@@ -412,10 +339,7 @@ fn check_head_agrees(dir: &Path, key: &AuditKey, tail: &Tail) -> Result<()> {
 }
 
 fn damaged(dir: &Path, reason: String) -> AuditError {
-    AuditError::LogDamaged {
-        dir: dir.into(),
-        reason,
-    }
+    AuditError::LogDamaged { dir: dir.into(), reason }
 }
 
 #[cfg(test)]
@@ -440,52 +364,18 @@ mod tests {
         let mut log = AuditLog::open_with_clock(&dir, key, &config, simulated_clock).unwrap();
         let late_evening = Timestamp::parse("2026-11-23T23:59:59Z").unwrap();
         let next_morning = Timestamp::parse("2026-11-24T00:00:01Z").unwrap();
-        for (time, doctor) in [
-            (late_evening, "doc1"),
-            (late_evening, "doc2"),
-            (next_morning, "doc3"),
-        ] {
+        for (time, doctor) in [(late_evening, "doc1"), (late_evening, "doc2"), (next_morning, "doc3")] {
             SIMULATED_NOW.store(time.millis(), Ordering::SeqCst);
-            log.append(Event::LoginSucceeded {
-                doctor: Id::new(doctor).unwrap(),
-            })
-            .unwrap();
+            log.append(Event::LoginSucceeded { doctor: Id::new(doctor).unwrap() }).unwrap();
         }
-        let names: Vec<String> = list_segments(&dir)
-            .unwrap()
-            .iter()
-            .map(Segment::name)
-            .collect();
+        let names: Vec<String> = list_segments(&dir).unwrap().iter().map(Segment::name).collect();
         assert_eq!(names, ["audit-000001.jsonl", "audit-000002.jsonl"]);
 
         let key = AuditKey::load(&config.key_path(data_dir.path())).unwrap();
         let all = crate::verify(&dir, &key, &VerifyOptions::default()).unwrap();
-        assert!(
-            matches!(
-                all,
-                Verification::Intact {
-                    records: 3,
-                    checked: 3,
-                    ..
-                }
-            ),
-            "{all:?}"
-        );
-        let from_the_24th = VerifyOptions {
-            from: Some(Timestamp::parse("2026-11-24").unwrap()),
-            checkpoint: None,
-        };
+        assert!(matches!(all, Verification::Intact { records: 3, checked: 3, .. }), "{all:?}");
+        let from_the_24th = VerifyOptions { from: Some(Timestamp::parse("2026-11-24").unwrap()), checkpoint: None };
         let recent = crate::verify(&dir, &key, &from_the_24th).unwrap();
-        assert!(
-            matches!(
-                recent,
-                Verification::Intact {
-                    records: 3,
-                    checked: 1,
-                    ..
-                }
-            ),
-            "{recent:?}"
-        );
+        assert!(matches!(recent, Verification::Intact { records: 3, checked: 1, .. }), "{recent:?}");
     }
 }

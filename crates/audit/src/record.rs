@@ -145,22 +145,13 @@ struct SignedCheckpoint<'a> {
 
 impl Checkpoint {
     pub(crate) fn sign(key: &AuditKey, count: u64, head: String, time: Timestamp) -> Checkpoint {
-        let mut checkpoint = Checkpoint {
-            count,
-            head,
-            time,
-            hmac: String::new(),
-        };
+        let mut checkpoint = Checkpoint { count, head, time, hmac: String::new() };
         checkpoint.hmac = key.sign(CHECKPOINT_DOMAIN, &checkpoint.signed_bytes());
         checkpoint
     }
 
     fn signed_bytes(&self) -> Vec<u8> {
-        let signed = SignedCheckpoint {
-            count: self.count,
-            head: &self.head,
-            time: self.time,
-        };
+        let signed = SignedCheckpoint { count: self.count, head: &self.head, time: self.time };
         serde_json::to_vec(&signed).expect("checkpoints serialise: all fields are plain data")
     }
 

@@ -9,8 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::{
-    Actor, AuditConfig, AuditError, Event, Id, LoginFailure, Purpose, Record, RefusalReason,
-    Timestamp, Verification,
+    Actor, AuditConfig, AuditError, Event, Id, LoginFailure, Purpose, Record, RefusalReason, Timestamp, Verification,
 };
 pub use render::ReportFormat;
 use render::{Block, Column, Row, Table};
@@ -46,17 +45,11 @@ impl Report {
         let in_scope = |record: &&Record| {
             options.from.is_none_or(|from| record.time >= from)
                 && options.to.is_none_or(|to| record.time <= to)
-                && options
-                    .consultation
-                    .as_ref()
-                    .is_none_or(|wanted| record.event.consultation() == Some(wanted))
+                && options.consultation.as_ref().is_none_or(|wanted| record.event.consultation() == Some(wanted))
         };
         let selected: Vec<&Record> = records.iter().filter(in_scope).collect();
         let lifetimes = lifetimes(records, options);
-        let violations = lifetimes
-            .iter()
-            .filter(|lifetime| lifetime.status.is_violation())
-            .count();
+        let violations = lifetimes.iter().filter(|lifetime| lifetime.status.is_violation()).count();
         let intact = matches!(integrity, Verification::Intact { .. }) && unreadable == 0;
 
         let mut blocks = vec![Block::Heading(1, "Auditrapport – Autonotar".into())];
@@ -73,11 +66,7 @@ impl Report {
         refused(&mut blocks, &selected);
         system_events(&mut blocks, &selected);
         processing_record(&mut blocks, config, &selected);
-        Report {
-            blocks,
-            violations,
-            intact,
-        }
+        Report { blocks, violations, intact }
     }
 
     /// Artefacts deleted late or still held past their deadline.
@@ -96,9 +85,8 @@ impl Report {
 }
 
 fn scope_text(options: &ReportOptions) -> String {
-    let bound = |time: Option<Timestamp>, open: &str| {
-        time.map_or(open.to_owned(), |time| format!("{} UTC", time.human()))
-    };
+    let bound =
+        |time: Option<Timestamp>, open: &str| time.map_or(open.to_owned(), |time| format!("{} UTC", time.human()));
     let mut text = format!(
         "Periode: {} – {}. Dannet: {} UTC.",
         bound(options.from, "logstart"),
@@ -117,15 +105,11 @@ fn integrity_text(integrity: &Verification, unreadable: u64) -> String {
             format!("Integritet: OK – {records} poster, kæden er ubrudt (hoved {head}).")
         }
         Verification::Broken(fault) => {
-            format!(
-                "ADVARSEL – loggens integritet er brudt: {fault}. Rapporten bygger på en log, der kan være ændret."
-            )
+            format!("ADVARSEL – loggens integritet er brudt: {fault}. Rapporten bygger på en log, der kan være ændret.")
         }
     };
     if unreadable > 0 {
-        text.push_str(&format!(
-            " {unreadable} linje(r) kunne ikke læses og er udeladt."
-        ));
+        text.push_str(&format!(" {unreadable} linje(r) kunne ikke læses og er udeladt."));
     }
     text
 }
@@ -140,9 +124,7 @@ fn actor_text(actor: &Actor) -> String {
 }
 
 fn deadline_text(delete_by: Option<Timestamp>) -> String {
-    delete_by.map_or_else(String::new, |by| {
-        format!(" (slettes senest {} UTC)", by.human())
-    })
+    delete_by.map_or_else(String::new, |by| format!(" (slettes senest {} UTC)", by.human()))
 }
 
 /// What happened, in Danish, for a person.
@@ -150,74 +132,44 @@ fn describe(event: &Event) -> String {
     match event {
         Event::ConsultationStarted { .. } => "Optagelse startet (samtykke givet)".into(),
         Event::ConsultationRefused { reason, .. } => format!("Afvist: {}", refusal_text(*reason)),
-        Event::AudioReceived { duration_ms, .. } => format!(
-            "Lyd modtaget, {} (kun i arbejdshukommelsen)",
-            duration_text(Duration::from_millis(*duration_ms))
-        ),
+        Event::AudioReceived { duration_ms, .. } => {
+            format!("Lyd modtaget, {} (kun i arbejdshukommelsen)", duration_text(Duration::from_millis(*duration_ms)))
+        }
         Event::AudioStored { delete_by, .. } => {
             format!("Lyd gemt krypteret{}", deadline_text(Some(*delete_by)))
         }
-        Event::RetentionChanged {
-            artefacts,
-            delete_by,
-            policy,
-            ..
-        } => format!(
+        Event::RetentionChanged { artefacts, delete_by, policy, .. } => format!(
             "Slettefrist ændret (politik {policy}) for {} artefakt(er){}",
             artefacts.len(),
             deadline_text(Some(*delete_by))
         ),
         Event::TranscriptProduced { delete_by, .. } => {
-            format!(
-                "Transskription dannet og krypteret{}",
-                deadline_text(Some(*delete_by))
-            )
+            format!("Transskription dannet og krypteret{}", deadline_text(Some(*delete_by)))
         }
         Event::DraftProduced { delete_by, .. } => {
-            format!(
-                "Notatudkast dannet og krypteret{}",
-                deadline_text(Some(*delete_by))
-            )
+            format!("Notatudkast dannet og krypteret{}", deadline_text(Some(*delete_by)))
         }
         Event::LiveTranscriptViewed { .. } => "Transskription fulgt direkte under samtalen".into(),
         Event::DraftViewed(used) => format!("Udkast set{}", deadline_text(used.delete_by)),
         Event::DraftEdited(used) => format!("Udkast redigeret{}", deadline_text(used.delete_by)),
         Event::DraftApproved(used) => format!("Udkast godkendt{}", deadline_text(used.delete_by)),
         Event::DraftExported(used) => {
-            format!(
-                "Kopieret til lægepraksissystemet{}",
-                deadline_text(used.delete_by)
-            )
+            format!("Kopieret til lægepraksissystemet{}", deadline_text(used.delete_by))
         }
         Event::DraftDiscarded(used) => format!("Udkast kasseret{}", deadline_text(used.delete_by)),
         Event::ArtefactDeleted { policy, .. } => format!("Slettet (politik {policy})"),
-        Event::KeyShredded {
-            key,
-            artefacts,
-            policy,
-            ..
-        } => format!(
-            "Datanøgle {key} krypto-slettet (politik {policy}); {} artefakt(er) ulæselige",
-            artefacts.len()
-        ),
+        Event::KeyShredded { key, artefacts, policy, .. } => {
+            format!("Datanøgle {key} krypto-slettet (politik {policy}); {} artefakt(er) ulæselige", artefacts.len())
+        }
         Event::KeyRotated { key, rewrapped } => {
             format!("Nøglekrypteringsnøgle roteret til {key}; {rewrapped} datanøgler ompakket")
         }
-        Event::RetentionSweepRan {
-            examined,
-            deleted,
-            shredded,
-        } => format!(
-            "Sletterutine kørt: {examined} gennemgået, {deleted} slettet, {shredded} nøgler krypto-slettet"
-        ),
-        Event::ResearchExportMade {
-            consultations,
-            delete_by,
-            ..
-        } => format!(
-            "Pseudonymiseret forskningsudtræk af {consultations} konsultation(er){}",
-            deadline_text(*delete_by)
-        ),
+        Event::RetentionSweepRan { examined, deleted, shredded } => {
+            format!("Sletterutine kørt: {examined} gennemgået, {deleted} slettet, {shredded} nøgler krypto-slettet")
+        }
+        Event::ResearchExportMade { consultations, delete_by, .. } => {
+            format!("Pseudonymiseret forskningsudtræk af {consultations} konsultation(er){}", deadline_text(*delete_by))
+        }
         Event::LoginSucceeded { .. } => "Logget ind".into(),
         Event::LoginFailed { reason, .. } => {
             format!("Mislykket log-ind: {}", login_failure_text(*reason))
@@ -257,11 +209,7 @@ fn purpose_text(purpose: Purpose) -> &'static str {
 /// `2 d 3 t`, `4 t 10 min`, `12:34 min`.
 fn duration_text(duration: Duration) -> String {
     let seconds = duration.as_secs();
-    let (days, hours, minutes) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3600,
-        seconds % 3600 / 60,
-    );
+    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
     if days > 0 {
         format!("{days} d {hours} t")
     } else if hours > 0 {
@@ -274,18 +222,8 @@ fn duration_text(duration: Duration) -> String {
 fn event_row(record: &Record) -> Row {
     Row {
         time: record.time.human(),
-        consultation: record
-            .event
-            .consultation()
-            .map(Id::to_string)
-            .unwrap_or_default(),
-        artefact: record
-            .event
-            .artefacts()
-            .iter()
-            .map(|id| id.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        consultation: record.event.consultation().map(Id::to_string).unwrap_or_default(),
+        artefact: record.event.artefacts().iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", "),
         actor: actor_text(&record.actor),
         what: describe(&record.event),
         kind: record.event.kind(),
@@ -298,10 +236,7 @@ fn timelines(blocks: &mut Vec<Block>, selected: &[&Record]) {
     let mut by_consultation: BTreeMap<&Id, Vec<&Record>> = BTreeMap::new();
     for record in selected {
         if let Some(consultation) = record.event.consultation() {
-            by_consultation
-                .entry(consultation)
-                .or_default()
-                .push(record);
+            by_consultation.entry(consultation).or_default().push(record);
         }
     }
     grouped_tables(
@@ -366,10 +301,7 @@ impl Status {
             Status::DeletedWithoutDeadline => "Slettet (ingen frist registreret)".into(),
             Status::Held => "Opbevares inden for fristen".into(),
             Status::HeldPastDeadline(late) => {
-                format!(
-                    "OVERTRÆDELSE: fristen er overskredet med {}, stadig opbevaret",
-                    duration_text(*late)
-                )
+                format!("OVERTRÆDELSE: fristen er overskredet med {}, stadig opbevaret", duration_text(*late))
             }
         }
     }
@@ -392,26 +324,14 @@ fn lifetimes(records: &[Record], options: &ReportOptions) -> Vec<Lifetime> {
         if let Some((artefacts, policy)) = record.event.deleted_artefacts() {
             for artefact in artefacts {
                 let lifetime = lifetime_of(&mut lifetimes, artefact, consultation);
-                lifetime
-                    .deleted
-                    .get_or_insert((record.time, policy.clone()));
+                lifetime.deleted.get_or_insert((record.time, policy.clone()));
             }
         }
     }
     let in_scope = |lifetime: &Lifetime| {
-        options
-            .consultation
-            .as_ref()
-            .is_none_or(|wanted| lifetime.consultation.as_ref() == Some(wanted))
-            && options
-                .to
-                .is_none_or(|to| lifetime.created.is_none_or(|created| created <= to))
-            && options.from.is_none_or(|from| {
-                lifetime
-                    .deleted
-                    .as_ref()
-                    .is_none_or(|(deleted, _)| *deleted >= from)
-            })
+        options.consultation.as_ref().is_none_or(|wanted| lifetime.consultation.as_ref() == Some(wanted))
+            && options.to.is_none_or(|to| lifetime.created.is_none_or(|created| created <= to))
+            && options.from.is_none_or(|from| lifetime.deleted.as_ref().is_none_or(|(deleted, _)| *deleted >= from))
     };
     lifetimes
         .into_values()
@@ -438,26 +358,20 @@ fn lifetime_of<'a>(
     artefact: &Id,
     consultation: Option<&Id>,
 ) -> &'a mut Lifetime {
-    lifetimes
-        .entry(artefact.clone())
-        .or_insert_with(|| Lifetime {
-            artefact: artefact.clone(),
-            consultation: consultation.cloned(),
-            created: None,
-            deadline: None,
-            deleted: None,
-            status: Status::Held,
-        })
+    lifetimes.entry(artefact.clone()).or_insert_with(|| Lifetime {
+        artefact: artefact.clone(),
+        consultation: consultation.cloned(),
+        created: None,
+        deadline: None,
+        deleted: None,
+        status: Status::Held,
+    })
 }
 
 fn lifetime_row(lifetime: &Lifetime) -> Row {
     Row {
         time: lifetime.created.map(Timestamp::human).unwrap_or_default(),
-        consultation: lifetime
-            .consultation
-            .as_ref()
-            .map(Id::to_string)
-            .unwrap_or_default(),
+        consultation: lifetime.consultation.as_ref().map(Id::to_string).unwrap_or_default(),
         artefact: lifetime.artefact.to_string(),
         what: lifetime.deleted.as_ref().map_or_else(
             || "Opbevares krypteret".into(),
@@ -477,33 +391,16 @@ fn retention(blocks: &mut Vec<Block>, lifetimes: &[Lifetime], violations: usize,
          Bedømt pr. {} UTC: {violations} overtrædelse(r).",
         now.human()
     )));
-    let columns = [
-        Column::Artefact,
-        Column::Consultation,
-        Column::Created,
-        Column::Deadline,
-        Column::Fate,
-        Column::Status,
-    ];
+    let columns =
+        [Column::Artefact, Column::Consultation, Column::Created, Column::Deadline, Column::Fate, Column::Status];
     type Belongs = fn(&Status) -> bool;
     let groups: [(&str, &str, Belongs); 3] = [
         ("Overtrædelser", "overtraedelse", Status::is_violation),
-        ("Opbevares stadig", "opbevares", |status| {
-            *status == Status::Held
-        }),
-        ("Slettet", "slettet", |status| {
-            matches!(
-                status,
-                Status::DeletedInTime | Status::DeletedWithoutDeadline
-            )
-        }),
+        ("Opbevares stadig", "opbevares", |status| *status == Status::Held),
+        ("Slettet", "slettet", |status| matches!(status, Status::DeletedInTime | Status::DeletedWithoutDeadline)),
     ];
     for (title, section, belongs) in groups {
-        let rows: Vec<Row> = lifetimes
-            .iter()
-            .filter(|lifetime| belongs(&lifetime.status))
-            .map(lifetime_row)
-            .collect();
+        let rows: Vec<Row> = lifetimes.iter().filter(|lifetime| belongs(&lifetime.status)).map(lifetime_row).collect();
         blocks.push(Block::Heading(3, format!("{title} ({})", rows.len())));
         if rows.is_empty() {
             blocks.push(Block::Paragraph("Ingen.".into()));
@@ -528,18 +425,10 @@ fn access(blocks: &mut Vec<Block>, selected: &[&Record]) {
         blocks,
         by_doctor,
         ("Læge", "adgang"),
-        &[
-            Column::Time,
-            Column::What,
-            Column::Consultation,
-            Column::Artefact,
-        ],
+        &[Column::Time, Column::What, Column::Consultation, Column::Artefact],
         "Ingen lægeadgang i perioden.",
     );
-    blocks.push(Block::Heading(
-        3,
-        format!("Mislykkede log-ind ({})", failed.len()),
-    ));
+    blocks.push(Block::Heading(3, format!("Mislykkede log-ind ({})", failed.len())));
     if failed.is_empty() {
         blocks.push(Block::Paragraph("Ingen.".into()));
     } else {
@@ -547,23 +436,13 @@ fn access(blocks: &mut Vec<Block>, selected: &[&Record]) {
             .into_iter()
             .map(|record| {
                 let claimed = match &record.event {
-                    Event::LoginFailed {
-                        doctor: Some(doctor),
-                        ..
-                    } => format!("Angivet som læge {doctor}"),
+                    Event::LoginFailed { doctor: Some(doctor), .. } => format!("Angivet som læge {doctor}"),
                     _ => actor_text(&record.actor),
                 };
-                Row {
-                    actor: claimed,
-                    ..event_row(record)
-                }
+                Row { actor: claimed, ..event_row(record) }
             })
             .collect();
-        blocks.push(Block::Table(Table::new(
-            "mislykket_login",
-            &[Column::Time, Column::What, Column::Actor],
-            rows,
-        )));
+        blocks.push(Block::Table(Table::new("mislykket_login", &[Column::Time, Column::What, Column::Actor], rows)));
     }
 }
 
@@ -573,21 +452,13 @@ fn refused(blocks: &mut Vec<Block>, selected: &[&Record]) {
         .filter(|record| matches!(record.event, Event::ConsultationRefused { .. }))
         .map(|record| event_row(record))
         .collect();
-    blocks.push(Block::Heading(
-        2,
-        format!("4. Afviste konsultationer ({})", rows.len()),
-    ));
+    blocks.push(Block::Heading(2, format!("4. Afviste konsultationer ({})", rows.len())));
     if rows.is_empty() {
         blocks.push(Block::Paragraph("Ingen konsultationer blev afvist.".into()));
     } else {
         blocks.push(Block::Table(Table::new(
             "afvist",
-            &[
-                Column::Time,
-                Column::Consultation,
-                Column::Actor,
-                Column::What,
-            ],
+            &[Column::Time, Column::Consultation, Column::Actor, Column::What],
             rows,
         )));
     }
@@ -598,20 +469,11 @@ fn system_events(blocks: &mut Vec<Block>, selected: &[&Record]) {
         .iter()
         .filter(|record| {
             record.event.consultation().is_none()
-                && !matches!(
-                    record.event,
-                    Event::LoginSucceeded { .. } | Event::LoginFailed { .. }
-                )
+                && !matches!(record.event, Event::LoginSucceeded { .. } | Event::LoginFailed { .. })
         })
         .map(|record| event_row(record))
         .collect();
-    blocks.push(Block::Heading(
-        2,
-        format!(
-            "5. Nøgler, sletterutiner og forskningsudtræk ({})",
-            rows.len()
-        ),
-    ));
+    blocks.push(Block::Heading(2, format!("5. Nøgler, sletterutiner og forskningsudtræk ({})", rows.len())));
     if rows.is_empty() {
         blocks.push(Block::Paragraph("Ingen.".into()));
     } else {
@@ -625,75 +487,37 @@ fn system_events(blocks: &mut Vec<Block>, selected: &[&Record]) {
 
 fn processing_record(blocks: &mut Vec<Block>, config: &AuditConfig, selected: &[&Record]) {
     let processing = &config.processing;
-    blocks.push(Block::Heading(
-        2,
-        "6. Fortegnelse over behandlingsaktiviteter (GDPR art. 30)".into(),
-    ));
+    blocks.push(Block::Heading(2, "6. Fortegnelse over behandlingsaktiviteter (GDPR art. 30)".into()));
     let mut counts: BTreeMap<Purpose, usize> = BTreeMap::new();
     for record in selected {
         *counts.entry(record.purpose).or_default() += 1;
     }
     let legal_bases = Purpose::ALL
         .iter()
-        .map(|&purpose| {
-            format!(
-                "{}: {}",
-                purpose_text(purpose),
-                config.legal_basis.for_purpose(purpose)
-            )
-        })
+        .map(|&purpose| format!("{}: {}", purpose_text(purpose), config.legal_basis.for_purpose(purpose)))
         .collect();
     let observed = Purpose::ALL
         .iter()
-        .map(|&purpose| {
-            format!(
-                "{}: {}",
-                purpose_text(purpose),
-                counts.get(&purpose).copied().unwrap_or(0)
-            )
-        })
+        .map(|&purpose| format!("{}: {}", purpose_text(purpose), counts.get(&purpose).copied().unwrap_or(0)))
         .collect();
     let fields: Vec<(&str, Vec<String>)> = vec![
         ("Dataansvarlig", vec![processing.controller.clone()]),
-        (
-            "Databeskyttelsesrådgiver",
-            vec![processing.dpo_contact.clone()],
-        ),
+        ("Databeskyttelsesrådgiver", vec![processing.dpo_contact.clone()]),
         ("Formål", processing.purposes.clone()),
         ("Retsgrundlag", legal_bases),
-        (
-            "Kategorier af registrerede",
-            processing.data_subjects.clone(),
-        ),
-        (
-            "Kategorier af personoplysninger",
-            processing.data_categories.clone(),
-        ),
+        ("Kategorier af registrerede", processing.data_subjects.clone()),
+        ("Kategorier af personoplysninger", processing.data_categories.clone()),
         ("Modtagere", processing.recipients.clone()),
-        (
-            "Overførsel til tredjelande",
-            vec![processing.third_country_transfers.clone()],
-        ),
+        ("Overførsel til tredjelande", vec![processing.third_country_transfers.clone()]),
         ("Slettefrister", processing.retention.clone()),
-        (
-            "Tekniske og organisatoriske sikkerhedsforanstaltninger",
-            processing.security_measures.clone(),
-        ),
+        ("Tekniske og organisatoriske sikkerhedsforanstaltninger", processing.security_measures.clone()),
         ("Loggede hændelser i perioden pr. formål", observed),
     ];
     let rows = fields
         .into_iter()
-        .map(|(field, values)| Row {
-            what: field.to_owned(),
-            items: values,
-            ..Row::default()
-        })
+        .map(|(field, values)| Row { what: field.to_owned(), items: values, ..Row::default() })
         .collect();
-    blocks.push(Block::Table(Table::new(
-        "art30",
-        &[Column::Field, Column::Items],
-        rows,
-    )));
+    blocks.push(Block::Table(Table::new("art30", &[Column::Field, Column::Items], rows)));
 }
 
 impl FromStr for ReportFormat {
@@ -703,9 +527,7 @@ impl FromStr for ReportFormat {
             "md" | "markdown" => Ok(ReportFormat::Markdown),
             "html" => Ok(ReportFormat::Html),
             "csv" => Ok(ReportFormat::Csv),
-            _ => Err(AuditError::Config(
-                "report format must be md, html or csv".into(),
-            )),
+            _ => Err(AuditError::Config("report format must be md, html or csv".into())),
         }
     }
 }

@@ -43,10 +43,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>> {
             .filter(|digits| digits.len() == 6)
             .and_then(|digits| digits.parse::<u32>().ok());
         if let Some(index) = index {
-            segments.push(Segment {
-                index,
-                path: entry.path(),
-            });
+            segments.push(Segment { index, path: entry.path() });
         }
     }
     segments.sort_by_key(|segment| segment.index);
@@ -74,10 +71,8 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
 }
 
 fn parse_checkpoint(text: &str, path: &Path) -> Result<Checkpoint> {
-    Checkpoint::from_json(text).map_err(|error| AuditError::BadCheckpoint {
-        path: path.into(),
-        reason: error.to_string(),
-    })
+    Checkpoint::from_json(text)
+        .map_err(|error| AuditError::BadCheckpoint { path: path.into(), reason: error.to_string() })
 }
 
 /// One line of a segment. `complete` is false for a last line without its newline.
@@ -96,10 +91,7 @@ pub(crate) struct Lines {
 
 impl Lines {
     pub fn new(segments: Vec<Segment>) -> Lines {
-        Lines {
-            pending: segments.into_iter(),
-            current: None,
-        }
+        Lines { pending: segments.into_iter(), current: None }
     }
 }
 
@@ -132,12 +124,7 @@ impl Iterator for Lines {
                     if complete {
                         bytes.pop();
                     }
-                    return Some(Ok(LogLine {
-                        segment: *segment,
-                        line_no: *line_no,
-                        bytes,
-                        complete,
-                    }));
+                    return Some(Ok(LogLine { segment: *segment, line_no: *line_no, bytes, complete }));
                 }
             }
         }

@@ -24,9 +24,7 @@ impl Timestamp {
 
     /// Times past the year 9999 become its last millisecond ("keep forever" stays printable).
     pub fn from_millis(millis_since_epoch: u64) -> Timestamp {
-        Timestamp {
-            millis_since_epoch: millis_since_epoch.min(LATEST_MILLIS),
-        }
+        Timestamp { millis_since_epoch: millis_since_epoch.min(LATEST_MILLIS) }
     }
 
     pub fn millis(self) -> u64 {
@@ -41,11 +39,7 @@ impl Timestamp {
     /// Parses RFC 3339 in UTC, or a bare date `YYYY-MM-DD` meaning its midnight UTC.
     pub fn parse(text: &str) -> Result<Timestamp, AuditError> {
         let text = text.trim();
-        let full = if text.len() == "2026-11-23".len() {
-            format!("{text}T00:00:00Z")
-        } else {
-            text.to_owned()
-        };
+        let full = if text.len() == "2026-11-23".len() { format!("{text}T00:00:00Z") } else { text.to_owned() };
         humantime::parse_rfc3339(&full)
             .map(Timestamp::from)
             .map_err(|_| AuditError::InvalidTime(text.chars().take(40).collect()))
@@ -79,11 +73,7 @@ impl From<SystemTime> for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}",
-            humantime::format_rfc3339_millis(self.system_time())
-        )
+        write!(f, "{}", humantime::format_rfc3339_millis(self.system_time()))
     }
 }
 

@@ -60,11 +60,7 @@ pub enum FaultKind {
     /// The last line stops mid-record.
     IncompleteTail,
     /// The log ends at `last` but `by` vouches for `vouched` records.
-    TruncatedTail {
-        last: u64,
-        vouched: u64,
-        by: &'static str,
-    },
+    TruncatedTail { last: u64, vouched: u64, by: &'static str },
     /// Record `seq` is not the one `by` vouches for.
     CheckpointMismatch { seq: u64, by: &'static str },
     /// `by` is not signed with the audit key, or cannot be read.
@@ -77,19 +73,13 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             FaultKind::Modified { seq: Some(seq) } => {
-                write!(
-                    f,
-                    "modified: record {seq} no longer matches its HMAC and the next record's link"
-                )
+                write!(f, "modified: record {seq} no longer matches its HMAC and the next record's link")
             }
             FaultKind::Modified { seq: None } => {
                 write!(f, "modified: the line is not a valid audit record")
             }
             FaultKind::BadHmac { seq } => {
-                write!(
-                    f,
-                    "bad HMAC: record {seq} was not written with the audit key (forged or altered)"
-                )
+                write!(f, "bad HMAC: record {seq} was not written with the audit key (forged or altered)")
             }
             FaultKind::Missing { first, last } if first == last => {
                 write!(f, "missing: record {first} was deleted")
@@ -101,40 +91,24 @@ impl fmt::Display for Fault {
                 write!(f, "missing file: segment {name} was deleted")
             }
             FaultKind::Reordered { expected, found } => {
-                write!(
-                    f,
-                    "reordered: found record {found} where record {expected} belongs"
-                )
+                write!(f, "reordered: found record {found} where record {expected} belongs")
             }
             FaultKind::ChainBroken { seq } => {
-                write!(
-                    f,
-                    "chain broken: record {seq} does not link to the record before it"
-                )
+                write!(f, "chain broken: record {seq} does not link to the record before it")
             }
             FaultKind::IncompleteTail => {
                 write!(f, "truncated tail: the last record is cut off mid-line")
             }
-            FaultKind::TruncatedTail { last, vouched, by } => write!(
-                f,
-                "truncated tail: the log ends at record {last} but {by} vouches for {vouched} records"
-            ),
+            FaultKind::TruncatedTail { last, vouched, by } => {
+                write!(f, "truncated tail: the log ends at record {last} but {by} vouches for {vouched} records")
+            }
             FaultKind::CheckpointMismatch { seq, by } => {
-                write!(
-                    f,
-                    "modified: record {seq} is not the record {by} vouches for"
-                )
+                write!(f, "modified: record {seq} is not the record {by} vouches for")
             }
             FaultKind::CheckpointInvalid { by } => {
-                write!(
-                    f,
-                    "bad HMAC: {by} is not a checkpoint signed with this audit key"
-                )
+                write!(f, "bad HMAC: {by} is not a checkpoint signed with this audit key")
             }
-            FaultKind::HeadMissing => write!(
-                f,
-                "truncated tail cannot be ruled out: audit.head was deleted"
-            ),
+            FaultKind::HeadMissing => write!(f, "truncated tail cannot be ruled out: audit.head was deleted"),
         }?;
         if let Some((file, line)) = &self.place {
             write!(f, " ({file} line {line})")?;
@@ -161,18 +135,12 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
     let head = match read_head(dir) {
         Ok(head) => head,
         Err(AuditError::BadCheckpoint { .. }) => {
-            return Ok(broken(
-                None,
-                FaultKind::CheckpointInvalid { by: "audit.head" },
-            ));
+            return Ok(broken(None, FaultKind::CheckpointInvalid { by: "audit.head" }));
         }
         Err(other) => return Err(other),
     };
     let head_present = head.is_some();
-    for (by, checkpoint) in [
-        ("audit.head", head),
-        ("the checkpoint", options.checkpoint.clone()),
-    ] {
+    for (by, checkpoint) in [("audit.head", head), ("the checkpoint", options.checkpoint.clone())] {
         if let Some(checkpoint) = checkpoint {
             if !checkpoint.is_authentic(key) {
                 return Ok(broken(None, FaultKind::CheckpointInvalid { by }));
@@ -200,14 +168,7 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
     }
     for (by, checkpoint) in &vouchers {
         if checkpoint.count > walk.last_seq {
-            return Ok(broken(
-                None,
-                FaultKind::TruncatedTail {
-                    last: walk.last_seq,
-                    vouched: checkpoint.count,
-                    by,
-                },
-            ));
+            return Ok(broken(None, FaultKind::TruncatedTail { last: walk.last_seq, vouched: checkpoint.count, by }));
         }
     }
     if !head_present && walk.last_seq > 0 {
@@ -228,8 +189,7 @@ fn broken(place: Option<(String, u64)>, kind: FaultKind) -> Verification {
 fn start_segment(segments: &[Segment], from: Timestamp) -> Result<usize> {
     let mut start = 0;
     for (position, segment) in segments.iter().enumerate() {
-        let file = File::open(&segment.path)
-            .map_err(AuditError::io("opening audit log", &segment.path))?;
+        let file = File::open(&segment.path).map_err(AuditError::io("opening audit log", &segment.path))?;
         let mut first_line = Vec::new();
         BufReader::new(file)
             .read_until(b'\n', &mut first_line)
@@ -277,17 +237,11 @@ impl Walk<'_> {
             if current_segment != Some(line.segment) {
                 current_segment = Some(line.segment);
                 if let Some((_, name)) = gaps.iter().find(|(index, _)| *index == line.segment) {
-                    return Ok(Some(Fault {
-                        place,
-                        kind: FaultKind::MissingFile { name: name.clone() },
-                    }));
+                    return Ok(Some(Fault { place, kind: FaultKind::MissingFile { name: name.clone() } }));
                 }
             }
             if !line.complete && lines.peek().is_none() {
-                return Ok(Some(Fault {
-                    place,
-                    kind: FaultKind::IncompleteTail,
-                }));
+                return Ok(Some(Fault { place, kind: FaultKind::IncompleteTail }));
             }
             if let Some(kind) = self.check(&line.bytes, line.complete, &mut lines)? {
                 return Ok(Some(Fault { place, kind }));
@@ -297,16 +251,9 @@ impl Walk<'_> {
     }
 
     /// Checks one line; on success advances the chain past it.
-    fn check(
-        &mut self,
-        bytes: &[u8],
-        complete: bool,
-        rest: &mut Peekable<Lines>,
-    ) -> Result<Option<FaultKind>> {
+    fn check(&mut self, bytes: &[u8], complete: bool, rest: &mut Peekable<Lines>) -> Result<Option<FaultKind>> {
         let Some((record, authentic)) = Record::check(bytes, self.key).filter(|_| complete) else {
-            return Ok(Some(FaultKind::Modified {
-                seq: position(bytes).map(|p| p.seq),
-            }));
+            return Ok(Some(FaultKind::Modified { seq: position(bytes).map(|p| p.seq) }));
         };
         if let Some(expected) = self.expected_seq.filter(|&expected| expected != record.seq) {
             let found = record.seq;
@@ -314,10 +261,7 @@ impl Walk<'_> {
             return Ok(Some(if found < expected || later {
                 FaultKind::Reordered { expected, found }
             } else {
-                FaultKind::Missing {
-                    first: expected,
-                    last: found - 1,
-                }
+                FaultKind::Missing { first: expected, last: found - 1 }
             }));
         }
         let hash = line_hash(bytes);
@@ -329,28 +273,17 @@ impl Walk<'_> {
                 _ => None,
             };
             return Ok(Some(match next_links_here {
-                Some(false) => FaultKind::Modified {
-                    seq: Some(record.seq),
-                },
+                Some(false) => FaultKind::Modified { seq: Some(record.seq) },
                 _ => FaultKind::BadHmac { seq: record.seq },
             }));
         }
-        if self
-            .prev_hash
-            .as_ref()
-            .is_some_and(|prev| *prev != record.prev)
-        {
+        if self.prev_hash.as_ref().is_some_and(|prev| *prev != record.prev) {
             return Ok(Some(FaultKind::ChainBroken { seq: record.seq }));
         }
-        if let Some((by, _)) = self
-            .vouchers
-            .iter()
-            .find(|(_, checkpoint)| checkpoint.count == record.seq && checkpoint.head != hash)
+        if let Some((by, _)) =
+            self.vouchers.iter().find(|(_, checkpoint)| checkpoint.count == record.seq && checkpoint.head != hash)
         {
-            return Ok(Some(FaultKind::CheckpointMismatch {
-                seq: record.seq,
-                by,
-            }));
+            return Ok(Some(FaultKind::CheckpointMismatch { seq: record.seq, by }));
         }
         if self.from.is_none_or(|from| record.time >= from) {
             self.checked += 1;

@@ -15,9 +15,7 @@ fn emit_without_an_audit_layer_fails_so_the_action_can_be_refused() {
     let event = Event::LoginSucceeded { doctor: id("doc1") };
     assert!(matches!(emit(&event), Err(AuditError::NotRecorded)));
     let unrelated = tracing_subscriber::registry();
-    tracing::subscriber::with_default(unrelated, || {
-        assert!(matches!(emit(&event), Err(AuditError::NotRecorded)))
-    });
+    tracing::subscriber::with_default(unrelated, || assert!(matches!(emit(&event), Err(AuditError::NotRecorded))));
 }
 
 #[test]
@@ -48,10 +46,8 @@ fn free_text_sent_to_the_audit_target_is_not_written() {
         );
     });
     assert!(log.lines(1).is_empty());
-    let everything: String = fs::read_dir(log.dir())
-        .unwrap()
-        .map(|entry| fs::read_to_string(entry.unwrap().path()).unwrap())
-        .collect();
+    let everything: String =
+        fs::read_dir(log.dir()).unwrap().map(|entry| fs::read_to_string(entry.unwrap().path()).unwrap()).collect();
     assert!(!everything.contains("Jens") && !everything.contains("010203"));
 }
 
@@ -63,25 +59,13 @@ fn a_record_that_cannot_be_written_fails_emit_and_leaves_the_log_intact() {
         let too_many = Event::KeyShredded {
             consultation: id("c1"),
             key: id("dk1"),
-            artefacts: (0..4000)
-                .map(|n| id(&format!("c1.artefact-{n:05}")))
-                .collect(),
+            artefacts: (0..4000).map(|n| id(&format!("c1.artefact-{n:05}"))).collect(),
             policy: id("p1"),
         };
-        assert!(matches!(
-            emit(&too_many),
-            Err(AuditError::RecordTooLarge(_))
-        ));
-        emit(&Event::KeyRotated {
-            key: id("kek2"),
-            rewrapped: 3,
-        })
-        .unwrap();
+        assert!(matches!(emit(&too_many), Err(AuditError::RecordTooLarge(_))));
+        emit(&Event::KeyRotated { key: id("kek2"), rewrapped: 3 }).unwrap();
     });
-    assert!(matches!(
-        log.verify(),
-        Verification::Intact { records: 1, .. }
-    ));
+    assert!(matches!(log.verify(), Verification::Intact { records: 1, .. }));
 }
 
 #[test]
@@ -96,11 +80,7 @@ fn threads_sharing_one_layer_get_one_unbroken_chain() {
                 tracing::subscriber::with_default(subscriber, || {
                     for number in 0..100 {
                         let consultation = id(&format!("t{thread}-c{number}"));
-                        emit(&Event::AudioReceived {
-                            consultation,
-                            duration_ms: 1000,
-                        })
-                        .unwrap();
+                        emit(&Event::AudioReceived { consultation, duration_ms: 1000 }).unwrap();
                     }
                 });
             })
@@ -109,10 +89,7 @@ fn threads_sharing_one_layer_get_one_unbroken_chain() {
     for thread in threads {
         thread.join().unwrap();
     }
-    assert!(matches!(
-        log.verify(),
-        Verification::Intact { records: 400, .. }
-    ));
+    assert!(matches!(log.verify(), Verification::Intact { records: 400, .. }));
 }
 
 /// Every string in every record is an id, an enum value, a time or a hash, except the legal
@@ -122,12 +99,8 @@ fn records_hold_no_string_but_ids_enums_times_and_hashes() {
     fn strings<'a>(value: &'a serde_json::Value, key: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
         match value {
             serde_json::Value::String(text) => out.push((key, text)),
-            serde_json::Value::Array(items) => {
-                items.iter().for_each(|item| strings(item, key, out))
-            }
-            serde_json::Value::Object(fields) => fields
-                .iter()
-                .for_each(|(name, value)| strings(value, name, out)),
+            serde_json::Value::Array(items) => items.iter().for_each(|item| strings(item, key, out)),
+            serde_json::Value::Object(fields) => fields.iter().for_each(|(name, value)| strings(value, name, out)),
             _ => {}
         }
     }
@@ -136,15 +109,8 @@ fn records_hold_no_string_but_ids_enums_times_and_hashes() {
     let mut writer = log.open();
     for event in [
         common::shredded(0),
-        Event::LoginFailed {
-            reason: audit::LoginFailure::LinkExpired,
-            doctor: None,
-        },
-        Event::RetentionSweepRan {
-            examined: 1,
-            deleted: 0,
-            shredded: 1,
-        },
+        Event::LoginFailed { reason: audit::LoginFailure::LinkExpired, doctor: None },
+        Event::RetentionSweepRan { examined: 1, deleted: 0, shredded: 1 },
     ] {
         writer.append(event).unwrap();
     }

@@ -4,9 +4,7 @@ mod common;
 
 use std::fs;
 
-use audit::{
-    AuditError, AuditLog, Checkpoint, FaultKind, Record, Verification, VerifyOptions, line_hash,
-};
+use audit::{AuditError, AuditLog, Checkpoint, FaultKind, Record, Verification, VerifyOptions, line_hash};
 use common::TestLog;
 
 fn fault(log: &TestLog) -> FaultKind {
@@ -21,17 +19,9 @@ fn untouched_log_verifies_across_reopening_and_rotation() {
     let log = TestLog::small_segments();
     drop(log.fill(60));
     drop(log.fill(60)); // reopened: the chain continues
-    assert!(
-        log.segment_count() >= 3,
-        "expected rotation, got {} segments",
-        log.segment_count()
-    );
+    assert!(log.segment_count() >= 3, "expected rotation, got {} segments", log.segment_count());
     match log.verify() {
-        Verification::Intact {
-            records,
-            checked,
-            head,
-        } => {
+        Verification::Intact { records, checked, head } => {
             assert_eq!(records, 960);
             assert_eq!(checked, 960);
             assert_eq!(head.len(), 64);
@@ -45,14 +35,7 @@ fn changing_one_byte_is_named_modified() {
     let log = TestLog::new();
     drop(log.fill(2));
     let mut bytes = fs::read(log.segment(1)).unwrap();
-    let line_start = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(3)
-        .unwrap()
-        .0
-        + 1;
+    let line_start = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(3).unwrap().0 + 1;
     let digit = line_start + bytes[line_start..].iter().position(|b| *b == b'7').unwrap();
     bytes[digit] = b'8'; // e.g. duration 754000 → 854000
     fs::write(log.segment(1), bytes).unwrap();
@@ -87,13 +70,7 @@ fn swapping_two_records_is_named_reordered() {
     let mut lines = log.lines(1);
     lines.swap(4, 9);
     log.write_lines(1, &lines);
-    assert_eq!(
-        fault(&log),
-        FaultKind::Reordered {
-            expected: 5,
-            found: 10
-        }
-    );
+    assert_eq!(fault(&log), FaultKind::Reordered { expected: 5, found: 10 });
 }
 
 #[test]
@@ -103,20 +80,10 @@ fn cutting_records_off_the_end_is_named_truncated() {
     let mut lines = log.lines(1);
     lines.truncate(13);
     log.write_lines(1, &lines);
-    assert_eq!(
-        fault(&log),
-        FaultKind::TruncatedTail {
-            last: 13,
-            vouched: 16,
-            by: "audit.head"
-        }
-    );
+    assert_eq!(fault(&log), FaultKind::TruncatedTail { last: 13, vouched: 16, by: "audit.head" });
     // And the writer refuses to carry on over the evidence.
     let reopened = AuditLog::open(&log.config, log.data_dir.path());
-    assert!(
-        matches!(reopened, Err(AuditError::LogDamaged { .. })),
-        "{reopened:?}"
-    );
+    assert!(matches!(reopened, Err(AuditError::LogDamaged { .. })), "{reopened:?}");
 }
 
 #[test]
@@ -150,24 +117,11 @@ fn truncation_with_an_old_head_restored_is_caught_by_an_exported_checkpoint() {
     // The attacker rolls log and head back to before the deletion record.
     log.write_lines(1, &old_lines);
     fs::write(log.dir().join(audit::HEAD_FILE), old_head).unwrap();
-    assert!(matches!(
-        log.verify(),
-        Verification::Intact { records: 8, .. }
-    ));
-    let with_checkpoint = VerifyOptions {
-        checkpoint: Some(exported),
-        ..VerifyOptions::default()
-    };
+    assert!(matches!(log.verify(), Verification::Intact { records: 8, .. }));
+    let with_checkpoint = VerifyOptions { checkpoint: Some(exported), ..VerifyOptions::default() };
     match audit::verify(&log.dir(), &log.key(), &with_checkpoint).unwrap() {
         Verification::Broken(fault) => {
-            assert_eq!(
-                fault.kind,
-                FaultKind::TruncatedTail {
-                    last: 8,
-                    vouched: 9,
-                    by: "the checkpoint"
-                }
-            )
+            assert_eq!(fault.kind, FaultKind::TruncatedTail { last: 8, vouched: 9, by: "the checkpoint" })
         }
         intact => panic!("{intact:?}"),
     }
@@ -206,14 +160,9 @@ fn verify_from_a_date_skips_archived_files_but_checks_the_rest() {
     drop(log.fill(100));
     let second: Record = serde_json::from_str(&log.lines(2)[0]).unwrap();
     fs::remove_file(log.segment(1)).unwrap();
-    let from = VerifyOptions {
-        from: Some(second.time),
-        ..VerifyOptions::default()
-    };
+    let from = VerifyOptions { from: Some(second.time), ..VerifyOptions::default() };
     match audit::verify(&log.dir(), &log.key(), &from).unwrap() {
-        Verification::Intact {
-            records, checked, ..
-        } => {
+        Verification::Intact { records, checked, .. } => {
             assert_eq!(records, 800);
             assert!(checked > 0 && checked <= 800 - second.seq + 1);
         }
@@ -223,10 +172,7 @@ fn verify_from_a_date_skips_archived_files_but_checks_the_rest() {
     let mut lines = log.lines(3);
     lines.swap(1, 2);
     log.write_lines(3, &lines);
-    assert!(matches!(
-        audit::verify(&log.dir(), &log.key(), &from).unwrap(),
-        Verification::Broken(_)
-    ));
+    assert!(matches!(audit::verify(&log.dir(), &log.key(), &from).unwrap(), Verification::Broken(_)));
 }
 
 #[test]
@@ -240,14 +186,8 @@ fn a_crash_mid_write_is_recovered_and_recorded() {
     let next = writer.append(common::shredded(0)).unwrap();
     assert_eq!(next.seq, 10);
     let recovered: Record = serde_json::from_str(&log.lines(1)[8]).unwrap();
-    assert_eq!(
-        recovered.event,
-        audit::Event::LogRecovered { dropped_bytes: 22 }
-    );
-    assert!(matches!(
-        log.verify(),
-        Verification::Intact { records: 10, .. }
-    ));
+    assert_eq!(recovered.event, audit::Event::LogRecovered { dropped_bytes: 22 });
+    assert!(matches!(log.verify(), Verification::Intact { records: 10, .. }));
 }
 
 #[test]

@@ -20,12 +20,7 @@ fn two_writers_on_one_log_keep_one_chain() {
             thread::spawn(move || {
                 for number in 0..400 {
                     let consultation = id(&format!("{name}-c{number:04}"));
-                    writer
-                        .append(Event::AudioReceived {
-                            consultation,
-                            duration_ms: 1,
-                        })
-                        .unwrap();
+                    writer.append(Event::AudioReceived { consultation, duration_ms: 1 }).unwrap();
                 }
             })
         })
@@ -45,25 +40,9 @@ fn a_writer_picks_up_where_another_left_off() {
     let log = TestLog::new();
     let mut first = log.open();
     let mut second = log.open();
-    first
-        .append(Event::LoginSucceeded { doctor: id("doc1") })
-        .unwrap();
-    let record = second
-        .append(Event::LoginSucceeded { doctor: id("doc2") })
-        .unwrap();
+    first.append(Event::LoginSucceeded { doctor: id("doc1") }).unwrap();
+    let record = second.append(Event::LoginSucceeded { doctor: id("doc2") }).unwrap();
     assert_eq!(record.seq, 2);
-    assert_eq!(
-        first
-            .append(Event::KeyRotated {
-                key: id("kek2"),
-                rewrapped: 0
-            })
-            .unwrap()
-            .seq,
-        3
-    );
-    assert!(matches!(
-        log.verify(),
-        Verification::Intact { records: 3, .. }
-    ));
+    assert_eq!(first.append(Event::KeyRotated { key: id("kek2"), rewrapped: 0 }).unwrap().seq, 3);
+    assert!(matches!(log.verify(), Verification::Intact { records: 3, .. }));
 }

@@ -40,12 +40,20 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
     let (audit, data_dir) = (&config.audit, paths.data_dir.as_path());
     let output = match &command {
-        AuditCommand::Verify { from, checkpoint } => audit::commands::verify_command(audit, data_dir, from.as_deref(), checkpoint.as_deref())?,
+        AuditCommand::Verify { from, checkpoint } => {
+            audit::commands::verify_command(audit, data_dir, from.as_deref(), checkpoint.as_deref())?
+        }
         AuditCommand::Checkpoint { out } => audit::commands::checkpoint_command(audit, data_dir, out)?,
         AuditCommand::Report { from, to, consultation, format, now } => audit::commands::report_command(
             audit,
             data_dir,
-            &audit::commands::ReportArgs { from: from.as_deref(), to: to.as_deref(), consultation: consultation.as_deref(), format: Some(format), now: now.as_deref() },
+            &audit::commands::ReportArgs {
+                from: from.as_deref(),
+                to: to.as_deref(),
+                consultation: consultation.as_deref(),
+                format: Some(format),
+                now: now.as_deref(),
+            },
         )?,
     };
     println!("{}", output.text.trim_end());

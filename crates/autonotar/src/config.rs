@@ -59,13 +59,23 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         let defaults = asr::Options::default();
-        AsrConfig { language: defaults.language, threads: defaults.threads, beam_size: defaults.beam_size, initial_prompt: defaults.initial_prompt }
+        AsrConfig {
+            language: defaults.language,
+            threads: defaults.threads,
+            beam_size: defaults.beam_size,
+            initial_prompt: defaults.initial_prompt,
+        }
     }
 }
 
 impl AsrConfig {
     pub fn options(&self) -> asr::Options {
-        asr::Options { language: self.language.clone(), threads: self.threads, beam_size: self.beam_size, initial_prompt: self.initial_prompt.clone() }
+        asr::Options {
+            language: self.language.clone(),
+            threads: self.threads,
+            beam_size: self.beam_size,
+            initial_prompt: self.initial_prompt.clone(),
+        }
     }
 }
 
@@ -165,7 +175,8 @@ impl Config {
             None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
             None => return Ok(Config::default()),
         };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
     }
 }

@@ -76,7 +76,10 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     let mut description = format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language);
     let live = if args.streaming {
         if !(args.speed.is_finite() && args.speed >= 0.0) {
-            bail!("--speed {} is not a replay pace: use 1 for real time, a larger number for faster, 0 for as fast as possible", args.speed);
+            bail!(
+                "--speed {} is not a replay pace: use 1 for real time, a larger number for faster, 0 for as fast as possible",
+                args.speed
+            );
         }
         // The pace changes the streaming results, so it is part of what the header records
         // and what a resumed run must match.
@@ -112,7 +115,13 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
         consultations: outcome.evaluated.len() as u64,
         delete_by: None,
     })?;
-    println!("{} evaluated, {} resumed, {} failed; reports in {}", outcome.evaluated.len(), outcome.resumed.len(), outcome.failed.len(), outcome.out_dir.display());
+    println!(
+        "{} evaluated, {} resumed, {} failed; reports in {}",
+        outcome.evaluated.len(),
+        outcome.resumed.len(),
+        outcome.failed.len(),
+        outcome.out_dir.display()
+    );
     for (id, reason) in &outcome.failed {
         eprintln!("failed: {id}: {reason}");
     }
@@ -160,7 +169,11 @@ impl Pipeline for Production {
                 .iter()
                 .map(|s| eval::DraftSection {
                     heading: s.heading.clone(),
-                    statements: s.statements.iter().map(|st| eval::Statement { text: st.text.clone(), evidence: st.evidence.segments.clone() }).collect(),
+                    statements: s
+                        .statements
+                        .iter()
+                        .map(|st| eval::Statement { text: st.text.clone(), evidence: st.evidence.segments.clone() })
+                        .collect(),
                 })
                 .collect(),
             // Without "Til lægens opmærksomhed": what was dropped is not in the note.

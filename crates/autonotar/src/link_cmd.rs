@@ -30,13 +30,16 @@ pub fn run(args: LinkArgs, config: &Config, paths: &Paths) -> anyhow::Result<Exi
         bail!("--ttl must be between 1s and 24h");
     }
     let doctor = audit::Id::new(&args.doctor).context("--doctor is not a valid id")?;
-    let consultation = args
-        .consultation
-        .map(audit::Id::new)
-        .transpose()
-        .context("--consultation is not a valid id")?;
+    let consultation = args.consultation.map(audit::Id::new).transpose().context("--consultation is not a valid id")?;
     let secret = review::LinkSecret::load_or_create(&review::LinkSecret::path_for(&paths.data_dir))?;
-    let url = review::sign_link(&secret, &config.server.public_url()?, &doctor, consultation.as_ref(), SystemTime::now(), args.ttl)?;
+    let url = review::sign_link(
+        &secret,
+        &config.server.public_url()?,
+        &doctor,
+        consultation.as_ref(),
+        SystemTime::now(),
+        args.ttl,
+    )?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -18,15 +18,13 @@ pub fn run(command: ModelsCommand, paths: &Paths) -> anyhow::Result<ExitCode> {
         ModelsCommand::Fetch => {
             let manifest = Manifest::parse(models::MANIFEST)?;
             let mut unpinned = Vec::new();
-            models::fetch(&manifest, &paths.models_dir, &mut |file, outcome| {
-                match outcome {
-                    Outcome::AlreadyPresent => eprintln!("ok        {file}"),
-                    Outcome::Downloaded => eprintln!("fetched   {file}"),
-                    Outcome::Built { sha256, pinned } => {
-                        eprintln!("built     {file}  sha256 {sha256}");
-                        if !pinned {
-                            unpinned.push(file.to_string());
-                        }
+            models::fetch(&manifest, &paths.models_dir, &mut |file, outcome| match outcome {
+                Outcome::AlreadyPresent => eprintln!("ok        {file}"),
+                Outcome::Downloaded => eprintln!("fetched   {file}"),
+                Outcome::Built { sha256, pinned } => {
+                    eprintln!("built     {file}  sha256 {sha256}");
+                    if !pinned {
+                        unpinned.push(file.to_string());
                     }
                 }
             })?;

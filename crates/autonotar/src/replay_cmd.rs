@@ -56,7 +56,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let report = runtime.block_on(replay.run(&mut |event| print_event(event, partials)))?;
     let mut latencies = report.commit_latencies.clone();
     latencies.sort_by(f64::total_cmp);
-    let quantile = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    let quantile =
+        |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
     eprintln!(
         "replay: {} commits, commit latency p50 {:.2} s p95 {:.2} s, hang-up to draft {:.2} s, {} reconnect(s)",
         latencies.len(),
@@ -84,7 +85,9 @@ fn print_event(event: &Event, partials: bool) {
     let clock = |t: f64| format!("{:02}:{:02}", (t / 60.0) as u64, t as u64 % 60);
     match event {
         Event::Committed(p) => println!("[{}] {}: {}", clock(p.start), p.speaker.danish(), p.text),
-        Event::Partial(p) if partials => println!("[{}] {} (foreløbig): {}", clock(p.start), p.speaker.danish(), p.text),
+        Event::Partial(p) if partials => {
+            println!("[{}] {} (foreløbig): {}", clock(p.start), p.speaker.danish(), p.text)
+        }
         Event::Gap { track, expected, got, .. } => eprintln!("gap on track {track}: frames {expected}..{got} missing"),
         Event::Duplicate { track, sequence, .. } => eprintln!("duplicate frame {sequence} on track {track} dropped"),
         Event::Error { code, message } => eprintln!("server error {code:?}: {message}"),

@@ -35,7 +35,9 @@ impl Clock {
 pub fn run(command: RetentionCommand, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
     let vault = paths.open_vault()?;
     match command {
-        RetentionCommand::Status(clock) => println!("{}", vault::retention::status(&vault, &config.retention, clock.now()?)?),
+        RetentionCommand::Status(clock) => {
+            println!("{}", vault::retention::status(&vault, &config.retention, clock.now()?)?)
+        }
         RetentionCommand::Sweep(clock) => {
             let report = vault::retention::sweep(&vault, &config.retention, clock.now()?)?;
             // Deletions are recorded even when printing fails: the log is the DPO's evidence.
@@ -63,11 +65,20 @@ fn sweep_events(report: &SweepReport) -> anyhow::Result<Vec<audit::Event>> {
         events.push(match &deletion.deleted {
             Deleted::Artefact(kind) => {
                 deleted += 1;
-                audit::Event::ArtefactDeleted { artefact: audit::Id::new(format!("{consultation}.{kind}"))?, consultation, policy }
+                audit::Event::ArtefactDeleted {
+                    artefact: audit::Id::new(format!("{consultation}.{kind}"))?,
+                    consultation,
+                    policy,
+                }
             }
             Deleted::Record => {
                 shredded += 1;
-                audit::Event::KeyShredded { key: audit::Id::new(format!("{consultation}.keyring"))?, artefacts: Vec::new(), consultation, policy }
+                audit::Event::KeyShredded {
+                    key: audit::Id::new(format!("{consultation}.keyring"))?,
+                    artefacts: Vec::new(),
+                    consultation,
+                    policy,
+                }
             }
         });
     }

@@ -20,7 +20,8 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&paths.data_dir).with_context(|| format!("cannot create the data directory {}", paths.data_dir.display()))?;
+    std::fs::create_dir_all(&paths.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", paths.data_dir.display()))?;
     let model = paths.whisper_model(config);
     let settings = config.server.settings(&paths.models_dir, &config.asr.language);
     if !model.is_file() || server::check_models(&settings).is_err() {
@@ -44,7 +45,8 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
             Some(files) => Some(listen::tls(files).await?),
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         let store = Store { vault: vault.clone(), audit: audit.clone(), policy: config.retention };
         let service = server::Service::new(settings, recognizer, Some(drafter(paths, store)));
@@ -88,8 +90,16 @@ impl Store {
         let delete_by = audit::Timestamp::from(self.policy.record_deadline(&lifecycle).at);
         let mut log = self.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         log.append(audit::Event::AudioReceived { consultation: consultation.clone(), duration_ms })?;
-        log.append(audit::Event::TranscriptProduced { artefact: audit::Id::new(format!("{id}.transcript"))?, consultation: consultation.clone(), delete_by })?;
-        log.append(audit::Event::DraftProduced { artefact: audit::Id::new(format!("{id}.draft"))?, consultation, delete_by })?;
+        log.append(audit::Event::TranscriptProduced {
+            artefact: audit::Id::new(format!("{id}.transcript"))?,
+            consultation: consultation.clone(),
+            delete_by,
+        })?;
+        log.append(audit::Event::DraftProduced {
+            artefact: audit::Id::new(format!("{id}.draft"))?,
+            consultation,
+            delete_by,
+        })?;
         Ok(())
     }
 }
@@ -121,7 +131,8 @@ fn observer(audit: Arc<Mutex<audit::AuditLog>>, feed: Arc<ServiceFeed>) -> serve
 /// draft in the vault for the review app. A model that cannot be opened does not stop the
 /// service: each draft_ready then carries the transcript and says why there is no draft.
 fn drafter(paths: &Paths, store: Store) -> server::Drafter {
-    let model = note::OnnxClassifier::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE)).map_err(|e| e.to_string());
+    let model = note::OnnxClassifier::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE))
+        .map_err(|e| e.to_string());
     if let Err(e) = &model {
         tracing::warn!("drafts are off until the note model opens: {e}");
         eprintln!("warning: no note drafts: {e}");

@@ -64,7 +64,13 @@ pub fn run(args: TranscribeArgs, config: &Config, paths: &Paths) -> anyhow::Resu
 }
 
 /// The offline path: WAV → per-channel 16 kHz tracks → VAD → Whisper → merged transcript.
-pub fn transcribe_wav(input: &Path, roles: Option<Vec<Role>>, model: &Path, options: asr::Options, paths: &Paths) -> anyhow::Result<Transcript> {
+pub fn transcribe_wav(
+    input: &Path,
+    roles: Option<Vec<Role>>,
+    model: &Path,
+    options: asr::Options,
+    paths: &Paths,
+) -> anyhow::Result<Transcript> {
     let recording = audio::read_wav(input)?;
     let roles = roles_for(roles, recording.channels.len())?;
     let mut recognizer = asr::Recognizer::load(model, options)?;
@@ -85,7 +91,10 @@ pub fn transcribe_wav(input: &Path, roles: Option<Vec<Role>>, model: &Path, opti
 fn roles_for(given: Option<Vec<Role>>, channels: usize) -> anyhow::Result<Vec<Role>> {
     match given {
         Some(roles) if roles.len() != channels => {
-            bail!("--roles names {} roles but the recording has {channels} channel(s): give one role per channel", roles.len())
+            bail!(
+                "--roles names {} roles but the recording has {channels} channel(s): give one role per channel",
+                roles.len()
+            )
         }
         Some(roles) => Ok(roles),
         None if channels == 1 => Ok(vec![Role::Other]),

@@ -8,9 +8,11 @@ use std::path::Path;
 use common::{autonotar, stderr};
 
 fn wav(path: &Path, channels: u16, rate: u32, seconds: f32) -> Vec<u8> {
-    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut writer = hound::WavWriter::create(path, spec).unwrap();
-    (0..(channels as f32 * rate as f32 * seconds) as usize).for_each(|i| writer.write_sample(((i % 100) as i16 - 50) * 100).unwrap());
+    (0..(channels as f32 * rate as f32 * seconds) as usize)
+        .for_each(|i| writer.write_sample(((i % 100) as i16 - 50) * 100).unwrap());
     writer.finalize().unwrap();
     std::fs::read(path).unwrap()
 }
@@ -100,7 +102,8 @@ fn missing_onnx_runtime_is_an_error_not_a_panic() {
     // A models directory with the Whisper model but without ONNX Runtime.
     let models = dir.path().join("models");
     std::fs::create_dir(&models).unwrap();
-    std::os::unix::fs::symlink(common::models_dir().join("ggml-base-q8_0.bin"), models.join("ggml-base-q8_0.bin")).unwrap();
+    std::os::unix::fs::symlink(common::models_dir().join("ggml-base-q8_0.bin"), models.join("ggml-base-q8_0.bin"))
+        .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_autonotar"))
         .args(["transcribe", path.to_str().unwrap()])
         .env("AUTONOTAR_MODELS_DIR", &models)
@@ -109,5 +112,8 @@ fn missing_onnx_runtime_is_an_error_not_a_panic() {
         .unwrap();
     let err = stderr(&output);
     assert!(!output.status.success());
-    assert!(err.contains("libonnxruntime.so") && err.contains("run `autonotar models fetch`") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("libonnxruntime.so") && err.contains("run `autonotar models fetch`") && !err.contains("panicked"),
+        "{err}"
+    );
 }

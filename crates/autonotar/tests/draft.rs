@@ -31,7 +31,8 @@ fn a_typed_transcript_becomes_a_pasteable_danish_note() {
 #[test]
 fn a_fixture_recording_goes_all_the_way_to_a_draft() {
     let dir = tempfile::tempdir().unwrap();
-    let consultation = fixtures::Consultation::load(&fixtures::corpus_dir().join("c07-blaerebetaendelse.toml")).unwrap();
+    let consultation =
+        fixtures::Consultation::load(&fixtures::corpus_dir().join("c07-blaerebetaendelse.toml")).unwrap();
     let wav = fixtures::render(&consultation, dir.path()).unwrap();
     let output = autonotar(&["draft", wav.to_str().unwrap()], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));

@@ -14,7 +14,10 @@ fn eval_runs_the_production_pipeline_writes_every_output_and_is_audited() {
     for id in ["c07-blaerebetaendelse", "c20-vaegtkontrol"] {
         let script = fixtures::corpus_dir().join(format!("{id}.toml"));
         fixtures::render(&fixtures::Consultation::load(&script).unwrap(), &audio).unwrap();
-        manifest.push_str(&format!("\n[[consultation]]\nid = \"{id}\"\naudio = \"{id}.wav\"\nscript = \"{}\"\n", script.display()));
+        manifest.push_str(&format!(
+            "\n[[consultation]]\nid = \"{id}\"\naudio = \"{id}.wav\"\nscript = \"{}\"\n",
+            script.display()
+        ));
     }
     std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
 
@@ -24,7 +27,8 @@ fn eval_runs_the_production_pipeline_writes_every_output_and_is_audited() {
     for file in ["results.json", "per_consultation.csv", "report.md", "report.html"] {
         assert!(dir.path().join("run").join(file).is_file(), "{file} missing");
     }
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("run/results.json")).unwrap()).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/results.json")).unwrap()).unwrap();
     assert!(results.to_string().contains("c20-vaegtkontrol"));
 
     // Resuming into the same directory evaluates nothing again.
@@ -35,7 +39,11 @@ fn eval_runs_the_production_pipeline_writes_every_output_and_is_audited() {
 
     // Both runs are in the audit log, which verifies.
     let verify = autonotar(&["--data-dir", "data", "audit", "verify"], dir.path());
-    assert!(String::from_utf8_lossy(&verify.stdout).starts_with("OK: 2 records"), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).starts_with("OK: 2 records"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 /// `--streaming` on a one-consultation corpus of English espeak audio (Whisper base hears it
@@ -74,10 +82,27 @@ audio = "gone.wav"
     .unwrap();
     // One Whisper thread: on two cores shared with other work it is the faster choice (README).
     // No interim passes: text is committed at pauses only, the fewest decodes for the budget.
-    std::fs::write(dir.path().join("english.toml"), "[asr]\nlanguage = \"en\"\nthreads = 1\n[server]\ninterim_seconds = 0\n").unwrap();
+    std::fs::write(
+        dir.path().join("english.toml"),
+        "[asr]\nlanguage = \"en\"\nthreads = 1\n[server]\ninterim_seconds = 0\n",
+    )
+    .unwrap();
 
     let speed = 4.0;
-    let args = ["--config", "english.toml", "--data-dir", "data", "eval", "--corpus", "manifest.toml", "--out", "run", "--streaming", "--speed", "4"];
+    let args = [
+        "--config",
+        "english.toml",
+        "--data-dir",
+        "data",
+        "eval",
+        "--corpus",
+        "manifest.toml",
+        "--out",
+        "run",
+        "--streaming",
+        "--speed",
+        "4",
+    ];
     let output = autonotar(&args, dir.path());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("2 evaluated, 0 resumed, 1 failed"), "{stdout}{}", stderr(&output));
@@ -93,7 +118,11 @@ audio = "gone.wav"
     }
 
     let results: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
-    assert!(results["header"]["pipeline"].as_str().unwrap().contains("replayed at 4x real time"), "{}", results["header"]);
+    assert!(
+        results["header"]["pipeline"].as_str().unwrap().contains("replayed at 4x real time"),
+        "{}",
+        results["header"]
+    );
     let en1 = &results["consultations"][0];
     assert_eq!(en1["id"], "en1");
     assert!(en1["error"].is_null(), "{}", en1["error"]);
@@ -114,7 +143,8 @@ audio = "gone.wav"
     assert!(after_hangup > 0.0 && after_hangup < transcribing, "after hang-up {after_hangup} s of {transcribing} s");
 
     let csv = std::fs::read_to_string(run.join("per_consultation.csv")).unwrap();
-    let column = csv.lines().next().unwrap().split(',').position(|c| c == "streaming_wer_difference").expect("CSV column");
+    let column =
+        csv.lines().next().unwrap().split(',').position(|c| c == "streaming_wer_difference").expect("CSV column");
     let row = csv.lines().find(|l| l.starts_with("en1,")).unwrap();
     assert!(row.split(',').nth(column).unwrap().parse::<f64>().is_ok(), "{csv}");
     // The reports show the comparison with its value, not the "–" of a run without it.
@@ -122,7 +152,11 @@ audio = "gone.wav"
     let row = markdown.lines().find(|l| l.starts_with("| Streaming vs. offline WER |")).expect("summary row");
     assert!(row.ends_with(" % |"), "{row}");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(html.contains("<td>Streaming vs. offline WER</td><td>") && !html.contains("<td>Streaming vs. offline WER</td><td>–"), "report.html");
+    assert!(
+        html.contains("<td>Streaming vs. offline WER</td><td>")
+            && !html.contains("<td>Streaming vs. offline WER</td><td>–"),
+        "report.html"
+    );
 }
 
 /// Writes each channel of a WAV to its own mono file.

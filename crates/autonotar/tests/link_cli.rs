@@ -10,7 +10,8 @@ use common::stderr;
 #[test]
 fn link_prints_one_url_the_review_app_accepts_once() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("autonotar.toml"), "[server]\npublic_url = \"https://laege.example:8443/\"\n").unwrap();
+    std::fs::write(dir.path().join("autonotar.toml"), "[server]\npublic_url = \"https://laege.example:8443/\"\n")
+        .unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_autonotar"))
             .args(["--config", "autonotar.toml", "--data-dir", "data"])
@@ -37,7 +38,11 @@ fn link_prints_one_url_the_review_app_accepts_once() {
     assert_eq!(claims.consultation.as_ref().map(|c| c.as_str()), Some("k-2026-0042"));
     assert!(review::link::redeem(&secret, &used, token, SystemTime::now()).is_err(), "a link works once");
 
-    for bad in [&["link", "--doctor", "0101901234"][..], &["link", "--doctor", "laege-07", "--ttl", "2d"], &["link", "--doctor", "a b"]] {
+    for bad in [
+        &["link", "--doctor", "0101901234"][..],
+        &["link", "--doctor", "laege-07", "--ttl", "2d"],
+        &["link", "--doctor", "a b"],
+    ] {
         let output = run(bad);
         assert!(!output.status.success(), "{bad:?} accepted");
         assert!(stderr(&output).starts_with("error:"), "{bad:?}: {}", stderr(&output));

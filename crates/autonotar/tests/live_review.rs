@@ -36,7 +36,10 @@ fn millis_now() -> f64 {
 fn link(dir: &Path, data: &Path, addr: &str, doctor: &str) -> String {
     let config = dir.join(format!("link-{doctor}.toml"));
     std::fs::write(&config, format!("[server]\npublic_url = \"http://{addr}\"\n")).unwrap();
-    let out = common::autonotar(&["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor], dir);
+    let out = common::autonotar(
+        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor],
+        dir,
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
@@ -67,7 +70,8 @@ async fn live_flow(kind: Kind) {
     // Whisper base hears espeak's English reliably, not its Danish.
     let config = dir.path().join("autonotar.toml");
     std::fs::write(&config, "[asr]\nlanguage = \"en\"\n").unwrap();
-    let serve = common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let serve =
+        common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     let origin = format!("http://{}", serve.addr);
 
     let client = driver.browser().await;
@@ -93,7 +97,13 @@ async fn live_flow(kind: Kind) {
     let printed = std::thread::spawn(move || stdout.lines().map(|l| (millis_now(), l.unwrap())).collect::<Vec<_>>());
 
     let row = format!("document.getElementById('row-{CONSULTATION}')?.textContent ?? ''");
-    until_within(&client, Duration::from_secs(30), "the call to be listed as recording", &format!("{row}.includes('optager')")).await;
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "the call to be listed as recording",
+        &format!("{row}.includes('optager')"),
+    )
+    .await;
     assert_eq!(js(&client, "return window.notReloaded === true;").await, Value::Bool(true));
 
     // Another doctor sees nothing of it, not even while it is going on.
@@ -110,11 +120,21 @@ async fn live_flow(kind: Kind) {
     client.goto(&format!("{origin}/review/k/{CONSULTATION}")).await.unwrap();
     assert!(text_of(&client, "h1").await.starts_with("Samtalen direkte"));
     assert!(text_of(&client, "#live-status").await.contains("optager"));
-    js(&client, "window.arrivals = []; new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+    js(
+        &client,
+        "window.arrivals = []; new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
         if (n.matches?.('.seg:not(.tentative)')) window.arrivals.push([Date.now(), n.lastChild.textContent.trim()]);
-    }))).observe(document.getElementById('live-segments'), { childList: true });").await;
+    }))).observe(document.getElementById('live-segments'), { childList: true });",
+    )
+    .await;
     let committed = "#live-segments .seg:not(.tentative)";
-    until_within(&client, WHISPER, "committed text on the live page", &format!("document.querySelector('{committed}')")).await;
+    until_within(
+        &client,
+        WHISPER,
+        "committed text on the live page",
+        &format!("document.querySelector('{committed}')"),
+    )
+    .await;
     let first = text_of(&client, committed).await;
     assert!(["Læge · 0:0", "Patient · 0:0"].iter().any(|p| first.starts_with(p)), "who and when come first: {first}");
     driver.screenshot(&client, "direkte").await;
@@ -122,7 +142,10 @@ async fn live_flow(kind: Kind) {
         "[...document.querySelectorAll('{committed}')].some((s) => s.textContent.toLowerCase().includes('sore throat'))"
     ))
     .await;
-    assert_eq!(js(&client, "return document.querySelectorAll('#live-segments .tentative').length <= 2;").await, Value::Bool(true));
+    assert_eq!(
+        js(&client, "return document.querySelectorAll('#live-segments .tentative').length <= 2;").await,
+        Value::Bool(true)
+    );
 
     // Read before hang-up: the page is about to turn into another.
     let arrivals = js(&client, "return window.arrivals;").await;
@@ -131,12 +154,22 @@ async fn live_flow(kind: Kind) {
     let status = replay.wait().unwrap();
     let printed = printed.join().unwrap();
     assert!(status.success(), "replay failed: {printed:?}");
-    until_within(&client, WHISPER, "the draft page", "document.querySelector('h1')?.textContent.startsWith('Kladde')").await;
+    until_within(&client, WHISPER, "the draft page", "document.querySelector('h1')?.textContent.startsWith('Kladde')")
+        .await;
     assert!(client.current_url().await.unwrap().path().ends_with(&format!("/review/k/{CONSULTATION}")));
     let conversation = js(&client, "return document.querySelector('.transcript ol').textContent;").await;
-    assert!(conversation.as_str().unwrap().to_lowercase().contains("throat"), "the draft page's conversation: {conversation}");
+    assert!(
+        conversation.as_str().unwrap().to_lowercase().contains("throat"),
+        "the draft page's conversation: {conversation}"
+    );
     client.switch_to_window(list_tab).await.unwrap();
-    until_within(&client, Duration::from_secs(30), "the list to say the draft is ready", &format!("{row}.includes('kladde klar')")).await;
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "the list to say the draft is ready",
+        &format!("{row}.includes('kladde klar')"),
+    )
+    .await;
     assert_eq!(js(&client, "return window.notReloaded === true;").await, Value::Bool(true), "the list was reloaded");
     let ready_at = js(&client, "return window.readyAt;").await.as_f64().unwrap();
     client.close().await.unwrap();
@@ -160,10 +193,15 @@ fn report_latencies(kind: Kind, printed: &[(f64, String)], arrivals: &Value, rea
     let mut lags = Vec::new();
     for arrival in arrivals.as_array().unwrap() {
         let (at, words) = (arrival[0].as_f64().unwrap(), arrival[1].as_str().unwrap());
-        if let Some((printed_at, _)) = printed.iter().find(|(_, line)| !words.is_empty() && line.trim_end().ends_with(words)) {
+        if let Some((printed_at, _)) =
+            printed.iter().find(|(_, line)| !words.is_empty() && line.trim_end().ends_with(words))
+        {
             lags.push(at - printed_at);
         }
     }
     let draft_at = printed.iter().find(|(_, line)| line == "--- draft ---").map(|(at, _)| *at).unwrap();
-    eprintln!("{kind:?}: committed text on the live page vs the replay client: {lags:.0?} ms; list 'kladde klar' {:.0} ms after draft_ready", ready_at - draft_at);
+    eprintln!(
+        "{kind:?}: committed text on the live page vs the replay client: {lags:.0?} ms; list 'kladde klar' {:.0} ms after draft_ready",
+        ready_at - draft_at
+    );
 }

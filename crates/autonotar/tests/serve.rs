@@ -32,7 +32,20 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
     let addr = serve.addr.clone();
     let replay = common::autonotar(
-        &["replay", wav.to_str().unwrap(), "--server", &format!("ws://{addr}"), "--speed", "4", "--consultation", "k-2026-0001", "--doctor", "laege-01", "--draft-timeout", "600"],
+        &[
+            "replay",
+            wav.to_str().unwrap(),
+            "--server",
+            &format!("ws://{addr}"),
+            "--speed",
+            "4",
+            "--consultation",
+            "k-2026-0001",
+            "--doctor",
+            "laege-01",
+            "--draft-timeout",
+            "600",
+        ],
         dir.path(),
     );
     let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
@@ -66,9 +79,14 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
         common::autonotar(&all, dir.path())
     };
     assert!(String::from_utf8_lossy(&run(&["audit", "verify"]).stdout).starts_with("OK: "));
-    let report = String::from_utf8_lossy(&run(&["audit", "report", "--consultation", "k-2026-0001"]).stdout).into_owned();
+    let report =
+        String::from_utf8_lossy(&run(&["audit", "report", "--consultation", "k-2026-0001"]).stdout).into_owned();
     assert!(report.contains("k-2026-0001.transcript") && report.contains("k-2026-0001.draft"), "{report}");
     // The doctor can open it in the review app.
     let link = run(&["link", "--doctor", "laege-01", "--consultation", "k-2026-0001"]);
-    assert!(link.status.success() && String::from_utf8_lossy(&link.stdout).contains("/review/login?t="), "{}", common::stderr(&link));
+    assert!(
+        link.status.success() && String::from_utf8_lossy(&link.stdout).contains("/review/login?t="),
+        "{}",
+        common::stderr(&link)
+    );
 }

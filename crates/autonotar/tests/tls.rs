@@ -36,7 +36,8 @@ fn with_a_certificate_serve_speaks_https_and_the_review_cookie_is_secure() {
     let config = dir.path().join("autonotar.toml");
     std::fs::write(&config, "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n").unwrap();
     let data = dir.path().join("data");
-    let serve = common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let serve =
+        common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     let addr = serve.addr.clone();
 
     let health = https_get(&addr, "/healthz", made.cert.der());
@@ -46,12 +47,21 @@ fn with_a_certificate_serve_speaks_https_and_the_review_cookie_is_secure() {
     assert!(!plain.contains("ok\n"), "answered over plain HTTP: {plain}");
 
     // The link names the HTTPS address (public_url follows TLS), and the session cookie is Secure.
-    let link = common::autonotar(&["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", "laege-01"], dir.path());
+    let link = common::autonotar(
+        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", "laege-01"],
+        dir.path(),
+    );
     let link = String::from_utf8(link.stdout).unwrap();
     assert!(link.starts_with("https://127.0.0.1:8470/review/login?t="), "{link}");
     let login = https_get(&addr, link.trim().trim_start_matches("https://127.0.0.1:8470"), made.cert.der());
-    let cookie = login.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_else(|| panic!("no cookie: {login}"));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.ends_with("; Secure"), "{cookie}");
+    let cookie = login
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {login}"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
     let logs = serve.stop();
     assert!(logs.contains(&format!("wss://{addr}/v1/ingest")), "{logs}");
 }
@@ -61,7 +71,10 @@ fn half_a_tls_configuration_or_an_http_address_with_tls_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (config, says) in [
         ("[server]\ntls_cert = \"cert.pem\"\n", "tls_cert and tls_key go together"),
-        ("[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\npublic_url = \"http://x\"\n", "must start with https://"),
+        (
+            "[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\npublic_url = \"http://x\"\n",
+            "must start with https://",
+        ),
     ] {
         std::fs::write(dir.path().join("autonotar.toml"), config).unwrap();
         let out = common::autonotar(&["--config", "autonotar.toml", "link", "--doctor", "laege-01"], dir.path());

@@ -18,7 +18,11 @@ fn transcribe_json(wav: &Path, extra: &[&str], dir: &Path) -> Transcript {
 fn assert_sane_times(t: &Transcript) {
     assert!(t.segments.windows(2).all(|w| w[0].start <= w[1].start), "segments out of time order");
     for s in &t.segments {
-        assert!(0.0 <= s.start && s.start <= s.end && s.end <= t.duration + 0.5, "segment {s:?} outside 0..{}", t.duration);
+        assert!(
+            0.0 <= s.start && s.start <= s.end && s.end <= t.duration + 0.5,
+            "segment {s:?} outside 0..{}",
+            t.duration
+        );
         assert!((0.0..=1.0).contains(&s.confidence));
     }
 }
@@ -50,7 +54,12 @@ fn english_stereo_comes_back_word_for_word_with_the_right_speakers() {
     }
     // The patient's segment sits where the patient spoke, between the doctor's two lines.
     let patient_segment = t.segments.iter().find(|s| s.speaker == Role::Patient).unwrap();
-    assert!((patient_segment.start - timings[1].start).abs() < 1.0, "{} vs {}", patient_segment.start, timings[1].start);
+    assert!(
+        (patient_segment.start - timings[1].start).abs() < 1.0,
+        "{} vs {}",
+        patient_segment.start,
+        timings[1].start
+    );
     assert_eq!(t.segments.first().unwrap().speaker, Role::Doctor);
     assert_eq!(t.segments.last().unwrap().speaker, Role::Doctor);
 }
@@ -83,7 +92,12 @@ fn real_danish_speech_gives_danish_text() {
     assert_eq!(names.len(), 13);
     // All clips in one mono stream, a second of silence between them: one speaker per clip.
     let wav = dir.path().join("nst.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
     for name in &names {
         let mut reader = hound::WavReader::open(name).unwrap();
@@ -107,7 +121,12 @@ fn real_danish_speech_gives_danish_text() {
 fn silence_gives_an_empty_transcript_and_success() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("silence.wav");
-    let spec = hound::WavSpec { channels: 2, sample_rate: 48000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
     (0..2 * 48000 * 5).for_each(|_| writer.write_sample(0i16).unwrap());
     writer.finalize().unwrap();

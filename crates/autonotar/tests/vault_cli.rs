@@ -10,7 +10,12 @@ use common::stderr;
 fn run(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["--data-dir", "data"];
     all.extend_from_slice(args);
-    std::process::Command::new(env!("CARGO_BIN_EXE_autonotar")).args(&all).current_dir(dir).env_remove("AUTONOTAR_KEK").output().unwrap()
+    std::process::Command::new(env!("CARGO_BIN_EXE_autonotar"))
+        .args(&all)
+        .current_dir(dir)
+        .env_remove("AUTONOTAR_KEK")
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -25,7 +30,9 @@ fn keys_init_then_retention_deletes_exactly_when_due() {
 
     // A consultation whose draft was never approved: the default policy deletes it after 14 days.
     let kek = vault::Kek::load(&key_file).unwrap();
-    let vault = vault::Vault::open(&dir.path().join("data"), kek).unwrap().with_clock(|| vault::retention::parse_time("2026-11-01T10:00:00Z").unwrap());
+    let vault = vault::Vault::open(&dir.path().join("data"), kek)
+        .unwrap()
+        .with_clock(|| vault::retention::parse_time("2026-11-01T10:00:00Z").unwrap());
     vault.create("consultation-1", false).unwrap();
     vault.put("consultation-1", vault::ArtefactKind::Draft, b"Videokonsultation. Ondt i halsen.").unwrap();
 
@@ -46,8 +53,13 @@ fn keys_init_then_retention_deletes_exactly_when_due() {
     // The deletion is in the audit log, which still verifies, and the DPO report shows it.
     let verify = run(dir.path(), &["audit", "verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(String::from_utf8_lossy(&verify.stdout).starts_with("OK: 4 records, head "), "{}", String::from_utf8_lossy(&verify.stdout));
-    let dpo = run(dir.path(), &["audit", "report", "--consultation", "consultation-1", "--now", "2026-11-15T10:00:00Z"]);
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).starts_with("OK: 4 records, head "),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let dpo =
+        run(dir.path(), &["audit", "report", "--consultation", "consultation-1", "--now", "2026-11-15T10:00:00Z"]);
     let dpo = String::from_utf8_lossy(&dpo.stdout);
     assert!(dpo.contains("consultation-1.draft"), "{dpo}");
 }

@@ -46,7 +46,9 @@ impl Drop for Driver {
 
 /// `name` on PATH, or where `cargo install` puts it.
 fn installed(name: &str) -> Option<PathBuf> {
-    let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
@@ -109,7 +111,11 @@ impl Driver {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{}", self.port)).await {
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
                 Ok(client) => return client,
                 Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
                 Err(e) => panic!("the {:?} WebDriver did not start a browser: {e}", self.kind),
@@ -154,7 +160,8 @@ impl WebDriverCompatibleCommand for Cdp {
 }
 
 pub async fn press(client: &Client, key: char) {
-    let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    let keys =
+        KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
     client.perform_actions(keys).await.unwrap();
 }
 

@@ -39,19 +39,10 @@ impl EditCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Step {
-    Match {
-        word: String,
-    },
-    Substitution {
-        reference: String,
-        hypothesis: String,
-    },
-    Deletion {
-        reference: String,
-    },
-    Insertion {
-        hypothesis: String,
-    },
+    Match { word: String },
+    Substitution { reference: String, hypothesis: String },
+    Deletion { reference: String },
+    Insertion { hypothesis: String },
 }
 
 /// A word alignment with its counts.
@@ -97,10 +88,7 @@ pub fn align(reference: &[String], hypothesis: &[String]) -> Alignment {
     }
 
     let mut steps = Vec::with_capacity(n.max(m));
-    let mut counts = EditCounts {
-        reference_len: n,
-        ..EditCounts::default()
-    };
+    let mut counts = EditCounts { reference_len: n, ..EditCounts::default() };
     let (mut i, mut j) = (n, m);
     while i > 0 || j > 0 {
         match back[i * width + j] {
@@ -110,26 +98,19 @@ pub fn align(reference: &[String], hypothesis: &[String]) -> Alignment {
                     Step::Match { word: r.clone() }
                 } else {
                     counts.substitutions += 1;
-                    Step::Substitution {
-                        reference: r.clone(),
-                        hypothesis: h.clone(),
-                    }
+                    Step::Substitution { reference: r.clone(), hypothesis: h.clone() }
                 });
                 i -= 1;
                 j -= 1;
             }
             Back::Up => {
                 counts.deletions += 1;
-                steps.push(Step::Deletion {
-                    reference: reference[i - 1].clone(),
-                });
+                steps.push(Step::Deletion { reference: reference[i - 1].clone() });
                 i -= 1;
             }
             Back::Left => {
                 counts.insertions += 1;
-                steps.push(Step::Insertion {
-                    hypothesis: hypothesis[j - 1].clone(),
-                });
+                steps.push(Step::Insertion { hypothesis: hypothesis[j - 1].clone() });
                 j -= 1;
             }
         }
@@ -150,43 +131,21 @@ pub fn edit_counts<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> EditCount
         insertions: usize,
     }
     let m = hypothesis.len();
-    let mut previous: Vec<Cell> = (0..=m)
-        .map(|j| Cell {
-            cost: j,
-            insertions: j,
-            ..Cell::default()
-        })
-        .collect();
+    let mut previous: Vec<Cell> = (0..=m).map(|j| Cell { cost: j, insertions: j, ..Cell::default() }).collect();
     let mut current = vec![Cell::default(); m + 1];
     for (i, r) in reference.iter().enumerate() {
-        current[0] = Cell {
-            cost: i + 1,
-            deletions: i + 1,
-            ..Cell::default()
-        };
+        current[0] = Cell { cost: i + 1, deletions: i + 1, ..Cell::default() };
         for j in 1..=m {
             let differs = usize::from(*r != hypothesis[j - 1]);
             let diagonal = previous[j - 1].cost + differs;
             let up = previous[j].cost + 1;
             let left = current[j - 1].cost + 1;
             current[j] = if diagonal <= up && diagonal <= left {
-                Cell {
-                    cost: diagonal,
-                    substitutions: previous[j - 1].substitutions + differs,
-                    ..previous[j - 1]
-                }
+                Cell { cost: diagonal, substitutions: previous[j - 1].substitutions + differs, ..previous[j - 1] }
             } else if up <= left {
-                Cell {
-                    cost: up,
-                    deletions: previous[j].deletions + 1,
-                    ..previous[j]
-                }
+                Cell { cost: up, deletions: previous[j].deletions + 1, ..previous[j] }
             } else {
-                Cell {
-                    cost: left,
-                    insertions: current[j - 1].insertions + 1,
-                    ..current[j - 1]
-                }
+                Cell { cost: left, insertions: current[j - 1].insertions + 1, ..current[j - 1] }
             };
         }
         std::mem::swap(&mut previous, &mut current);
@@ -212,15 +171,11 @@ impl Alignment {
     /// blocks separated by a blank line.
     pub fn to_text(&self, width: usize) -> String {
         let mut blocks = Vec::new();
-        let (mut reference, mut hypothesis, mut marks) =
-            (String::new(), String::new(), String::new());
+        let (mut reference, mut hypothesis, mut marks) = (String::new(), String::new(), String::new());
         for step in &self.steps {
             let (r, h, mark) = match step {
                 Step::Match { word } => (word.as_str(), word.as_str(), ' '),
-                Step::Substitution {
-                    reference,
-                    hypothesis,
-                } => (reference.as_str(), hypothesis.as_str(), 'S'),
+                Step::Substitution { reference, hypothesis } => (reference.as_str(), hypothesis.as_str(), 'S'),
                 Step::Deletion { reference } => (reference.as_str(), "", 'D'),
                 Step::Insertion { hypothesis } => ("", hypothesis.as_str(), 'I'),
             };
@@ -252,12 +207,7 @@ impl Alignment {
 
 fn rows(reference: &str, hypothesis: &str, marks: &str) -> String {
     let marks = format!("     {marks}");
-    format!(
-        "REF: {}\nHYP: {}\n{}\n",
-        reference.trim_end(),
-        hypothesis.trim_end(),
-        marks.trim_end()
-    )
+    format!("REF: {}\nHYP: {}\n{}\n", reference.trim_end(), hypothesis.trim_end(), marks.trim_end())
 }
 
 #[cfg(test)]
@@ -273,39 +223,12 @@ mod tests {
         // REF: the cat sat on the mat      (N = 6)
         // HYP:     cat sit on the mat too
         //      D       S              I      → WER = 3/6 (all-substitution would cost 6)
-        let a = align(
-            &words("the cat sat on the mat"),
-            &words("cat sit on the mat too"),
-        );
-        assert_eq!(
-            a.counts,
-            EditCounts {
-                substitutions: 1,
-                deletions: 1,
-                insertions: 1,
-                reference_len: 6
-            }
-        );
+        let a = align(&words("the cat sat on the mat"), &words("cat sit on the mat too"));
+        assert_eq!(a.counts, EditCounts { substitutions: 1, deletions: 1, insertions: 1, reference_len: 6 });
         assert_eq!(a.counts.rate(), Some(0.5));
-        assert_eq!(
-            a.steps[0],
-            Step::Deletion {
-                reference: "the".into()
-            }
-        );
-        assert_eq!(
-            a.steps[2],
-            Step::Substitution {
-                reference: "sat".into(),
-                hypothesis: "sit".into()
-            }
-        );
-        assert_eq!(
-            a.steps[6],
-            Step::Insertion {
-                hypothesis: "too".into()
-            }
-        );
+        assert_eq!(a.steps[0], Step::Deletion { reference: "the".into() });
+        assert_eq!(a.steps[2], Step::Substitution { reference: "sat".into(), hypothesis: "sit".into() });
+        assert_eq!(a.steps[6], Step::Insertion { hypothesis: "too".into() });
     }
 
     #[test]
@@ -316,22 +239,13 @@ mod tests {
         assert_eq!(counts.errors(), 5);
         assert_eq!(counts.reference_len, 9);
         let chars = |s: &str| s.chars().map(String::from).collect::<Vec<_>>();
-        assert_eq!(
-            align(&chars("intention"), &chars("execution")).counts,
-            counts
-        );
+        assert_eq!(align(&chars("intention"), &chars("execution")).counts, counts);
     }
 
     #[test]
     fn empty_sides() {
         let a = align(&[], &words("a b"));
-        assert_eq!(
-            a.counts,
-            EditCounts {
-                insertions: 2,
-                ..EditCounts::default()
-            }
-        );
+        assert_eq!(a.counts, EditCounts { insertions: 2, ..EditCounts::default() });
         assert_eq!(a.counts.rate(), None);
         let a = align(&words("a b"), &[]);
         assert_eq!(a.counts.rate(), Some(1.0));
@@ -339,10 +253,7 @@ mod tests {
 
     #[test]
     fn text_rendering_marks_each_edit() {
-        let a = align(
-            &words("the cat sat on the mat"),
-            &words("cat sit on the mat too"),
-        );
+        let a = align(&words("the cat sat on the mat"), &words("cat sit on the mat too"));
         assert_eq!(
             a.to_text(100),
             "REF: the cat sat on the mat ***\nHYP: *** cat sit on the mat too\n     D       S              I\n"

@@ -81,10 +81,7 @@ pub const RESAMPLES: usize = 2000;
 pub const BOOTSTRAP_SEED: u64 = 0;
 
 /// A micro-averaged metric as (numerator, denominator) of one consultation.
-type Counts = (
-    &'static str,
-    fn(&ConsultationResult) -> Option<(usize, usize)>,
-);
+type Counts = (&'static str, fn(&ConsultationResult) -> Option<(usize, usize)>);
 
 const PAIRED_METRICS: &[Counts] = &[
     ("WER", |c| {
@@ -145,11 +142,7 @@ fn paired_bootstrap(pairs: &[Pair], resamples: usize, seed: u64) -> Option<(f64,
         return None;
     }
     differences.sort_by(f64::total_cmp);
-    Some((
-        difference,
-        percentile(&differences, 0.025),
-        percentile(&differences, 0.975),
-    ))
+    Some((difference, percentile(&differences, 0.025), percentile(&differences, 0.975)))
 }
 
 fn paired_differences(a: &[ConsultationResult], b: &[ConsultationResult]) -> Vec<PairedDifference> {
@@ -164,13 +157,7 @@ fn paired_differences(a: &[ConsultationResult], b: &[ConsultationResult]) -> Vec
                 })
                 .collect();
             let (difference, low, high) = paired_bootstrap(&pairs, RESAMPLES, BOOTSTRAP_SEED)?;
-            Some(PairedDifference {
-                metric,
-                consultations: pairs.len(),
-                difference,
-                low,
-                high,
-            })
+            Some(PairedDifference { metric, consultations: pairs.len(), difference, low, high })
         })
         .collect()
 }
@@ -193,74 +180,32 @@ type Metric<T> = (&'static str, Unit, fn(&T) -> Option<f64>);
 const SUMMARY_METRICS: &[Metric<RunResults>] = &[
     ("WER", Unit::Percent, |r| r.summary.wer),
     ("CER", Unit::Percent, |r| r.summary.cer),
-    ("Streaming vs. offline WER", Unit::Percent, |r| {
-        r.summary.streaming_vs_offline_wer
-    }),
+    ("Streaming vs. offline WER", Unit::Percent, |r| r.summary.streaming_vs_offline_wer),
     ("Fact recall", Unit::Percent, |r| r.summary.fact_recall),
-    ("Section placement", Unit::Percent, |r| {
-        r.summary.section_placement
-    }),
-    ("Statement precision", Unit::Percent, |r| {
-        r.summary.statement_precision
-    }),
-    ("ROUGE-1 F1 (mean)", Unit::Plain, |r| {
-        Some(r.summary.rouge1_f1?.mean)
-    }),
-    ("ROUGE-2 F1 (mean)", Unit::Plain, |r| {
-        Some(r.summary.rouge2_f1?.mean)
-    }),
-    ("ROUGE-L F1 (mean)", Unit::Plain, |r| {
-        Some(r.summary.rouge_l_f1?.mean)
-    }),
-    ("Real-time factor (mean)", Unit::Plain, |r| {
-        Some(r.summary.real_time_factor?.mean)
-    }),
-    ("Real-time factor (p95)", Unit::Plain, |r| {
-        Some(r.summary.real_time_factor?.p95)
-    }),
-    ("Hang-up to draft (p50)", Unit::Seconds, |r| {
-        Some(r.summary.hangup_to_draft_seconds?.p50)
-    }),
-    ("Hang-up to draft (p95)", Unit::Seconds, |r| {
-        Some(r.summary.hangup_to_draft_seconds?.p95)
-    }),
-    ("Peak memory (p95)", Unit::Mebibytes, |r| {
-        Some(r.summary.peak_memory_bytes?.p95)
-    }),
+    ("Section placement", Unit::Percent, |r| r.summary.section_placement),
+    ("Statement precision", Unit::Percent, |r| r.summary.statement_precision),
+    ("ROUGE-1 F1 (mean)", Unit::Plain, |r| Some(r.summary.rouge1_f1?.mean)),
+    ("ROUGE-2 F1 (mean)", Unit::Plain, |r| Some(r.summary.rouge2_f1?.mean)),
+    ("ROUGE-L F1 (mean)", Unit::Plain, |r| Some(r.summary.rouge_l_f1?.mean)),
+    ("Real-time factor (mean)", Unit::Plain, |r| Some(r.summary.real_time_factor?.mean)),
+    ("Real-time factor (p95)", Unit::Plain, |r| Some(r.summary.real_time_factor?.p95)),
+    ("Hang-up to draft (p50)", Unit::Seconds, |r| Some(r.summary.hangup_to_draft_seconds?.p50)),
+    ("Hang-up to draft (p95)", Unit::Seconds, |r| Some(r.summary.hangup_to_draft_seconds?.p95)),
+    ("Peak memory (p95)", Unit::Mebibytes, |r| Some(r.summary.peak_memory_bytes?.p95)),
 ];
 
 const CONSULTATION_METRICS: &[Metric<ConsultationResult>] = &[
-    ("WER", Unit::Percent, |c| {
-        c.transcription.as_ref()?.overall.wer()
-    }),
-    ("CER", Unit::Percent, |c| {
-        c.transcription.as_ref()?.overall.cer()
-    }),
-    ("fact recall", Unit::Percent, |c| {
-        c.note.as_ref()?.fact_recall?.value()
-    }),
-    ("statement precision", Unit::Percent, |c| {
-        c.note.as_ref()?.statement_support.value()
-    }),
-    ("ROUGE-L F1", Unit::Plain, |c| {
-        Some(c.note.as_ref()?.rouge?.rouge_l.f1)
-    }),
+    ("WER", Unit::Percent, |c| c.transcription.as_ref()?.overall.wer()),
+    ("CER", Unit::Percent, |c| c.transcription.as_ref()?.overall.cer()),
+    ("fact recall", Unit::Percent, |c| c.note.as_ref()?.fact_recall?.value()),
+    ("statement precision", Unit::Percent, |c| c.note.as_ref()?.statement_support.value()),
+    ("ROUGE-L F1", Unit::Plain, |c| Some(c.note.as_ref()?.rouge?.rouge_l.f1)),
     ("RTF", Unit::Plain, |c| c.speed.real_time_factor),
-    ("hang-up to draft", Unit::Seconds, |c| {
-        c.speed.hangup_to_draft_seconds
-    }),
+    ("hang-up to draft", Unit::Seconds, |c| c.speed.hangup_to_draft_seconds),
 ];
 
 fn changes<T>(metrics: &[Metric<T>], a: &T, b: &T) -> Vec<Change> {
-    metrics
-        .iter()
-        .map(|(metric, unit, value)| Change {
-            metric,
-            unit: *unit,
-            a: value(a),
-            b: value(b),
-        })
-        .collect()
+    metrics.iter().map(|(metric, unit, value)| Change { metric, unit: *unit, a: value(a), b: value(b) }).collect()
 }
 
 /// Compares the runs in two output directories (their `results.json`).
@@ -270,42 +215,24 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, ResultsError> {
     let mut warnings = Vec::new();
     let (ha, hb) = (&a.header, &b.header);
     if ha.corpus.manifest_sha256 != hb.corpus.manifest_sha256 {
-        warnings.push(format!(
-            "the runs scored different corpus manifests ({} and {})",
-            ha.corpus.name, hb.corpus.name
-        ));
+        warnings
+            .push(format!("the runs scored different corpus manifests ({} and {})", ha.corpus.name, hb.corpus.name));
     }
-    let stages = |h: &crate::run::RunHeader| {
-        format!(
-            "{} {}",
-            h.stages,
-            if h.streaming { "streaming" } else { "offline" }
-        )
-    };
+    let stages =
+        |h: &crate::run::RunHeader| format!("{} {}", h.stages, if h.streaming { "streaming" } else { "offline" });
     if stages(ha) != stages(hb) {
-        warnings.push(format!(
-            "the runs ran different stages ({} and {})",
-            stages(ha),
-            stages(hb)
-        ));
+        warnings.push(format!("the runs ran different stages ({} and {})", stages(ha), stages(hb)));
     }
     if ha.machine != hb.machine {
         warnings.push("the runs ran on different machines: speed is not comparable".to_string());
     }
     for (name, results) in [("A", &a), ("B", &b)] {
         if !results.header.complete {
-            warnings.push(format!(
-                "run {name} was interrupted ({} consultations pending)",
-                results.pending.len()
-            ));
+            warnings.push(format!("run {name} was interrupted ({} consultations pending)", results.pending.len()));
         }
     }
     let ok = |r: &RunResults| -> Vec<ConsultationResult> {
-        r.consultations
-            .iter()
-            .filter(|c| c.error.is_none())
-            .cloned()
-            .collect()
+        r.consultations.iter().filter(|c| c.error.is_none()).cloned().collect()
     };
     let (ok_a, ok_b) = (ok(&a), ok(&b));
     let mut consultations = Vec::new();
@@ -313,25 +240,16 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, ResultsError> {
     for ca in &ok_a {
         match ok_b.iter().find(|cb| cb.id == ca.id) {
             Some(cb) => {
-                let differing: Vec<Change> = changes(CONSULTATION_METRICS, ca, cb)
-                    .into_iter()
-                    .filter(|c| c.a != c.b)
-                    .collect();
+                let differing: Vec<Change> =
+                    changes(CONSULTATION_METRICS, ca, cb).into_iter().filter(|c| c.a != c.b).collect();
                 if !differing.is_empty() {
-                    consultations.push(ConsultationChanges {
-                        id: ca.id.clone(),
-                        changes: differing,
-                    });
+                    consultations.push(ConsultationChanges { id: ca.id.clone(), changes: differing });
                 }
             }
             None => only_in_a.push(ca.id.clone()),
         }
     }
-    let only_in_b = ok_b
-        .iter()
-        .filter(|cb| !ok_a.iter().any(|ca| ca.id == cb.id))
-        .map(|c| c.id.clone())
-        .collect();
+    let only_in_b = ok_b.iter().filter(|cb| !ok_a.iter().any(|ca| ca.id == cb.id)).map(|c| c.id.clone()).collect();
     Ok(Comparison {
         a: a_dir.to_path_buf(),
         b: b_dir.to_path_buf(),
@@ -350,19 +268,9 @@ impl fmt::Display for Comparison {
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
         }
-        writeln!(
-            f,
-            "\n{:<28} {:>12} {:>12} {:>12}",
-            "metric", "A", "B", "change"
-        )?;
-        for change in self
-            .summary
-            .iter()
-            .filter(|c| c.a.is_some() || c.b.is_some())
-        {
-            let difference = change
-                .difference()
-                .map_or_else(String::new, |d| change.unit.show_change(d));
+        writeln!(f, "\n{:<28} {:>12} {:>12} {:>12}", "metric", "A", "B", "change")?;
+        for change in self.summary.iter().filter(|c| c.a.is_some() || c.b.is_some()) {
+            let difference = change.difference().map_or_else(String::new, |d| change.unit.show_change(d));
             writeln!(
                 f,
                 "{:<28} {:>12} {:>12} {:>12}",
@@ -396,9 +304,8 @@ impl fmt::Display for Comparison {
                     .changes
                     .iter()
                     .map(|c| {
-                        let difference = c
-                            .difference()
-                            .map_or_else(String::new, |d| format!(" ({})", c.unit.show_change(d)));
+                        let difference =
+                            c.difference().map_or_else(String::new, |d| format!(" ({})", c.unit.show_change(d)));
                         format!("{} {} → {}{difference}", c.metric, c.show(c.a), c.show(c.b))
                     })
                     .collect();
@@ -424,18 +331,9 @@ mod tests {
         // the interval collapses onto the difference.
         let same = vec![((1, 10), (2, 10)); 5];
         let (difference, low, high) = paired_bootstrap(&same, 200, 7).unwrap();
-        assert!(
-            (difference - 0.1).abs() < 1e-12
-                && (low - 0.1).abs() < 1e-12
-                && (high - 0.1).abs() < 1e-12
-        );
+        assert!((difference - 0.1).abs() < 1e-12 && (low - 0.1).abs() < 1e-12 && (high - 0.1).abs() < 1e-12);
         // Mixed changes: the interval holds the point estimate, and the seed fixes it.
-        let mixed = vec![
-            ((1, 10), (0, 10)),
-            ((2, 10), (5, 10)),
-            ((0, 20), (1, 20)),
-            ((3, 10), (3, 10)),
-        ];
+        let mixed = vec![((1, 10), (0, 10)), ((2, 10), (5, 10)), ((0, 20), (1, 20)), ((3, 10), (3, 10))];
         let first = paired_bootstrap(&mixed, 500, 1).unwrap();
         assert_eq!(first, paired_bootstrap(&mixed, 500, 1).unwrap());
         // Point: A 6/50, B 9/50 → +0.06.
@@ -450,12 +348,7 @@ mod tests {
         assert_eq!(Unit::Percent.show_change(-0.022), "-2.2 pp");
         assert_eq!(Unit::Seconds.show_change(1.5), "+1.50 s");
         assert_eq!(Unit::Mebibytes.show(3.0 * 1_048_576.0), "3 MiB");
-        let change = Change {
-            metric: "WER",
-            unit: Unit::Percent,
-            a: Some(0.2),
-            b: None,
-        };
+        let change = Change { metric: "WER", unit: Unit::Percent, a: Some(0.2), b: None };
         assert_eq!(change.difference(), None);
     }
 }

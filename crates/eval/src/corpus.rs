@@ -18,17 +18,9 @@ use crate::note::{Fact, Section};
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{what} {} for consultation {id} does not exist{hint}", path.display())]
-    MissingFile {
-        id: String,
-        what: &'static str,
-        path: PathBuf,
-        hint: String,
-    },
+    MissingFile { id: String, what: &'static str, path: PathBuf, hint: String },
     #[error("{} is not UTF-8 text (first bad byte at offset {offset}); save it as UTF-8 and run again", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{} is not a valid corpus manifest: {reason}", path.display())]
@@ -191,30 +183,20 @@ struct FactsFile {
 
 /// Reads a file that must be UTF-8 text, saying where it is not.
 pub(crate) fn read_text(path: &Path) -> Result<String, CorpusError> {
-    let bytes = std::fs::read(path).map_err(|source| CorpusError::Read {
-        path: path.into(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|e| CorpusError::NotUtf8 {
-        path: path.into(),
-        offset: e.utf8_error().valid_up_to(),
-    })
+    let bytes = std::fs::read(path).map_err(|source| CorpusError::Read { path: path.into(), source })?;
+    String::from_utf8(bytes)
+        .map_err(|e| CorpusError::NotUtf8 { path: path.into(), offset: e.utf8_error().valid_up_to() })
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Ids become file names in the output directory, so they are kept to a safe alphabet.
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Corpus {
@@ -222,10 +204,7 @@ impl Corpus {
     /// audio paths are relative to `audio_dir` (itself relative to the manifest's folder).
     pub fn load(manifest: &Path) -> Result<Corpus, CorpusError> {
         let text = read_text(manifest)?;
-        let invalid = |reason: String| CorpusError::Manifest {
-            path: manifest.into(),
-            reason,
-        };
+        let invalid = |reason: String| CorpusError::Manifest { path: manifest.into(), reason };
         let file: ManifestFile = if manifest.extension().is_some_and(|e| e == "json") {
             serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
         } else {
@@ -241,9 +220,7 @@ impl Corpus {
         for entry in file.consultations {
             let id = entry.id;
             if !valid_id(&id) {
-                return Err(invalid(format!(
-                    "consultation id {id:?} must be ASCII letters, digits, '-', '_' or '.'"
-                )));
+                return Err(invalid(format!("consultation id {id:?} must be ASCII letters, digits, '-', '_' or '.'")));
             }
             if !seen.insert(id.clone()) {
                 return Err(invalid(format!("consultation id {id:?} appears twice")));
@@ -251,32 +228,18 @@ impl Corpus {
             let audio = match (entry.audio, entry.tracks) {
                 (Some(path), None) => Audio::Multichannel {
                     path: audio_dir.join(path),
-                    roles: entry
-                        .channels
-                        .unwrap_or_else(|| vec![Role::Doctor, Role::Patient, Role::Other]),
+                    roles: entry.channels.unwrap_or_else(|| vec![Role::Doctor, Role::Patient, Role::Other]),
                 },
-                (None, Some(tracks)) if entry.channels.is_none() && !tracks.is_empty() => {
-                    Audio::Tracks(
-                        tracks
-                            .into_iter()
-                            .map(|t| Track {
-                                path: audio_dir.join(t.path),
-                                role: t.role,
-                            })
-                            .collect(),
-                    )
-                }
+                (None, Some(tracks)) if entry.channels.is_none() && !tracks.is_empty() => Audio::Tracks(
+                    tracks.into_iter().map(|t| Track { path: audio_dir.join(t.path), role: t.role }).collect(),
+                ),
                 _ => {
                     return Err(invalid(format!(
                         "consultation {id}: give either `audio` (one WAV, optionally with `channels`) or a non-empty `tracks` list"
                     )));
                 }
             };
-            let language = entry
-                .metadata
-                .language
-                .clone()
-                .unwrap_or_else(|| file.language.clone());
+            let language = entry.metadata.language.clone().unwrap_or_else(|| file.language.clone());
             consultations.push(ConsultationSpec {
                 id,
                 audio,
@@ -319,10 +282,7 @@ impl Corpus {
 
     /// Every consultation that would fail to load, with the reason.
     pub fn problems(&self) -> Vec<(String, CorpusError)> {
-        self.consultations
-            .iter()
-            .filter_map(|spec| spec.load().err().map(|e| (spec.id.clone(), e)))
-            .collect()
+        self.consultations.iter().filter_map(|spec| spec.load().err().map(|e| (spec.id.clone(), e))).collect()
     }
 }
 
@@ -331,12 +291,7 @@ impl ConsultationSpec {
         if path.exists() {
             Ok(())
         } else {
-            Err(CorpusError::MissingFile {
-                id: self.id.clone(),
-                what,
-                path: path.into(),
-                hint: hint.into(),
-            })
+            Err(CorpusError::MissingFile { id: self.id.clone(), what, path: path.into(), hint: hint.into() })
         }
     }
 
@@ -368,10 +323,8 @@ impl ConsultationSpec {
             } else {
                 Transcript::parse_txt(&text)
             };
-            references.transcript = Some(parsed.map_err(|e| CorpusError::BadReference {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?);
+            references.transcript =
+                Some(parsed.map_err(|e| CorpusError::BadReference { path: path.clone(), reason: e.to_string() })?);
             references.labels = None;
         }
         if let Some(path) = &self.reference_note {
@@ -413,16 +366,11 @@ fn to_facts(path: &Path, entries: Vec<FactEntry>) -> Result<Vec<Fact>, CorpusErr
 /// A fact list: TOML with `[[fact]]` tables, or a JSON array of `{section, words}`.
 fn read_facts(path: &Path) -> Result<Vec<Fact>, CorpusError> {
     let text = read_text(path)?;
-    let bad = |reason: String| CorpusError::BadReference {
-        path: path.into(),
-        reason,
-    };
+    let bad = |reason: String| CorpusError::BadReference { path: path.into(), reason };
     let entries = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str::<Vec<FactEntry>>(&text).map_err(|e| bad(e.to_string()))?
     } else {
-        toml::from_str::<FactsFile>(&text)
-            .map_err(|e| bad(e.to_string()))?
-            .facts
+        toml::from_str::<FactsFile>(&text).map_err(|e| bad(e.to_string()))?.facts
     };
     to_facts(path, entries)
 }
@@ -432,19 +380,12 @@ fn read_facts(path: &Path) -> Result<Vec<Fact>, CorpusError> {
 /// When the audio was rendered by `render-fixtures`, the `<id>.timings.json` beside it gives
 /// each segment its real time and channel; otherwise segments get nominal times. Returns the
 /// script's topic.
-fn read_script(
-    path: &Path,
-    timings: Option<&Path>,
-    references: &mut References,
-) -> Result<String, CorpusError> {
+fn read_script(path: &Path, timings: Option<&Path>, references: &mut References) -> Result<String, CorpusError> {
     let script = fixtures::Consultation::load(path).map_err(|error| match read_text(path) {
         Err(unreadable) => unreadable,
         Ok(_) => CorpusError::Script(error),
     })?;
-    let bad = |reason: String| CorpusError::BadReference {
-        path: path.into(),
-        reason,
-    };
+    let bad = |reason: String| CorpusError::BadReference { path: path.into(), reason };
     let labels = script
         .utterance
         .iter()
@@ -458,15 +399,8 @@ fn read_script(
         .collect::<Result<Vec<_>, _>>()?;
     // The fixtures crate writes one `Læge: …` line per utterance; a line break inside one would
     // not read back (and it panics on that), so it is reported here instead.
-    if let Some(index) = script
-        .utterance
-        .iter()
-        .position(|u| u.text.contains(['\n', '\r']))
-    {
-        return Err(bad(format!(
-            "utterance {} spans several lines: write it on one",
-            index + 1
-        )));
+    if let Some(index) = script.utterance.iter().position(|u| u.text.contains(['\n', '\r'])) {
+        return Err(bad(format!("utterance {} spans several lines: write it on one", index + 1)));
     }
     let mut transcript = script.transcript();
     if let Some(timings) = timings.filter(|t| t.exists()) {
@@ -475,26 +409,15 @@ fn read_script(
     references.transcript = Some(transcript);
     references.labels = Some(labels);
     references.note = Some(script.reference_note);
-    let facts = script
-        .fact
-        .into_iter()
-        .map(|f| FactEntry {
-            section: f.section,
-            words: f.words,
-        })
-        .collect();
+    let facts = script.fact.into_iter().map(|f| FactEntry { section: f.section, words: f.words }).collect();
     references.facts = Some(to_facts(path, facts)?);
     Ok(script.topic)
 }
 
 /// Gives each segment the time and channel `render-fixtures` recorded for its utterance.
 fn apply_timings(transcript: &mut Transcript, path: &Path) -> Result<(), CorpusError> {
-    let bad = |reason: String| CorpusError::BadReference {
-        path: path.into(),
-        reason,
-    };
-    let timings: Vec<fixtures::Timing> =
-        serde_json::from_str(&read_text(path)?).map_err(|e| bad(e.to_string()))?;
+    let bad = |reason: String| CorpusError::BadReference { path: path.into(), reason };
+    let timings: Vec<fixtures::Timing> = serde_json::from_str(&read_text(path)?).map_err(|e| bad(e.to_string()))?;
     if timings.len() != transcript.segments.len() {
         return Err(bad(format!(
             "{} timings for {} utterances: render the audio again from the current script",
@@ -533,9 +456,7 @@ pub fn wav_duration(path: &Path) -> Option<f64> {
                 }
                 let mut format = vec![0u8; (size as usize).max(16)];
                 file.read_exact(&mut format[..size as usize]).ok()?;
-                byte_rate = Some(u32::from_le_bytes([
-                    format[8], format[9], format[10], format[11],
-                ]));
+                byte_rate = Some(u32::from_le_bytes([format[8], format[9], format[10], format[11]]));
                 if size % 2 == 1 {
                     std::io::copy(&mut file.by_ref().take(1), &mut std::io::sink()).ok()?;
                 }
@@ -551,11 +472,7 @@ pub fn wav_duration(path: &Path) -> Option<f64> {
                 return Some(data as f64 / rate as f64);
             }
             _ => {
-                std::io::copy(
-                    &mut file.by_ref().take(size + size % 2),
-                    &mut std::io::sink(),
-                )
-                .ok()?;
+                std::io::copy(&mut file.by_ref().take(size + size % 2), &mut std::io::sink()).ok()?;
             }
         }
     }
@@ -574,20 +491,16 @@ mod tests {
     #[test]
     fn manifest_errors_are_specific() {
         let dir = tempfile::tempdir().unwrap();
-        let err = |text: &str| {
-            Corpus::load(&write(dir.path(), "m.toml", text))
-                .unwrap_err()
-                .to_string()
-        };
+        let err = |text: &str| Corpus::load(&write(dir.path(), "m.toml", text)).unwrap_err().to_string();
         assert!(err("name = \"x\"").contains("lists no [[consultation]]"));
         assert!(
-            err("name = \"x\"\n[[consultation]]\nid = \"../etc\"\naudio = \"a.wav\"")
-                .contains("must be ASCII letters")
+            err("name = \"x\"\n[[consultation]]\nid = \"../etc\"\naudio = \"a.wav\"").contains("must be ASCII letters")
         );
+        assert!(err("name = \"x\"\n[[consultation]]\nid = \"a\"\n").contains("give either `audio`"));
         assert!(
-            err("name = \"x\"\n[[consultation]]\nid = \"a\"\n").contains("give either `audio`")
+            err("name = \"x\"\n[[consultation]]\nid = \"a\"\naudio = \"a.wav\"\nrefrence_note = \"n\"")
+                .contains("unknown field `refrence_note`")
         );
-        assert!(err("name = \"x\"\n[[consultation]]\nid = \"a\"\naudio = \"a.wav\"\nrefrence_note = \"n\"").contains("unknown field `refrence_note`"));
         assert!(err("name = \"x\"\n[[consultation]]\nid = \"a\"\naudio = \"a.wav\"\n[[consultation]]\nid = \"a\"\naudio = \"b.wav\"").contains("appears twice"));
     }
 
@@ -596,22 +509,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "d.wav", "");
         write(dir.path(), "p.wav", "");
-        write(
-            dir.path(),
-            "ref.txt",
-            "Læge: Goddag.\nPatient: Jeg har feber.\n",
-        );
+        write(dir.path(), "ref.txt", "Læge: Goddag.\nPatient: Jeg har feber.\n");
         write(dir.path(), "note.txt", "Anamnese: Feber.");
-        write(
-            dir.path(),
-            "facts.json",
-            r#"[{"section": "Anamnese", "words": ["feber"]}]"#,
-        );
-        let manifest = write(
-            dir.path(),
-            "m.json",
-            r#"{"name": "own", "consultations_are": null}"#,
-        );
+        write(dir.path(), "facts.json", r#"[{"section": "Anamnese", "words": ["feber"]}]"#);
+        let manifest = write(dir.path(), "m.json", r#"{"name": "own", "consultations_are": null}"#);
         assert!(Corpus::load(&manifest).is_err());
         let manifest = write(
             dir.path(),
@@ -626,10 +527,7 @@ mod tests {
         let c = corpus.consultations[0].load().unwrap();
         assert_eq!(c.input.audio.files().len(), 2);
         assert_eq!(c.input.language, "da");
-        assert_eq!(
-            c.references.transcript.unwrap().segments[1].speaker,
-            Role::Patient
-        );
+        assert_eq!(c.references.transcript.unwrap().segments[1].speaker, Role::Patient);
         assert_eq!(c.references.facts.unwrap()[0].section, Section::Anamnese);
         assert_eq!(c.references.note.as_deref(), Some("Anamnese: Feber."));
     }
@@ -647,14 +545,10 @@ mod tests {
         let problems = Corpus::load(&manifest).unwrap().problems();
         assert_eq!(problems.len(), 2);
         let message = problems[0].1.to_string();
-        assert!(
-            message.contains("note.txt is not UTF-8 text (first bad byte at offset 11)"),
-            "{message}"
-        );
+        assert!(message.contains("note.txt is not UTF-8 text (first bad byte at offset 11)"), "{message}");
         let message = problems[1].1.to_string();
         assert!(
-            message.contains("audio file")
-                && message.contains("b.wav for consultation b does not exist"),
+            message.contains("audio file") && message.contains("b.wav for consultation b does not exist"),
             "{message}"
         );
         assert!(message.contains("render-fixtures"), "{message}");
@@ -665,11 +559,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "a.wav", "");
         write(dir.path(), "a.toml", "id = \"a\"\ntopic = \"x\"\n");
-        std::fs::write(
-            dir.path().join("b.toml"),
-            b"id = \"b\"\ntitle = \"\xe6ble\"\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("b.toml"), b"id = \"b\"\ntitle = \"\xe6ble\"\n").unwrap();
         let manifest = write(
             dir.path(),
             "m.toml",
@@ -677,15 +567,9 @@ mod tests {
         );
         let problems = Corpus::load(&manifest).unwrap().problems();
         let message = problems[0].1.to_string();
-        assert!(
-            message.contains("a.toml") && message.contains("missing field `title`"),
-            "{message}"
-        );
+        assert!(message.contains("a.toml") && message.contains("missing field `title`"), "{message}");
         let message = problems[1].1.to_string();
-        assert!(
-            message.contains("b.toml is not UTF-8 text (first bad byte at offset 18)"),
-            "{message}"
-        );
+        assert!(message.contains("b.toml is not UTF-8 text (first bad byte at offset 18)"), "{message}");
     }
 
     #[test]
@@ -696,12 +580,7 @@ mod tests {
             "m.toml",
             "name = \"x\"\naudio_dir = \"audio\"\n[[consultation]]\nid = \"a\"\naudio = \"a.wav\"\n",
         );
-        let corpus = Corpus::load(&manifest)
-            .unwrap()
-            .with_audio_dir(Path::new("/elsewhere"));
-        assert_eq!(
-            corpus.consultations[0].audio.files(),
-            [Path::new("/elsewhere/a.wav")]
-        );
+        let corpus = Corpus::load(&manifest).unwrap().with_audio_dir(Path::new("/elsewhere"));
+        assert_eq!(corpus.consultations[0].audio.files(), [Path::new("/elsewhere/a.wav")]);
     }
 }

@@ -78,11 +78,7 @@ pub fn normalise(text: &str) -> Vec<String> {
         let bare = word.trim_end_matches([',', ';', ':', '!', '?', ')']);
         let bare = bare.trim_start_matches('(');
         // "cm." at the end of a sentence is "cm" and a full stop.
-        let known = |candidate: &str| {
-            ABBREVIATIONS
-                .iter()
-                .find(|(abbreviation, _)| *abbreviation == candidate)
-        };
+        let known = |candidate: &str| ABBREVIATIONS.iter().find(|(abbreviation, _)| *abbreviation == candidate);
         match known(bare).or_else(|| known(bare.strip_suffix('.')?)) {
             Some((_, spoken)) => spelt.push_str(spoken),
             None => spelt.push_str(word),
@@ -111,19 +107,13 @@ fn tokenise(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let in_number = current
-            .chars()
-            .next_back()
-            .is_some_and(|last| last.is_ascii_digit())
+        let in_number = current.chars().next_back().is_some_and(|last| last.is_ascii_digit())
             && current.chars().all(|d| d.is_ascii_digit() || d == ',');
         let next_is_digit = chars.get(i + 1).is_some_and(char::is_ascii_digit);
         if c.is_alphanumeric() {
             current.push(c);
         } else if in_number && next_is_digit && (c == ',' || c == '.') {
-            let digits_after = chars[i + 1..]
-                .iter()
-                .take_while(|d| d.is_ascii_digit())
-                .count();
+            let digits_after = chars[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
             let thousands = c == '.' && digits_after == 3 && !current.contains(',');
             if !thousands {
                 current.push(',');
@@ -188,12 +178,10 @@ fn below_hundred(word: &str) -> Option<u64> {
         "nitten" => Some(19),
         _ => None,
     };
-    teen.or_else(|| unit(word))
-        .or_else(|| tens(word))
-        .or_else(|| {
-            let (ones, rest) = word.split_once("og")?;
-            Some(unit(ones)? + tens(rest)?)
-        })
+    teen.or_else(|| unit(word)).or_else(|| tens(word)).or_else(|| {
+        let (ones, rest) = word.split_once("og")?;
+        Some(unit(ones)? + tens(rest)?)
+    })
 }
 
 fn is_digits(token: &str) -> bool {
@@ -205,17 +193,13 @@ fn is_digits(token: &str) -> bool {
 fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
     let word = tokens.get(i)?.as_str();
     let next = tokens.get(i + 1).map(String::as_str);
-    if let (Some(ones), Some("og"), Some(tens)) =
-        (unit(word), next, tokens.get(i + 2).and_then(|t| tens(t)))
-    {
+    if let (Some(ones), Some("og"), Some(tens)) = (unit(word), next, tokens.get(i + 2).and_then(|t| tens(t))) {
         return Some((ones + tens, i + 3));
     }
-    let counts =
-        next.is_some_and(|n| n == "hundrede" || n == "tusind" || COUNTED_NOUNS.contains(&n));
+    let counts = next.is_some_and(|n| n == "hundrede" || n == "tusind" || COUNTED_NOUNS.contains(&n));
     let (multiplier, at_hundred) = if word == "hundrede" {
         (1, i)
-    } else if let Some(value) = below_hundred(word).or_else(|| counts.then(|| unit(word)).flatten())
-    {
+    } else if let Some(value) = below_hundred(word).or_else(|| counts.then(|| unit(word)).flatten()) {
         if next != Some("hundrede") {
             return Some((value, i + 1));
         }
@@ -225,11 +209,7 @@ fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
     };
     let mut total = multiplier * 100;
     let mut j = at_hundred + 1;
-    let after = |k: usize| {
-        tokens
-            .get(k)
-            .and_then(|t| below_hundred(t).or_else(|| unit(t)))
-    };
+    let after = |k: usize| tokens.get(k).and_then(|t| below_hundred(t).or_else(|| unit(t)));
     if tokens.get(j).is_some_and(|t| t == "og")
         && let Some(value) = after(j + 1)
     {
@@ -244,19 +224,12 @@ fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
 
 /// Reads a whole number in words starting at `i`, with an optional `tusind` group.
 fn parse_number(tokens: &[String], i: usize) -> Option<(u64, usize)> {
-    let (mut total, mut j) = if tokens[i] == "tusind" {
-        (1, i)
-    } else {
-        parse_hundreds(tokens, i)?
-    };
+    let (mut total, mut j) = if tokens[i] == "tusind" { (1, i) } else { parse_hundreds(tokens, i)? };
     if tokens.get(j).is_some_and(|t| t == "tusind") {
         total *= 1000;
         j += 1;
         let og = usize::from(tokens.get(j).is_some_and(|t| t == "og"));
-        if let Some((rest, end)) = tokens
-            .get(j + og)
-            .and_then(|_| parse_hundreds(tokens, j + og))
-        {
+        if let Some((rest, end)) = tokens.get(j + og).and_then(|_| parse_hundreds(tokens, j + og)) {
             total += rest;
             j = end;
         }
@@ -312,10 +285,7 @@ mod tests {
 
     #[test]
     fn case_and_punctuation() {
-        assert_eq!(
-            n("Goddag, det er lægen. Kan du høre mig?"),
-            "goddag det er lægen kan du høre mig"
-        );
+        assert_eq!(n("Goddag, det er lægen. Kan du høre mig?"), "goddag det er lægen kan du høre mig");
         assert_eq!(n("Covid-19 (igen)!"), "covid 19 igen");
     }
 
@@ -325,10 +295,7 @@ mod tests {
         assert_eq!(n("38,5"), "38,5");
         assert_eq!(n("38.5 grader"), "38,5 grader");
         assert_eq!(n("i fire dage"), "i 4 dage");
-        assert_eq!(
-            n("to tabletter af fem hundrede milligram"),
-            "2 tabletter af 500 milligram"
-        );
+        assert_eq!(n("to tabletter af fem hundrede milligram"), "2 tabletter af 500 milligram");
         assert_eq!(n("2 tabletter af 500 mg"), "2 tabletter af 500 milligram");
         assert_eq!(n("hundrede og femogfyrre over halvfems"), "145 over 90");
         assert_eq!(n("145/90"), "145 over 90");
@@ -338,10 +305,7 @@ mod tests {
         assert_eq!(n("nitten hundrede og firs"), "1980");
         assert_eq!(n("hundrede og et kilo"), "101 kilo");
         assert_eq!(n("Pulsen er to og halvfems"), "pulsen er 92");
-        assert_eq!(
-            n("om en uge, en tablet et gram"),
-            "om 1 uge 1 tablet 1 gram"
-        );
+        assert_eq!(n("om en uge, en tablet et gram"), "om 1 uge 1 tablet 1 gram");
         assert_eq!(n("1 g og 104 cm."), "1 gram og 104 centimeter");
     }
 
@@ -376,10 +340,7 @@ mod tests {
 
     #[test]
     fn abbreviations_are_spelt_out() {
-        assert_eq!(
-            n("Ca. 3 uger, f.eks. kl. 8"),
-            "cirka 3 uger for eksempel klokken 8"
-        );
+        assert_eq!(n("Ca. 3 uger, f.eks. kl. 8"), "cirka 3 uger for eksempel klokken 8");
         assert_eq!(n("cirka tre uger"), "cirka 3 uger");
         assert_eq!(n("cafe"), "cafe");
     }

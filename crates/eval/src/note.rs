@@ -69,26 +69,10 @@ pub struct Prf {
 
 impl Prf {
     fn from_overlap(overlap: usize, hypothesis: usize, reference: usize) -> Prf {
-        let precision = if hypothesis == 0 {
-            0.0
-        } else {
-            overlap as f64 / hypothesis as f64
-        };
-        let recall = if reference == 0 {
-            0.0
-        } else {
-            overlap as f64 / reference as f64
-        };
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
-        Prf {
-            precision,
-            recall,
-            f1,
-        }
+        let precision = if hypothesis == 0 { 0.0 } else { overlap as f64 / hypothesis as f64 };
+        let recall = if reference == 0 { 0.0 } else { overlap as f64 / reference as f64 };
+        let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+        Prf { precision, recall, f1 }
     }
 }
 
@@ -156,18 +140,12 @@ pub fn score_note(
         let (mut anywhere, mut placed) = (Ratio::default(), Ratio::default());
         for fact in facts {
             let phrases: Vec<Vec<String>> = fact.words.iter().map(|w| normalise(w)).collect();
-            let found_in =
-                |tokens: &[String]| phrases.iter().all(|phrase| contains_phrase(tokens, phrase));
+            let found_in = |tokens: &[String]| phrases.iter().all(|phrase| contains_phrase(tokens, phrase));
             let found_anywhere = found_in(&whole_note);
-            let found_in_section = section_text
-                .get(&fact.section)
-                .is_some_and(|tokens| found_in(tokens));
+            let found_in_section = section_text.get(&fact.section).is_some_and(|tokens| found_in(tokens));
             anywhere.total += 1;
             anywhere.hits += usize::from(found_anywhere);
-            let by_section = scores
-                .fact_recall_by_section
-                .entry(fact.section)
-                .or_default();
+            let by_section = scores.fact_recall_by_section.entry(fact.section).or_default();
             by_section.total += 1;
             by_section.hits += usize::from(found_in_section);
             if found_anywhere {
@@ -175,21 +153,14 @@ pub fn score_note(
                 placed.hits += usize::from(found_in_section);
             }
             if !found_in_section {
-                scores.missed_facts.push(MissedFact {
-                    fact: fact.clone(),
-                    found_elsewhere: found_anywhere,
-                });
+                scores.missed_facts.push(MissedFact { fact: fact.clone(), found_elsewhere: found_anywhere });
             }
         }
         scores.fact_recall = Some(anywhere);
         scores.section_placement = Some(placed);
     }
 
-    let segments: HashMap<u32, Vec<String>> = transcript
-        .segments
-        .iter()
-        .map(|s| (s.id, normalise(&s.text)))
-        .collect();
+    let segments: HashMap<u32, Vec<String>> = transcript.segments.iter().map(|s| (s.id, normalise(&s.text))).collect();
     for section in &draft.sections {
         for statement in &section.statements {
             scores.statement_support.total += 1;
@@ -204,19 +175,15 @@ pub fn score_note(
         }
     }
 
-    scores.rouge =
-        reference_note.map(|reference| rouge(&normalise(reference), &normalise(&draft.rendered)));
+    scores.rouge = reference_note.map(|reference| rouge(&normalise(reference), &normalise(&draft.rendered)));
     scores
 }
 
 fn contains_phrase(tokens: &[String], phrase: &[String]) -> bool {
     phrase.is_empty()
-        || tokens.windows(phrase.len()).any(|window| {
-            window
-                .iter()
-                .zip(phrase)
-                .all(|(token, word)| phrase_word_matches(word, token))
-        })
+        || tokens
+            .windows(phrase.len())
+            .any(|window| window.iter().zip(phrase).all(|(token, word)| phrase_word_matches(word, token)))
 }
 
 /// A fact's word matches a note token when equal, or, for a word of five letters or more,
@@ -224,20 +191,16 @@ fn contains_phrase(tokens: &[String], phrase: &[String]) -> bool {
 /// "psykologsamtaler" and "alkohol" in "alkoholoverforbrug". Numbers and short words match
 /// only whole ("38" is not in "38,5", "ondt" not in "ondtes").
 fn phrase_word_matches(word: &str, token: &str) -> bool {
-    word == token
-        || (word.chars().count() >= 5
-            && word.chars().all(char::is_alphabetic)
-            && token.starts_with(word))
+    word == token || (word.chars().count() >= 5 && word.chars().all(char::is_alphabetic) && token.starts_with(word))
 }
 
 /// Function words that carry no content of their own; a statement is judged on the rest.
 const STOPWORDS: &[&str] = &[
-    "af", "al", "alle", "alt", "at", "bliver", "blev", "da", "de", "dem", "den", "denne", "der",
-    "det", "dette", "du", "efter", "eller", "en", "end", "er", "et", "for", "fra", "før", "ham",
-    "han", "hans", "har", "havde", "have", "hende", "hun", "hvad", "hvis", "hvor", "i", "ind",
-    "jeg", "kan", "man", "med", "meget", "men", "mig", "min", "mit", "når", "nu", "og", "om", "op",
-    "os", "på", "sig", "sin", "sit", "skal", "som", "så", "til", "ud", "under", "var", "ved", "vi",
-    "vil", "være", "været", "over", "lidt", "godt", "også", "mod",
+    "af", "al", "alle", "alt", "at", "bliver", "blev", "da", "de", "dem", "den", "denne", "der", "det", "dette", "du",
+    "efter", "eller", "en", "end", "er", "et", "for", "fra", "før", "ham", "han", "hans", "har", "havde", "have",
+    "hende", "hun", "hvad", "hvis", "hvor", "i", "ind", "jeg", "kan", "man", "med", "meget", "men", "mig", "min",
+    "mit", "når", "nu", "og", "om", "op", "os", "på", "sig", "sin", "sit", "skal", "som", "så", "til", "ud", "under",
+    "var", "ved", "vi", "vil", "være", "været", "over", "lidt", "godt", "også", "mod",
 ];
 
 const NEGATIONS: &[&str] = &["ikke", "ingen", "intet", "nej", "aldrig", "uden"];
@@ -265,10 +228,7 @@ fn words_match(a: &str, b: &str) -> bool {
 /// it cites at least one segment and every cited segment exists; every number in it occurs in
 /// the evidence; a negation in it is matched by a negation in the evidence; and at least half
 /// of its other content words match an evidence word ([`words_match`]).
-fn unsupported_reason(
-    statement: &Statement,
-    segments: &HashMap<u32, Vec<String>>,
-) -> Option<String> {
+fn unsupported_reason(statement: &Statement, segments: &HashMap<u32, Vec<String>>) -> Option<String> {
     if statement.evidence.is_empty() {
         return Some("cites no evidence".to_string());
     }
@@ -277,41 +237,23 @@ fn unsupported_reason(
         match segments.get(id) {
             Some(tokens) => evidence.extend(tokens.iter().map(String::as_str)),
             None => {
-                return Some(format!(
-                    "cites segment {id}, which the transcript does not have"
-                ));
+                return Some(format!("cites segment {id}, which the transcript does not have"));
             }
         }
     }
     let tokens = normalise(&statement.text);
-    let content: Vec<&str> = tokens
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !STOPWORDS.contains(t))
-        .collect();
-    if let Some(number) = content
-        .iter()
-        .find(|t| is_number(t) && !evidence.contains(t))
-    {
+    let content: Vec<&str> = tokens.iter().map(String::as_str).filter(|t| !STOPWORDS.contains(t)).collect();
+    if let Some(number) = content.iter().find(|t| is_number(t) && !evidence.contains(t)) {
         return Some(format!("the number {number} is not in the evidence"));
     }
     let negated = |words: &[&str]| words.iter().any(|w| NEGATIONS.contains(w));
     if negated(&content) && !negated(&evidence) {
         return Some("states a negation the evidence does not".to_string());
     }
-    let words: Vec<&str> = content
-        .into_iter()
-        .filter(|t| !is_number(t) && !NEGATIONS.contains(t))
-        .collect();
-    let matched = words
-        .iter()
-        .filter(|w| evidence.iter().any(|e| words_match(w, e)))
-        .count();
+    let words: Vec<&str> = content.into_iter().filter(|t| !is_number(t) && !NEGATIONS.contains(t)).collect();
+    let matched = words.iter().filter(|w| evidence.iter().any(|e| words_match(w, e))).count();
     if matched * 2 < words.len() {
-        return Some(format!(
-            "only {matched} of {} content words are in the evidence",
-            words.len()
-        ));
+        return Some(format!("only {matched} of {} content words are in the evidence", words.len()));
     }
     None
 }
@@ -340,11 +282,7 @@ fn longest_common_subsequence(a: &[String], b: &[String]) -> usize {
     let mut current = vec![0; b.len() + 1];
     for x in a {
         for (j, y) in b.iter().enumerate() {
-            current[j + 1] = if x == y {
-                previous[j] + 1
-            } else {
-                previous[j + 1].max(current[j])
-            };
+            current[j + 1] = if x == y { previous[j] + 1 } else { previous[j + 1].max(current[j]) };
         }
         std::mem::swap(&mut previous, &mut current);
     }
@@ -377,10 +315,7 @@ mod tests {
     }
 
     fn statement(text: &str, evidence: &[u32]) -> Statement {
-        Statement {
-            text: text.into(),
-            evidence: evidence.to_vec(),
-        }
+        Statement { text: text.into(), evidence: evidence.to_vec() }
     }
 
     #[test]
@@ -388,10 +323,7 @@ mod tests {
         // REF: the cat sat on the mat (6 words, 5 bigrams); HYP: the cat on the mat (5, 4).
         // Unigram overlap 5 → P 5/5, R 5/6. Bigram overlap {the cat, on the, the mat} = 3 →
         // P 3/4, R 3/5. LCS = 5 → same as ROUGE-1.
-        let r = rouge(
-            &tokens("the cat sat on the mat"),
-            &tokens("the cat on the mat"),
-        );
+        let r = rouge(&tokens("the cat sat on the mat"), &tokens("the cat on the mat"));
         assert_eq!((r.rouge1.precision, r.rouge1.recall), (1.0, 5.0 / 6.0));
         assert!((r.rouge1.f1 - 10.0 / 11.0).abs() < 1e-12);
         assert_eq!((r.rouge2.precision, r.rouge2.recall), (0.75, 0.6));
@@ -404,61 +336,33 @@ mod tests {
 
     #[test]
     fn fact_recall_per_section_overall_and_placement() {
-        let t =
-            transcript("Patient: Jeg har haft ondt i halsen i fire dage.\nPatient: Ingen hoste.");
+        let t = transcript("Patient: Jeg har haft ondt i halsen i fire dage.\nPatient: Ingen hoste.");
         let draft = Draft {
             sections: vec![
                 DraftSection {
                     heading: "Kontaktårsag".into(),
                     statements: vec![statement("Ondt i halsen i 4 dage.", &[0])],
                 },
-                DraftSection {
-                    heading: "Plan".into(),
-                    statements: vec![statement("Ingen hoste.", &[1])],
-                },
+                DraftSection { heading: "Plan".into(), statements: vec![statement("Ingen hoste.", &[1])] },
             ],
             rendered: "Kontaktårsag: Ondt i halsen i 4 dage.\nPlan: Ingen hoste.".into(),
         };
         let facts = vec![
-            Fact {
-                section: Section::Kontaktaarsag,
-                words: vec!["ondt i halsen".into()],
-            },
-            Fact {
-                section: Section::Anamnese,
-                words: vec!["fire dage".into()],
-            },
-            Fact {
-                section: Section::Anamnese,
-                words: vec!["ingen hoste".into()],
-            },
-            Fact {
-                section: Section::Anamnese,
-                words: vec!["38,5".into()],
-            },
+            Fact { section: Section::Kontaktaarsag, words: vec!["ondt i halsen".into()] },
+            Fact { section: Section::Anamnese, words: vec!["fire dage".into()] },
+            Fact { section: Section::Anamnese, words: vec!["ingen hoste".into()] },
+            Fact { section: Section::Anamnese, words: vec!["38,5".into()] },
         ];
         let s = score_note(&draft, &t, Some(&facts), None);
         // Anywhere: ondt i halsen, 4 dage, ingen hoste → 3 of 4.
         assert_eq!(s.fact_recall, Some(Ratio { hits: 3, total: 4 }));
-        assert_eq!(
-            s.fact_recall_by_section[&Section::Kontaktaarsag],
-            Ratio { hits: 1, total: 1 }
-        );
+        assert_eq!(s.fact_recall_by_section[&Section::Kontaktaarsag], Ratio { hits: 1, total: 1 });
         // "4 dage" is under Kontaktårsag and "ingen hoste" under Plan: 0 of 3 in Anamnese.
-        assert_eq!(
-            s.fact_recall_by_section[&Section::Anamnese],
-            Ratio { hits: 0, total: 3 }
-        );
+        assert_eq!(s.fact_recall_by_section[&Section::Anamnese], Ratio { hits: 0, total: 3 });
         assert_eq!(s.section_placement, Some(Ratio { hits: 1, total: 3 }));
-        let missed: Vec<(&str, bool)> = s
-            .missed_facts
-            .iter()
-            .map(|m| (m.fact.words[0].as_str(), m.found_elsewhere))
-            .collect();
-        assert_eq!(
-            missed,
-            [("fire dage", true), ("ingen hoste", true), ("38,5", false)]
-        );
+        let missed: Vec<(&str, bool)> =
+            s.missed_facts.iter().map(|m| (m.fact.words[0].as_str(), m.found_elsewhere)).collect();
+        assert_eq!(missed, [("fire dage", true), ("ingen hoste", true), ("38,5", false)]);
         assert_eq!(s.statement_support, Ratio { hits: 2, total: 2 });
         assert_eq!(s.rouge, None);
     }
@@ -473,15 +377,8 @@ mod tests {
             }],
             rendered: String::new(),
         };
-        let facts = [Fact {
-            section: Section::Anamnese,
-            words: vec!["ondt i halsen".into()],
-        }];
-        assert_eq!(
-            score_note(&draft, &t, Some(&facts), None).fact_recall_by_section[&Section::Anamnese]
-                .hits,
-            0
-        );
+        let facts = [Fact { section: Section::Anamnese, words: vec!["ondt i halsen".into()] }];
+        assert_eq!(score_note(&draft, &t, Some(&facts), None).fact_recall_by_section[&Section::Anamnese].hits, 0);
     }
 
     #[test]
@@ -489,33 +386,15 @@ mod tests {
         let t = transcript(
             "Læge: Har du haft feber?\nPatient: Ja, i går aftes målte jeg otteogtredive komma fem.\nPatient: Gør det ondt at synke? Ja, især om morgenen.\nPatient: Jeg hoster.",
         );
-        let segments: HashMap<u32, Vec<String>> = t
-            .segments
-            .iter()
-            .map(|s| (s.id, normalise(&s.text)))
-            .collect();
-        let check = |text: &str, evidence: &[u32]| {
-            unsupported_reason(&statement(text, evidence), &segments)
-        };
+        let segments: HashMap<u32, Vec<String>> = t.segments.iter().map(|s| (s.id, normalise(&s.text))).collect();
+        let check = |text: &str, evidence: &[u32]| unsupported_reason(&statement(text, evidence), &segments);
         assert_eq!(check("Feber op til 38,5.", &[0, 1]), None);
-        assert_eq!(
-            check("Feber op til 39,5.", &[0, 1]).unwrap(),
-            "the number 39,5 is not in the evidence"
-        );
+        assert_eq!(check("Feber op til 39,5.", &[0, 1]).unwrap(), "the number 39,5 is not in the evidence");
         // smerter ✗ synkning ✓ (synke) værst ✗ morgenen ✓: 2 of 4 is enough.
-        assert_eq!(
-            check("Smerter ved synkning, værst om morgenen.", &[2]),
-            None
-        );
-        assert_eq!(
-            check("Ingen hoste.", &[3]).unwrap(),
-            "states a negation the evidence does not"
-        );
+        assert_eq!(check("Smerter ved synkning, værst om morgenen.", &[2]), None);
+        assert_eq!(check("Ingen hoste.", &[3]).unwrap(), "states a negation the evidence does not");
         assert_eq!(check("Feber.", &[]).unwrap(), "cites no evidence");
-        assert_eq!(
-            check("Feber.", &[9]).unwrap(),
-            "cites segment 9, which the transcript does not have"
-        );
+        assert_eq!(check("Feber.", &[9]).unwrap(), "cites segment 9, which the transcript does not have");
         assert_eq!(
             check("Udslæt på armene og benene.", &[0]).unwrap(),
             "only 0 of 3 content words are in the evidence"
@@ -537,14 +416,8 @@ mod tests {
 
     #[test]
     fn section_names() {
-        assert_eq!(
-            Section::from_name("Kontaktårsag:"),
-            Some(Section::Kontaktaarsag)
-        );
-        assert_eq!(
-            Section::from_name("kontaktaarsag"),
-            Some(Section::Kontaktaarsag)
-        );
+        assert_eq!(Section::from_name("Kontaktårsag:"), Some(Section::Kontaktaarsag));
+        assert_eq!(Section::from_name("kontaktaarsag"), Some(Section::Kontaktaarsag));
         assert_eq!(Section::from_name("PLAN"), Some(Section::Plan));
         assert_eq!(Section::from_name("none"), None);
     }

@@ -35,19 +35,11 @@ pub trait Pipeline: Sync {
     /// What runs, for the report header: e.g. the ASR model and the drafter's version.
     fn describe(&self) -> String;
 
-    fn transcribe(
-        &self,
-        input: &ConsultationInput,
-        mode: AsrMode,
-    ) -> Result<TranscriptRun, PipelineError>;
+    fn transcribe(&self, input: &ConsultationInput, mode: AsrMode) -> Result<TranscriptRun, PipelineError>;
 
     /// Drafts the note from `transcript` (the pipeline's own, or the reference transcript when
     /// only the note stage is evaluated).
-    fn draft(
-        &self,
-        input: &ConsultationInput,
-        transcript: &Transcript,
-    ) -> Result<Draft, PipelineError>;
+    fn draft(&self, input: &ConsultationInput, transcript: &Transcript) -> Result<Draft, PipelineError>;
 }
 
 /// The "reference" mode: the corpus's own reference transcript stands in for speech
@@ -75,13 +67,7 @@ impl ReferencePipeline {
             .filter_map(|spec| {
                 let consultation = spec.load().ok()?;
                 let transcript = consultation.references.transcript?;
-                Some((
-                    spec.id.clone(),
-                    LabelledReference {
-                        transcript,
-                        labels: consultation.references.labels,
-                    },
-                ))
+                Some((spec.id.clone(), LabelledReference { transcript, labels: consultation.references.labels }))
             })
             .collect();
         ReferencePipeline { references }
@@ -93,33 +79,15 @@ impl Pipeline for ReferencePipeline {
         "reference (identity ASR from the reference transcript, label-oracle draft)".to_string()
     }
 
-    fn transcribe(
-        &self,
-        input: &ConsultationInput,
-        _mode: AsrMode,
-    ) -> Result<TranscriptRun, PipelineError> {
+    fn transcribe(&self, input: &ConsultationInput, _mode: AsrMode) -> Result<TranscriptRun, PipelineError> {
         let reference = self.references.get(&input.id).ok_or_else(|| {
-            format!(
-                "reference mode needs a reference transcript, and consultation {} has none",
-                input.id
-            )
+            format!("reference mode needs a reference transcript, and consultation {} has none", input.id)
         })?;
-        Ok(TranscriptRun {
-            transcript: reference.transcript.clone(),
-            after_hangup_seconds: None,
-        })
+        Ok(TranscriptRun { transcript: reference.transcript.clone(), after_hangup_seconds: None })
     }
 
-    fn draft(
-        &self,
-        input: &ConsultationInput,
-        transcript: &Transcript,
-    ) -> Result<Draft, PipelineError> {
-        let labels = match self
-            .references
-            .get(&input.id)
-            .and_then(|r| r.labels.as_ref())
-        {
+    fn draft(&self, input: &ConsultationInput, transcript: &Transcript) -> Result<Draft, PipelineError> {
+        let labels = match self.references.get(&input.id).and_then(|r| r.labels.as_ref()) {
             Some(labels) => labels,
             None => {
                 return Err(format!(
@@ -145,20 +113,14 @@ impl Pipeline for ReferencePipeline {
                 .iter()
                 .zip(labels)
                 .filter(|(_, label)| **label == Some(section))
-                .map(|(segment, _)| Statement {
-                    text: segment.text.clone(),
-                    evidence: vec![segment.id],
-                })
+                .map(|(segment, _)| Statement { text: segment.text.clone(), evidence: vec![segment.id] })
                 .collect();
             if statements.is_empty() {
                 continue;
             }
             let texts: Vec<&str> = statements.iter().map(|s| s.text.as_str()).collect();
             rendered.push_str(&format!("{}: {}\n", section.heading(), texts.join(" ")));
-            sections.push(DraftSection {
-                heading: section.heading().to_string(),
-                statements,
-            });
+            sections.push(DraftSection { heading: section.heading().to_string(), statements });
         }
         Ok(Draft { sections, rendered })
     }

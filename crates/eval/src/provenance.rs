@@ -33,16 +33,8 @@ impl FileDigest {
             hasher.update(&buffer[..read]);
             bytes += read as u64;
         }
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(FileDigest {
-            path: path.to_path_buf(),
-            bytes,
-            sha256,
-        })
+        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(FileDigest { path: path.to_path_buf(), bytes, sha256 })
     }
 }
 
@@ -56,11 +48,7 @@ pub struct ConfigRecord {
 
 impl ConfigRecord {
     pub fn new(path: Option<PathBuf>, text: String) -> ConfigRecord {
-        ConfigRecord {
-            path,
-            sha256: sha256_hex(text.as_bytes()),
-            text,
-        }
+        ConfigRecord { path, sha256: sha256_hex(text.as_bytes()), text }
     }
 }
 
@@ -86,25 +74,11 @@ impl Machine {
         let memory_bytes = meminfo
             .lines()
             .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| {
-                l.trim_start_matches("MemTotal:")
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
+            .and_then(|l| l.trim_start_matches("MemTotal:").trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kib| kib * 1024);
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .map(|k| k.trim().to_string());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|k| k.trim().to_string());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Machine {
-            cpu_model,
-            cores,
-            memory_bytes,
-            kernel,
-        }
+        Machine { cpu_model, cores, memory_bytes, kernel }
     }
 }
 
@@ -112,32 +86,17 @@ impl Machine {
 /// `None` outside a git checkout or without git.
 pub fn git_revision(dir: &Path) -> Option<String> {
     let run = |args: &[&str]| {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        let output = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
     };
     let revision = run(&["rev-parse", "HEAD"])?;
-    let dirty =
-        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty {
-        format!("{revision}-dirty")
-    } else {
-        revision
-    })
+    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{revision}-dirty") } else { revision })
 }
 
 /// Now as an RFC 3339 UTC timestamp (`2026-11-23T10:32:21Z`).
 pub fn utc_now() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     utc_timestamp(seconds)
 }
 
@@ -148,23 +107,13 @@ fn utc_timestamp(seconds: u64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", of_day / 3600, of_day / 60 % 60, of_day % 60)
 }
 
 #[cfg(test)]
@@ -186,10 +135,7 @@ mod tests {
         std::fs::write(&path, b"abc").unwrap();
         let digest = FileDigest::of(&path).unwrap();
         assert_eq!(digest.bytes, 3);
-        assert_eq!(
-            digest.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(digest.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

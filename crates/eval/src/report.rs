@@ -46,10 +46,7 @@ fn plain(value: Option<f64>) -> String {
 }
 
 fn mebibytes(bytes: Option<f64>) -> String {
-    bytes.map_or_else(
-        || "–".to_string(),
-        |b| format!("{:.0} MiB", b / 1_048_576.0),
-    )
+    bytes.map_or_else(|| "–".to_string(), |b| format!("{:.0} MiB", b / 1_048_576.0))
 }
 
 /// A row of the per-consultation distribution table: name, summary, how to show a value.
@@ -57,12 +54,7 @@ type Distribution = (&'static str, Option<Summary>, fn(Option<f64>) -> String);
 
 fn summary_cells(summary: Option<Summary>, format: fn(Option<f64>) -> String) -> Vec<String> {
     match summary {
-        Some(s) => vec![
-            format(Some(s.mean)),
-            format(Some(s.p50)),
-            format(Some(s.p95)),
-            s.count.to_string(),
-        ],
+        Some(s) => vec![format(Some(s.mean)), format(Some(s.p50)), format(Some(s.p95)), s.count.to_string()],
         None => vec!["–".into(), "–".into(), "–".into(), "0".into()],
     }
 }
@@ -85,10 +77,7 @@ fn bar_chart(
         return Ok(None);
     }
     let labels: Vec<&str> = if labels.len() > 10 {
-        labels
-            .iter()
-            .map(|l| l.split('-').next().unwrap_or(l))
-            .collect()
+        labels.iter().map(|l| l.split('-').next().unwrap_or(l)).collect()
     } else {
         labels.iter().map(String::as_str).collect()
     };
@@ -138,20 +127,12 @@ fn bar_chart(
 
 /// Counts of `values` in ten equal bins from the smallest to the largest, with bin labels.
 fn histogram_bins(values: &[f64]) -> (Vec<String>, Vec<f64>) {
-    let (low, high) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(*v), h.max(*v))
-        });
+    let (low, high) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
     if values.is_empty() {
         return (Vec::new(), Vec::new());
     }
     let bins = if high > low { 10 } else { 1 };
-    let width = if high > low {
-        (high - low) / bins as f64
-    } else {
-        1.0
-    };
+    let width = if high > low { (high - low) / bins as f64 } else { 1.0 };
     let mut counts = vec![0.0; bins];
     for v in values {
         let bin = (((v - low) / width) as usize).min(bins - 1);
@@ -159,9 +140,7 @@ fn histogram_bins(values: &[f64]) -> (Vec<String>, Vec<f64>) {
     }
     // Each bin is labelled with its lower edge, with enough decimals to tell neighbours apart.
     let decimals = ((-width.log10()).ceil() as i64 + 1).clamp(1, 6) as usize;
-    let labels = (0..bins)
-        .map(|b| format!("{:.decimals$}", low + b as f64 * width))
-        .collect();
+    let labels = (0..bins).map(|b| format!("{:.decimals$}", low + b as f64 * width)).collect();
     (labels, counts)
 }
 
@@ -173,11 +152,7 @@ fn plot(
 ) -> Result<(), RunError> {
     let path = std::path::PathBuf::from(file);
     match chart.map_err(|reason| RunError::Plot { path, reason })? {
-        Some(svg) => blocks.push(Block::Plot {
-            file: file.to_string(),
-            title: title.to_string(),
-            svg,
-        }),
+        Some(svg) => blocks.push(Block::Plot { file: file.to_string(), title: title.to_string(), svg }),
         None => blocks.push(Block::Paragraph(format!("{title}: no data in this run."))),
     }
     Ok(())
@@ -197,12 +172,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
     };
     let mut rows = vec![
         row(&["Status", &status]),
-        row(&[
-            "Git revision",
-            h.git_revision
-                .as_deref()
-                .unwrap_or("unknown (not a git checkout)"),
-        ]),
+        row(&["Git revision", h.git_revision.as_deref().unwrap_or("unknown (not a git checkout)")]),
         row(&["Pipeline", &h.pipeline]),
         row(&[
             "Corpus",
@@ -214,18 +184,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
                 h.corpus.manifest_sha256
             ),
         ]),
-        row(&[
-            "Stages",
-            &format!(
-                "{}{}",
-                h.stages,
-                if h.streaming {
-                    ", streaming and offline"
-                } else {
-                    ", offline"
-                }
-            ),
-        ]),
+        row(&["Stages", &format!("{}{}", h.stages, if h.streaming { ", streaming and offline" } else { ", offline" })]),
         row(&["Seed", &h.seed.to_string()]),
         row(&["Jobs", &h.jobs.to_string()]),
         row(&[
@@ -235,10 +194,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
                 |c| {
                     format!(
                         "{} sha256 {}",
-                        c.path.as_ref().map_or_else(
-                            || "(given inline)".to_string(),
-                            |p| p.display().to_string()
-                        ),
+                        c.path.as_ref().map_or_else(|| "(given inline)".to_string(), |p| p.display().to_string()),
                         c.sha256
                     )
                 },
@@ -248,12 +204,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
     for model in &h.models {
         rows.push(row(&[
             "Model file",
-            &format!(
-                "{} ({} bytes) sha256 {}",
-                model.path.display(),
-                model.bytes,
-                model.sha256
-            ),
+            &format!("{} ({} bytes) sha256 {}", model.path.display(), model.bytes, model.sha256),
         ]));
     }
     let m = &h.machine;
@@ -263,10 +214,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
             "{}, {} cores, {} GiB memory, Linux {}",
             m.cpu_model.as_deref().unwrap_or("unknown CPU"),
             m.cores,
-            m.memory_bytes.map_or_else(
-                || "?".to_string(),
-                |b| format!("{:.1}", b as f64 / 1_073_741_824.0)
-            ),
+            m.memory_bytes.map_or_else(|| "?".to_string(), |b| format!("{:.1}", b as f64 / 1_073_741_824.0)),
             m.kernel.as_deref().unwrap_or("?")
         ),
     ]));
@@ -277,10 +225,7 @@ fn header_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
         rows.insert(4, row(&["Corpus description", description]));
     }
     blocks.push(Block::Heading("Reproducibility".into()));
-    blocks.push(Block::Table {
-        head: row(&["Recorded", "Value"]),
-        rows,
-    });
+    blocks.push(Block::Table { head: row(&["Recorded", "Value"]), rows });
 }
 
 fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
@@ -289,42 +234,25 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
     blocks.push(Block::Paragraph(format!(
         "{} consultation(s) evaluated, {} failed, {} pending. Error rates and fact recall are over the whole corpus \
          (all errors over all reference words); other scores are summarised over consultations.",
-        s.evaluated, s.failed, results.pending.len()
+        s.evaluated,
+        s.failed,
+        results.pending.len()
     )));
-    let mut rows = vec![
-        row(&["WER", &percent(s.wer)]),
-        row(&["CER", &percent(s.cer)]),
-    ];
+    let mut rows = vec![row(&["WER", &percent(s.wer)]), row(&["CER", &percent(s.cer)])];
     for (role, wer) in &s.wer_by_speaker {
-        rows.push(row(&[
-            &format!("WER, {}", role.danish()),
-            &percent(Some(*wer)),
-        ]));
+        rows.push(row(&[&format!("WER, {}", role.danish()), &percent(Some(*wer))]));
     }
     rows.extend([
-        row(&[
-            "Streaming vs. offline WER",
-            &percent(s.streaming_vs_offline_wer),
-        ]),
+        row(&["Streaming vs. offline WER", &percent(s.streaming_vs_offline_wer)]),
         row(&["Fact recall", &percent(s.fact_recall)]),
         row(&["Section placement", &percent(s.section_placement)]),
         row(&["Statement precision", &percent(s.statement_precision)]),
-        row(&[
-            "Unsupported statements",
-            &format!("{} of {}", s.unsupported_statements, s.statements),
-        ]),
+        row(&["Unsupported statements", &format!("{} of {}", s.unsupported_statements, s.statements)]),
     ]);
-    blocks.push(Block::Table {
-        head: row(&["Metric", "Value"]),
-        rows,
-    });
+    blocks.push(Block::Table { head: row(&["Metric", "Value"]), rows });
     let distributions: [Distribution; 8] = [
         ("WER per consultation", s.wer_per_consultation, percent),
-        (
-            "Streaming − offline WER",
-            s.streaming_wer_difference,
-            percent,
-        ),
+        ("Streaming − offline WER", s.streaming_wer_difference, percent),
         ("ROUGE-1 F1", s.rouge1_f1, plain),
         ("ROUGE-2 F1", s.rouge2_f1, plain),
         ("ROUGE-L F1", s.rouge_l_f1, plain),
@@ -340,10 +268,7 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
             cells
         })
         .collect();
-    blocks.push(Block::Table {
-        head: row(&["Per consultation", "mean", "p50", "p95", "n"]),
-        rows,
-    });
+    blocks.push(Block::Table { head: row(&["Per consultation", "mean", "p50", "p95", "n"]), rows });
     let rows = s
         .by_topic
         .iter()
@@ -357,24 +282,17 @@ fn summary_blocks(results: &RunResults, blocks: &mut Vec<Block>) {
             ]
         })
         .collect();
-    blocks.push(Block::Table {
-        head: row(&["Topic", "n", "WER", "Fact recall", "Statement precision"]),
-        rows,
-    });
+    blocks.push(Block::Table { head: row(&["Topic", "n", "WER", "Fact recall", "Statement precision"]), rows });
 }
 
-fn transcription_blocks(
-    ok: &[&ConsultationResult],
-    blocks: &mut Vec<Block>,
-) -> Result<(), RunError> {
+fn transcription_blocks(ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
     blocks.push(Block::Heading("Transcription".into()));
     blocks.push(Block::Paragraph(
         "After the Danish normaliser (eval/README.md). S, D, I: substitutions, deletions, insertions; N: reference words. \
          Word alignments are in alignments/<id>.txt."
             .into(),
     ));
-    let scored: Vec<&&ConsultationResult> =
-        ok.iter().filter(|c| c.transcription.is_some()).collect();
+    let scored: Vec<&&ConsultationResult> = ok.iter().filter(|c| c.transcription.is_some()).collect();
     let rows = scored
         .iter()
         .filter_map(|c| {
@@ -413,60 +331,32 @@ fn transcription_blocks(
         rows,
     });
     let labels: Vec<String> = scored.iter().map(|c| c.id.clone()).collect();
-    let values: Vec<f64> = scored
-        .iter()
-        .filter_map(|c| c.transcription.as_ref()?.overall.wer())
-        .collect();
+    let values: Vec<f64> = scored.iter().filter_map(|c| c.transcription.as_ref()?.overall.wer()).collect();
     plot(
         blocks,
         "plots/wer_per_consultation.svg",
         "WER per consultation",
-        bar_chart(
-            "WER per consultation",
-            "consultation",
-            "WER",
-            &labels,
-            &values,
-        ),
+        bar_chart("WER per consultation", "consultation", "WER", &labels, &values),
     )
 }
 
-fn note_blocks(
-    results: &RunResults,
-    ok: &[&ConsultationResult],
-    blocks: &mut Vec<Block>,
-) -> Result<(), RunError> {
+fn note_blocks(results: &RunResults, ok: &[&ConsultationResult], blocks: &mut Vec<Block>) -> Result<(), RunError> {
     blocks.push(Block::Heading("Note".into()));
     let by_section = &results.summary.fact_recall_by_section;
     let rows = by_section
         .iter()
         .map(|(section, ratio)| {
-            vec![
-                section.heading().to_string(),
-                format!("{} of {}", ratio.hits, ratio.total),
-                percent(ratio.value()),
-            ]
+            vec![section.heading().to_string(), format!("{} of {}", ratio.hits, ratio.total), percent(ratio.value())]
         })
         .collect();
-    blocks.push(Block::Table {
-        head: row(&["Section", "Facts found in the section", "Recall"]),
-        rows,
-    });
-    let (labels, values): (Vec<String>, Vec<f64>) = Section::ALL
-        .iter()
-        .filter_map(|s| Some((s.heading().to_string(), by_section.get(s)?.value()?)))
-        .unzip();
+    blocks.push(Block::Table { head: row(&["Section", "Facts found in the section", "Recall"]), rows });
+    let (labels, values): (Vec<String>, Vec<f64>) =
+        Section::ALL.iter().filter_map(|s| Some((s.heading().to_string(), by_section.get(s)?.value()?))).unzip();
     plot(
         blocks,
         "plots/fact_recall_by_section.svg",
         "Fact recall per section",
-        bar_chart(
-            "Fact recall per section",
-            "section",
-            "recall",
-            &labels,
-            &values,
-        ),
+        bar_chart("Fact recall per section", "section", "recall", &labels, &values),
     )?;
     let rows = ok
         .iter()
@@ -502,25 +392,17 @@ fn note_blocks(
         .iter()
         .filter_map(|c| Some((c, c.note.as_ref()?)))
         .flat_map(|(c, n)| {
-            n.unsupported
-                .iter()
-                .map(move |u| format!("{} — {}: \"{}\" ({})", c.id, u.heading, u.text, u.reason))
+            n.unsupported.iter().map(move |u| format!("{} — {}: \"{}\" ({})", c.id, u.heading, u.text, u.reason))
         })
         .collect();
     if !unsupported.is_empty() {
-        blocks.push(Block::Paragraph(
-            "Unsupported statements (eval/README.md gives the rule):".into(),
-        ));
+        blocks.push(Block::Paragraph("Unsupported statements (eval/README.md gives the rule):".into()));
         blocks.push(Block::List(unsupported));
     }
     Ok(())
 }
 
-fn speed_blocks(
-    ok: &[&ConsultationResult],
-    streaming: bool,
-    blocks: &mut Vec<Block>,
-) -> Result<(), RunError> {
+fn speed_blocks(ok: &[&ConsultationResult], streaming: bool, blocks: &mut Vec<Block>) -> Result<(), RunError> {
     blocks.push(Block::Heading("Speed and memory".into()));
     blocks.push(Block::Paragraph(
         "Real-time factor: transcription wall time over audio length. Hang-up to draft: transcription time after the \
@@ -555,33 +437,16 @@ fn speed_blocks(
         })
         .collect();
     blocks.push(Block::Table {
-        head: row(&[
-            "Consultation",
-            "Audio",
-            "Transcription",
-            "RTF",
-            "Drafting",
-            "Hang-up to draft",
-            "Peak memory",
-        ]),
+        head: row(&["Consultation", "Audio", "Transcription", "RTF", "Drafting", "Hang-up to draft", "Peak memory"]),
         rows,
     });
-    let latencies: Vec<f64> = ok
-        .iter()
-        .filter_map(|c| c.speed.hangup_to_draft_seconds)
-        .collect();
+    let latencies: Vec<f64> = ok.iter().filter_map(|c| c.speed.hangup_to_draft_seconds).collect();
     let (labels, counts) = histogram_bins(&latencies);
     plot(
         blocks,
         "plots/latency_distribution.svg",
         "Hang-up to draft latency (seconds)",
-        bar_chart(
-            "Hang-up to draft latency",
-            "seconds (lower edge of each bin)",
-            "consultations",
-            &labels,
-            &counts,
-        ),
+        bar_chart("Hang-up to draft latency", "seconds (lower edge of each bin)", "consultations", &labels, &counts),
     )
 }
 
@@ -589,19 +454,12 @@ fn document(results: &RunResults) -> Result<Vec<Block>, RunError> {
     let mut blocks = Vec::new();
     header_blocks(results, &mut blocks);
     summary_blocks(results, &mut blocks);
-    let ok: Vec<&ConsultationResult> = results
-        .consultations
-        .iter()
-        .filter(|c| c.error.is_none())
-        .collect();
+    let ok: Vec<&ConsultationResult> = results.consultations.iter().filter(|c| c.error.is_none()).collect();
     transcription_blocks(&ok, &mut blocks)?;
     note_blocks(results, &ok, &mut blocks)?;
     speed_blocks(&ok, results.header.streaming, &mut blocks)?;
-    let failed: Vec<String> = results
-        .consultations
-        .iter()
-        .filter_map(|c| Some(format!("{}: {}", c.id, c.error.as_ref()?)))
-        .collect();
+    let failed: Vec<String> =
+        results.consultations.iter().filter_map(|c| Some(format!("{}: {}", c.id, c.error.as_ref()?))).collect();
     if !failed.is_empty() {
         blocks.push(Block::Heading("Failed consultations".into()));
         blocks.push(Block::List(failed));
@@ -631,24 +489,10 @@ fn to_markdown(blocks: &[Block]) -> String {
                 let _ = writeln!(out, "{text}\n");
             }
             Block::Table { head, rows } => {
-                let _ = writeln!(
-                    out,
-                    "| {} |",
-                    head.iter()
-                        .map(|h| markdown_cell(h))
-                        .collect::<Vec<_>>()
-                        .join(" | ")
-                );
+                let _ = writeln!(out, "| {} |", head.iter().map(|h| markdown_cell(h)).collect::<Vec<_>>().join(" | "));
                 let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
                 for r in rows {
-                    let _ = writeln!(
-                        out,
-                        "| {} |",
-                        r.iter()
-                            .map(|c| markdown_cell(c))
-                            .collect::<Vec<_>>()
-                            .join(" | ")
-                    );
+                    let _ = writeln!(out, "| {} |", r.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" | "));
                 }
                 out.push('\n');
             }
@@ -667,10 +511,7 @@ fn to_markdown(blocks: &[Block]) -> String {
 }
 
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn to_html(blocks: &[Block]) -> String {
@@ -705,11 +546,7 @@ fn to_html(blocks: &[Block]) -> String {
                 out.push_str("</table>\n");
             }
             Block::Plot { title, svg, .. } => {
-                let _ = writeln!(
-                    out,
-                    "<figure>{svg}<figcaption>{}</figcaption></figure>",
-                    escape_html(title)
-                );
+                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape_html(title));
             }
             Block::List(items) => {
                 out.push_str("<ul>\n");
@@ -727,10 +564,7 @@ fn to_html(blocks: &[Block]) -> String {
 /// Writes every output file of a run from its results.
 pub(crate) fn write_all(out: &OutDir, results: &RunResults) -> Result<(), RunError> {
     out.write_json("results.json", results)?;
-    out.write(
-        "per_consultation.csv",
-        per_consultation_csv(&results.consultations).as_bytes(),
-    )?;
+    out.write("per_consultation.csv", per_consultation_csv(&results.consultations).as_bytes())?;
     let blocks = document(results)?;
     for block in &blocks {
         if let Block::Plot { file, svg, .. } = block {
@@ -760,26 +594,12 @@ mod tests {
 
     #[test]
     fn bar_chart_writes_svg_text_without_system_fonts() {
-        let svg = bar_chart(
-            "WER",
-            "consultation",
-            "WER",
-            &["c01".into(), "c02".into()],
-            &[0.1, 0.25],
-        )
-        .unwrap()
-        .unwrap();
+        let svg =
+            bar_chart("WER", "consultation", "WER", &["c01".into(), "c02".into()], &[0.1, 0.25]).unwrap().unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         // The SVG backend writes labels as <text> for the viewer to lay out: no font files needed.
-        assert!(
-            svg.contains("\nc01\n</text>") && svg.contains("\nWER\n</text>"),
-            "{svg}"
-        );
+        assert!(svg.contains("\nc01\n</text>") && svg.contains("\nWER\n</text>"), "{svg}");
         assert_eq!(bar_chart("x", "x", "y", &[], &[]).unwrap(), None);
-        assert!(
-            bar_chart("one", "x", "y", &["c01".into()], &[0.5])
-                .unwrap()
-                .is_some()
-        );
+        assert!(bar_chart("one", "x", "y", &["c01".into()], &[0.5]).unwrap().is_some());
     }
 }

@@ -26,10 +26,8 @@ impl RunResults {
     /// Reads a run's `results.json`.
     pub fn load(out_dir: &Path) -> Result<RunResults, ResultsError> {
         let path = out_dir.join("results.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ResultsError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ResultsError::Read { path: path.clone(), source })?;
         serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path, source })
     }
 }
@@ -37,15 +35,9 @@ impl RunResults {
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     #[error("cannot read {}: {source}; is this the --out of an `eval` run?", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{} is not a results file of this harness: {source}", path.display())]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Parse { path: PathBuf, source: serde_json::Error },
 }
 
 /// Corpus-level numbers, over the consultations that finished without error. Error rates and
@@ -114,11 +106,8 @@ fn totals<'a>(consultations: impl IntoIterator<Item = &'a ConsultationResult>) -
 
 pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSummary {
     let ok: Vec<&ConsultationResult> = consultations.iter().filter(|c| c.error.is_none()).collect();
-    let mut summary = CorpusSummary {
-        evaluated: ok.len(),
-        failed: consultations.len() - ok.len(),
-        ..CorpusSummary::default()
-    };
+    let mut summary =
+        CorpusSummary { evaluated: ok.len(), failed: consultations.len() - ok.len(), ..CorpusSummary::default() };
 
     let mut by_speaker: BTreeMap<Role, ErrorRates> = BTreeMap::new();
     let mut streaming_vs_offline = ErrorRates::default();
@@ -137,25 +126,14 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
                 placement.add(placed);
             }
             for (section, ratio) in &n.fact_recall_by_section {
-                summary
-                    .fact_recall_by_section
-                    .entry(*section)
-                    .or_default()
-                    .add(ratio);
+                summary.fact_recall_by_section.entry(*section).or_default().add(ratio);
             }
         }
     }
-    let Totals {
-        rates,
-        facts,
-        support,
-    } = totals(ok.iter().copied());
+    let Totals { rates, facts, support } = totals(ok.iter().copied());
     summary.wer = rates.wer();
     summary.cer = rates.cer();
-    summary.wer_by_speaker = by_speaker
-        .into_iter()
-        .filter_map(|(role, r)| Some((role, r.wer()?)))
-        .collect();
+    summary.wer_by_speaker = by_speaker.into_iter().filter_map(|(role, r)| Some((role, r.wer()?))).collect();
     summary.streaming_vs_offline_wer = streaming_vs_offline.wer();
     summary.fact_recall = facts.value();
     summary.section_placement = placement.value();
@@ -163,9 +141,7 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
     summary.statements = support.total;
     summary.unsupported_statements = support.total - support.hits;
 
-    let series = |value: &dyn Fn(&ConsultationResult) -> Option<f64>| {
-        summarise(ok.iter().filter_map(|c| value(c)))
-    };
+    let series = |value: &dyn Fn(&ConsultationResult) -> Option<f64>| summarise(ok.iter().filter_map(|c| value(c)));
     summary.wer_per_consultation = series(&|c| c.transcription.as_ref()?.overall.wer());
     summary.streaming_wer_difference = series(&|c| c.streaming.as_ref()?.wer_difference);
     summary.rouge1_f1 = series(&|c| Some(c.note.as_ref()?.rouge?.rouge1.f1));
@@ -183,11 +159,7 @@ pub(crate) fn summarise_run(consultations: &[ConsultationResult]) -> CorpusSumma
     summary.by_topic = topics
         .into_iter()
         .map(|(topic, members)| {
-            let Totals {
-                rates,
-                facts,
-                support,
-            } = totals(members.iter().copied());
+            let Totals { rates, facts, support } = totals(members.iter().copied());
             let numbers = TopicSummary {
                 consultations: members.len(),
                 wer: rates.wer(),
@@ -214,91 +186,31 @@ fn speaker_wer(c: &ConsultationResult, role: Role) -> Option<String> {
 const COLUMNS: &[Column] = &[
     ("id", |c| Some(c.id.clone())),
     ("topic", |c| c.topic.clone()),
-    ("status", |c| {
-        Some(if c.error.is_some() { "failed" } else { "ok" }.to_string())
-    }),
+    ("status", |c| Some(if c.error.is_some() { "failed" } else { "ok" }.to_string())),
     ("error", |c| c.error.clone()),
     ("wer", |c| number(c.transcription.as_ref()?.overall.wer())),
     ("cer", |c| number(c.transcription.as_ref()?.overall.cer())),
     ("wer_doctor", |c| speaker_wer(c, Role::Doctor)),
     ("wer_patient", |c| speaker_wer(c, Role::Patient)),
     ("wer_other", |c| speaker_wer(c, Role::Other)),
-    ("substitutions", |c| {
-        Some(
-            c.transcription
-                .as_ref()?
-                .overall
-                .words
-                .substitutions
-                .to_string(),
-        )
-    }),
-    ("deletions", |c| {
-        Some(
-            c.transcription
-                .as_ref()?
-                .overall
-                .words
-                .deletions
-                .to_string(),
-        )
-    }),
-    ("insertions", |c| {
-        Some(
-            c.transcription
-                .as_ref()?
-                .overall
-                .words
-                .insertions
-                .to_string(),
-        )
-    }),
-    ("reference_words", |c| {
-        Some(
-            c.transcription
-                .as_ref()?
-                .overall
-                .words
-                .reference_len
-                .to_string(),
-        )
-    }),
-    ("streaming_wer_difference", |c| {
-        number(c.streaming.as_ref()?.wer_difference)
-    }),
-    ("fact_recall", |c| {
-        number(c.note.as_ref()?.fact_recall?.value())
-    }),
-    ("section_placement", |c| {
-        number(c.note.as_ref()?.section_placement?.value())
-    }),
-    ("statement_precision", |c| {
-        number(c.note.as_ref()?.statement_support.value())
-    }),
-    ("unsupported_statements", |c| {
-        Some(c.note.as_ref()?.unsupported.len().to_string())
-    }),
-    ("rouge1_f1", |c| {
-        number(Some(c.note.as_ref()?.rouge?.rouge1.f1))
-    }),
-    ("rouge2_f1", |c| {
-        number(Some(c.note.as_ref()?.rouge?.rouge2.f1))
-    }),
-    ("rougeL_f1", |c| {
-        number(Some(c.note.as_ref()?.rouge?.rouge_l.f1))
-    }),
+    ("substitutions", |c| Some(c.transcription.as_ref()?.overall.words.substitutions.to_string())),
+    ("deletions", |c| Some(c.transcription.as_ref()?.overall.words.deletions.to_string())),
+    ("insertions", |c| Some(c.transcription.as_ref()?.overall.words.insertions.to_string())),
+    ("reference_words", |c| Some(c.transcription.as_ref()?.overall.words.reference_len.to_string())),
+    ("streaming_wer_difference", |c| number(c.streaming.as_ref()?.wer_difference)),
+    ("fact_recall", |c| number(c.note.as_ref()?.fact_recall?.value())),
+    ("section_placement", |c| number(c.note.as_ref()?.section_placement?.value())),
+    ("statement_precision", |c| number(c.note.as_ref()?.statement_support.value())),
+    ("unsupported_statements", |c| Some(c.note.as_ref()?.unsupported.len().to_string())),
+    ("rouge1_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge1.f1))),
+    ("rouge2_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge2.f1))),
+    ("rougeL_f1", |c| number(Some(c.note.as_ref()?.rouge?.rouge_l.f1))),
     ("audio_seconds", |c| number(Some(c.speed.audio_seconds))),
-    ("transcribe_seconds", |c| {
-        number(Some(c.speed.transcribe_seconds))
-    }),
+    ("transcribe_seconds", |c| number(Some(c.speed.transcribe_seconds))),
     ("draft_seconds", |c| number(c.speed.draft_seconds)),
     ("real_time_factor", |c| number(c.speed.real_time_factor)),
-    ("hangup_to_draft_seconds", |c| {
-        number(c.speed.hangup_to_draft_seconds)
-    }),
-    ("peak_memory_mib", |c| {
-        number(c.speed.peak_memory_bytes.map(|b| b as f64 / 1_048_576.0))
-    }),
+    ("hangup_to_draft_seconds", |c| number(c.speed.hangup_to_draft_seconds)),
+    ("peak_memory_mib", |c| number(c.speed.peak_memory_bytes.map(|b| b as f64 / 1_048_576.0))),
 ];
 
 fn csv_field(value: &str) -> String {
@@ -312,17 +224,10 @@ fn csv_field(value: &str) -> String {
 /// One row per consultation; an empty cell is a metric that does not apply (no reference, or
 /// the stage did not run).
 pub fn per_consultation_csv(consultations: &[ConsultationResult]) -> String {
-    let mut out = COLUMNS
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut out = COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(",");
     out.push('\n');
     for c in consultations {
-        let row: Vec<String> = COLUMNS
-            .iter()
-            .map(|(_, cell)| csv_field(&cell(c).unwrap_or_default()))
-            .collect();
+        let row: Vec<String> = COLUMNS.iter().map(|(_, cell)| csv_field(&cell(c).unwrap_or_default())).collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }

@@ -35,10 +35,7 @@ pub struct Stages {
 
 impl Default for Stages {
     fn default() -> Stages {
-        Stages {
-            asr: true,
-            note: true,
-        }
+        Stages { asr: true, note: true }
     }
 }
 
@@ -47,18 +44,13 @@ impl FromStr for Stages {
 
     /// `asr`, `note` or `asr,note`.
     fn from_str(s: &str) -> Result<Stages, String> {
-        let mut stages = Stages {
-            asr: false,
-            note: false,
-        };
+        let mut stages = Stages { asr: false, note: false };
         for stage in s.split(',').map(str::trim) {
             match stage {
                 "asr" => stages.asr = true,
                 "note" => stages.note = true,
                 other => {
-                    return Err(format!(
-                        "unknown stage {other:?}: use asr, note or asr,note"
-                    ));
+                    return Err(format!("unknown stage {other:?}: use asr, note or asr,note"));
                 }
             }
         }
@@ -68,11 +60,7 @@ impl FromStr for Stages {
 
 impl fmt::Display for Stages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [(self.asr, "asr"), (self.note, "note")]
-            .iter()
-            .filter(|s| s.0)
-            .map(|s| s.1)
-            .collect();
+        let names: Vec<&str> = [(self.asr, "asr"), (self.note, "note")].iter().filter(|s| s.0).map(|s| s.1).collect();
         f.write_str(&names.join(","))
     }
 }
@@ -142,53 +130,31 @@ impl RunHeader {
     /// first that differs, with its value then and now.
     fn differs_from(&self, other: &RunHeader) -> Option<(&'static str, String, String)> {
         let pairs = [
-            (
-                "corpus manifest",
-                self.corpus.manifest_sha256.clone(),
-                other.corpus.manifest_sha256.clone(),
-            ),
+            ("corpus manifest", self.corpus.manifest_sha256.clone(), other.corpus.manifest_sha256.clone()),
             ("pipeline", self.pipeline.clone(), other.pipeline.clone()),
             ("stages", self.stages.to_string(), other.stages.to_string()),
-            (
-                "streaming",
-                self.streaming.to_string(),
-                other.streaming.to_string(),
-            ),
+            ("streaming", self.streaming.to_string(), other.streaming.to_string()),
             ("seed", self.seed.to_string(), other.seed.to_string()),
             ("config", digest_of(&self.config), digest_of(&other.config)),
-            (
-                "model files",
-                models_of(&self.models),
-                models_of(&other.models),
-            ),
+            ("model files", models_of(&self.models), models_of(&other.models)),
             // Results of two code revisions or two machines must not be mixed in one table.
             (
                 "git revision",
                 self.git_revision.clone().unwrap_or_default(),
                 other.git_revision.clone().unwrap_or_default(),
             ),
-            (
-                "machine",
-                format!("{:?}", self.machine),
-                format!("{:?}", other.machine),
-            ),
+            ("machine", format!("{:?}", self.machine), format!("{:?}", other.machine)),
         ];
         pairs.into_iter().find(|(_, a, b)| a != b)
     }
 }
 
 fn digest_of(config: &Option<ConfigRecord>) -> String {
-    config
-        .as_ref()
-        .map_or_else(|| "none".to_string(), |c| c.sha256.clone())
+    config.as_ref().map_or_else(|| "none".to_string(), |c| c.sha256.clone())
 }
 
 fn models_of(models: &[FileDigest]) -> String {
-    models
-        .iter()
-        .map(|m| m.sha256.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    models.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>().join(",")
 }
 
 /// Whether the streaming path agrees with offline transcription.
@@ -279,20 +245,12 @@ pub struct RunOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error(
         "{} holds a different run ({what}: {before} then, {now} now); give a new --out, or delete it to start over",
         out.display()
     )]
-    DifferentRun {
-        out: PathBuf,
-        what: &'static str,
-        before: String,
-        now: String,
-    },
+    DifferentRun { out: PathBuf, what: &'static str, before: String, now: String },
     #[error(
         "{} already holds files and no run.json: give a new or empty directory as --out",
         out.display()
@@ -301,10 +259,7 @@ pub enum RunError {
     #[error("{} is not a run header this harness can read ({reason}); give a new --out", path.display())]
     BadRunDir { path: PathBuf, reason: String },
     #[error("cannot read model file {}: {source}", path.display())]
-    Model {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Model { path: PathBuf, source: std::io::Error },
     #[error("cannot draw {}: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 }
@@ -318,19 +273,12 @@ pub(crate) struct OutDir {
 
 impl OutDir {
     pub(crate) fn new(root: &Path) -> Result<OutDir, RunError> {
-        let out = OutDir {
-            root: root.to_path_buf(),
-            written: Mutex::new(Vec::new()),
-        };
+        let out = OutDir { root: root.to_path_buf(), written: Mutex::new(Vec::new()) };
         out.ensure_dir(root)?;
         // An --out the user made beforehand keeps its mode otherwise; its contents are private.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700)).map_err(
-            |source| RunError::Write {
-                path: root.into(),
-                source,
-            },
-        )?;
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|source| RunError::Write { path: root.into(), source })?;
         Ok(out)
     }
 
@@ -340,10 +288,7 @@ impl OutDir {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|source| RunError::Write {
-                path: dir.into(),
-                source,
-            })
+            .map_err(|source| RunError::Write { path: dir.into(), source })
     }
 
     pub(crate) fn path(&self, relative: &str) -> PathBuf {
@@ -359,16 +304,9 @@ impl OutDir {
         if let Some(parent) = path.parent() {
             self.ensure_dir(parent)?;
         }
-        let partial = path.with_file_name(format!(
-            "{}.partial",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
-        let error = |source| RunError::Write {
-            path: path.clone(),
-            source,
-        };
+        let partial = path
+            .with_file_name(format!("{}.partial", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let error = |source| RunError::Write { path: path.clone(), source };
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -376,9 +314,7 @@ impl OutDir {
             .mode(0o600)
             .open(&partial)
             .map_err(error)?;
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .map_err(error)?;
+        file.write_all(contents).and_then(|()| file.sync_all()).map_err(error)?;
         std::fs::rename(&partial, &path).map_err(error)?;
         if let Ok(mut written) = self.written.lock() {
             written.push(path.clone());
@@ -386,11 +322,7 @@ impl OutDir {
         Ok(path)
     }
 
-    pub(crate) fn write_json<T: Serialize>(
-        &self,
-        relative: &str,
-        value: &T,
-    ) -> Result<PathBuf, RunError> {
+    pub(crate) fn write_json<T: Serialize>(&self, relative: &str, value: &T) -> Result<PathBuf, RunError> {
         let json = serde_json::to_string_pretty(value).expect("results always serialise");
         self.write(relative, json.as_bytes())
     }
@@ -411,29 +343,18 @@ pub fn run(
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<RunOutcome, RunError> {
     let header_path = options.out_dir.join("run.json");
-    let occupied =
-        std::fs::read_dir(&options.out_dir).is_ok_and(|mut entries| entries.next().is_some());
+    let occupied = std::fs::read_dir(&options.out_dir).is_ok_and(|mut entries| entries.next().is_some());
     if occupied && !header_path.exists() {
-        return Err(RunError::NotARunDir {
-            out: options.out_dir.clone(),
-        });
+        return Err(RunError::NotARunDir { out: options.out_dir.clone() });
     }
     let out = OutDir::new(&options.out_dir)?;
     let mut header = new_header(corpus, pipeline, options)?;
     if header_path.exists() {
-        let bad = |reason: String| RunError::BadRunDir {
-            path: header_path.clone(),
-            reason,
-        };
+        let bad = |reason: String| RunError::BadRunDir { path: header_path.clone(), reason };
         let text = std::fs::read_to_string(&header_path).map_err(|e| bad(e.to_string()))?;
         let earlier: RunHeader = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if let Some((what, before, now)) = earlier.differs_from(&header) {
-            return Err(RunError::DifferentRun {
-                out: options.out_dir.clone(),
-                what,
-                before,
-                now,
-            });
+            return Err(RunError::DifferentRun { out: options.out_dir.clone(), what, before, now });
         }
         header.started = earlier.started;
     }
@@ -447,13 +368,8 @@ pub fn run(
             *slot = Some(done);
         }
     }
-    let todo: Vec<usize> = (0..results.len())
-        .filter(|&i| results[i].is_none())
-        .collect();
-    progress(Event::Planned {
-        total: corpus.consultations.len(),
-        already_done: resumed.len(),
-    });
+    let todo: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_none()).collect();
+    progress(Event::Planned { total: corpus.consultations.len(), already_done: resumed.len() });
 
     let next = AtomicUsize::new(0);
     let fresh: Mutex<Vec<(usize, ConsultationResult)>> = Mutex::new(Vec::new());
@@ -466,17 +382,13 @@ pub fn run(
             let spec = &corpus.consultations[index];
             progress(Event::Started { id: &spec.id });
             let mut result = evaluate_guarded(spec, pipeline, options, &out);
-            if let Err(error) = out.write_json(&format!("consultations/{}.json", spec.id), &result)
-            {
+            if let Err(error) = out.write_json(&format!("consultations/{}.json", spec.id), &result) {
                 result.error.get_or_insert_with(|| error.to_string());
                 if let Ok(mut first) = first_write_error.lock() {
                     first.get_or_insert(error);
                 }
             }
-            progress(Event::Finished {
-                id: &spec.id,
-                error: result.error.as_deref(),
-            });
+            progress(Event::Finished { id: &spec.id, error: result.error.as_deref() });
             if let Ok(mut fresh) = fresh.lock() {
                 fresh.push((index, result));
             }
@@ -505,20 +417,13 @@ pub fn run(
         .collect();
     let interrupted = !pending.is_empty();
     let consultations: Vec<ConsultationResult> = results.into_iter().flatten().collect();
-    let failed = consultations
-        .iter()
-        .filter_map(|r| r.error.clone().map(|e| (r.id.clone(), e)))
-        .collect();
+    let failed = consultations.iter().filter_map(|r| r.error.clone().map(|e| (r.id.clone(), e))).collect();
 
     header.complete = !interrupted;
     header.finished = Some(utc_now());
     out.write_json("run.json", &header)?;
-    let run_results = RunResults {
-        summary: summarise_run(&consultations),
-        header,
-        pending: pending.clone(),
-        consultations,
-    };
+    let run_results =
+        RunResults { summary: summarise_run(&consultations), header, pending: pending.clone(), consultations };
     report::write_all(&out, &run_results)?;
 
     Ok(RunOutcome {
@@ -534,29 +439,18 @@ pub fn run(
     })
 }
 
-fn new_header(
-    corpus: &Corpus,
-    pipeline: &dyn Pipeline,
-    options: &RunOptions,
-) -> Result<RunHeader, RunError> {
+fn new_header(corpus: &Corpus, pipeline: &dyn Pipeline, options: &RunOptions) -> Result<RunHeader, RunError> {
     let models = options
         .model_files
         .iter()
-        .map(|path| {
-            FileDigest::of(path).map_err(|source| RunError::Model {
-                path: path.clone(),
-                source,
-            })
-        })
+        .map(|path| FileDigest::of(path).map_err(|source| RunError::Model { path: path.clone(), source }))
         .collect::<Result<_, _>>()?;
     Ok(RunHeader {
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         started: utc_now(),
         finished: None,
         complete: false,
-        git_revision: std::env::current_dir()
-            .ok()
-            .and_then(|dir| git_revision(&dir)),
+        git_revision: std::env::current_dir().ok().and_then(|dir| git_revision(&dir)),
         pipeline: pipeline.describe(),
         corpus: CorpusRecord {
             name: corpus.name.clone(),
@@ -590,9 +484,7 @@ fn evaluate_guarded(
     out: &OutDir,
 ) -> ConsultationResult {
     let mut result = ConsultationResult::new(spec);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        evaluate(spec, pipeline, options, out, &mut result)
-    }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| evaluate(spec, pipeline, options, out, &mut result)));
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(message)) => result.error = Some(message),
@@ -630,14 +522,8 @@ fn evaluate(
     };
     let id = &spec.id;
     let written = |e: RunError| e.to_string();
-    let audio_seconds = input.metadata.duration.or_else(|| {
-        input
-            .audio
-            .files()
-            .iter()
-            .filter_map(|f| wav_duration(f))
-            .reduce(f64::max)
-    });
+    let audio_seconds =
+        input.metadata.duration.or_else(|| input.audio.files().iter().filter_map(|f| wav_duration(f)).reduce(f64::max));
     result.speed.audio_seconds = audio_seconds.unwrap_or(0.0);
     // With other consultations running, a reset would cut into their peaks: the shared,
     // never-reset peak is then reported, an upper bound.
@@ -645,28 +531,17 @@ fn evaluate(
 
     let mut after_hangup = None;
     let transcript: Transcript = if options.stages.asr {
-        let mode = if options.streaming {
-            AsrMode::Streaming
-        } else {
-            AsrMode::Offline
-        };
-        let (run, seconds) = timed(|| pipeline.transcribe(&input, mode))
-            .map_err(|e| format!("transcription failed: {e}"))?;
+        let mode = if options.streaming { AsrMode::Streaming } else { AsrMode::Offline };
+        let (run, seconds) =
+            timed(|| pipeline.transcribe(&input, mode)).map_err(|e| format!("transcription failed: {e}"))?;
         let transcript = run.transcript;
         if result.speed.audio_seconds <= 0.0 {
             result.speed.audio_seconds = transcript.duration;
         }
         result.speed.transcribe_seconds = seconds;
         result.speed.real_time_factor = real_time_factor(seconds, result.speed.audio_seconds);
-        after_hangup = Some(transcription_after_hangup(
-            seconds,
-            run.after_hangup_seconds,
-        ));
-        out.write(
-            &format!("transcripts/{id}.json"),
-            transcript.to_json().as_bytes(),
-        )
-        .map_err(written)?;
+        after_hangup = Some(transcription_after_hangup(seconds, run.after_hangup_seconds));
+        out.write(&format!("transcripts/{id}.json"), transcript.to_json().as_bytes()).map_err(written)?;
         if let Some(reference) = &references.transcript {
             let (scores, alignment) = score_transcript(reference, &transcript);
             let counts = alignment.counts;
@@ -674,40 +549,25 @@ fn evaluate(
                 "# {id}: S={} D={} I={} N={}\n\n",
                 counts.substitutions, counts.deletions, counts.insertions, counts.reference_len
             );
-            out.write(
-                &format!("alignments/{id}.txt"),
-                (summary + &alignment.to_text(100)).as_bytes(),
-            )
-            .map_err(written)?;
+            out.write(&format!("alignments/{id}.txt"), (summary + &alignment.to_text(100)).as_bytes())
+                .map_err(written)?;
             result.transcription = Some(scores);
         }
         if options.streaming {
-            let (offline, offline_seconds) =
-                timed(|| pipeline.transcribe(&input, AsrMode::Offline))
-                    .map_err(|e| format!("offline transcription failed: {e}"))?;
-            out.write(
-                &format!("transcripts/{id}.offline.json"),
-                offline.transcript.to_json().as_bytes(),
-            )
-            .map_err(written)?;
-            let offline_scores = references
-                .transcript
-                .as_ref()
-                .map(|r| score_transcript(r, &offline.transcript).0);
+            let (offline, offline_seconds) = timed(|| pipeline.transcribe(&input, AsrMode::Offline))
+                .map_err(|e| format!("offline transcription failed: {e}"))?;
+            out.write(&format!("transcripts/{id}.offline.json"), offline.transcript.to_json().as_bytes())
+                .map_err(written)?;
+            let offline_scores = references.transcript.as_ref().map(|r| score_transcript(r, &offline.transcript).0);
             let wer_difference = match (&result.transcription, &offline_scores) {
-                (Some(streaming), Some(offline)) => streaming
-                    .overall
-                    .wer()
-                    .zip(offline.overall.wer())
-                    .map(|(s, o)| s - o),
+                (Some(streaming), Some(offline)) => {
+                    streaming.overall.wer().zip(offline.overall.wer()).map(|(s, o)| s - o)
+                }
                 _ => None,
             };
             result.streaming = Some(StreamingComparison {
                 offline: offline_scores,
-                offline_real_time_factor: real_time_factor(
-                    offline_seconds,
-                    result.speed.audio_seconds,
-                ),
+                offline_real_time_factor: real_time_factor(offline_seconds, result.speed.audio_seconds),
                 streaming_vs_offline: score_transcript(&offline.transcript, &transcript).0.overall,
                 wer_difference,
             });
@@ -715,28 +575,18 @@ fn evaluate(
         transcript
     } else {
         references.transcript.clone().ok_or_else(|| {
-            format!(
-                "--stages note drafts from the reference transcript, and consultation {id} has none"
-            )
+            format!("--stages note drafts from the reference transcript, and consultation {id} has none")
         })?
     };
 
     if options.stages.note {
-        let (draft, seconds) = timed(|| pipeline.draft(&input, &transcript))
-            .map_err(|e| format!("drafting failed: {e}"))?;
+        let (draft, seconds) =
+            timed(|| pipeline.draft(&input, &transcript)).map_err(|e| format!("drafting failed: {e}"))?;
         result.speed.draft_seconds = Some(seconds);
-        result.speed.hangup_to_draft_seconds =
-            after_hangup.map(|transcribing| transcribing + seconds);
-        out.write(&format!("notes/{id}.md"), draft.rendered.as_bytes())
-            .map_err(written)?;
-        out.write_json(&format!("notes/{id}.json"), &draft)
-            .map_err(written)?;
-        result.note = Some(score_note(
-            &draft,
-            &transcript,
-            references.facts.as_deref(),
-            references.note.as_deref(),
-        ));
+        result.speed.hangup_to_draft_seconds = after_hangup.map(|transcribing| transcribing + seconds);
+        out.write(&format!("notes/{id}.md"), draft.rendered.as_bytes()).map_err(written)?;
+        out.write_json(&format!("notes/{id}.json"), &draft).map_err(written)?;
+        result.note = Some(score_note(&draft, &transcript, references.facts.as_deref(), references.note.as_deref()));
     }
     result.speed.peak_memory_bytes = PeakMemory::read();
     result.speed.peak_memory_is_per_consultation = memory_is_per_consultation;

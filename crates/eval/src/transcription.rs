@@ -52,38 +52,20 @@ fn words_of(transcript: &Transcript, speaker: Option<Role>) -> Vec<String> {
 fn rates(reference: &[String], hypothesis: &[String]) -> (ErrorRates, Alignment) {
     let alignment = align(reference, hypothesis);
     let characters = character_counts(&reference.join(" "), &hypothesis.join(" "));
-    (
-        ErrorRates {
-            words: alignment.counts,
-            characters,
-        },
-        alignment,
-    )
+    (ErrorRates { words: alignment.counts, characters }, alignment)
 }
 
 /// Scores `hypothesis` against `reference`; returns the overall word alignment too.
-pub fn score_transcript(
-    reference: &Transcript,
-    hypothesis: &Transcript,
-) -> (TranscriptionScores, Alignment) {
+pub fn score_transcript(reference: &Transcript, hypothesis: &Transcript) -> (TranscriptionScores, Alignment) {
     let (overall, alignment) = rates(&words_of(reference, None), &words_of(hypothesis, None));
     let mut by_speaker = BTreeMap::new();
     for role in [Role::Doctor, Role::Patient, Role::Other] {
-        let (reference_words, hypothesis_words) = (
-            words_of(reference, Some(role)),
-            words_of(hypothesis, Some(role)),
-        );
+        let (reference_words, hypothesis_words) = (words_of(reference, Some(role)), words_of(hypothesis, Some(role)));
         if !reference_words.is_empty() || !hypothesis_words.is_empty() {
             by_speaker.insert(role, rates(&reference_words, &hypothesis_words).0);
         }
     }
-    (
-        TranscriptionScores {
-            overall,
-            by_speaker,
-        },
-        alignment,
-    )
+    (TranscriptionScores { overall, by_speaker }, alignment)
 }
 
 #[cfg(test)]
@@ -92,23 +74,14 @@ mod tests {
 
     #[test]
     fn numbers_and_case_are_not_errors_but_speakers_are_per_speaker() {
-        let reference = Transcript::parse_txt(
-            "Læge: Har du haft feber?\nPatient: Ja, otteogtredive komma fem.\nLæge: Okay.",
-        )
-        .unwrap();
+        let reference =
+            Transcript::parse_txt("Læge: Har du haft feber?\nPatient: Ja, otteogtredive komma fem.\nLæge: Okay.")
+                .unwrap();
         // Same words, but "okay" is attributed to the patient and "haft" is missing.
-        let hypothesis =
-            Transcript::parse_txt("Læge: har du feber\nPatient: ja 38,5 okay").unwrap();
+        let hypothesis = Transcript::parse_txt("Læge: har du feber\nPatient: ja 38,5 okay").unwrap();
         let (scores, alignment) = score_transcript(&reference, &hypothesis);
         // Overall: har du [haft] feber ja 38,5 okay → 1 deletion of 7 words.
-        assert_eq!(
-            scores.overall.words,
-            EditCounts {
-                deletions: 1,
-                reference_len: 7,
-                ..EditCounts::default()
-            }
-        );
+        assert_eq!(scores.overall.words, EditCounts { deletions: 1, reference_len: 7, ..EditCounts::default() });
         assert_eq!(alignment.counts, scores.overall.words);
         // Characters: "har du haft feber ja 38,5 okay" (30) vs "har du feber ja 38,5 okay":
         // "haft " is 5 deleted characters.

@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use eval::note::{Ratio, score_note};
-use eval::{
-    Audio, Corpus, Draft, DraftSection, ReferencePipeline, RunOptions, RunResults, Section,
-    Statement, run,
-};
+use eval::{Audio, Corpus, Draft, DraftSection, ReferencePipeline, RunOptions, RunResults, Section, Statement, run};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -20,15 +17,7 @@ fn write_empty_wav(path: &Path) {
     bytes.extend_from_slice(b"RIFF");
     bytes.extend_from_slice(&36u32.to_le_bytes());
     bytes.extend_from_slice(b"WAVEfmt ");
-    for (value, width) in [
-        (16u32, 4),
-        (1, 2),
-        (3, 2),
-        (16_000, 4),
-        (96_000, 4),
-        (6, 2),
-        (16, 2),
-    ] {
+    for (value, width) in [(16u32, 4), (1, 2), (3, 2), (16_000, 4), (96_000, 4), (6, 2), (16, 2)] {
         bytes.extend_from_slice(&value.to_le_bytes()[..width]);
     }
     bytes.extend_from_slice(b"data");
@@ -38,22 +27,12 @@ fn write_empty_wav(path: &Path) {
 
 #[test]
 fn the_shipped_manifest_lists_every_fixture_script_and_each_loads() {
-    let corpus =
-        Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
+    let corpus = Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
     assert_eq!(corpus.name, "synthetic-da");
     for spec in &corpus.consultations {
-        let script = spec
-            .script
-            .as_ref()
-            .expect("every entry names its fixture script");
-        assert!(
-            script.ends_with(format!("fixtures/consultations/{}.toml", spec.id)),
-            "{}",
-            script.display()
-        );
-        let Audio::Multichannel { path, roles } = &spec.audio else {
-            panic!("{}: one WAV per consultation", spec.id)
-        };
+        let script = spec.script.as_ref().expect("every entry names its fixture script");
+        assert!(script.ends_with(format!("fixtures/consultations/{}.toml", spec.id)), "{}", script.display());
+        let Audio::Multichannel { path, roles } = &spec.audio else { panic!("{}: one WAV per consultation", spec.id) };
         assert!(path.ends_with(format!("synthetic-da/audio/{}.wav", spec.id)));
         assert_eq!(roles.len(), 3);
     }
@@ -75,18 +54,12 @@ fn the_shipped_manifest_lists_every_fixture_script_and_each_loads() {
         write_empty_wav(&audio.path().join(format!("{id}.wav")));
     }
     let corpus = corpus.with_audio_dir(audio.path());
-    let problems: Vec<String> = corpus
-        .problems()
-        .iter()
-        .map(|(id, e)| format!("{id}: {e}"))
-        .collect();
+    let problems: Vec<String> = corpus.problems().iter().map(|(id, e)| format!("{id}: {e}")).collect();
     assert!(problems.is_empty(), "{problems:#?}");
     for spec in &corpus.consultations {
         let references = spec.load().unwrap().references;
         assert!(
-            references.transcript.is_some()
-                && references.note.is_some()
-                && references.facts.is_some(),
+            references.transcript.is_some() && references.note.is_some() && references.facts.is_some(),
             "{}",
             spec.id
         );
@@ -102,25 +75,18 @@ fn reference_note_as_draft(note: &str) -> Draft {
             Section::from_name(heading)?;
             Some(DraftSection {
                 heading: heading.to_string(),
-                statements: vec![Statement {
-                    text: text.to_string(),
-                    evidence: vec![],
-                }],
+                statements: vec![Statement { text: text.to_string(), evidence: vec![] }],
             })
         })
         .collect();
-    Draft {
-        sections,
-        rendered: note.to_string(),
-    }
+    Draft { sections, rendered: note.to_string() }
 }
 
 #[test]
 fn every_reference_note_recalls_all_its_facts_in_their_sections() {
     // The facts are written from the reference notes, so the metric must find every one of them
     // there: this checks the metric (normaliser, phrase matching) and the corpus together.
-    let corpus =
-        Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
+    let corpus = Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
     let mut total = Ratio::default();
     for spec in &corpus.consultations {
         let script = spec.script.as_ref().unwrap();
@@ -128,18 +94,10 @@ fn every_reference_note_recalls_all_its_facts_in_their_sections() {
         let facts: Vec<eval::note::Fact> = consultation
             .fact
             .iter()
-            .map(|f| eval::note::Fact {
-                section: Section::from_name(&f.section).unwrap(),
-                words: f.words.clone(),
-            })
+            .map(|f| eval::note::Fact { section: Section::from_name(&f.section).unwrap(), words: f.words.clone() })
             .collect();
         let note = &consultation.reference_note;
-        let scores = score_note(
-            &reference_note_as_draft(note),
-            &consultation.transcript(),
-            Some(&facts),
-            Some(note),
-        );
+        let scores = score_note(&reference_note_as_draft(note), &consultation.transcript(), Some(&facts), Some(note));
         let missed: Vec<_> = scores.missed_facts.iter().map(|m| &m.fact.words).collect();
         assert!(missed.is_empty(), "{}: {missed:?}", spec.id);
         assert_eq!(scores.rouge.unwrap().rouge1.f1, 1.0);
@@ -152,32 +110,22 @@ fn every_reference_note_recalls_all_its_facts_in_their_sections() {
 #[test]
 fn reference_run_on_rendered_audio_uses_the_renderers_timings() {
     // Two consultations of the shipped corpus, rendered by espeak-ng as the README says.
-    let mut corpus =
-        Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
+    let mut corpus = Corpus::load(&repository().join("eval/corpora/synthetic-da/manifest.toml")).unwrap();
     corpus.consultations.truncate(2);
     let audio = tempfile::tempdir().unwrap();
     for spec in &corpus.consultations {
         let script = fixtures::Consultation::load(spec.script.as_ref().unwrap()).unwrap();
-        fixtures::render(&script, audio.path())
-            .expect("espeak-ng renders the fixture (scripts/setup.sh installs it)");
+        fixtures::render(&script, audio.path()).expect("espeak-ng renders the fixture (scripts/setup.sh installs it)");
     }
     let corpus = corpus.with_audio_dir(audio.path());
     let first = corpus.consultations[0].load().unwrap();
     let timings: Vec<fixtures::Timing> = serde_json::from_str(
-        &std::fs::read_to_string(
-            audio
-                .path()
-                .join(format!("{}.timings.json", first.input.id)),
-        )
-        .unwrap(),
+        &std::fs::read_to_string(audio.path().join(format!("{}.timings.json", first.input.id))).unwrap(),
     )
     .unwrap();
     let reference = first.references.transcript.unwrap();
     for (segment, timing) in reference.segments.iter().zip(&timings) {
-        assert_eq!(
-            (segment.start, segment.end, segment.track),
-            (timing.start, timing.end, timing.channel)
-        );
+        assert_eq!((segment.start, segment.end, segment.track), (timing.start, timing.end, timing.channel));
     }
 
     let out = audio.path().join("run");
@@ -195,12 +143,7 @@ fn reference_run_on_rendered_audio_uses_the_renderers_timings() {
     for consultation in &results.consultations {
         // The renderer ends each WAV half a second after the last utterance.
         let last = consultation.speed.audio_seconds - 0.5;
-        assert!(
-            last > 10.0,
-            "{}: {} s of audio",
-            consultation.id,
-            consultation.speed.audio_seconds
-        );
+        assert!(last > 10.0, "{}: {} s of audio", consultation.id, consultation.speed.audio_seconds);
     }
     assert!((results.consultations[0].speed.audio_seconds - 0.5 - reference.duration).abs() < 0.01);
 }

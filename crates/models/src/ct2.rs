@@ -60,7 +60,11 @@ impl Variable {
             DType::F32 => self.data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             DType::F16 => pairs.map(|b| half::f16::from_le_bytes(b).to_f32()).collect(),
             DType::BF16 => pairs.map(|b| half::bf16::from_le_bytes(b).to_f32()).collect(),
-            other => return Err(Error::Convert(format!("{name} is {other:?}, expected a float tensor; quantised CTranslate2 models are not supported"))),
+            other => {
+                return Err(Error::Convert(format!(
+                    "{name} is {other:?}, expected a float tensor; quantised CTranslate2 models are not supported"
+                )));
+            }
         })
     }
 
@@ -87,16 +91,16 @@ pub struct Model {
 
 impl Model {
     pub fn get(&self, name: &str) -> Result<&Variable, Error> {
-        self.variables
-            .get(name)
-            .ok_or_else(|| Error::Convert(format!("the CTranslate2 model has no variable {name}")))
+        self.variables.get(name).ok_or_else(|| Error::Convert(format!("the CTranslate2 model has no variable {name}")))
     }
 
     pub fn parse(bytes: &[u8]) -> Result<Model, Error> {
         let mut r = Cursor { bytes, at: 0 };
         let version = r.u32()?;
         if version != 6 {
-            return Err(Error::Convert(format!("CTranslate2 model.bin version {version}; only version 6 is supported")));
+            return Err(Error::Convert(format!(
+                "CTranslate2 model.bin version {version}; only version 6 is supported"
+            )));
         }
         let spec = r.str()?;
         let _revision = r.u32()?;
@@ -107,8 +111,8 @@ impl Model {
             let rank = r.u8()? as usize;
             let shape = (0..rank).map(|_| r.u32().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
             let code = r.u8()?;
-            let dtype = DType::from_code(code)
-                .ok_or_else(|| Error::Convert(format!("{name}: unknown dtype code {code}")))?;
+            let dtype =
+                DType::from_code(code).ok_or_else(|| Error::Convert(format!("{name}: unknown dtype code {code}")))?;
             let n_bytes = r.u32()? as usize;
             let expected = shape.iter().product::<usize>() * dtype.size();
             if n_bytes != expected {
@@ -141,7 +145,10 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
-            Error::Convert(format!("model.bin ends early at byte {} (truncated or not a CTranslate2 model)", self.bytes.len()))
+            Error::Convert(format!(
+                "model.bin ends early at byte {} (truncated or not a CTranslate2 model)",
+                self.bytes.len()
+            ))
         })?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
@@ -201,7 +208,10 @@ pub(crate) mod tests {
     fn parses_variables_scalars_and_aliases() {
         let bytes = write(
             "WhisperSpec",
-            &[("a/weight", vec![2, 2], 0, [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|f| f.to_le_bytes()).collect()), ("heads", vec![], 3, 8i32.to_le_bytes().to_vec())],
+            &[
+                ("a/weight", vec![2, 2], 0, [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|f| f.to_le_bytes()).collect()),
+                ("heads", vec![], 3, 8i32.to_le_bytes().to_vec()),
+            ],
             &[("b/weight", "a/weight")],
         );
         let model = Model::parse(&bytes).unwrap();

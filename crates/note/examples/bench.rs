@@ -26,27 +26,19 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let corpus = PathBuf::from(
-        args.next()
-            .ok_or("usage: bench <corpus dir> [--models DIR]")?,
-    );
+    let corpus = PathBuf::from(args.next().ok_or("usage: bench <corpus dir> [--models DIR]")?);
     let models = match (args.next().as_deref(), args.next()) {
         (Some("--models"), Some(dir)) => PathBuf::from(dir),
         _ => std::env::var_os("AUTONOTAR_MODELS_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))
-            }),
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))),
     };
     let model = OnnxClassifier::open(&models, &models.join(MODEL_FILE))?;
     let consultations = Consultation::load_all(&corpus)?;
     if consultations.is_empty() {
         return Err(format!("no consultations in {}", corpus.display()).into());
     }
-    for (name, seconds, runs) in [
-        ("15 minutes", 15.0 * 60.0, 20),
-        ("3 hours", 3.0 * 3600.0, 3),
-    ] {
+    for (name, seconds, runs) in [("15 minutes", 15.0 * 60.0, 20), ("3 hours", 3.0 * 3600.0, 3)] {
         let mut tracks = Vec::new();
         let mut offset = 0.0;
         'fill: loop {

@@ -53,52 +53,27 @@ impl Score {
         for fact in &consultation.fact {
             let text = Section::from_label(&fact.section)
                 .and_then(|s| draft.section(s))
-                .map(|s| {
-                    s.statements
-                        .iter()
-                        .map(|st| st.text.to_lowercase())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+                .map(|s| s.statements.iter().map(|st| st.text.to_lowercase()).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default();
             let entry = self.facts.entry(fact.section.clone()).or_default();
             entry.1 += 1;
             if fact.words.iter().all(|w| text.contains(&w.to_lowercase())) {
                 entry.0 += 1;
             } else {
-                self.missed.push(format!(
-                    "{}: {}: {}",
-                    consultation.id,
-                    fact.section,
-                    fact.words.join(" + ")
-                ));
+                self.missed.push(format!("{}: {}: {}", consultation.id, fact.section, fact.words.join(" + ")));
             }
         }
         for section in &draft.sections {
             for statement in &section.statements {
                 self.statements += 1;
-                let labelled = |id: &u32| {
-                    consultation
-                        .utterance
-                        .get(*id as usize)
-                        .map(|u| u.label.as_str())
-                };
-                if statement
-                    .evidence
-                    .segments
-                    .iter()
-                    .any(|id| labelled(id) == Some(section.section.label()))
-                {
+                let labelled = |id: &u32| consultation.utterance.get(*id as usize).map(|u| u.label.as_str());
+                if statement.evidence.segments.iter().any(|id| labelled(id) == Some(section.section.label())) {
                     self.statements_in_annotated_section += 1;
                 }
             }
         }
         self.unsupported += draft.unsupported(&consultation.transcript()).len();
-        self.dropped += draft
-            .attention
-            .iter()
-            .filter(|a| a.section.is_some())
-            .count();
+        self.dropped += draft.attention.iter().filter(|a| a.section.is_some()).count();
         for (label, utterance) in labels.iter().zip(&consultation.utterance) {
             self.utterances += 1;
             if label.section.map_or("none", Section::label) == utterance.label {
@@ -109,11 +84,7 @@ impl Score {
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        f64::NAN
-    } else {
-        part as f64 / whole as f64
-    }
+    if whole == 0 { f64::NAN } else { part as f64 / whole as f64 }
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -121,9 +92,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut corpus = None;
     let mut models = std::env::var_os("AUTONOTAR_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache")));
     let mut split = "test".to_string();
     let (mut show_missed, mut show_drafts) = (false, false);
     while let Some(arg) = args.next() {
@@ -136,7 +105,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(format!("unexpected argument {arg:?}").into()),
         }
     }
-    let corpus = corpus.ok_or("usage: corpus_score <corpus dir> [--models DIR] [--split test|train|all] [--missed] [--show]")?;
+    let corpus =
+        corpus.ok_or("usage: corpus_score <corpus dir> [--models DIR] [--split test|train|all] [--missed] [--show]")?;
     let wanted = match split.as_str() {
         "test" => Some(Split::Test),
         "train" => Some(Split::Train),
@@ -144,10 +114,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("--split {other:?}: use test, train or all").into()),
     };
     let model = OnnxClassifier::open(&models, &models.join(MODEL_FILE))?;
-    let consultations: Vec<Consultation> = Consultation::load_all(&corpus)?
-        .into_iter()
-        .filter(|c| wanted.is_none_or(|w| c.split == w))
-        .collect();
+    let consultations: Vec<Consultation> =
+        Consultation::load_all(&corpus)?.into_iter().filter(|c| wanted.is_none_or(|w| c.split == w)).collect();
     let mut score = Score::default();
     for consultation in &consultations {
         let transcript = consultation.transcript();
@@ -177,17 +145,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("fact recall per section:");
     for (section, (found, total)) in &score.facts {
-        println!(
-            "  {section:<14} {:.3} ({found}/{total})",
-            ratio(*found, *total)
-        );
+        println!("  {section:<14} {:.3} ({found}/{total})", ratio(*found, *total));
     }
     let total: usize = score.facts.values().map(|f| f.1).sum();
     let found: usize = score.facts.values().map(|f| f.0).sum();
-    println!(
-        "fact recall overall: {:.3} ({found}/{total})",
-        ratio(found, total)
-    );
+    println!("fact recall overall: {:.3} ({found}/{total})", ratio(found, total));
     println!(
         "statement precision (section matches an evidence utterance's label): {:.3} ({}/{})",
         ratio(score.statements_in_annotated_section, score.statements),
@@ -195,10 +157,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         score.statements
     );
     println!("unsupported statements: {}", score.unsupported);
-    println!(
-        "statements dropped by the verifier (listed for the doctor): {}",
-        score.dropped
-    );
+    println!("statements dropped by the verifier (listed for the doctor): {}", score.dropped);
     if show_missed {
         for missed in &score.missed {
             println!("missed {missed}");

@@ -14,15 +14,7 @@ pub const MODEL_FILE: &str = "note-classifier.onnx";
 pub use transcript::Section;
 
 /// The label order of a model's output: "not note-worthy" first, then the sections.
-pub const LABELS: [&str; 7] = [
-    "none",
-    "kontaktaarsag",
-    "anamnese",
-    "objektivt",
-    "vurdering",
-    "plan",
-    "medicin",
-];
+pub const LABELS: [&str; 7] = ["none", "kontaktaarsag", "anamnese", "objektivt", "vurdering", "plan", "medicin"];
 
 /// What a model says about one utterance.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,63 +48,36 @@ impl OnnxClassifier {
     /// Opens `model` (usually `<model_dir>/note-classifier.onnx`) on the runtime in `model_dir`.
     pub fn open(model_dir: &Path, model: &Path) -> Result<OnnxClassifier, Error> {
         let session = onnx::session(model_dir, model, 1)?;
-        let wrong = |reason: String| Error::IncompatibleModel {
-            path: model.to_path_buf(),
-            reason,
-        };
+        let wrong = |reason: String| Error::IncompatibleModel { path: model.to_path_buf(), reason };
         let metadata = session.metadata().map_err(|e| wrong(e.to_string()))?;
         if let Some(labels) = metadata.custom("labels")
             && labels != LABELS.join(",")
         {
-            return Err(wrong(format!(
-                "its labels are {labels:?}, expected {:?}",
-                LABELS.join(",")
-            )));
+            return Err(wrong(format!("its labels are {labels:?}, expected {:?}", LABELS.join(","))));
         }
         if let Some(version) = metadata.custom("features")
             && version != FEATURE_VERSION
         {
-            return Err(wrong(format!(
-                "it expects features {version:?}, this build computes {FEATURE_VERSION:?}"
-            )));
+            return Err(wrong(format!("it expects features {version:?}, this build computes {FEATURE_VERSION:?}")));
         }
         drop(metadata);
-        Ok(OnnxClassifier {
-            session: Mutex::new(session),
-            path: model.to_path_buf(),
-        })
+        Ok(OnnxClassifier { session: Mutex::new(session), path: model.to_path_buf() })
     }
 
     /// Section probabilities (in [`LABELS`] order) for ready-made feature rows.
     pub fn probabilities(&self, rows: &[Vec<f32>]) -> Result<Vec<[f32; 7]>, Error> {
-        let failed = |reason: String| Error::Inference {
-            path: self.path.clone(),
-            reason,
-        };
-        let mut session = self
-            .session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let failed = |reason: String| Error::Inference { path: self.path.clone(), reason };
+        let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = Vec::with_capacity(rows.len());
         for batch in rows.chunks(BATCH) {
             let flat: Vec<f32> = batch.iter().flatten().copied().collect();
-            let input = onnx::Tensor::from_array(([batch.len(), FEATURE_DIM], flat))
-                .map_err(|e| failed(e.to_string()))?;
-            let outputs = session
-                .run(ort::inputs!["features" => input])
-                .map_err(|e| failed(e.to_string()))?;
-            let (shape, values) = outputs["probabilities"]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| failed(e.to_string()))?;
-            if shape.len() != 2
-                || shape[0] as usize != batch.len()
-                || shape[1] as usize != LABELS.len()
-            {
-                return Err(failed(format!(
-                    "output shape {shape:?}, expected [{}, {}]",
-                    batch.len(),
-                    LABELS.len()
-                )));
+            let input =
+                onnx::Tensor::from_array(([batch.len(), FEATURE_DIM], flat)).map_err(|e| failed(e.to_string()))?;
+            let outputs = session.run(ort::inputs!["features" => input]).map_err(|e| failed(e.to_string()))?;
+            let (shape, values) =
+                outputs["probabilities"].try_extract_tensor::<f32>().map_err(|e| failed(e.to_string()))?;
+            if shape.len() != 2 || shape[0] as usize != batch.len() || shape[1] as usize != LABELS.len() {
+                return Err(failed(format!("output shape {shape:?}, expected [{}, {}]", batch.len(), LABELS.len())));
             }
             out.extend(values.chunks(LABELS.len()).map(|row| {
                 let mut p = [0.0; 7];
@@ -132,9 +97,7 @@ pub fn transcript_features(transcript: &Transcript) -> Vec<Vec<f32>> {
         .iter()
         .enumerate()
         .map(|(index, segment)| {
-            let previous = index
-                .checked_sub(1)
-                .map_or("", |p| transcript.segments[p].text.as_str());
+            let previous = index.checked_sub(1).map_or("", |p| transcript.segments[p].text.as_str());
             features(&segment.text, previous, segment.speaker, index, count)
         })
         .collect()
@@ -146,27 +109,18 @@ impl NoteModel for OnnxClassifier {
         Ok(probabilities
             .iter()
             .map(|p| {
-                let (best, probability) =
-                    p.iter()
-                        .copied()
-                        .enumerate()
-                        .fold(
-                            (0, f32::MIN),
-                            |best, (i, q)| if q > best.1 { (i, q) } else { best },
-                        );
-                Label {
-                    section: Section::from_label(LABELS[best]),
-                    probability,
-                }
+                let (best, probability) = p
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .fold((0, f32::MIN), |best, (i, q)| if q > best.1 { (i, q) } else { best });
+                Label { section: Section::from_label(LABELS[best]), probability }
             })
             .collect())
     }
 
     fn name(&self) -> String {
-        let file = self
-            .path
-            .file_name()
-            .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        let file = self.path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned());
         format!("{file} (ONNX)")
     }
 }

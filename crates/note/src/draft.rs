@@ -196,10 +196,6 @@ fn statement_text(statement: &Statement) -> String {
     if statement.uncertain_words.is_empty() {
         statement.text.clone()
     } else {
-        format!(
-            "{} [usikkert hørt: {}]",
-            statement.text,
-            statement.uncertain_words.join(", ")
-        )
+        format!("{} [usikkert hørt: {}]", statement.text, statement.uncertain_words.join(", "))
     }
 }

@@ -16,35 +16,21 @@ pub const FEATURE_VERSION: &str = "autonotar-hash-v1";
 
 /// Lowercased alphanumeric runs.
 pub fn tokens(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_string).collect()
 }
 
 pub fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193))
 }
 
 fn feature_strings(text: &str, previous: &str) -> Vec<String> {
     let words = tokens(text);
     let mut out: Vec<String> = words.iter().map(|w| format!("w:{w}")).collect();
-    out.extend(
-        words
-            .windows(2)
-            .map(|pair| format!("b:{} {}", pair[0], pair[1])),
-    );
+    out.extend(words.windows(2).map(|pair| format!("b:{} {}", pair[0], pair[1])));
     for word in &words {
         let padded: Vec<char> = format!("<{word}>").chars().collect();
         for n in 3..=5 {
-            out.extend(
-                padded
-                    .windows(n)
-                    .map(|gram| format!("c:{}", gram.iter().collect::<String>())),
-            );
+            out.extend(padded.windows(n).map(|gram| format!("c:{}", gram.iter().collect::<String>())));
         }
     }
     out.extend(tokens(previous).iter().map(|w| format!("p:{w}")));
@@ -64,10 +50,7 @@ pub fn features(text: &str, previous: &str, role: Role, index: usize, count: usi
         hashed[fnv1a(&feature) as usize % HASH_DIM] += 1.0;
     }
     let norm = hashed.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let mut out: Vec<f32> = hashed
-        .iter()
-        .map(|v| if norm > 0.0 { (v / norm) as f32 } else { 0.0 })
-        .collect();
+    let mut out: Vec<f32> = hashed.iter().map(|v| if norm > 0.0 { (v / norm) as f32 } else { 0.0 }).collect();
     out.resize(FEATURE_DIM, 0.0);
     let role_index = match role {
         Role::Doctor => 0,
@@ -93,10 +76,7 @@ mod tests {
 
     #[test]
     fn tokens_keep_danish_letters_and_split_on_punctuation() {
-        assert_eq!(
-            tokens("Ja, ØH: 38,5 grader!"),
-            ["ja", "øh", "38", "5", "grader"]
-        );
+        assert_eq!(tokens("Ja, ØH: 38,5 grader!"), ["ja", "øh", "38", "5", "grader"]);
     }
 
     #[test]

@@ -26,123 +26,48 @@ pub enum Absent {
 }
 
 const fn noun(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom {
-        name,
-        absent: Absent::Ingen,
-        said,
-    }
+    Symptom { name, absent: Absent::Ingen, said }
 }
 
 const fn neuter(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom {
-        name,
-        absent: Absent::Intet,
-        said,
-    }
+    Symptom { name, absent: Absent::Intet, said }
 }
 
 const fn phrase(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom {
-        name,
-        absent: Absent::Ikke,
-        said,
-    }
+    Symptom { name, absent: Absent::Ikke, said }
 }
 
 const fn habit(name: &'static str, said: &'static [&'static str]) -> Symptom {
-    Symptom {
-        name,
-        absent: Absent::IkkeAfter,
-        said,
-    }
+    Symptom { name, absent: Absent::IkkeAfter, said }
 }
 
 pub const SYMPTOMS: &[Symptom] = &[
-    phrase(
-        "ondt i halsen",
-        &["ondt i halsen", "halsen gør ondt", "ondt i svælget"],
-    ),
+    phrase("ondt i halsen", &["ondt i halsen", "halsen gør ondt", "ondt i svælget"]),
     noun("feber", &["feber*", "febril"]),
     noun("hoste", &["hoste", "hoster", "hostet", "hosten"]),
     noun("snue", &["snue", "løbende næse", "tilstoppet næse"]),
     noun("hovedpine", &["hovedpine", "ondt i hovedet"]),
-    noun(
-        "åndenød",
-        &[
-            "åndenød",
-            "svært ved at få vejret",
-            "stakåndet",
-            "forpustet",
-            "kortåndet",
-        ],
-    ),
-    noun(
-        "trykken for brystet",
-        &["trykken for brystet", "trykken i brystet"],
-    ),
-    noun(
-        "brystsmerter",
-        &["brystsmerter", "ondt i brystet", "smerter i brystet"],
-    ),
-    noun(
-        "hjertebanken",
-        &["hjertebanken", "hjertet banker", "hjertet hamrer"],
-    ),
-    noun(
-        "hævede ankler",
-        &[
-            "hævede ankler",
-            "ankler hævede",
-            "anklerne hævede",
-            "ankler er hævede",
-            "ankler hæver",
-        ],
-    ),
-    noun(
-        "muskelsmerter",
-        &["muskelsmerter", "ondt i musklerne", "ondt i muskler"],
-    ),
+    noun("åndenød", &["åndenød", "svært ved at få vejret", "stakåndet", "forpustet", "kortåndet"]),
+    noun("trykken for brystet", &["trykken for brystet", "trykken i brystet"]),
+    noun("brystsmerter", &["brystsmerter", "ondt i brystet", "smerter i brystet"]),
+    noun("hjertebanken", &["hjertebanken", "hjertet banker", "hjertet hamrer"]),
+    noun("hævede ankler", &["hævede ankler", "ankler hævede", "anklerne hævede", "ankler er hævede", "ankler hæver"]),
+    noun("muskelsmerter", &["muskelsmerter", "ondt i musklerne", "ondt i muskler"]),
     noun("kvalme", &["kvalme", "dårlig tilpas i maven"]),
     noun("opkastning", &["kastet op", "kaster op", "opkast*"]),
-    noun(
-        "diarré",
-        &["diarré", "diarre", "tynd mave", "tynd afføring"],
-    ),
+    noun("diarré", &["diarré", "diarre", "tynd mave", "tynd afføring"]),
     noun("mavesmerter", &["mavesmerter", "ondt i maven"]),
-    noun(
-        "blod i afføringen",
-        &["blod i afføringen", "blod i afføring"],
-    ),
-    noun(
-        "sort afføring",
-        &[
-            "sort afføring",
-            "afføringen været sort",
-            "afføringen er sort",
-            "afføringen sort",
-        ],
-    ),
-    noun(
-        "blodig opkastning",
-        &["kastet blod op", "kaster blod op", "blod i opkastet"],
-    ),
+    noun("blod i afføringen", &["blod i afføringen", "blod i afføring"]),
+    noun("sort afføring", &["sort afføring", "afføringen været sort", "afføringen er sort", "afføringen sort"]),
+    noun("blodig opkastning", &["kastet blod op", "kaster blod op", "blod i opkastet"]),
     noun("svimmelhed", &["svimmel", "svimmelhed"]),
     noun("træthed", &["træt", "træthed", "udmattet"]),
     neuter("udslæt", &["udslæt*"]),
     noun("kløe", &["kløe", "klør", "kløende"]),
-    noun(
-        "lændesmerter",
-        &["lændesmerter", "ondt i lænden", "smerter i lænden"],
-    ),
-    noun(
-        "smerter i ryggen",
-        &["ondt i ryggen", "smerter i ryggen", "rygsmerter"],
-    ),
+    noun("lændesmerter", &["lændesmerter", "ondt i lænden", "smerter i lænden"]),
+    noun("smerter i ryggen", &["ondt i ryggen", "smerter i ryggen", "rygsmerter"]),
     noun("kulderystelser", &["kulderystelser", "kulderystelse"]),
-    noun(
-        "besvimelse",
-        &["besvimet", "besvime", "besvimelse", "besvimelser"],
-    ),
+    noun("besvimelse", &["besvimet", "besvime", "besvimelse", "besvimelser"]),
     noun("snorken", &["snorken", "snorker"]),
     noun("depression", &["depression", "depressioner"]),
     noun("epilepsi", &["epilepsi"]),
@@ -150,53 +75,12 @@ pub const SYMPTOMS: &[Symptom] = &[
     noun("morgendrink", &["morgendrink", "morgendrinks"]),
     habit("ryger", &["ryger", "ryge"]),
     noun("udstråling", &["udstråling", "stråler*"]),
-    noun(
-        "føleforstyrrelser",
-        &[
-            "føleforstyrrelser",
-            "prikken",
-            "snurren",
-            "følelsesløs*",
-            "sovende fornemmelse",
-        ],
-    ),
-    noun(
-        "kraftnedsættelse",
-        &[
-            "kraftnedsættelse",
-            "svag i benet",
-            "svag i benene",
-            "mistet kraften",
-        ],
-    ),
-    noun(
-        "svie ved vandladning",
-        &[
-            "svie ved vandladning",
-            "svier når jeg tisser",
-            "svie når jeg tisser",
-        ],
-    ),
-    noun(
-        "hyppig vandladning",
-        &[
-            "hyppig vandladning",
-            "tisse tit",
-            "tisser tit",
-            "tisse hele tiden",
-        ],
-    ),
+    noun("føleforstyrrelser", &["føleforstyrrelser", "prikken", "snurren", "følelsesløs*", "sovende fornemmelse"]),
+    noun("kraftnedsættelse", &["kraftnedsættelse", "svag i benet", "svag i benene", "mistet kraften"]),
+    noun("svie ved vandladning", &["svie ved vandladning", "svier når jeg tisser", "svie når jeg tisser"]),
+    noun("hyppig vandladning", &["hyppig vandladning", "tisse tit", "tisser tit", "tisse hele tiden"]),
     noun("blod i urinen", &["blod i urinen", "blod i tisset"]),
-    neuter(
-        "flåd",
-        &[
-            "flåd",
-            "udflåd",
-            "løber der noget ud",
-            "løber noget ud",
-            "!løber ikke noget ud",
-        ],
-    ),
+    neuter("flåd", &["flåd", "udflåd", "løber der noget ud", "løber noget ud", "!løber ikke noget ud"]),
     noun("synkebesvær", &["synkebesvær", "svært ved at synke"]),
     noun("ørepine", &["ørepine", "ondt i øret", "ondt i ørerne"]),
     noun(
@@ -231,17 +115,11 @@ pub const SYMPTOMS: &[Symptom] = &[
     neuter("vægttab", &["vægttab", "tabt mig", "tabt dig", "taget af"]),
     noun("blødning", &["blødning", "bløder", "blødninger"]),
     noun("hævelse", &["hævelse", "hævelser"]),
-    noun(
-        "lysfølsomhed",
-        &["lysfølsomhed", "lysfølsom", "lyset generer"],
-    ),
+    noun("lysfølsomhed", &["lysfølsomhed", "lysfølsom", "lyset generer"]),
     noun("sår", &["sår"]),
     noun("låsning", &["låsning", "låser", "går i baglås"]),
     noun("migræne", &["migræne"]),
-    noun(
-        "tab af smagssans",
-        &["mistet smagssansen", "smager ikke", "ingen smagssans"],
-    ),
+    noun("tab af smagssans", &["mistet smagssansen", "smager ikke", "ingen smagssans"]),
 ];
 
 /// A drug a Danish GP commonly prescribes, with the ATC code the note's data carries.
@@ -257,11 +135,7 @@ const fn drug(name: &'static str, atc: &'static str, aliases: &'static [&'static
 }
 
 pub const DRUGS: &[Drug] = &[
-    drug(
-        "paracetamol",
-        "N02BE01",
-        &["panodil", "pamol", "pinex", "panodiler"],
-    ),
+    drug("paracetamol", "N02BE01", &["panodil", "pamol", "pinex", "panodiler"]),
     drug("ibuprofen", "M01AE01", &["ipren", "ibumetin", "brufen"]),
     drug("diclofenac", "M01AB05", &["voltaren"]),
     drug("naproxen", "M01AE02", &[]),
@@ -286,11 +160,7 @@ pub const DRUGS: &[Drug] = &[
     drug("metformin", "A10BA02", &["glucophage"]),
     drug("insulin", "A10AE04", &[]),
     drug("levothyroxin", "H03AA01", &["eltroxin", "euthyrox"]),
-    drug(
-        "penicillin",
-        "J01CE02",
-        &["phenoxymethylpenicillin", "vepicombin", "primcillin"],
-    ),
+    drug("penicillin", "J01CE02", &["phenoxymethylpenicillin", "vepicombin", "primcillin"]),
     drug("amoxicillin", "J01CA04", &["imacillin"]),
     drug("dicloxacillin", "J01CF01", &["diclocil"]),
     drug("pivmecillinam", "J01CA08", &["selexid"]),
@@ -325,16 +195,7 @@ pub const DRUGS: &[Drug] = &[
     drug("melatonin", "N05CH01", &["circadin"]),
     drug("thiamin", "A11DA01", &["b1-vitamin"]),
     drug("vareniclin", "N07BA03", &["champix"]),
-    drug(
-        "nikotin",
-        "N07BA01",
-        &[
-            "nicorette",
-            "nicotinell",
-            "nikotinplaster",
-            "nikotintyggegummi",
-        ],
-    ),
+    drug("nikotin", "N07BA01", &["nicorette", "nicotinell", "nikotinplaster", "nikotintyggegummi"]),
 ];
 
 /// The dose units a statement may attach to a number, as the note writes them.
@@ -351,16 +212,7 @@ pub fn dose_unit(word: &str) -> Option<&'static str> {
 }
 
 /// Words that negate what follows in their clause.
-pub const NEGATIONS: &[&str] = &[
-    "ingen",
-    "ikke",
-    "intet",
-    "aldrig",
-    "hverken",
-    "uden",
-    "nej",
-    "ingenting",
-];
+pub const NEGATIONS: &[&str] = &["ingen", "ikke", "intet", "aldrig", "hverken", "uden", "nej", "ingenting"];
 
 /// Time units after a number, singular and plural as a note writes them.
 pub fn time_unit(word: &str) -> Option<(&'static str, &'static str)> {
@@ -386,12 +238,9 @@ pub fn word_matches(pattern: &str, word: &str) -> bool {
 /// The drug `word` names, allowing Danish definite and plural endings ("penicillinen").
 pub fn drug_named(word: &str) -> Option<&'static Drug> {
     DRUGS.iter().find(|d| {
-        std::iter::once(d.name)
-            .chain(d.aliases.iter().copied())
-            .any(|name| {
-                word.strip_prefix(name).is_some_and(|rest| {
-                    matches!(rest, "" | "en" | "et" | "s" | "ens" | "erne" | "creme")
-                })
-            })
+        std::iter::once(d.name).chain(d.aliases.iter().copied()).any(|name| {
+            word.strip_prefix(name)
+                .is_some_and(|rest| matches!(rest, "" | "en" | "et" | "s" | "ens" | "erne" | "creme"))
+        })
     })
 }

@@ -20,28 +20,21 @@ use std::path::{Path, PathBuf};
 
 use transcript::{Role, Segment, Transcript};
 
-pub use classifier::{
-    LABELS, Label, MODEL_FILE, NoteModel, OnnxClassifier, Section, transcript_features,
-};
+pub use classifier::{LABELS, Label, MODEL_FILE, NoteModel, OnnxClassifier, Section, transcript_features};
 pub use draft::{Attention, Change, Draft, Evidence, Kind, NoteSection, Statement, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Runtime(#[from] onnx::Error),
-    #[error(
-        "the note model {path} does not fit this version of autonotar: {reason} (run `autonotar models fetch`)"
-    )]
+    #[error("the note model {path} does not fit this version of autonotar: {reason} (run `autonotar models fetch`)")]
     IncompatibleModel { path: PathBuf, reason: String },
     #[error("the note model {path} failed: {reason}")]
     Inference { path: PathBuf, reason: String },
     #[error("the note model returned {got} labels for {expected} utterances")]
     LabelCount { expected: usize, got: usize },
     #[error("cannot read the transcript {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid transcript: {reason}")]
     BadTranscript { path: PathBuf, reason: String },
     #[error("{0}: a transcript must be a .json or .txt file (a recording is transcribed first)")]
@@ -57,14 +50,8 @@ pub fn load_transcript(path: &Path) -> Result<Transcript, Error> {
         Some("txt") => Transcript::parse_txt,
         _ => return Err(Error::UnknownFormat(path.to_path_buf())),
     };
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text).map_err(|e| Error::BadTranscript {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    parse(&text).map_err(|e| Error::BadTranscript { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// A recogniser word below this probability is marked for the doctor to listen to again.
@@ -77,16 +64,8 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
     let segments = &transcript.segments;
     let mut attention = Vec::new();
     if segments.iter().all(|s| s.text.trim().is_empty()) {
-        attention.push(remark(
-            "Transskriptionen er tom.",
-            "der er intet at skrive et notat ud fra",
-        ));
-        return Ok(Draft {
-            header: header(segments),
-            sections: Vec::new(),
-            attention,
-            model: model.name(),
-        });
+        attention.push(remark("Transskriptionen er tom.", "der er intet at skrive et notat ud fra"));
+        return Ok(Draft { header: header(segments), sections: Vec::new(), attention, model: model.name() });
     }
     if looks_english(transcript) {
         // The rules and the lexicons read Danish; copying English sentences into a Danish note
@@ -95,19 +74,11 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
             "Samtalen ser ud til at være på engelsk.",
             "reglerne læser kun dansk; skriv notatet selv ud fra samtalen",
         ));
-        return Ok(Draft {
-            header: header(segments),
-            sections: Vec::new(),
-            attention,
-            model: model.name(),
-        });
+        return Ok(Draft { header: header(segments), sections: Vec::new(), attention, model: model.name() });
     }
     let labels = model.classify(transcript)?;
     if labels.len() != segments.len() {
-        return Err(Error::LabelCount {
-            expected: segments.len(),
-            got: labels.len(),
-        });
+        return Err(Error::LabelCount { expected: segments.len(), got: labels.len() });
     }
     let (mut sections, dropped) = assemble(segments, compose::candidates(segments, &labels));
     attention.extend(dropped);
@@ -118,35 +89,20 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
             "samtalen indeholder kun hilsner, småsnak eller tale om forbindelsen",
         ));
     }
-    Ok(Draft {
-        header: header(segments),
-        sections,
-        attention,
-        model: model.name(),
-    })
+    Ok(Draft { header: header(segments), sections, attention, model: model.name() })
 }
 
 /// Verifies each candidate against the segments it cites: those that pass become statements
 /// in their section, those that fail become points for the doctor's attention.
-fn assemble(
-    segments: &[Segment],
-    candidates: Vec<compose::Candidate>,
-) -> (Vec<NoteSection>, Vec<Attention>) {
+fn assemble(segments: &[Segment], candidates: Vec<compose::Candidate>) -> (Vec<NoteSection>, Vec<Attention>) {
     let mut sections: Vec<NoteSection> = Vec::new();
     let mut attention = Vec::new();
     for candidate in candidates {
-        let cited: Vec<&Segment> = candidate
-            .segments
-            .iter()
-            .filter_map(|&i| segments.get(i))
-            .collect();
+        let cited: Vec<&Segment> = candidate.segments.iter().filter_map(|&i| segments.get(i)).collect();
         let evidence = Evidence {
             segments: cited.iter().map(|s| s.id).collect(),
             start: cited.iter().map(|s| s.start).fold(f64::INFINITY, f64::min),
-            end: cited
-                .iter()
-                .map(|s| s.end)
-                .fold(f64::NEG_INFINITY, f64::max),
+            end: cited.iter().map(|s| s.end).fold(f64::NEG_INFINITY, f64::max),
         };
         let said: Vec<&str> = cited.iter().map(|s| s.text.as_str()).collect();
         let verdict = if cited.is_empty() {
@@ -160,10 +116,7 @@ fn assemble(
                 reason,
                 section: Some(candidate.section),
                 evidence: Some(evidence),
-                quotes: cited
-                    .iter()
-                    .map(|s| format!("{}: {}", s.speaker.danish(), s.text))
-                    .collect(),
+                quotes: cited.iter().map(|s| format!("{}: {}", s.speaker.danish(), s.text)).collect(),
             });
             continue;
         }
@@ -187,24 +140,14 @@ fn add(sections: &mut Vec<NoteSection>, section: Section, statement: Statement) 
     let index = match sections.iter().position(|s| s.section == section) {
         Some(index) => index,
         None => {
-            sections.push(NoteSection {
-                section,
-                heading: section.heading().to_string(),
-                statements: Vec::new(),
-            });
+            sections.push(NoteSection { section, heading: section.heading().to_string(), statements: Vec::new() });
             sections.len() - 1
         }
     };
     let statements = &mut sections[index].statements;
-    match statements
-        .iter_mut()
-        .find(|s| s.text.to_lowercase() == statement.text.to_lowercase())
-    {
+    match statements.iter_mut().find(|s| s.text.to_lowercase() == statement.text.to_lowercase()) {
         Some(existing) => {
-            existing
-                .evidence
-                .segments
-                .extend(&statement.evidence.segments);
+            existing.evidence.segments.extend(&statement.evidence.segments);
             existing.evidence.segments.sort_unstable();
             existing.evidence.segments.dedup();
             existing.evidence.start = existing.evidence.start.min(statement.evidence.start);
@@ -215,13 +158,7 @@ fn add(sections: &mut Vec<NoteSection>, section: Section, statement: Statement) 
 }
 
 fn remark(text: &str, reason: &str) -> Attention {
-    Attention {
-        text: text.into(),
-        reason: reason.into(),
-        section: None,
-        evidence: None,
-        quotes: Vec::new(),
-    }
+    Attention { text: text.into(), reason: reason.into(), section: None, evidence: None, quotes: Vec::new() }
 }
 
 fn uncertain_words(cited: &[&Segment]) -> Vec<String> {
@@ -230,11 +167,7 @@ fn uncertain_words(cited: &[&Segment]) -> Vec<String> {
         if segment.words.is_empty() && segment.confidence < UNCERTAIN_SEGMENT {
             out.push(format!("«{}»", segment.text.trim()));
         }
-        for word in segment
-            .words
-            .iter()
-            .filter(|w| w.probability < UNCERTAIN_WORD)
-        {
+        for word in segment.words.iter().filter(|w| w.probability < UNCERTAIN_WORD) {
             let word = word.text.trim().to_string();
             if !word.is_empty() && !out.contains(&word) {
                 out.push(word);
@@ -250,11 +183,7 @@ fn header(segments: &[Segment]) -> String {
         return "Videokonsultation.".into();
     }
     let said = |stems: &[&str]| {
-        segments.iter().any(|s| {
-            features::tokens(&s.text)
-                .iter()
-                .any(|w| stems.iter().any(|stem| w.starts_with(stem)))
-        })
+        segments.iter().any(|s| features::tokens(&s.text).iter().any(|w| stems.iter().any(|stem| w.starts_with(stem))))
     };
     let who = if said(&["tolk"]) {
         "tolk"
@@ -269,20 +198,16 @@ fn header(segments: &[Segment]) -> String {
 }
 
 const DANISH: &[&str] = &[
-    "og", "jeg", "det", "er", "har", "du", "ikke", "at", "på", "med", "til", "den", "så", "der",
-    "ja", "nej", "hvad", "godt", "lidt", "mig",
+    "og", "jeg", "det", "er", "har", "du", "ikke", "at", "på", "med", "til", "den", "så", "der", "ja", "nej", "hvad",
+    "godt", "lidt", "mig",
 ];
 const ENGLISH: &[&str] = &[
-    "the", "and", "you", "have", "is", "it", "to", "of", "my", "not", "been", "yes", "what",
-    "with", "this", "that", "do", "for", "are", "your",
+    "the", "and", "you", "have", "is", "it", "to", "of", "my", "not", "been", "yes", "what", "with", "this", "that",
+    "do", "for", "are", "your",
 ];
 
 fn looks_english(transcript: &Transcript) -> bool {
-    let words: Vec<String> = transcript
-        .segments
-        .iter()
-        .flat_map(|s| features::tokens(&s.text))
-        .collect();
+    let words: Vec<String> = transcript.segments.iter().flat_map(|s| features::tokens(&s.text)).collect();
     let count = |list: &[&str]| words.iter().filter(|w| list.contains(&w.as_str())).count();
     let english = count(ENGLISH);
     transcript.language == "en" || (english >= 5 && english > 2 * count(DANISH))
@@ -307,22 +232,13 @@ mod tests {
     }
 
     fn candidate(section: Section, text: &str, segments: Vec<usize>) -> Candidate {
-        Candidate {
-            section,
-            text: text.into(),
-            kind: Kind::Summary,
-            values: Vec::new(),
-            segments,
-            probability: 0.9,
-        }
+        Candidate { section, text: text.into(), kind: Kind::Summary, values: Vec::new(), segments, probability: 0.9 }
     }
 
     #[test]
     fn a_statement_the_evidence_does_not_support_goes_to_the_doctor_not_the_note() {
-        let segments = [
-            said(0, Role::Doctor, "Har du haft feber?"),
-            said(1, Role::Patient, "Ja, otteogtredive komma fem."),
-        ];
+        let segments =
+            [said(0, Role::Doctor, "Har du haft feber?"), said(1, Role::Patient, "Ja, otteogtredive komma fem.")];
         let (sections, attention) = assemble(
             &segments,
             vec![
@@ -332,71 +248,33 @@ mod tests {
                 candidate(Section::Plan, "Ibuprofen 400 mg.", vec![1]),
             ],
         );
-        let kept: Vec<&str> = sections
-            .iter()
-            .flat_map(|s| &s.statements)
-            .map(|s| s.text.as_str())
-            .collect();
+        let kept: Vec<&str> = sections.iter().flat_map(|s| &s.statements).map(|s| s.text.as_str()).collect();
         assert_eq!(kept, ["Feber 38,5."]);
         let dropped: Vec<&str> = attention.iter().map(|a| a.text.as_str()).collect();
-        assert_eq!(
-            dropped,
-            ["Feber 39,5.", "Ingen feber.", "Ibuprofen 400 mg."]
-        );
-        assert!(
-            attention[0].reason.contains("39,5"),
-            "{}",
-            attention[0].reason
-        );
-        assert_eq!(
-            attention[0].quotes,
-            [
-                "Læge: Har du haft feber?",
-                "Patient: Ja, otteogtredive komma fem."
-            ]
-        );
-        assert_eq!(
-            attention[0].evidence.as_ref().map(|e| (e.start, e.end)),
-            Some((0.0, 5.5))
-        );
+        assert_eq!(dropped, ["Feber 39,5.", "Ingen feber.", "Ibuprofen 400 mg."]);
+        assert!(attention[0].reason.contains("39,5"), "{}", attention[0].reason);
+        assert_eq!(attention[0].quotes, ["Læge: Har du haft feber?", "Patient: Ja, otteogtredive komma fem."]);
+        assert_eq!(attention[0].evidence.as_ref().map(|e| (e.start, e.end)), Some((0.0, 5.5)));
     }
 
     #[test]
     fn a_tampered_draft_shows_its_unsupported_statements() {
         let segments = vec![said(0, Role::Patient, "Otteogtredive komma fem.")];
-        let (sections, _) = assemble(
-            &segments,
-            vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])],
-        );
-        let transcript = Transcript {
-            language: "da".into(),
-            duration: 3.0,
-            segments,
-        };
-        let mut draft = Draft {
-            header: "Videokonsultation.".into(),
-            sections,
-            attention: Vec::new(),
-            model: "test".into(),
-        };
+        let (sections, _) = assemble(&segments, vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])]);
+        let transcript = Transcript { language: "da".into(), duration: 3.0, segments };
+        let mut draft =
+            Draft { header: "Videokonsultation.".into(), sections, attention: Vec::new(), model: "test".into() };
         assert!(draft.unsupported(&transcript).is_empty());
         draft.sections[0].statements[0].text = "Feber 39,5.".into();
         assert_eq!(draft.unsupported(&transcript).len(), 1);
         draft.sections[0].statements[0].evidence.segments = vec![7];
         draft.sections[0].statements[0].text = "Feber 38,5.".into();
-        assert_eq!(
-            draft.unsupported(&transcript).len(),
-            1,
-            "citing a segment that does not exist"
-        );
+        assert_eq!(draft.unsupported(&transcript).len(), 1, "citing a segment that does not exist");
     }
 
     #[test]
     fn the_same_statement_twice_is_one_statement_citing_both() {
-        let segments = [
-            said(0, Role::Patient, "Ingen feber."),
-            said(1, Role::Patient, "Nej, ingen feber."),
-        ];
+        let segments = [said(0, Role::Patient, "Ingen feber."), said(1, Role::Patient, "Nej, ingen feber.")];
         let (sections, attention) = assemble(
             &segments,
             vec![
@@ -412,16 +290,9 @@ mod tests {
     #[test]
     fn unsure_words_are_carried_to_the_statement() {
         let mut segment = said(0, Role::Patient, "Otteogtredive komma fem.");
-        segment.words = vec![transcript::Word {
-            text: " Otteogtredive".into(),
-            start: 0.0,
-            end: 1.0,
-            probability: 0.3,
-        }];
-        let (sections, _) = assemble(
-            &[segment],
-            vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])],
-        );
+        segment.words =
+            vec![transcript::Word { text: " Otteogtredive".into(), start: 0.0, end: 1.0, probability: 0.3 }];
+        let (sections, _) = assemble(&[segment], vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])]);
         assert_eq!(sections[0].statements[0].uncertain_words, ["Otteogtredive"]);
     }
 }

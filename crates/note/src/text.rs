@@ -153,8 +153,7 @@ fn raw_tokens(text: &str) -> Vec<Token> {
             let start = i;
             while i < chars.len()
                 && (chars[i].is_ascii_digit()
-                    || (matches!(chars[i], ',' | '.' | '/')
-                        && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+                    || (matches!(chars[i], ',' | '.' | '/') && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
             {
                 i += 1;
             }
@@ -188,10 +187,7 @@ fn digit_token(literal: &str) -> Token {
         Some((_, after)) if after.len() == 3 => literal.replace('.', ""),
         _ => literal.replace(',', "."),
     };
-    cleaned
-        .parse()
-        .map(Token::Number)
-        .unwrap_or_else(|_| Token::Word(literal.to_string()))
+    cleaned.parse().map(Token::Number).unwrap_or_else(|_| Token::Word(literal.to_string()))
 }
 
 /// Reads a spoken number starting at `i`; returns its value and how many tokens it used.
@@ -216,17 +212,13 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
             }
             "og" if used > 0
                 && (current.is_multiple_of(100) || total > 0)
-                && word_at(i + used + 1).is_some_and(|w| {
-                    small_number_word(w).is_some() || matches!(w, "en" | "et")
-                }) => {}
+                && word_at(i + used + 1)
+                    .is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
             // "hundrede og et"
-            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => {
-                current = current.saturating_add(1)
-            }
+            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current = current.saturating_add(1),
             "en" | "et" | "én" if used == 0 => {
-                if !word_at(i + 1).is_some_and(|next| {
-                    COUNTED.contains(&next) || next == "hundrede" || next == "tusind"
-                }) {
+                if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind")
+                {
                     return None;
                 }
                 current = 1;
@@ -243,10 +235,7 @@ fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
     }
     let mut value = f64::from(total.saturating_add(current));
     // "syv og en halv"
-    if word_at(i + used) == Some("og")
-        && word_at(i + used + 1) == Some("en")
-        && word_at(i + used + 2) == Some("halv")
-    {
+    if word_at(i + used) == Some("og") && word_at(i + used + 1) == Some("en") && word_at(i + used + 2) == Some("halv") {
         return Some((value + 0.5, used + 3));
     }
     if word_at(i + used) == Some("komma") {
@@ -283,15 +272,11 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         } else if let Some((value, used)) = spoken_number(&raw, i) {
             merged.push(Token::Number(value));
             i += used;
-        } else if let (Token::Number(whole), Some("komma"), Some(Token::Number(fraction))) = (
-            &raw[i],
-            raw.get(i + 1).and_then(Token::word),
-            raw.get(i + 2),
-        ) {
+        } else if let (Token::Number(whole), Some("komma"), Some(Token::Number(fraction))) =
+            (&raw[i], raw.get(i + 1).and_then(Token::word), raw.get(i + 2))
+        {
             let digits = danish_number(*fraction).replace(',', "");
-            merged.push(Token::Number(
-                format!("{whole}.{digits}").parse().unwrap_or(*whole),
-            ));
+            merged.push(Token::Number(format!("{whole}.{digits}").parse().unwrap_or(*whole)));
             i += 3;
         } else {
             merged.push(raw[i].clone());
@@ -305,11 +290,9 @@ fn join_pressures(tokens: Vec<Token>) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        if let (Some(high), Some("over"), Some(low)) = (
-            tokens[i].number(),
-            tokens.get(i + 1).and_then(Token::word),
-            tokens.get(i + 2).and_then(Token::number),
-        ) && (70.0..=260.0).contains(&high)
+        if let (Some(high), Some("over"), Some(low)) =
+            (tokens[i].number(), tokens.get(i + 1).and_then(Token::word), tokens.get(i + 2).and_then(Token::number))
+            && (70.0..=260.0).contains(&high)
             && (30.0..=160.0).contains(&low)
             && high.fract() == 0.0
             && low.fract() == 0.0

@@ -13,14 +13,10 @@ use crate::text::{Token, danish_number, pressure_text, tokenize};
 pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
     let claimed = tokenize(statement);
     let said = tokenize(evidence);
-    let said_number = |n: f64| {
-        said.iter()
-            .any(|t| t.number().is_some_and(|m| (m - n).abs() < 1e-9))
-    };
+    let said_number = |n: f64| said.iter().any(|t| t.number().is_some_and(|m| (m - n).abs() < 1e-9));
     let said_dose = |n: f64, unit: &str| {
         said.windows(2).any(|w| {
-            w[0].number().is_some_and(|m| (m - n).abs() < 1e-9)
-                && w[1].word().and_then(dose_unit) == Some(unit)
+            w[0].number().is_some_and(|m| (m - n).abs() < 1e-9) && w[1].word().and_then(dose_unit) == Some(unit)
         })
     };
     let mut missing = Vec::new();
@@ -32,9 +28,7 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
                     Some(unit) if !said_dose(*n, unit) => {
                         missing.push(format!("dosis {} {unit}", danish_number(*n)));
                     }
-                    None if !said_number(*n) => {
-                        missing.push(format!("tallet {}", danish_number(*n)))
-                    }
+                    None if !said_number(*n) => missing.push(format!("tallet {}", danish_number(*n))),
                     _ => {}
                 }
             }
@@ -43,18 +37,12 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
             }
             Token::Word(w) => {
                 if let Some(drug) = drug_named(w)
-                    && !said
-                        .iter()
-                        .filter_map(Token::word)
-                        .any(|s| drug_named(s).is_some_and(|d| d.name == drug.name))
+                    && !said.iter().filter_map(Token::word).any(|s| drug_named(s).is_some_and(|d| d.name == drug.name))
                 {
                     missing.push(format!("lægemidlet {}", drug.name));
                 }
                 if NEGATIONS.contains(&w.as_str())
-                    && !said
-                        .iter()
-                        .filter_map(Token::word)
-                        .any(|s| NEGATIONS.contains(&s))
+                    && !said.iter().filter_map(Token::word).any(|s| NEGATIONS.contains(&s))
                 {
                     missing.push(format!("nægtelsen «{w}»"));
                 }
@@ -62,11 +50,7 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
             _ => {}
         }
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("ikke sagt i samtalen: {}", missing.join(", ")))
-    }
+    if missing.is_empty() { Ok(()) } else { Err(format!("ikke sagt i samtalen: {}", missing.join(", "))) }
 }
 
 #[cfg(test)]
@@ -75,22 +59,10 @@ mod tests {
 
     #[test]
     fn spoken_numbers_support_digits() {
-        assert!(
-            verify(
-                "Feber 38,5.",
-                "Ja, i går aftes målte jeg otteogtredive komma fem."
-            )
-            .is_ok()
-        );
+        assert!(verify("Feber 38,5.", "Ja, i går aftes målte jeg otteogtredive komma fem.").is_ok());
         assert!(verify("Ondt i halsen i 4 dage.", "ondt i halsen i fire dage nu").is_ok());
         assert!(verify("Blodtryk 145/90.", "hundrede og femogfyrre over halvfems").is_ok());
-        assert!(
-            verify(
-                "Amlodipin 5 mg, 1 gang dagligt.",
-                "amlodipin fem milligram en gang om dagen"
-            )
-            .is_ok()
-        );
+        assert!(verify("Amlodipin 5 mg, 1 gang dagligt.", "amlodipin fem milligram en gang om dagen").is_ok());
     }
 
     #[test]
@@ -108,12 +80,6 @@ mod tests {
 
     #[test]
     fn brand_names_support_the_generic_name() {
-        assert!(
-            verify(
-                "Paracetamol 500 mg.",
-                "to panodiler á fem hundrede milligram"
-            )
-            .is_ok()
-        );
+        assert!(verify("Paracetamol 500 mg.", "to panodiler á fem hundrede milligram").is_ok());
     }
 }

@@ -36,13 +36,7 @@ fn draft_of(text: &str) -> note::Draft {
 fn section_text(draft: &note::Draft, section: Section) -> String {
     draft
         .section(section)
-        .map(|s| {
-            s.statements
-                .iter()
-                .map(|st| st.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|s| s.statements.iter().map(|st| st.text.as_str()).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
@@ -69,41 +63,19 @@ fn a_sore_throat_consultation_becomes_a_note_with_evidence() {
     let text = draft.to_text();
     assert!(text.starts_with("Videokonsultation.\n"), "{text}");
     let anamnese = section_text(&draft, Section::Anamnese);
-    for expected in [
-        "Ondt i halsen i 4 dage.",
-        "Ingen hoste.",
-        "Ingen kendt allergi.",
-    ] {
-        assert!(
-            anamnese.contains(expected),
-            "{expected:?} missing from Anamnese: {text}"
-        );
+    for expected in ["Ondt i halsen i 4 dage.", "Ingen hoste.", "Ingen kendt allergi."] {
+        assert!(anamnese.contains(expected), "{expected:?} missing from Anamnese: {text}");
     }
     // A temperature the patient measured is history or a finding, as the classifier judges.
-    assert!(
-        text.contains("Feber 38,5.") || text.contains("Temperatur 38,5."),
-        "{text}"
-    );
-    assert!(
-        section_text(&draft, Section::Kontaktaarsag).contains("Ondt i halsen."),
-        "{text}"
-    );
+    assert!(text.contains("Feber 38,5.") || text.contains("Temperatur 38,5."), "{text}");
+    assert!(section_text(&draft, Section::Kontaktaarsag).contains("Ondt i halsen."), "{text}");
     let plan = section_text(&draft, Section::Plan);
     for expected in ["Podning i morgen.", "Kontrol om 2 uger."] {
-        assert!(
-            plan.contains(expected),
-            "{expected:?} missing from Plan: {text}"
-        );
+        assert!(plan.contains(expected), "{expected:?} missing from Plan: {text}");
     }
     // A new prescription is Plan or Medicin, as the classifier judges.
-    assert!(
-        text.contains("Paracetamol 500 mg, 2 tabletter 4 gange i døgnet."),
-        "{text}"
-    );
-    assert!(
-        section_text(&draft, Section::Vurdering).contains("halsbetændelse"),
-        "{text}"
-    );
+    assert!(text.contains("Paracetamol 500 mg, 2 tabletter 4 gange i døgnet."), "{text}");
+    assert!(section_text(&draft, Section::Vurdering).contains("halsbetændelse"), "{text}");
     assert!(!text.contains("farvel"), "small talk must stay out: {text}");
 
     let paracetamol = draft
@@ -124,9 +96,7 @@ fn a_sore_throat_consultation_becomes_a_note_with_evidence() {
         assert!(!statement.evidence.segments.is_empty(), "{statement:?}");
         for id in &statement.evidence.segments {
             let segment = &transcript.segments[*id as usize];
-            assert!(
-                statement.evidence.start <= segment.start && segment.end <= statement.evidence.end
-            );
+            assert!(statement.evidence.start <= segment.start && segment.end <= statement.evidence.end);
         }
         assert!((0.0..=1.0).contains(&statement.confidence));
     }
@@ -143,11 +113,7 @@ fn home_measurements_go_to_objektivt() {
     );
     let objektivt = section_text(&draft, Section::Objektivt);
     for expected in ["Blodtryk 145/90.", "Puls 62.", "Vægt 94 kg."] {
-        assert!(
-            objektivt.contains(expected),
-            "{expected:?} missing: {}",
-            draft.to_text()
-        );
+        assert!(objektivt.contains(expected), "{expected:?} missing: {}", draft.to_text());
     }
 }
 
@@ -169,39 +135,16 @@ fn unsure_recognition_is_marked_in_the_text() {
     let mut transcript = typed(SORE_THROAT);
     let fever = &mut transcript.segments[3];
     fever.confidence = 0.55;
-    fever.words = vec![Word {
-        text: " otteogtredive".into(),
-        start: fever.start,
-        end: fever.end,
-        probability: 0.2,
-    }];
+    fever.words = vec![Word { text: " otteogtredive".into(), start: fever.start, end: fever.end, probability: 0.2 }];
     let draft = note::draft(&transcript, model()).unwrap();
-    assert!(
-        draft
-            .to_text()
-            .contains(" 38,5. [usikkert hørt: otteogtredive]"),
-        "{}",
-        draft.to_text()
-    );
+    assert!(draft.to_text().contains(" 38,5. [usikkert hørt: otteogtredive]"), "{}", draft.to_text());
 }
 
 #[test]
 fn an_empty_transcript_gives_an_empty_draft_that_says_so() {
-    let draft = note::draft(
-        &Transcript {
-            language: "da".into(),
-            duration: 0.0,
-            segments: vec![],
-        },
-        model(),
-    )
-    .unwrap();
+    let draft = note::draft(&Transcript { language: "da".into(), duration: 0.0, segments: vec![] }, model()).unwrap();
     assert!(draft.sections.is_empty());
-    assert!(
-        draft.to_text().contains("Transskriptionen er tom"),
-        "{}",
-        draft.to_text()
-    );
+    assert!(draft.to_text().contains("Transskriptionen er tom"), "{}", draft.to_text());
 }
 
 #[test]
@@ -214,11 +157,7 @@ fn small_talk_only_gives_no_sections() {
              Læge: Ja. Hav en god dag.\n",
     );
     assert!(draft.sections.is_empty(), "{}", draft.to_text());
-    assert!(
-        draft.to_text().contains("Intet journalrelevant indhold"),
-        "{}",
-        draft.to_text()
-    );
+    assert!(draft.to_text().contains("Intet journalrelevant indhold"), "{}", draft.to_text());
 }
 
 #[test]
@@ -231,11 +170,8 @@ fn an_english_consultation_is_flagged_not_invented() {
     );
     assert!(draft.to_text().contains("engelsk"), "{}", draft.to_text());
     assert!(draft.sections.is_empty(), "{}", draft.to_text());
-    let numbers_invented = draft
-        .sections
-        .iter()
-        .flat_map(|s| &s.statements)
-        .any(|s| s.text.chars().any(|c| c.is_ascii_digit()));
+    let numbers_invented =
+        draft.sections.iter().flat_map(|s| &s.statements).any(|s| s.text.chars().any(|c| c.is_ascii_digit()));
     assert!(!numbers_invented, "{}", draft.to_text());
 }
 
@@ -258,12 +194,8 @@ fn a_three_hour_transcript_is_drafted() {
     assert!(long.segments.len() > 2900);
     let draft = note::draft(&long, model()).unwrap();
     // The same statement said 230 times is one statement citing many places, not 230 lines.
-    let hoste: Vec<_> = draft
-        .sections
-        .iter()
-        .flat_map(|s| &s.statements)
-        .filter(|s| s.text == "Ingen hoste.")
-        .collect();
+    let hoste: Vec<_> =
+        draft.sections.iter().flat_map(|s| &s.statements).filter(|s| s.text == "Ingen hoste.").collect();
     assert_eq!(hoste.len(), 1, "{}", draft.to_text());
     assert_eq!(hoste[0].evidence.segments.len(), 2 * 230);
 }
@@ -279,29 +211,17 @@ fn transcript_files_load_by_extension_with_clear_errors() {
     let json = dir.join("samtale.json");
     std::fs::write(&json, typed(SORE_THROAT).to_json()).unwrap();
     let loaded = note::load_transcript(&json).unwrap();
-    let texts = |t: &Transcript| {
-        t.segments
-            .iter()
-            .map(|s| (s.speaker, s.text.clone()))
-            .collect::<Vec<_>>()
-    };
+    let texts = |t: &Transcript| t.segments.iter().map(|s| (s.speaker, s.text.clone())).collect::<Vec<_>>();
     assert_eq!(texts(&loaded), texts(&typed(SORE_THROAT)));
 
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{ \"language\": \"da\", \"segments\": [ {").unwrap();
     let err = note::load_transcript(&broken).unwrap_err().to_string();
-    assert!(
-        err.contains("broken.json") && err.contains("not a valid transcript"),
-        "{err}"
-    );
+    assert!(err.contains("broken.json") && err.contains("not a valid transcript"), "{err}");
 
-    let err = note::load_transcript(&dir.join("missing.json"))
-        .unwrap_err()
-        .to_string();
+    let err = note::load_transcript(&dir.join("missing.json")).unwrap_err().to_string();
     assert!(err.contains("missing.json"), "{err}");
-    let err = note::load_transcript(&dir.join("opkald.wav"))
-        .unwrap_err()
-        .to_string();
+    let err = note::load_transcript(&dir.join("opkald.wav")).unwrap_err().to_string();
     assert!(err.contains(".json or .txt"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -313,13 +233,7 @@ struct OneLabelShort;
 impl NoteModel for OneLabelShort {
     fn classify(&self, transcript: &Transcript) -> Result<Vec<note::Label>, note::Error> {
         let n = transcript.segments.len().saturating_sub(1);
-        Ok(vec![
-            note::Label {
-                section: Some(Section::Anamnese),
-                probability: 1.0
-            };
-            n
-        ])
+        Ok(vec![note::Label { section: Some(Section::Anamnese), probability: 1.0 }; n])
     }
 
     fn name(&self) -> String {
@@ -329,9 +243,7 @@ impl NoteModel for OneLabelShort {
 
 #[test]
 fn a_model_that_miscounts_is_an_error() {
-    let err = note::draft(&typed(SORE_THROAT), &OneLabelShort)
-        .unwrap_err()
-        .to_string();
+    let err = note::draft(&typed(SORE_THROAT), &OneLabelShort).unwrap_err().to_string();
     assert!(err.contains("12 labels for 13 utterances"), "{err}");
 }
 
@@ -353,17 +265,10 @@ fn rust_features_through_onnx_reproduce_the_training_script() {
         probabilities: Vec<f32>,
     }
     let path = models_dir().join("note-classifier.parity.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (train.py writes it beside the model)",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (train.py writes it beside the model)", path.display()));
     let parity: Parity = serde_json::from_str(&text).unwrap();
-    assert!(
-        !parity.utterances.is_empty(),
-        "the corpus has no held-out utterances"
-    );
+    assert!(!parity.utterances.is_empty(), "the corpus has no held-out utterances");
     let rows: Vec<Vec<f32>> = parity
         .utterances
         .iter()
@@ -376,23 +281,13 @@ fn rust_features_through_onnx_reproduce_the_training_script() {
     let mut right = 0;
     for (row, p) in parity.utterances.iter().zip(&ours) {
         for (a, b) in row.probabilities.iter().zip(p) {
-            assert!(
-                (a - b).abs() < 1e-4,
-                "{:?}: python {:?}, rust {:?}",
-                row.text,
-                row.probabilities,
-                p
-            );
+            assert!((a - b).abs() < 1e-4, "{:?}: python {:?}, rust {:?}", row.text, row.probabilities, p);
         }
         let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
         right += usize::from(note::LABELS[best] == row.label);
     }
     let accuracy = right as f64 / parity.utterances.len() as f64;
-    assert!(
-        (accuracy - parity.heldout_accuracy).abs() < 1e-9,
-        "rust {accuracy}, python {}",
-        parity.heldout_accuracy
-    );
+    assert!((accuracy - parity.heldout_accuracy).abs() < 1e-9, "rust {accuracy}, python {}", parity.heldout_accuracy);
 }
 
 #[test]
@@ -402,8 +297,7 @@ fn nonsense_input_is_drafted_without_panicking() {
         format!("Patient: {hundreds} milligram paracetamol, {hundreds} over {hundreds}"),
         "Læge: Har du feber? ??? ... ,,, :".to_string(),
         "Patient: Nej nej nej ikke ingen aldrig.".to_string(),
-        "Anden: 🙂 ÆØÅ 99999999999999999999/1 komma komma 38, ,5 ibuprofen ibuprofen mg mg"
-            .to_string(),
+        "Anden: 🙂 ÆØÅ 99999999999999999999/1 komma komma 38, ,5 ibuprofen ibuprofen mg mg".to_string(),
         format!("Læge: {}", "blodprøve henvisning til ".repeat(200)),
         "Patient: ".to_string() + &"a".repeat(10_000),
     ];

@@ -49,7 +49,9 @@ async fn main() {
     let state = ReviewState::new(vault, Arc::new(Mutex::new(audit)), secret.clone(), ReviewConfig::default());
     let router = review::router(state);
 
-    let link = review::sign_link(&secret, "", &Id::new("laege-07").unwrap(), None, SystemTime::now(), Duration::from_secs(60)).unwrap();
+    let link =
+        review::sign_link(&secret, "", &Id::new("laege-07").unwrap(), None, SystemTime::now(), Duration::from_secs(60))
+            .unwrap();
     let login = router.clone().oneshot(Request::get(link).body(Body::empty()).unwrap()).await.unwrap();
     let cookie = login.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
     let page = || Request::get("/review/k/k-bench").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();

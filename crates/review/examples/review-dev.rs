@@ -48,7 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let public_url = format!("http://127.0.0.1:{port}");
     let config = ReviewConfig { public_url: public_url.clone(), ..ReviewConfig::default() };
     let doctor = Id::new("laege-07")?;
-    println!("{}", review::sign_link(&secret, &public_url, &doctor, None, SystemTime::now(), Duration::from_secs(600))?);
+    println!(
+        "{}",
+        review::sign_link(&secret, &public_url, &doctor, None, SystemTime::now(), Duration::from_secs(600))?
+    );
     let state = ReviewState::new(vault, Arc::new(Mutex::new(audit)), secret, config);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, review::router(state)).await?;

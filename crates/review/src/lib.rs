@@ -12,8 +12,8 @@
 //! server-sent events ([`stream`]).
 
 pub mod link;
-pub mod live;
 mod listing;
+pub mod live;
 mod localtime;
 mod pages;
 pub mod session;
@@ -48,7 +48,9 @@ pub enum Error {
     Vault(#[from] vault::Error),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
-    #[error("the stored {what} of consultation {consultation:?} does not parse ({reason}); it was written by an incompatible version")]
+    #[error(
+        "the stored {what} of consultation {consultation:?} does not parse ({reason}); it was written by an incompatible version"
+    )]
     Stored { consultation: String, what: &'static str, reason: String },
 }
 
@@ -103,7 +105,15 @@ impl ReviewState {
         let sessions = session::Sessions::new(config.session_ttl);
         let statuses = tokio::sync::watch::channel(0).0;
         ReviewState {
-            inner: Arc::new(Inner { vault, audit, secret, config, sessions, used_links: link::UsedLinks::default(), statuses }),
+            inner: Arc::new(Inner {
+                vault,
+                audit,
+                secret,
+                config,
+                sessions,
+                used_links: link::UsedLinks::default(),
+                statuses,
+            }),
             live: None,
         }
     }

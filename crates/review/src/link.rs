@@ -55,12 +55,12 @@ impl LinkSecret {
                 vault::keys::owner_only(path, &meta).map_err(problem)?;
                 let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
                 let bytes = Zeroizing::new(
-                    B64.decode(text.trim()).map_err(|_| problem("is not base64 key text; delete it to make a new one".into()))?,
+                    B64.decode(text.trim())
+                        .map_err(|_| problem("is not base64 key text; delete it to make a new one".into()))?,
                 );
-                let key: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| problem(format!("holds {} bytes, the secret has 32; delete it to make a new one", bytes.len())))?;
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    problem(format!("holds {} bytes, the secret has 32; delete it to make a new one", bytes.len()))
+                })?;
                 Ok(LinkSecret(Zeroizing::new(key)))
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -82,7 +82,8 @@ impl LinkSecret {
     }
 
     fn mac(&self, claims: &[u8]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes keys of any length");
         mac.update(MAC_LABEL);
         mac.update(claims);
         mac
@@ -120,13 +121,7 @@ pub fn sign(
     };
     let json = serde_json::to_vec(&claims).expect("claims serialise");
     let mac = secret.mac(&json).finalize().into_bytes();
-    Ok(format!(
-        "{}{}?t={}.{}",
-        public_url.trim_end_matches('/'),
-        crate::LOGIN_PATH,
-        B64.encode(&json),
-        B64.encode(mac)
-    ))
+    Ok(format!("{}{}?t={}.{}", public_url.trim_end_matches('/'), crate::LOGIN_PATH, B64.encode(&json), B64.encode(mac)))
 }
 
 /// Remembers the links already used until they would have expired anyway.
@@ -191,7 +186,8 @@ mod tests {
         assert_eq!(again.reason, LoginFailure::LinkAlreadyUsed);
 
         let later = sign(&secret, "http://x", &doctor, None, now, Duration::from_secs(600)).unwrap();
-        let expired = redeem(&secret, &UsedLinks::default(), token(&later), now + Duration::from_secs(601)).unwrap_err();
+        let expired =
+            redeem(&secret, &UsedLinks::default(), token(&later), now + Duration::from_secs(601)).unwrap_err();
         assert_eq!(expired, Refused { reason: LoginFailure::LinkExpired, doctor: Some(doctor) });
     }
 
@@ -199,7 +195,8 @@ mod tests {
     fn a_link_signed_under_another_secret_or_altered_is_refused() {
         let doctor = Id::new("laege-07").unwrap();
         let now = SystemTime::now();
-        let url = sign(&LinkSecret::generate().unwrap(), "http://x", &doctor, None, now, Duration::from_secs(60)).unwrap();
+        let url =
+            sign(&LinkSecret::generate().unwrap(), "http://x", &doctor, None, now, Duration::from_secs(60)).unwrap();
         let other = LinkSecret::generate().unwrap();
         let used = UsedLinks::default();
         assert_eq!(redeem(&other, &used, token(&url), now).unwrap_err().reason, LoginFailure::InvalidSignature);
@@ -210,7 +207,11 @@ mod tests {
         let json = String::from_utf8(B64.decode(claims).unwrap()).unwrap().replace("laege-07", "laege-08");
         let forged = format!("{}.{mac}", B64.encode(json));
         for token in [forged.as_str(), "", ".", "abc", "a.b.c"] {
-            assert_eq!(redeem(&secret, &used, token, now).unwrap_err().reason, LoginFailure::InvalidSignature, "{token}");
+            assert_eq!(
+                redeem(&secret, &used, token, now).unwrap_err().reason,
+                LoginFailure::InvalidSignature,
+                "{token}"
+            );
         }
     }
 

@@ -104,7 +104,12 @@ pub fn list_rows(listed: &[Listed]) -> String {
             // The draft; while the call goes on, its live page.
             _ => format!("<a href=\"/review/k/{id}\">{id}</a>"),
         };
-        let _ = write!(rows, "<tr id=\"row-{id}\"><td>{}</td><td>{link}</td><td>{}</td></tr>", clock(item.created), badge(item.status));
+        let _ = write!(
+            rows,
+            "<tr id=\"row-{id}\"><td>{}</td><td>{link}</td><td>{}</td></tr>",
+            clock(item.created),
+            badge(item.status)
+        );
     }
     rows
 }
@@ -135,12 +140,23 @@ pub fn live_committed(number: u32, text: &LiveText) -> String {
 /// A track's tentative text, replacing its earlier tentative text.
 pub fn live_tentative(text: &LiveText) -> String {
     let attributes = format!("data-track=\"{}\"", text.track);
-    segment_item(&format!("seg {} tentative", text.speaker), &attributes, text.speaker, text.start, " · foreløbig", &esc(text.text.trim()))
+    segment_item(
+        &format!("seg {} tentative", text.speaker),
+        &attributes,
+        text.speaker,
+        text.start,
+        " · foreløbig",
+        &esc(text.text.trim()),
+    )
 }
 
 /// A transcript line: who spoke and when, then the words (already HTML).
 fn segment_item(class: &str, attributes: &str, speaker: Role, start: f64, note: &str, words: &str) -> String {
-    format!("<li class=\"{class}\" {attributes}><span class=\"meta\">{} · {}{note}</span> {words}</li>", speaker.danish(), at(start))
+    format!(
+        "<li class=\"{class}\" {attributes}><span class=\"meta\">{} · {}{note}</span> {words}</li>",
+        speaker.danish(),
+        at(start)
+    )
 }
 
 /// A status as the coloured badge the list and the live page show.
@@ -187,7 +203,10 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         esc(&page.draft.header)
     );
     if page.approved {
-        let _ = write!(body, "<p class=\"banner\">Notatet er godkendt. <a href=\"/review/k/{id}/notat\">Se det godkendte notat</a></p>");
+        let _ = write!(
+            body,
+            "<p class=\"banner\">Notatet er godkendt. <a href=\"/review/k/{id}/notat\">Se det godkendte notat</a></p>"
+        );
     } else {
         let _ = write!(
             body,
@@ -196,7 +215,9 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         );
     }
     if !page.draft.attention.is_empty() {
-        body.push_str("<section class=\"attention\" aria-labelledby=\"att-h\"><h2 id=\"att-h\">Til lægens opmærksomhed</h2><ul>");
+        body.push_str(
+            "<section class=\"attention\" aria-labelledby=\"att-h\"><h2 id=\"att-h\">Til lægens opmærksomhed</h2><ul>",
+        );
         for item in &page.draft.attention {
             let evidence = item.evidence.as_ref().map(|e| e.segments.as_slice()).unwrap_or_default();
             let _ = write!(
@@ -215,7 +236,12 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         if statements.is_empty() {
             continue;
         }
-        let _ = write!(body, "<section class=\"sec\" data-section=\"{}\"><h2>{}</h2><ol class=\"stmts\">", section.label(), section.heading());
+        let _ = write!(
+            body,
+            "<section class=\"sec\" data-section=\"{}\"><h2>{}</h2><ol class=\"stmts\">",
+            section.label(),
+            section.heading()
+        );
         for statement in statements {
             body.push_str(&statement_html(statement, &segments, page.approved));
         }
@@ -223,10 +249,8 @@ pub fn draft(page: &DraftPage) -> Html<String> {
     }
     if !page.approved {
         let csrf = esc(page.csrf);
-        let options: String = Section::ALL
-            .iter()
-            .map(|s| format!("<option value=\"{}\">{}</option>", s.label(), s.heading()))
-            .collect();
+        let options: String =
+            Section::ALL.iter().map(|s| format!("<option value=\"{}\">{}</option>", s.label(), s.heading())).collect();
         let _ = write!(
             body,
             "<form class=\"add\" method=\"post\" action=\"/review/k/{id}/u\"><h2>Tilføj udsagn</h2>\
@@ -262,7 +286,11 @@ pub fn draft(page: &DraftPage) -> Html<String> {
 }
 
 /// One statement's list item; also sent alone after each change.
-pub fn statement_fragment(statement: &ReviewStatement, transcript: Option<&Transcript>, approved: bool) -> Html<String> {
+pub fn statement_fragment(
+    statement: &ReviewStatement,
+    transcript: Option<&Transcript>,
+    approved: bool,
+) -> Html<String> {
     let segments: HashMap<u32, &Segment> =
         transcript.map(|t| t.segments.iter().map(|s| (s.id, s)).collect()).unwrap_or_default();
     Html(statement_html(statement, &segments, approved))
@@ -292,7 +320,8 @@ fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>
     let actions = if approved {
         String::new()
     } else if statement.state == StatementState::Deleted {
-        "<span class=\"actions\"><button type=\"button\" data-act=\"restore\">Fortryd sletning</button></span>".to_string()
+        "<span class=\"actions\"><button type=\"button\" data-act=\"restore\">Fortryd sletning</button></span>"
+            .to_string()
     } else {
         "<span class=\"actions\"><button type=\"button\" data-act=\"accept\" title=\"Godkend (a)\">Godkend</button>\
          <button type=\"button\" data-act=\"edit\" title=\"Ret (e)\">Ret</button>\
@@ -328,7 +357,9 @@ fn quotes(ids: &[u32], segments: &HashMap<u32, &Segment>) -> String {
     let lines: String = ids
         .iter()
         .filter_map(|id| segments.get(id))
-        .map(|s| format!("<li><span class=\"meta\">{} · {}</span> {}</li>", s.speaker.danish(), at(s.start), segment_text(s)))
+        .map(|s| {
+            format!("<li><span class=\"meta\">{} · {}</span> {}</li>", s.speaker.danish(), at(s.start), segment_text(s))
+        })
         .collect();
     if lines.is_empty() { String::new() } else { format!("<ul class=\"quote\">{lines}</ul>") }
 }

@@ -107,10 +107,7 @@ impl Status {
 /// Marks `consultation` as `doctor`'s, so it appears in their list. The service calls this when
 /// the doctor starts capturing; the consultation must exist in the vault.
 pub fn assign_doctor(vault: &Vault, consultation: &str, doctor: &Id) -> Result<(), Error> {
-    let record = ReviewRecord {
-        doctor: doctor.clone(),
-        statements: None,
-    };
+    let record = ReviewRecord { doctor: doctor.clone(), statements: None };
     save(vault, consultation, &record)
 }
 
@@ -121,13 +118,11 @@ pub fn load(vault: &Vault, consultation: &str) -> Result<Option<ReviewRecord>, E
         Err(vault::Error::Missing { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::Stored {
-            consultation: consultation.to_string(),
-            what: "review record",
-            reason: e.to_string(),
-        })
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Stored {
+        consultation: consultation.to_string(),
+        what: "review record",
+        reason: e.to_string(),
+    })
 }
 
 pub fn save(vault: &Vault, consultation: &str, record: &ReviewRecord) -> Result<(), Error> {

@@ -71,9 +71,14 @@ async fn next_change(live: &mut Option<watch::Receiver<u64>>) -> bool {
 }
 
 /// `GET /review/k/{id}/direkte`: the doctor's live consultation, from its first word to the draft.
-pub async fn consultation(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+pub async fn consultation(
+    State(state): State<ReviewState>,
+    Doctor(session): Doctor,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
-    let updates = state.live.as_ref().and_then(|feed| feed.follow(&session.doctor, &consultation)).ok_or(Refusal::NotFound)?;
+    let updates =
+        state.live.as_ref().and_then(|feed| feed.follow(&session.doctor, &consultation)).ok_or(Refusal::NotFound)?;
     // Recorded before any of the transcript leaves.
     let (doctor, viewed) = (session.doctor.clone(), consultation.clone());
     blocking(move || audit(&state, AuditEvent::LiveTranscriptViewed { consultation: viewed, doctor })).await?;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use audit::{DraftUse, Event as AuditEvent, Id, LoginFailure, Timestamp};
+use axum::Form;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
@@ -14,15 +15,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Form;
 use note::Section;
 use vault::{ArtefactKind, Event as VaultEvent};
 
 use crate::pages::{self, DraftPage};
-use crate::{link, listing, stream};
 use crate::session::{Lookup, Session};
 use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
 use crate::{Error, ReviewState};
+use crate::{link, listing, stream};
 
 /// The review app's routes, all under `/review/`. Mount with `Router::merge`.
 pub fn router(state: ReviewState) -> Router {
@@ -33,7 +33,10 @@ pub fn router(state: ReviewState) -> Router {
         .route("/review/k/{id}/direkte", get(stream::consultation))
         .route("/review/assets/review.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/review.js")) }))
         .route("/review/assets/live.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/live.js")) }))
-        .route("/review/assets/review.css", get(|| async { asset("text/css; charset=utf-8", include_str!("assets/review.css")) }))
+        .route(
+            "/review/assets/review.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("assets/review.css")) }),
+        )
         .route("/review/k/{id}", get(draft_page))
         .route("/review/k/{id}/u", post(add_statement))
         .route("/review/k/{id}/u/{n}", post(change_statement))
@@ -105,11 +108,9 @@ impl IntoResponse for Refusal {
                 "Handlingen blev afvist",
                 "Handlingen blev afvist af sikkerhedshensyn (sikkerhedsnøglen manglede eller passede ikke). Genindlæs siden og prøv igen.",
             ),
-            Refusal::NotFound => (
-                StatusCode::NOT_FOUND,
-                "Ikke fundet",
-                "Konsultationen findes ikke, eller du har ikke adgang til den.",
-            ),
+            Refusal::NotFound => {
+                (StatusCode::NOT_FOUND, "Ikke fundet", "Konsultationen findes ikke, eller du har ikke adgang til den.")
+            }
             Refusal::Closed => (
                 StatusCode::CONFLICT,
                 "Kan ikke ændres",
@@ -168,7 +169,8 @@ impl FromRequest<ReviewState> for Change {
     async fn from_request(request: Request, state: &ReviewState) -> Result<Change, Refusal> {
         let (mut parts, body) = request.into_parts();
         let Doctor(session) = Doctor::from_request_parts(&mut parts, state).await?;
-        let Path(ids) = Path::<Vec<String>>::from_request_parts(&mut parts, state).await.map_err(|_| Refusal::NotFound)?;
+        let Path(ids) =
+            Path::<Vec<String>>::from_request_parts(&mut parts, state).await.map_err(|_| Refusal::NotFound)?;
         let headers = parts.headers.clone();
         let Form(form) = Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
             .await
@@ -183,10 +185,10 @@ impl FromRequest<ReviewState> for Change {
     }
 }
 
-pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Refusal> + Send + 'static) -> Result<T, Refusal> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }
 
 pub(crate) fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
@@ -243,7 +245,10 @@ fn from_script(headers: &HeaderMap) -> bool {
     headers.get("x-requested-with").is_some_and(|v| v == "fetch")
 }
 
-async fn login(State(state): State<ReviewState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Refusal> {
+async fn login(
+    State(state): State<ReviewState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Refusal> {
     let token = query.get("t").cloned().unwrap_or_default();
     blocking(move || {
         let inner = &state.inner;
@@ -279,7 +284,11 @@ async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Resu
     .await
 }
 
-async fn draft_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+async fn draft_page(
+    State(state): State<ReviewState>,
+    Doctor(session): Doctor,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
     // During the call the consultation is only in the live service: its page follows the call.
     if let Some(status) = listing::ongoing(&state, &session.doctor, &consultation) {
@@ -347,7 +356,12 @@ fn statement_text(form: &HashMap<String, String>) -> Result<String, Refusal> {
     Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-fn statement_response(headers: &HeaderMap, consultation: &Id, statement: &ReviewStatement, transcript: Option<&transcript::Transcript>) -> Response {
+fn statement_response(
+    headers: &HeaderMap,
+    consultation: &Id,
+    statement: &ReviewStatement,
+    transcript: Option<&transcript::Transcript>,
+) -> Response {
     if from_script(headers) {
         pages::statement_fragment(statement, transcript, false).into_response()
     } else {
@@ -451,11 +465,16 @@ fn approved_note(state: &ReviewState, session: &Session, consultation: &Id) -> R
     })
 }
 
-async fn note_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+async fn note_page(
+    State(state): State<ReviewState>,
+    Doctor(session): Doctor,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
     blocking(move || {
         let text = approved_note(&state, &session, &consultation)?;
-        let exported = state.inner.vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle.exported.is_some();
+        let exported =
+            state.inner.vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle.exported.is_some();
         audit(&state, AuditEvent::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
         Ok(pages::note(consultation.as_str(), &session.csrf, &text, exported).into_response())
     })
@@ -507,7 +526,11 @@ async fn download(
     .await
 }
 
-async fn discard_page(State(state): State<ReviewState>, Doctor(session): Doctor, Path(id): Path<String>) -> Result<Response, Refusal> {
+async fn discard_page(
+    State(state): State<ReviewState>,
+    Doctor(session): Doctor,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
     blocking(move || {
         own(&state, &session.doctor, &consultation)?;

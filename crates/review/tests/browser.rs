@@ -11,9 +11,9 @@ mod support;
 use std::time::Duration;
 
 use audit::Event;
+use browser::fantoccini::Locator;
 use browser::fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use browser::fantoccini::key::Key;
-use browser::fantoccini::Locator;
 use browser::{Driver, Kind, press, text_of, until};
 use support::App;
 
@@ -79,20 +79,40 @@ async fn review_flow(kind: Kind) {
     let box_ = client.wait().for_element(Locator::Css(".stmt textarea")).await.unwrap();
     box_.clear().await.unwrap();
     box_.send_keys("Ondt i halsen og synkebesvær.\u{E007}").await.unwrap();
-    until(&client, "the edit to be saved", "document.querySelector('#u0.accepted .text')?.textContent === 'Ondt i halsen og synkebesvær.'").await;
+    until(
+        &client,
+        "the edit to be saved",
+        "document.querySelector('#u0.accepted .text')?.textContent === 'Ondt i halsen og synkebesvær.'",
+    )
+    .await;
     // j moves to the next statement, a accepts it.
     press(&client, 'j').await;
     press(&client, 'a').await;
-    until(&client, "the second statement to be accepted", "document.querySelector('#u1')?.classList.contains('accepted')").await;
+    until(
+        &client,
+        "the second statement to be accepted",
+        "document.querySelector('#u1')?.classList.contains('accepted')",
+    )
+    .await;
     // Delete one and add one.
     let last = client.find_all(Locator::Css(".stmt button[data-act=delete]")).await.unwrap();
     last.last().unwrap().click().await.unwrap();
     until(&client, "a statement to be deleted", "document.querySelectorAll('.stmt.deleted').length === 1").await;
     let add = client.find(Locator::Css("form.add")).await.unwrap();
     add.find(Locator::Css("select")).await.unwrap().select_by_value("plan").await.unwrap();
-    add.find(Locator::Css("input[name=text]")).await.unwrap().send_keys("Genkonsultation ved forværring.").await.unwrap();
+    add.find(Locator::Css("input[name=text]"))
+        .await
+        .unwrap()
+        .send_keys("Genkonsultation ved forværring.")
+        .await
+        .unwrap();
     add.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
-    until(&client, "the added statement", "[...document.querySelectorAll('.stmt .text')].some(t => t.textContent === 'Genkonsultation ved forværring.')").await;
+    until(
+        &client,
+        "the added statement",
+        "[...document.querySelectorAll('.stmt .text')].some(t => t.textContent === 'Genkonsultation ved forværring.')",
+    )
+    .await;
 
     // Saved as made: a reload shows all of it.
     client.refresh().await.unwrap();
@@ -121,15 +141,22 @@ async fn review_flow(kind: Kind) {
 
     driver.allow_clipboard(&client, &origin).await;
     client.find(Locator::Id("copy")).await.unwrap().click().await.unwrap();
-    until(&client, "the copy to be confirmed", "document.getElementById('state').textContent.startsWith('Kopieret.')").await;
+    until(&client, "the copy to be confirmed", "document.getElementById('state').textContent.startsWith('Kopieret.')")
+        .await;
     let copied = client
-        .execute_async("const done = arguments[0]; navigator.clipboard.readText().then(done, e => done('fejl: ' + e));", vec![])
+        .execute_async(
+            "const done = arguments[0]; navigator.clipboard.readText().then(done, e => done('fejl: ' + e));",
+            vec![],
+        )
         .await
         .unwrap();
     let stored = String::from_utf8(app.vault.get("k-2026-0042", vault::ArtefactKind::Note).unwrap().to_vec()).unwrap();
     assert_eq!(copied.as_str(), Some(stored.as_str()));
     assert_eq!(copied.as_str().map(str::trim_end), Some(note.trim_end()));
-    assert!(app.vault.consultation("k-2026-0042").unwrap().lifecycle.exported.is_some(), "export starts the retention clock");
+    assert!(
+        app.vault.consultation("k-2026-0042").unwrap().lifecycle.exported.is_some(),
+        "export starts the retention clock"
+    );
     driver.screenshot(&client, "notat").await;
 
     // The list now says godkendt.
@@ -157,7 +184,10 @@ async fn review_flow(kind: Kind) {
     // A used or expired link is refused with a clear Danish message.
     let once = app.link("laege-07", Some("k-2026-0042"), Duration::from_secs(600));
     client.goto(&once).await.unwrap();
-    assert!(text_of(&client, "h1").await.starts_with("Godkendt notat") || text_of(&client, "h1").await.starts_with("Kladde"));
+    assert!(
+        text_of(&client, "h1").await.starts_with("Godkendt notat")
+            || text_of(&client, "h1").await.starts_with("Kladde")
+    );
     client.goto(&once).await.unwrap();
     assert!(text_of(&client, ".message p").await.contains("Linket er allerede brugt"));
     client.goto(&app.link("laege-07", None, Duration::ZERO)).await.unwrap();

@@ -78,7 +78,14 @@ fn app() -> App {
 #[tokio::test]
 async fn without_a_session_nothing_is_shown() {
     let app = app();
-    for path in ["/review/", "/review/direkte", "/review/k/k-1", "/review/k/k-1/direkte", "/review/k/k-1/notat", "/review/k/k-1/kasser"] {
+    for path in [
+        "/review/",
+        "/review/direkte",
+        "/review/k/k-1",
+        "/review/k/k-1/direkte",
+        "/review/k/k-1/notat",
+        "/review/k/k-1/kasser",
+    ] {
         let reply = send(&app, get(path, None)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(reply.body.contains("Du er ikke logget ind"), "{path}: {}", reply.body);
@@ -131,7 +138,11 @@ async fn ids_that_are_not_plain_ids_find_nothing() {
         "/review/k/%C3%A6bler",
     ] {
         let reply = send(&app, get(path, Some(&cookie))).await;
-        assert!(matches!(reply.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED), "{path}: {}", reply.status);
+        assert!(
+            matches!(reply.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED),
+            "{path}: {}",
+            reply.status
+        );
         assert!(!reply.body.contains("root:"), "{path}");
     }
 }

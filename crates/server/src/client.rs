@@ -95,7 +95,9 @@ impl Replay {
         while let Some(message) = socket.next().await {
             let Message::Text(text) = message.map_err(lost)? else { continue };
             match serde_json::from_str::<Event>(&text) {
-                Ok(Event::Started { next_sequence, .. } | Event::Resumed { next_sequence, .. }) => return Ok((socket, next_sequence)),
+                Ok(Event::Started { next_sequence, .. } | Event::Resumed { next_sequence, .. }) => {
+                    return Ok((socket, next_sequence));
+                }
                 Ok(Event::Error { code, message }) => return Err(Error::Refused(format!("{code:?}: {message}"))),
                 _ => continue,
             }
@@ -109,7 +111,8 @@ impl Replay {
         let mut report = Report::default();
         let mut seen_segments = HashSet::new();
         let mut other_events_seen = 0usize;
-        let mut sent_at: Vec<Vec<Option<Instant>>> = (0..self.tracks.len()).map(|t| vec![None; self.frames(t) as usize]).collect();
+        let mut sent_at: Vec<Vec<Option<Instant>>> =
+            (0..self.tracks.len()).map(|t| vec![None; self.frames(t) as usize]).collect();
         let began = Instant::now();
         let mut failures = 0;
         let mut dropped_once = false;
@@ -135,7 +138,9 @@ impl Replay {
                 loop {
                     if !stop_sent_here && (0..self.tracks.len()).all(|t| next[t] >= self.frames(t)) {
                         // Stop is idempotent: after a resume it is sent again in case it was lost.
-                        sink.send(Message::text(serde_json::to_string(&ClientMessage::Stop).expect("stop serialises"))).await.map_err(|e| e.to_string())?;
+                        sink.send(Message::text(serde_json::to_string(&ClientMessage::Stop).expect("stop serialises")))
+                            .await
+                            .map_err(|e| e.to_string())?;
                         stop_sent_here = true;
                         stop_sent.get_or_insert_with(Instant::now);
                     }
@@ -223,7 +228,8 @@ impl Replay {
         (0..self.tracks.len())
             .filter(|&t| next[t] < self.frames(t))
             .map(|t| {
-                let offset = if self.speed > 0.0 { next[t] as f64 * self.frame_ms as f64 / 1000.0 / self.speed } else { 0.0 };
+                let offset =
+                    if self.speed > 0.0 { next[t] as f64 * self.frame_ms as f64 / 1000.0 / self.speed } else { 0.0 };
                 (t, began + Duration::from_secs_f64(offset))
             })
             .min_by_key(|&(_, at)| at)
@@ -245,7 +251,15 @@ pub fn tracks_of(recording: audio::Recording) -> Vec<(TrackSpec, Vec<f32>)> {
         .enumerate()
         .map(|(i, samples)| {
             let role = transcript::Role::for_channel(i);
-            (TrackSpec { id: format!("{role}-{i}"), role, sample_rate: recording.sample_rate, encoding: Encoding::PcmS16le }, samples)
+            (
+                TrackSpec {
+                    id: format!("{role}-{i}"),
+                    role,
+                    sample_rate: recording.sample_rate,
+                    encoding: Encoding::PcmS16le,
+                },
+                samples,
+            )
         })
         .collect()
 }

@@ -120,7 +120,12 @@ impl Decoder {
     }
 
     /// Decodes up to 30 s of 16 kHz audio; times are seconds from the start of `samples`.
-    pub async fn decode(&self, samples: Vec<f32>, pass: asr::Pass, priority: Priority) -> Result<Vec<asr::Recognized>, String> {
+    pub async fn decode(
+        &self,
+        samples: Vec<f32>,
+        pass: asr::Pass,
+        priority: Priority,
+    ) -> Result<Vec<asr::Recognized>, String> {
         let (reply, answer) = oneshot::channel();
         let shared = &self.owner.0;
         shared.lock().waiting[priority as usize].push_back(Job { samples, pass, reply });

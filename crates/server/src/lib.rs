@@ -140,7 +140,9 @@ async fn connection(service: Arc<Service>, socket: WebSocket) {
                     Ok(opened) => break opened,
                     Err(event) => event,
                 },
-                Ok(ClientMessage::Stop) => error(ErrorCode::NotStarted, "stop before start: send a start message first"),
+                Ok(ClientMessage::Stop) => {
+                    error(ErrorCode::NotStarted, "stop before start: send a start message first")
+                }
                 Err(e) => error(ErrorCode::MalformedMessage, format!("not a protocol message: {e}")),
             },
             Message::Binary(_) => error(ErrorCode::NotStarted, "audio before start: send a start message first"),
@@ -163,7 +165,9 @@ async fn connection(service: Arc<Service>, socket: WebSocket) {
                     session.stop("client");
                     None
                 }
-                Ok(ClientMessage::Start(_)) => Some(error(ErrorCode::SessionMismatch, "this connection has already started a consultation")),
+                Ok(ClientMessage::Start(_)) => {
+                    Some(error(ErrorCode::SessionMismatch, "this connection has already started a consultation"))
+                }
                 Err(e) => Some(error(ErrorCode::MalformedMessage, format!("not a protocol message: {e}"))),
             },
             Message::Close(_) => break,
@@ -200,7 +204,8 @@ async fn write_events(
     let mut cursor = 0;
     loop {
         let Some((events, partials)) = session.pending(connection, cursor) else {
-            let _ = sink.send(json(&error(ErrorCode::Superseded, "another connection resumed this consultation"))).await;
+            let _ =
+                sink.send(json(&error(ErrorCode::Superseded, "another connection resumed this consultation"))).await;
             break;
         };
         cursor += events.len();

@@ -45,7 +45,11 @@ impl Histogram {
         for (bucket, count) in LATENCY_BUCKETS.iter().zip(self.counts) {
             let _ = writeln!(out, "{name}_bucket{{le=\"{bucket}\"}} {count}");
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", self.count, self.sum, self.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            self.count, self.sum, self.count
+        );
     }
 }
 
@@ -87,12 +91,42 @@ impl Metrics {
         };
         metric("autonotar_active_sessions", "gauge", "Consultations taking audio or being finalised.", active as f64);
         metric("autonotar_sessions_total", "counter", "Consultations started.", get(&self.sessions_started) as f64);
-        metric("autonotar_audio_seconds_in_total", "counter", "Seconds of audio received, all tracks.", seconds(&self.audio_in_us));
-        metric("autonotar_transcription_lag_seconds", "gauge", "Most audio any track has received but not yet processed.", lag_seconds);
-        metric("autonotar_decoded_audio_seconds_total", "counter", "Seconds of audio Whisper has decoded (interim passes included).", decoded);
-        metric("autonotar_decoding_seconds_total", "counter", "Wall-clock seconds Whisper spent decoding.", seconds(&self.decoding_us));
-        metric("autonotar_real_time_factor", "gauge", "Decoding time per second of audio decoded (below 1 keeps up).", rtf);
-        metric("autonotar_drafts_produced_total", "counter", "draft_ready events sent.", get(&self.drafts_produced) as f64);
+        metric(
+            "autonotar_audio_seconds_in_total",
+            "counter",
+            "Seconds of audio received, all tracks.",
+            seconds(&self.audio_in_us),
+        );
+        metric(
+            "autonotar_transcription_lag_seconds",
+            "gauge",
+            "Most audio any track has received but not yet processed.",
+            lag_seconds,
+        );
+        metric(
+            "autonotar_decoded_audio_seconds_total",
+            "counter",
+            "Seconds of audio Whisper has decoded (interim passes included).",
+            decoded,
+        );
+        metric(
+            "autonotar_decoding_seconds_total",
+            "counter",
+            "Wall-clock seconds Whisper spent decoding.",
+            seconds(&self.decoding_us),
+        );
+        metric(
+            "autonotar_real_time_factor",
+            "gauge",
+            "Decoding time per second of audio decoded (below 1 keeps up).",
+            rtf,
+        );
+        metric(
+            "autonotar_drafts_produced_total",
+            "counter",
+            "draft_ready events sent.",
+            get(&self.drafts_produced) as f64,
+        );
         metric("autonotar_errors_total", "counter", "Protocol and processing errors.", get(&self.errors) as f64);
         metric("autonotar_gaps_total", "counter", "Sequence gaps detected.", get(&self.gaps) as f64);
         metric("autonotar_duplicates_total", "counter", "Duplicate frames dropped.", get(&self.duplicates) as f64);

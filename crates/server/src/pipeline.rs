@@ -50,7 +50,10 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub enum Output {
     /// Final text; `latency` is seconds from the arrival of its last audio to now.
-    Committed { segment: Segment, latency: f64 },
+    Committed {
+        segment: Segment,
+        latency: f64,
+    },
     Partial(Piece),
 }
 
@@ -105,7 +108,13 @@ pub struct TrackPipeline {
 
 impl TrackPipeline {
     /// `interim_every` (s) is the spacing of interim passes over open speech; 0 turns them off.
-    pub fn new(models_dir: &Path, index: usize, role: Role, rate: u32, interim_every: f64) -> Result<TrackPipeline, Error> {
+    pub fn new(
+        models_dir: &Path,
+        index: usize,
+        role: Role,
+        rate: u32,
+        interim_every: f64,
+    ) -> Result<TrackPipeline, Error> {
         Ok(TrackPipeline {
             index,
             role,
@@ -160,7 +169,13 @@ impl TrackPipeline {
         Ok(Finished { outputs, segments })
     }
 
-    async fn take(&mut self, samples: Vec<f32>, arrived: Instant, decoder: &Decoder, live: bool) -> Result<Vec<Output>, Error> {
+    async fn take(
+        &mut self,
+        samples: Vec<f32>,
+        arrived: Instant,
+        decoder: &Decoder,
+        live: bool,
+    ) -> Result<Vec<Output>, Error> {
         self.buffer.extend_from_slice(&samples);
         self.total += samples.len();
         self.arrivals.push_back((self.total, arrived));
@@ -275,7 +290,8 @@ impl TrackPipeline {
     /// Starts a pass over `window` on the worker; its segments are in track time.
     fn window_pass(&self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
         let samples = window.assemble(|at, len| {
-            let (start, held) = self.speech.iter().rfind(|(start, _)| *start <= at).expect("every piece of a window is held");
+            let (start, held) =
+                self.speech.iter().rfind(|(start, _)| *start <= at).expect("every piece of a window is held");
             &held[at - start..at - start + len]
         });
         let (decoder, track, role) = (decoder.clone(), self.index, self.role);
@@ -290,7 +306,8 @@ impl TrackPipeline {
     async fn interim(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
         self.last_interim = self.total;
         let mut words = self.decode_utterance(from, self.total, decoder, Priority::Spare).await?;
-        let agreed = self.hypothesis.iter().zip(&words).take_while(|(a, b)| normalise(&a.text) == normalise(&b.text)).count();
+        let agreed =
+            self.hypothesis.iter().zip(&words).take_while(|(a, b)| normalise(&a.text) == normalise(&b.text)).count();
         let rest = words.split_off(agreed);
         let mut out: Vec<Output> = self.commit(words).into_iter().collect();
         if !rest.is_empty() {
@@ -317,11 +334,20 @@ impl TrackPipeline {
 
     /// Decodes track samples `from..to` on their own; returns the words not yet committed, in
     /// track time.
-    async fn decode_utterance(&mut self, from: usize, to: usize, decoder: &Decoder, priority: Priority) -> Result<Vec<Word>, Error> {
+    async fn decode_utterance(
+        &mut self,
+        from: usize,
+        to: usize,
+        decoder: &Decoder,
+        priority: Priority,
+    ) -> Result<Vec<Word>, Error> {
         let lo = from.saturating_sub(self.buffer_start).min(self.buffer.len());
         let hi = to.saturating_sub(self.buffer_start).clamp(lo, self.buffer.len());
         let offset = (self.buffer_start + lo) as f64 / RATE as f64;
-        let recognized = decoder.decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority).await.map_err(Error::Recognition)?;
+        let recognized = decoder
+            .decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority)
+            .await
+            .map_err(Error::Recognition)?;
         let mut words: Vec<Word> = recognized
             .into_iter()
             .flat_map(|r| r.words)
@@ -422,7 +448,13 @@ mod tests {
     #[test]
     fn a_pass_over_more_audio_skips_what_was_already_shown() {
         assert_eq!(already_shown(&[], &words("good morning")), 0);
-        assert_eq!(already_shown(&shown("Good morning! What can I do for you"), &words("Good morning. What can I do for you today?")), 8);
+        assert_eq!(
+            already_shown(
+                &shown("Good morning! What can I do for you"),
+                &words("Good morning. What can I do for you today?")
+            ),
+            8
+        );
         // The second pass joined "good morning" into one word.
         assert_eq!(already_shown(&shown("good morning what"), &words("goodmorning what can")), 2);
         // It split a word the first pass heard as one.

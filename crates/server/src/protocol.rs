@@ -60,7 +60,9 @@ impl Encoding {
             return None;
         }
         Some(match self {
-            Encoding::PcmS16le => bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect(),
+            Encoding::PcmS16le => {
+                bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect()
+            }
             Encoding::F32le => bytes
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -74,7 +76,9 @@ impl Encoding {
         for &s in samples {
             match self {
                 // The inverse of `decode`, so 16-bit audio crosses the wire unchanged.
-                Encoding::PcmS16le => out.extend_from_slice(&((s * 32768.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16).to_le_bytes()),
+                Encoding::PcmS16le => out.extend_from_slice(
+                    &((s * 32768.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16).to_le_bytes(),
+                ),
                 Encoding::F32le => out.extend_from_slice(&s.to_le_bytes()),
             }
         }
@@ -101,20 +105,37 @@ pub fn parse_frame(bytes: &[u8]) -> Option<(usize, u32, &[u8])> {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A new consultation is open; send frames from sequence 0 on every track.
-    Started { consultation: String, next_sequence: Vec<u32> },
+    Started {
+        consultation: String,
+        next_sequence: Vec<u32>,
+    },
     /// A known consultation continues: send each track's frames from `next_sequence` on.
-    Resumed { consultation: String, next_sequence: Vec<u32> },
+    Resumed {
+        consultation: String,
+        next_sequence: Vec<u32>,
+    },
     /// Text that will not change. `segment` numbers commits in the order they were made.
     Committed(Piece),
     /// Tentative text of speech still going on; replaced by the next partial or commit on the track.
     Partial(Piece),
     /// Frames `expected..got` of a track never arrived; their length in silence was put in
     /// their place so the tracks stay aligned.
-    Gap { track: usize, expected: u32, got: u32, silence_seconds: f64 },
+    Gap {
+        track: usize,
+        expected: u32,
+        got: u32,
+        silence_seconds: f64,
+    },
     /// A frame that was already received came again and was dropped.
-    Duplicate { track: usize, sequence: u32, expected: u32 },
+    Duplicate {
+        track: usize,
+        sequence: u32,
+        expected: u32,
+    },
     /// The session stopped taking audio: `client` (stop message) or `idle_timeout`.
-    Stopped { reason: String },
+    Stopped {
+        reason: String,
+    },
     /// The final transcript and the note draft (`null` when no drafter ran or it failed:
     /// then `draft_error` says why).
     DraftReady {
@@ -124,7 +145,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         draft_error: Option<String>,
     },
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// A stretch of recognised text on one track; times in seconds from the track's start.
@@ -186,7 +210,8 @@ mod tests {
         assert!(back.iter().zip(samples).all(|(a, b)| (a - b).abs() < 1e-4));
         // 16-bit audio (as a WAV file holds it) crosses the wire exactly, every value of it.
         let every: Vec<f32> = (i16::MIN..=i16::MAX).map(|v| v as f32 / 32768.0).collect();
-        let (_, _, payload) = parse_frame(&frame(0, 0, Encoding::PcmS16le, &every)).map(|(t, s, p)| (t, s, p.to_vec())).unwrap();
+        let (_, _, payload) =
+            parse_frame(&frame(0, 0, Encoding::PcmS16le, &every)).map(|(t, s, p)| (t, s, p.to_vec())).unwrap();
         assert_eq!(Encoding::PcmS16le.decode(&payload).unwrap(), every);
         assert!(parse_frame(&[1, 2, 3]).is_none());
         assert!(Encoding::PcmS16le.decode(&[1, 2, 3]).is_none());

@@ -108,7 +108,14 @@ impl Service {
     pub fn new(settings: Settings, recognizer: asr::Recognizer, drafter: Option<Drafter>) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
         let decoder = Decoder::start(recognizer, metrics.clone());
-        Arc::new(Service { settings, metrics, decoder, drafter, sessions: Mutex::new(HashMap::new()), observer: std::sync::OnceLock::new() })
+        Arc::new(Service {
+            settings,
+            metrics,
+            decoder,
+            drafter,
+            sessions: Mutex::new(HashMap::new()),
+            observer: std::sync::OnceLock::new(),
+        })
     }
 
     /// Every consultation in memory: live, finishing, or finished and kept for `keep_finished`.
@@ -130,7 +137,9 @@ impl Service {
         let active: Vec<_> = sessions.values().filter(|s| !s.state().finished).collect();
         let lag = active
             .iter()
-            .flat_map(|s| s.queued.iter().zip(&s.tracks).map(|(q, t)| q.load(Ordering::Relaxed) as f64 / t.sample_rate as f64))
+            .flat_map(|s| {
+                s.queued.iter().zip(&s.tracks).map(|(q, t)| q.load(Ordering::Relaxed) as f64 / t.sample_rate as f64)
+            })
             .fold(0.0, f64::max);
         (active.len(), lag)
     }
@@ -158,12 +167,21 @@ impl Service {
             return session.resume(&start.tracks);
         }
         if self.load().0 >= self.settings.max_sessions {
-            return Err(error(ErrorCode::Busy, format!("the server already runs {} consultations; try again shortly", self.settings.max_sessions)));
+            return Err(error(
+                ErrorCode::Busy,
+                format!("the server already runs {} consultations; try again shortly", self.settings.max_sessions),
+            ));
         }
         let mut pipelines = Vec::new();
         for (index, track) in start.tracks.iter().enumerate() {
-            let pipeline = TrackPipeline::new(&self.settings.models_dir, index, track.role, track.sample_rate, self.settings.interim_every)
-                .map_err(|e| error(ErrorCode::BadStart, format!("track {}: {e}", track.id)))?;
+            let pipeline = TrackPipeline::new(
+                &self.settings.models_dir,
+                index,
+                track.role,
+                track.sample_rate,
+                self.settings.interim_every,
+            )
+            .map_err(|e| error(ErrorCode::BadStart, format!("track {}: {e}", track.id)))?;
             pipelines.push(pipeline);
         }
         let mut inputs = Vec::new();
@@ -212,10 +230,22 @@ impl Service {
         self.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
         let mut tracks = Vec::new();
         for (index, ((pipeline, rx), input)) in pipelines.into_iter().zip(receivers).zip(inputs).enumerate() {
-            tracks.push(tokio::spawn(run_track(session.clone(), index, pipeline, rx, input.room, self.decoder.clone(), self.metrics.clone())));
+            tracks.push(tokio::spawn(run_track(
+                session.clone(),
+                index,
+                pipeline,
+                rx,
+                input.room,
+                self.decoder.clone(),
+                self.metrics.clone(),
+            )));
         }
         tokio::spawn(drive(self.clone(), session.clone(), tracks));
-        Ok(Opened { greeting: Event::Started { consultation: session.consultation.clone(), next_sequence: vec![0; n] }, session, connection: 0 })
+        Ok(Opened {
+            greeting: Event::Started { consultation: session.consultation.clone(), next_sequence: vec![0; n] },
+            session,
+            connection: 0,
+        })
     }
 
     fn max_frame_samples(&self) -> usize {
@@ -262,12 +292,16 @@ impl Session {
 
     fn resume(self: &Arc<Self>, tracks: &[TrackSpec]) -> Result<Opened, Event> {
         if tracks != self.tracks {
-            return Err(error(ErrorCode::SessionMismatch, "this consultation is already open with other tracks; resume with exactly the original track list"));
+            return Err(error(
+                ErrorCode::SessionMismatch,
+                "this consultation is already open with other tracks; resume with exactly the original track list",
+            ));
         }
         let mut state = self.state();
         state.connection += 1;
         state.last_activity = Instant::now();
-        let greeting = Event::Resumed { consultation: self.consultation.clone(), next_sequence: state.next_sequence.clone() };
+        let greeting =
+            Event::Resumed { consultation: self.consultation.clone(), next_sequence: state.next_sequence.clone() };
         let connection = state.connection;
         drop(state);
         // Wakes the superseded connection so it closes.
@@ -311,26 +345,40 @@ impl Session {
     /// event to send; gaps and duplicates go to the log.
     pub async fn accept_frame(&self, service: &Service, connection: u64, bytes: &[u8]) -> Result<(), Event> {
         let Some((track, sequence, payload)) = parse_frame(bytes) else {
-            return Err(error(ErrorCode::BadFrame, "a binary frame starts with 1 byte track index and 4 bytes LE sequence number"));
+            return Err(error(
+                ErrorCode::BadFrame,
+                "a binary frame starts with 1 byte track index and 4 bytes LE sequence number",
+            ));
         };
         let Some(spec) = self.tracks.get(track) else {
-            return Err(error(ErrorCode::UnknownTrack, format!("track index {track}: the start message declared {} tracks", self.tracks.len())));
+            return Err(error(
+                ErrorCode::UnknownTrack,
+                format!("track index {track}: the start message declared {} tracks", self.tracks.len()),
+            ));
         };
         if payload.len() > service.settings.max_frame_bytes {
             return Err(error(
                 ErrorCode::FrameTooLarge,
-                format!("frame of {} bytes exceeds the limit of {}; send smaller frames (20–200 ms)", payload.len(), service.settings.max_frame_bytes),
+                format!(
+                    "frame of {} bytes exceeds the limit of {}; send smaller frames (20–200 ms)",
+                    payload.len(),
+                    service.settings.max_frame_bytes
+                ),
             ));
         }
         let Some(mut samples) = spec.encoding.decode(payload) else {
-            return Err(error(ErrorCode::BadFrame, format!("{} bytes is not a whole number of {:?} samples", payload.len(), spec.encoding)));
+            return Err(error(
+                ErrorCode::BadFrame,
+                format!("{} bytes is not a whole number of {:?} samples", payload.len(), spec.encoding),
+            ));
         };
         let input = {
             let mut state = self.state();
             if state.connection != connection {
                 return Err(error(ErrorCode::Superseded, "another connection resumed this consultation"));
             }
-            let Some(input) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| i[track].clone()) else {
+            let Some(input) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| i[track].clone())
+            else {
                 return Err(error(ErrorCode::Stopped, "this consultation has stopped; it takes no more audio"));
             };
             let expected = state.next_sequence[track];
@@ -347,7 +395,9 @@ impl Session {
                 if silence_seconds > service.settings.idle_timeout.as_secs_f64() {
                     return Err(error(
                         ErrorCode::GapTooLarge,
-                        format!("track {track}: sequence jumps from {expected} to {sequence}, {silence_seconds:.0} s of missing audio; resend from {expected}"),
+                        format!(
+                            "track {track}: sequence jumps from {expected} to {sequence}, {silence_seconds:.0} s of missing audio; resend from {expected}"
+                        ),
                     ));
                 }
                 state.log.push(Event::Gap { track, expected, got: sequence, silence_seconds });
@@ -475,7 +525,11 @@ async fn run_track(
 
 /// A session's life after start: waits for stop or the idle timeout, then builds the final
 /// transcript and the draft, and finally forgets the session.
-async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::task::JoinHandle<(f64, Option<Vec<Segment>>)>>) {
+async fn drive(
+    service: Arc<Service>,
+    session: Arc<Session>,
+    tracks: Vec<tokio::task::JoinHandle<(f64, Option<Vec<Segment>>)>>,
+) {
     let idle = service.settings.idle_timeout;
     loop {
         let since = session.state().last_activity;
@@ -499,7 +553,10 @@ async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::
                 kept.push(segments);
             }
             Err(e) => {
-                session.report(error(ErrorCode::TranscriptionFailed, format!("track {index} crashed: {e}")), &service.metrics);
+                session.report(
+                    error(ErrorCode::TranscriptionFailed, format!("track {index} crashed: {e}")),
+                    &service.metrics,
+                );
                 kept.push(None);
             }
         }
@@ -511,7 +568,11 @@ async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::
     let (draft, draft_error) = match service.drafter.clone() {
         None => (None, None),
         Some(drafter) => {
-            let finished = crate::Finished { consultation: session.consultation.clone(), doctor: session.doctor.clone(), transcript: transcript.clone() };
+            let finished = crate::Finished {
+                consultation: session.consultation.clone(),
+                doctor: session.doctor.clone(),
+                transcript: transcript.clone(),
+            };
             match tokio::task::spawn_blocking(move || drafter(&finished)).await {
                 Ok(Ok(draft)) => (Some(draft), None),
                 Ok(Err(e)) => (None, Some(e)),
@@ -527,7 +588,12 @@ async fn drive(service: Arc<Service>, session: Arc<Session>, tracks: Vec<tokio::
         if let Some(stopped) = state.stopped_at {
             service.metrics.hangup_to_draft(stopped.elapsed().as_secs_f64());
         }
-        state.log.push(Event::DraftReady { consultation: session.consultation.clone(), transcript: Box::new(transcript), draft, draft_error });
+        state.log.push(Event::DraftReady {
+            consultation: session.consultation.clone(),
+            transcript: Box::new(transcript),
+            draft,
+            draft_error,
+        });
         state.finished = true;
     }
     service.metrics.drafts_produced.fetch_add(1, Ordering::Relaxed);

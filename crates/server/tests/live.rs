@@ -23,7 +23,10 @@ fn turn() -> MutexGuard<'static, ()> {
 }
 
 /// Starts a service on 127.0.0.1:0; returns its ingest URL, its address and the service.
-async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> (String, std::net::SocketAddr, Arc<Service>) {
+async fn start_server(
+    language: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (String, std::net::SocketAddr, Arc<Service>) {
     let models = models_dir();
     let mut settings = Settings::new(models.clone());
     settings.language = language.into();
@@ -100,21 +103,30 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
     let (url, addr, _service) = start_server("en", |_| {}).await;
     let report = replay(&url, &wav, "c-live-1", 3.0, None).run(&mut |_| {}).await.unwrap();
 
-    let (doctor, patient) = (committed_text(&report.events, Role::Doctor), committed_text(&report.events, Role::Patient));
+    let (doctor, patient) =
+        (committed_text(&report.events, Role::Doctor), committed_text(&report.events, Role::Patient));
     for word in ["morning", "today", "water", "monday"] {
         assert!(doctor.contains(word), "doctor lacks {word:?}: {doctor}");
     }
     for word in ["sore throat", "three days"] {
         assert!(patient.contains(word), "patient lacks {word:?}: {patient}");
     }
-    assert!(report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. } | Event::Error { .. })), "{:?}", report.events);
-    let Some(Event::DraftReady { consultation, transcript, draft, .. }) = report.draft() else { panic!("no draft_ready") };
+    assert!(
+        report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. } | Event::Error { .. })),
+        "{:?}",
+        report.events
+    );
+    let Some(Event::DraftReady { consultation, transcript, draft, .. }) = report.draft() else {
+        panic!("no draft_ready")
+    };
     assert_eq!(consultation, "c-live-1");
     assert!(draft.is_none(), "no drafter is configured in this test");
     assert!(transcript.segments.windows(2).all(|w| w[0].start <= w[1].start), "final transcript out of time order");
     assert_eq!(transcript.segments.first().unwrap().speaker, Role::Doctor);
     assert_eq!(transcript.segments.last().unwrap().speaker, Role::Doctor);
-    assert!(transcript.segments.iter().any(|s| s.speaker == Role::Patient && s.text.to_lowercase().contains("sore throat")));
+    assert!(
+        transcript.segments.iter().any(|s| s.speaker == Role::Patient && s.text.to_lowercase().contains("sore throat"))
+    );
 
     // The kept transcript is made of the same window passes `autonotar transcribe` makes.
     let recording = audio::read_wav(&wav).unwrap();
@@ -122,12 +134,17 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
         .channels
         .iter()
         .enumerate()
-        .map(|(i, samples)| asr::Track { role: Role::for_channel(i), samples: audio::to_16k(samples, recording.sample_rate).unwrap() })
+        .map(|(i, samples)| asr::Track {
+            role: Role::for_channel(i),
+            samples: audio::to_16k(samples, recording.sample_rate).unwrap(),
+        })
         .collect();
     let options = asr::Options { language: "en".into(), ..asr::Options::default() };
     let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
     let offline = asr::transcribe(&tracks, &models_dir(), &mut recognizer, &mut |_, _| {}).unwrap();
-    let lines = |t: &transcript::Transcript| t.segments.iter().map(|s| format!("{:?} {:.1} {}", s.speaker, s.start, s.text)).collect::<Vec<_>>();
+    let lines = |t: &transcript::Transcript| {
+        t.segments.iter().map(|s| format!("{:?} {:.1} {}", s.speaker, s.start, s.text)).collect::<Vec<_>>()
+    };
     assert_eq!(lines(transcript), lines(&offline), "streamed and offline transcripts differ");
 
     let metrics = http_get(addr, "/metrics").await;
@@ -147,7 +164,11 @@ async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio
     // Cut during the patient's turn.
     let report = replay(&url, &wav, "c-resume", 4.0, Some(45)).run(&mut |_| {}).await.unwrap();
     assert_eq!(report.reconnects, 1);
-    assert!(report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. })), "{:?}", report.events);
+    assert!(
+        report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. })),
+        "{:?}",
+        report.events
+    );
     let patient = committed_text(&report.events, Role::Patient);
     assert!(patient.contains("sore throat") && patient.contains("three days"), "{patient}");
     assert!(committed_text(&report.events, Role::Doctor).contains("monday"));
@@ -157,11 +178,15 @@ async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio
     assert!(report.draft().is_some());
 }
 
-async fn connect(url: &str) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn connect(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
-async fn next_event(ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>) -> Option<Event> {
+async fn next_event(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Option<Event> {
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.ok()?? {
             Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),

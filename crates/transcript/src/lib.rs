@@ -186,20 +186,16 @@ impl Transcript {
             let bad = |reason: &str| Error::BadLine { line: index + 1, reason: reason.to_string() };
             let (time, rest) = match line.strip_prefix('[') {
                 Some(after) => {
-                    let (stamp, rest) =
-                        after.split_once(']').ok_or_else(|| bad("'[' without a closing ']'"))?;
-                    let seconds = parse_clock(stamp)
-                        .ok_or_else(|| bad("the time must be [mm:ss] or [hh:mm:ss]"))?;
+                    let (stamp, rest) = after.split_once(']').ok_or_else(|| bad("'[' without a closing ']'"))?;
+                    let seconds = parse_clock(stamp).ok_or_else(|| bad("the time must be [mm:ss] or [hh:mm:ss]"))?;
                     (Some(seconds), rest.trim_start())
                 }
                 None => (None, line),
             };
-            let (who, said) = rest
-                .split_once(':')
-                .ok_or_else(|| bad("expected 'Læge: …' or 'Patient: …'"))?;
-            let speaker: Role = who.parse().map_err(|_| {
-                bad(&format!("unknown speaker {:?}: use Læge, Patient or Anden", who.trim()))
-            })?;
+            let (who, said) = rest.split_once(':').ok_or_else(|| bad("expected 'Læge: …' or 'Patient: …'"))?;
+            let speaker: Role = who
+                .parse()
+                .map_err(|_| bad(&format!("unknown speaker {:?}: use Læge, Patient or Anden", who.trim())))?;
             let said = said.trim();
             let start = time.unwrap_or(clock_now).max(clock_now);
             let end = start + (said.split_whitespace().count().max(1) as f64) * 0.4;
@@ -225,13 +221,7 @@ impl Transcript {
 
 fn vtt_time(seconds: f64) -> String {
     let millis = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        millis / 3_600_000,
-        millis / 60_000 % 60,
-        millis / 1000 % 60,
-        millis % 1000
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", millis / 3_600_000, millis / 60_000 % 60, millis / 1000 % 60, millis % 1000)
 }
 
 fn clock(seconds: f64) -> String {
@@ -289,7 +279,8 @@ mod tests {
 
     #[test]
     fn txt_round_trip_keeps_speakers_times_and_text() {
-        let typed = "# en kommentar\n[00:03] Læge: Hvad kan jeg hjælpe med?\n\n[01:05] Patient: Jeg har ondt i halsen.\n";
+        let typed =
+            "# en kommentar\n[00:03] Læge: Hvad kan jeg hjælpe med?\n\n[01:05] Patient: Jeg har ondt i halsen.\n";
         let t = Transcript::parse_txt(typed).unwrap();
         assert_eq!(t.segments.len(), 2);
         assert_eq!(t.segments[0].speaker, Role::Doctor);

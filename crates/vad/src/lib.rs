@@ -126,7 +126,13 @@ impl Vad {
     pub fn new(models_dir: &Path, params: Params) -> Result<Vad, Error> {
         // One thread: the model is tiny, and the cores belong to Whisper.
         let session = onnx::session(models_dir, &models_dir.join(MODEL_FILE), 1)?;
-        Ok(Vad { session, state: vec![0.0; STATE_LEN], context: [0.0; CONTEXT], pending: Vec::new(), detector: SpeechDetector::new(params) })
+        Ok(Vad {
+            session,
+            state: vec![0.0; STATE_LEN],
+            context: [0.0; CONTEXT],
+            pending: Vec::new(),
+            detector: SpeechDetector::new(params),
+        })
     }
 
     /// Feeds samples; returns the speech regions closed by them.
@@ -161,7 +167,8 @@ impl Vad {
         let input = Tensor::from_array(([1usize, CONTEXT + WINDOW], input)).map_err(fail)?;
         let state = Tensor::from_array(([2usize, 1, 128], std::mem::take(&mut self.state))).map_err(fail)?;
         let rate = Tensor::from_array(((), vec![RATE as i64])).map_err(fail)?;
-        let outputs = self.session.run(onnx::ort::inputs!["input" => input, "state" => state, "sr" => rate]).map_err(fail)?;
+        let outputs =
+            self.session.run(onnx::ort::inputs!["input" => input, "state" => state, "sr" => rate]).map_err(fail)?;
         let (_, probability) = outputs["output"].try_extract_tensor::<f32>().map_err(fail)?;
         let (_, state) = outputs["stateN"].try_extract_tensor::<f32>().map_err(fail)?;
         self.state = state.to_vec();
@@ -215,7 +222,10 @@ mod tests {
 
     #[test]
     fn clicks_shorter_than_min_speech_are_ignored_and_hysteresis_holds() {
-        assert!(run(&[0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).is_empty());
+        assert!(
+            run(&[0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+                .is_empty()
+        );
         // Scores between the two thresholds keep speech on.
         let mut p = vec![0.9; 10];
         p.extend([0.4; 30]);

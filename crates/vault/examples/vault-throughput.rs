@@ -16,21 +16,13 @@ use vault::{ArtefactKind, Kek, Vault};
 const CHUNK: usize = 64 * 1024;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mib: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(128);
-    let data: Vec<u8> = (0..mib * 1024 * 1024)
-        .map(|i| (i as u32).wrapping_mul(2654435761) as u8)
-        .collect();
+    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(128);
+    let data: Vec<u8> = (0..mib * 1024 * 1024).map(|i| (i as u32).wrapping_mul(2654435761) as u8).collect();
     println!("{mib} MiB, 64 KiB chunks, best of 3 runs each");
 
     let (raw_enc, raw_dec) = best_of_3(|| raw_aes_gcm(&data));
     report("raw aes-gcm (memory)", mib, raw_enc, raw_dec, None);
-    for (label, base) in [
-        ("vault on /dev/shm", "/dev/shm"),
-        ("vault on disk (/tmp)", "/tmp"),
-    ] {
+    for (label, base) in [("vault on /dev/shm", "/dev/shm"), ("vault on disk (/tmp)", "/tmp")] {
         if !std::path::Path::new(base).is_dir() {
             continue;
         }
@@ -51,18 +43,12 @@ fn raw_aes_gcm(data: &[u8]) -> (Duration, Duration) {
     };
     let start = Instant::now();
     for (i, chunk) in buf.chunks_mut(CHUNK).enumerate() {
-        tags.push(
-            cipher
-                .encrypt_inout_detached(&nonce(i), b"", chunk.into())
-                .expect("encrypt"),
-        );
+        tags.push(cipher.encrypt_inout_detached(&nonce(i), b"", chunk.into()).expect("encrypt"));
     }
     let enc = start.elapsed();
     let start = Instant::now();
     for (i, chunk) in buf.chunks_mut(CHUNK).enumerate() {
-        cipher
-            .decrypt_inout_detached(&nonce(i), b"", chunk.into(), &tags[i])
-            .expect("decrypt");
+        cipher.decrypt_inout_detached(&nonce(i), b"", chunk.into(), &tags[i]).expect("decrypt");
     }
     let dec = start.elapsed();
     assert!(buf == data);
@@ -93,25 +79,12 @@ fn vault_stream(data: &[u8], base: &str) -> vault::Result<(Duration, Duration)> 
 }
 
 fn best_of_3(mut run: impl FnMut() -> (Duration, Duration)) -> (Duration, Duration) {
-    (0..3)
-        .map(|_| run())
-        .reduce(|a, b| (a.0.min(b.0), a.1.min(b.1)))
-        .expect("three runs")
+    (0..3).map(|_| run()).reduce(|a, b| (a.0.min(b.0), a.1.min(b.1))).expect("three runs")
 }
 
-fn report(
-    label: &str,
-    mib: usize,
-    enc: Duration,
-    dec: Duration,
-    raw: Option<(Duration, Duration)>,
-) {
+fn report(label: &str, mib: usize, enc: Duration, dec: Duration, raw: Option<(Duration, Duration)>) {
     let rate = |d: Duration| mib as f64 * 1.048576 / d.as_secs_f64();
-    print!(
-        "{label:<24} encrypt {:>8.1} MB/s   decrypt {:>8.1} MB/s",
-        rate(enc),
-        rate(dec)
-    );
+    print!("{label:<24} encrypt {:>8.1} MB/s   decrypt {:>8.1} MB/s", rate(enc), rate(dec));
     if let Some((raw_enc, raw_dec)) = raw {
         print!(
             "   ({:.2}x / {:.2}x of raw)",

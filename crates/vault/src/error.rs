@@ -26,16 +26,10 @@ pub enum Error {
          Use the key this vault was created with; if a key rotation was interrupted, run \
          `autonotar keys rotate` again to finish it"
     )]
-    WrongKey {
-        path: PathBuf,
-        found: String,
-        given: String,
-    },
+    WrongKey { path: PathBuf, found: String, given: String },
 
     /// Written by a newer (or unknown) format version.
-    #[error(
-        "{path} uses vault format version {version}, which this build cannot read; upgrade autonotar"
-    )]
+    #[error("{path} uses vault format version {version}, which this build cannot read; upgrade autonotar")]
     UnsupportedFormat { path: PathBuf, version: u8 },
 
     /// The key-encryption key could not be loaded.
@@ -55,38 +49,22 @@ pub enum Error {
     #[error("invalid consultation id: {0}")]
     InvalidId(String),
 
-    #[error(
-        "unknown artefact kind {0:?} (expected audio-<track>, transcript, draft, edits or note)"
-    )]
+    #[error("unknown artefact kind {0:?} (expected audio-<track>, transcript, draft, edits or note)")]
     UnknownKind(String),
 
     /// The operating system refused; `hint` says what to do.
     #[error("could not {action} {path}: {source}{}", hint(source))]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: io::Error },
 }
 
 impl Error {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(io::Error) -> Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| Error::Io { action, path, source }
     }
 
     pub(crate) fn tampered(path: impl Into<PathBuf>, what: impl Into<String>) -> Error {
-        Error::Tampered {
-            path: path.into(),
-            what: what.into(),
-        }
+        Error::Tampered { path: path.into(), what: what.into() }
     }
 }
 
@@ -100,9 +78,7 @@ fn hint(source: &io::Error) -> &'static str {
             ". The data directory is on a read-only filesystem: remount it read-write and retry; \
              everything acknowledged before is intact"
         }
-        io::ErrorKind::PermissionDenied => {
-            ". Check that autonotar's user owns the data directory (chmod 700)"
-        }
+        io::ErrorKind::PermissionDenied => ". Check that autonotar's user owns the data directory (chmod 700)",
         _ => "",
     }
 }

@@ -21,32 +21,20 @@ pub(crate) struct AtomicFile {
 
 impl AtomicFile {
     pub(crate) fn create(target: &Path) -> Result<AtomicFile> {
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = target.with_file_name(format!(
-            ".{name}.{}{TEMP_SUFFIX}",
-            crate::hex(&crate::random::<8>()?)
-        ));
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = target.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", crate::hex(&crate::random::<8>()?)));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&temp)
             .map_err(Error::io("create", &temp))?;
-        Ok(AtomicFile {
-            file: Some(file),
-            temp,
-            target: target.to_path_buf(),
-        })
+        Ok(AtomicFile { file: Some(file), temp, target: target.to_path_buf() })
     }
 
     /// Makes the new content durable under the target name.
     pub(crate) fn commit(self) -> Result<()> {
-        self.finish(|temp, target| {
-            fs::rename(temp, target).map_err(Error::io("rename into place", target))
-        })
+        self.finish(|temp, target| fs::rename(temp, target).map_err(Error::io("rename into place", target)))
     }
 
     /// Like `commit`, but fails with `AlreadyExists` instead of replacing an existing target.
@@ -62,13 +50,10 @@ impl AtomicFile {
     /// durable. On failure the temporary file is removed.
     fn finish(mut self, place: impl FnOnce(&Path, &Path) -> Result<()>) -> Result<()> {
         let file = self.file.take().expect("AtomicFile committed twice");
-        let placed = file
-            .sync_all()
-            .map_err(Error::io("flush to disk", &self.temp))
-            .and_then(|()| {
-                drop(file);
-                place(&self.temp, &self.target)
-            });
+        let placed = file.sync_all().map_err(Error::io("flush to disk", &self.temp)).and_then(|()| {
+            drop(file);
+            place(&self.temp, &self.target)
+        });
         if placed.is_err() {
             let _ = fs::remove_file(&self.temp);
         }
@@ -79,10 +64,7 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file
-            .as_mut()
-            .expect("AtomicFile used after commit")
-            .write(buf)
+        self.file.as_mut().expect("AtomicFile used after commit").write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -110,9 +92,7 @@ pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 pub(crate) fn sync_dir_of(path: &Path) -> Result<()> {
     // A bare file name's parent is "", which names no directory: it means the current one.
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("flush directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("flush directory", dir))
 }
 
 /// Removes a file and makes the removal durable; an already absent file is fine.

@@ -33,14 +33,11 @@ impl Kek {
 
     /// Reads a key file, refusing one that group or others can read.
     pub fn from_file(path: &Path) -> Result<Kek> {
-        let problem = |problem: String| Error::KeyFile {
-            path: path.to_path_buf(),
-            problem,
-        };
+        let problem = |problem: String| Error::KeyFile { path: path.to_path_buf(), problem };
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => problem(
-                "not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into(),
-            ),
+            ErrorKind::NotFound => {
+                problem("not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into())
+            }
             _ => problem(e.to_string()),
         })?;
         if !meta.is_file() {
@@ -49,9 +46,7 @@ impl Kek {
         owner_only(path, &meta).map_err(problem)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
         if text.trim().is_empty() {
-            return Err(problem(
-                "is empty; it should hold a key from `autonotar keys init`".into(),
-            ));
+            return Err(problem("is empty; it should hold a key from `autonotar keys init`".into()));
         }
         Kek::from_base64(&text).map_err(problem)
     }
@@ -72,23 +67,15 @@ impl Kek {
                 Kek::from_base64(&value).map(Some).map_err(Error::KeyEnv)
             }
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                Err(Error::KeyEnv("is not valid base64".into()))
-            }
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::KeyEnv("is not valid base64".into())),
         }
     }
 
     /// Parses base64 key text (surrounding whitespace ignored).
     pub fn from_base64(text: &str) -> Result<Kek, String> {
-        let bytes = Zeroizing::new(
-            BASE64
-                .decode(text.trim())
-                .map_err(|_| "is not valid base64 key text".to_string())?,
-        );
-        let key: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| format!("holds {} bytes, a key has 32", bytes.len()))?;
+        let bytes = Zeroizing::new(BASE64.decode(text.trim()).map_err(|_| "is not valid base64 key text".to_string())?);
+        let key: [u8; 32] =
+            bytes.as_slice().try_into().map_err(|_| format!("holds {} bytes, a key has 32", bytes.len()))?;
         Ok(Kek(Zeroizing::new(key)))
     }
 
@@ -154,19 +141,12 @@ impl fmt::Display for KeyFileCreated {
 pub fn init(path: &Path) -> Result<KeyFileCreated> {
     let kek = Kek::generate()?;
     write_key_file(path, &kek, false)?;
-    Ok(KeyFileCreated {
-        path: path.to_path_buf(),
-        kek,
-    })
+    Ok(KeyFileCreated { path: path.to_path_buf(), kek })
 }
 
 fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(Error::io("create directory", dir))?;
+        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(Error::io("create directory", dir))?;
     }
     let mut file = AtomicFile::create(path)?;
     file.write_all(kek.to_base64().as_bytes())
@@ -176,14 +156,10 @@ fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
         file.commit()
     } else {
         file.commit_new().map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => {
-                Error::KeyFile {
-                    path: path.to_path_buf(),
-                    problem:
-                        "already exists; refusing to replace a key (use `autonotar keys rotate`)"
-                            .into(),
-                }
-            }
+            Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => Error::KeyFile {
+                path: path.to_path_buf(),
+                problem: "already exists; refusing to replace a key (use `autonotar keys rotate`)".into(),
+            },
             other => other,
         })
     }
@@ -203,18 +179,9 @@ pub struct Rotation {
 
 impl fmt::Display for Rotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "re-sealed {} key record(s) under the new key {}",
-            self.resealed,
-            crate::hex(&self.new_fingerprint)
-        )?;
+        write!(f, "re-sealed {} key record(s) under the new key {}", self.resealed, crate::hex(&self.new_fingerprint))?;
         if self.already_new > 0 {
-            write!(
-                f,
-                " ({} were already done by an interrupted rotation)",
-                self.already_new
-            )?;
+            write!(f, " ({} were already done by an interrupted rotation)", self.already_new)?;
         }
         if let Some(path) = &self.key_file {
             write!(f, "; {} now holds the new key", path.display())?;
@@ -228,12 +195,7 @@ impl fmt::Display for Rotation {
 /// skipped, so an interrupted rotation is finished by running it again with the same keys.
 pub fn rotate(data_dir: &Path, old: &Kek, new: &Kek) -> Result<Rotation> {
     let (resealed, already_new) = crate::vault::reseal_all(data_dir, old, new)?;
-    Ok(Rotation {
-        resealed,
-        already_new,
-        key_file: None,
-        new_fingerprint: new.fingerprint(),
-    })
+    Ok(Rotation { resealed, already_new, key_file: None, new_fingerprint: new.fingerprint() })
 }
 
 /// `autonotar keys rotate`: generates a new KEK, re-seals the vault under it and replaces the
@@ -272,14 +234,8 @@ mod tests {
         let dir = tempdir();
         let path = dir.join("kek");
         let kek = init(&path).unwrap().kek;
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            Kek::from_file(&path).unwrap().fingerprint(),
-            kek.fingerprint()
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(Kek::from_file(&path).unwrap().fingerprint(), kek.fingerprint());
         let again = init(&path).unwrap_err().to_string();
         assert!(again.contains("already exists"), "{again}");
     }
@@ -288,39 +244,23 @@ mod tests {
     fn missing_empty_and_group_readable_key_files_are_refused() {
         let dir = tempdir();
         let missing = Kek::from_file(&dir.join("nope")).unwrap_err().to_string();
-        assert!(
-            missing.contains("not found") && missing.contains("keys init"),
-            "{missing}"
-        );
+        assert!(missing.contains("not found") && missing.contains("keys init"), "{missing}");
 
         let empty = dir.join("empty");
         fs::write(&empty, "").unwrap();
         fs::set_permissions(&empty, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(
-            Kek::from_file(&empty)
-                .unwrap_err()
-                .to_string()
-                .contains("is empty")
-        );
+        assert!(Kek::from_file(&empty).unwrap_err().to_string().contains("is empty"));
 
         let open = dir.join("open");
         init(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o640)).unwrap();
         let refused = Kek::from_file(&open).unwrap_err().to_string();
-        assert!(
-            refused.contains("mode 640") && refused.contains("chmod 600"),
-            "{refused}"
-        );
+        assert!(refused.contains("mode 640") && refused.contains("chmod 600"), "{refused}");
 
         let short = dir.join("short");
         fs::write(&short, BASE64.encode([7u8; 16])).unwrap();
         fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(
-            Kek::from_file(&short)
-                .unwrap_err()
-                .to_string()
-                .contains("16 bytes")
-        );
+        assert!(Kek::from_file(&short).unwrap_err().to_string().contains("16 bytes"));
     }
 
     #[test]
@@ -332,10 +272,7 @@ mod tests {
     }
 
     fn tempdir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "vault-keys-{}",
-            crate::hex(&crate::random::<8>().unwrap())
-        ));
+        let dir = std::env::temp_dir().join(format!("vault-keys-{}", crate::hex(&crate::random::<8>().unwrap())));
         fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -21,8 +21,7 @@ pub use error::{Error, Result};
 pub use keys::Kek;
 pub use retention::{Deletion, RetentionPolicy};
 pub use vault::{
-    ArtefactInfo, ArtefactKind, ArtefactReader, ArtefactWriter, Consultation, Event, Lifecycle,
-    Shredding, Vault,
+    ArtefactInfo, ArtefactKind, ArtefactReader, ArtefactWriter, Consultation, Event, Lifecycle, Shredding, Vault,
 };
 /// Plaintext comes back in a buffer that is wiped when dropped.
 pub use zeroize::Zeroizing;
@@ -44,8 +43,7 @@ fn random<const N: usize>() -> Result<[u8; N]> {
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     for part in parts {
         mac.update(part);
     }

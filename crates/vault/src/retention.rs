@@ -100,17 +100,12 @@ impl<'de> Deserialize<'de> for RetentionPolicy {
         let defaults = RetentionPolicy::default();
         let research = match &toml.research {
             Some(research) if research.research.is_some() => {
-                return Err(serde::de::Error::custom(
-                    "[retention.research] cannot have a research table of its own",
-                ));
+                return Err(serde::de::Error::custom("[retention.research] cannot have a research table of its own"));
             }
             Some(research) => research.over(defaults.research),
             None => defaults.research,
         };
-        Ok(RetentionPolicy {
-            standard: toml.over(defaults.standard),
-            research,
-        })
+        Ok(RetentionPolicy { standard: toml.over(defaults.standard), research })
     }
 }
 
@@ -162,11 +157,7 @@ pub struct Deadline {
 
 impl RetentionPolicy {
     pub fn class_of(&self, lifecycle: &Lifecycle) -> RetentionClass {
-        if lifecycle.research_consent {
-            RetentionClass::Research
-        } else {
-            RetentionClass::Standard
-        }
+        if lifecycle.research_consent { RetentionClass::Research } else { RetentionClass::Standard }
     }
 
     fn limits(&self, class: RetentionClass) -> ClassLimits {
@@ -180,53 +171,31 @@ impl RetentionPolicy {
     pub fn record_deadline(&self, lifecycle: &Lifecycle) -> Deadline {
         let limits = self.limits(self.class_of(lifecycle));
         let text = match lifecycle.exported {
-            Some(exported) => Deadline {
-                at: exported + limits.after_export,
-                rule: Rule::AfterExport,
-            },
-            None => Deadline {
-                at: lifecycle.created + limits.unapproved,
-                rule: Rule::Unapproved,
-            },
+            Some(exported) => Deadline { at: exported + limits.after_export, rule: Rule::AfterExport },
+            None => Deadline { at: lifecycle.created + limits.unapproved, rule: Rule::Unapproved },
         };
-        let discarded = lifecycle.discarded.map(|at| Deadline {
-            at,
-            rule: Rule::Discarded,
-        });
+        let discarded = lifecycle.discarded.map(|at| Deadline { at, rule: Rule::Discarded });
         earliest(discarded.into_iter().chain([text]))
     }
 
     /// The deadline of an artefact written at `written`.
-    pub fn deadline(
-        &self,
-        lifecycle: &Lifecycle,
-        kind: ArtefactKind,
-        written: SystemTime,
-    ) -> Deadline {
+    pub fn deadline(&self, lifecycle: &Lifecycle, kind: ArtefactKind, written: SystemTime) -> Deadline {
         let record = self.record_deadline(lifecycle);
         if !kind.is_audio() {
             return record;
         }
         let class = self.class_of(lifecycle);
-        let max_age = Deadline {
-            at: written + self.limits(class).audio_max,
-            rule: Rule::AudioMaxAge,
-        };
+        let max_age = Deadline { at: written + self.limits(class).audio_max, rule: Rule::AudioMaxAge };
         let transcript_final = lifecycle
             .transcript_final
             .filter(|_| class == RetentionClass::Standard)
-            .map(|at| Deadline {
-                at,
-                rule: Rule::AudioTranscriptFinal,
-            });
+            .map(|at| Deadline { at, rule: Rule::AudioTranscriptFinal });
         earliest([record, max_age].into_iter().chain(transcript_final))
     }
 }
 
 fn earliest(deadlines: impl Iterator<Item = Deadline>) -> Deadline {
-    deadlines
-        .min_by_key(|d| d.at)
-        .expect("every artefact has at least one deadline")
+    deadlines.min_by_key(|d| d.at).expect("every artefact has at least one deadline")
 }
 
 /// What was deleted: one artefact, or the consultation record (id and lifecycle) itself.
@@ -361,17 +330,10 @@ fn sweep_one(
         if deadline.at > now {
             continue;
         }
-        let shredding = Shredding {
-            at: now,
-            rule: deadline.rule.to_string(),
-        };
-        let still_due = |lifecycle: &Lifecycle, written| {
-            policy.deadline(lifecycle, artefact.kind, written).at <= now
-        };
+        let shredding = Shredding { at: now, rule: deadline.rule.to_string() };
+        let still_due = |lifecycle: &Lifecycle, written| policy.deadline(lifecycle, artefact.kind, written).at <= now;
         if vault.shred_artefact(handle, artefact.kind, shredding, still_due)? {
-            report
-                .deletions
-                .push(deletion(Deleted::Artefact(artefact.kind), deadline));
+            report.deletions.push(deletion(Deleted::Artefact(artefact.kind), deadline));
             remaining -= 1;
         }
     }
@@ -414,11 +376,7 @@ pub struct StatusReport {
 
 /// Lists every consultation with its artefacts' deadlines as of `now`.
 pub fn status(vault: &Vault, policy: &RetentionPolicy, now: SystemTime) -> Result<StatusReport> {
-    let mut report = StatusReport {
-        now,
-        consultations: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut report = StatusReport { now, consultations: Vec::new(), problems: Vec::new() };
     for handle in vault.handles()? {
         match vault.consultation_by_handle(&handle) {
             Ok(Some(consultation)) => {
@@ -442,10 +400,7 @@ pub fn status(vault: &Vault, policy: &RetentionPolicy, now: SystemTime) -> Resul
             }
             // Keyring gone: unreadable leftovers the next sweep removes; nothing to list.
             Ok(None) => {}
-            Err(error) => report.problems.push(Problem {
-                dir: crate::hex(&handle),
-                error,
-            }),
+            Err(error) => report.problems.push(Problem { dir: crate::hex(&handle), error }),
         }
     }
     report.consultations.sort_by(|a, b| {
@@ -478,11 +433,7 @@ impl fmt::Display for StatusReport {
         };
         for c in &self.consultations {
             let l = &c.consultation.lifecycle;
-            let stamp = |t: Option<SystemTime>| {
-                t.map_or("-".to_string(), |t| {
-                    humantime::format_rfc3339(t).to_string()
-                })
-            };
+            let stamp = |t: Option<SystemTime>| t.map_or("-".to_string(), |t| humantime::format_rfc3339(t).to_string());
             writeln!(
                 f,
                 "consultation {:?} [{} class] created {}, transcript final {}, approved {}, exported {}, discarded {}",
@@ -495,37 +446,16 @@ impl fmt::Display for StatusReport {
                 stamp(l.discarded)
             )?;
             for a in &c.artefacts {
-                writeln!(
-                    f,
-                    "  {:<12} {:>10} bytes  deleted at {}",
-                    a.kind.to_string(),
-                    a.size,
-                    when(&a.deadline)
-                )?;
+                writeln!(f, "  {:<12} {:>10} bytes  deleted at {}", a.kind.to_string(), a.size, when(&a.deadline))?;
             }
             for (kind, s) in &c.consultation.shredded {
-                writeln!(
-                    f,
-                    "  {:<12} shredded at {} ({})",
-                    kind.to_string(),
-                    humantime::format_rfc3339(s.at),
-                    s.rule
-                )?;
+                writeln!(f, "  {:<12} shredded at {} ({})", kind.to_string(), humantime::format_rfc3339(s.at), s.rule)?;
             }
-            writeln!(
-                f,
-                "  record       deleted at {}, once no artefact is left",
-                when(&c.record_deadline)
-            )?;
+            writeln!(f, "  record       deleted at {}, once no artefact is left", when(&c.record_deadline))?;
         }
         for problem in &self.problems {
             writeln!(f, "problem: {problem}")?;
         }
-        write!(
-            f,
-            "{} consultation(s), {} problem(s)",
-            self.consultations.len(),
-            self.problems.len()
-        )
+        write!(f, "{} consultation(s), {} problem(s)", self.consultations.len(), self.problems.len())
     }
 }

@@ -26,12 +26,7 @@ pub(crate) enum Purpose {
 
 /// Seals `plaintext` under `kek`, bound to `purpose` and `subject` (a consultation handle, or
 /// zeros for the vault record).
-pub(crate) fn seal(
-    kek: &Kek,
-    purpose: Purpose,
-    subject: &[u8; 32],
-    plaintext: &[u8],
-) -> Result<Vec<u8>> {
+pub(crate) fn seal(kek: &Kek, purpose: Purpose, subject: &[u8; 32], plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(MAGIC);
     out.push(purpose as u8);
@@ -56,29 +51,18 @@ pub(crate) fn open(
     path: &Path,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let header = check_header(kek, purpose, sealed, path)?;
-    let nonce =
-        Nonce::from(<[u8; 12]>::try_from(&header[25..HEADER_LEN]).expect("nonce is 12 bytes"));
+    let nonce = Nonce::from(<[u8; 12]>::try_from(&header[25..HEADER_LEN]).expect("nonce is 12 bytes"));
     let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - HEADER_LEN - TAG_LEN);
     let tag = Tag::from(<[u8; 16]>::try_from(tag).expect("tag is 16 bytes"));
     let mut plaintext = Zeroizing::new(body.to_vec());
     cipher(kek)
-        .decrypt_inout_detached(
-            &nonce,
-            &aad(header, subject),
-            plaintext.as_mut_slice().into(),
-            &tag,
-        )
+        .decrypt_inout_detached(&nonce, &aad(header, subject), plaintext.as_mut_slice().into(), &tag)
         .map_err(|_| Error::tampered(path, "key record failed authentication"))?;
     Ok(plaintext)
 }
 
 /// Whether `sealed` is sealed under `kek` (by fingerprint), after checking its header.
-pub(crate) fn sealed_under(
-    kek: &Kek,
-    purpose: Purpose,
-    sealed: &[u8],
-    path: &Path,
-) -> Result<bool> {
+pub(crate) fn sealed_under(kek: &Kek, purpose: Purpose, sealed: &[u8], path: &Path) -> Result<bool> {
     match check_header(kek, purpose, sealed, path) {
         Ok(_) => Ok(true),
         Err(Error::WrongKey { .. }) => Ok(false),
@@ -86,23 +70,12 @@ pub(crate) fn sealed_under(
     }
 }
 
-fn check_header<'a>(
-    kek: &Kek,
-    purpose: Purpose,
-    sealed: &'a [u8],
-    path: &Path,
-) -> Result<&'a [u8]> {
+fn check_header<'a>(kek: &Kek, purpose: Purpose, sealed: &'a [u8], path: &Path) -> Result<&'a [u8]> {
     if sealed.len() < HEADER_LEN + TAG_LEN || sealed[..7] != MAGIC[..7] {
-        return Err(Error::tampered(
-            path,
-            "not a vault key record (bad magic or too short)",
-        ));
+        return Err(Error::tampered(path, "not a vault key record (bad magic or too short)"));
     }
     if sealed[7] != VERSION {
-        return Err(Error::UnsupportedFormat {
-            path: path.to_path_buf(),
-            version: sealed[7],
-        });
+        return Err(Error::UnsupportedFormat { path: path.to_path_buf(), version: sealed[7] });
     }
     if sealed[8] != purpose as u8 {
         return Err(Error::tampered(path, "key record of the wrong kind"));
@@ -110,11 +83,7 @@ fn check_header<'a>(
     let found = &sealed[9..25];
     let given = kek.fingerprint();
     if found != given {
-        return Err(Error::WrongKey {
-            path: path.to_path_buf(),
-            found: crate::hex(found),
-            given: crate::hex(&given),
-        });
+        return Err(Error::WrongKey { path: path.to_path_buf(), found: crate::hex(found), given: crate::hex(&given) });
     }
     Ok(&sealed[..HEADER_LEN])
 }

@@ -38,10 +38,7 @@ struct ChunkCipher {
 
 impl ChunkCipher {
     fn new(data_key: &[u8; 32], header: &[u8], handle: &[u8; 32]) -> ChunkCipher {
-        ChunkCipher {
-            cipher: crate::cipher(data_key),
-            aad_prefix: [header, handle.as_slice()].concat(),
-        }
+        ChunkCipher { cipher: crate::cipher(data_key), aad_prefix: [header, handle.as_slice()].concat() }
     }
 
     fn nonce(index: u64, last: bool) -> Nonce<aes_gcm::aead::consts::U12> {
@@ -61,11 +58,7 @@ impl ChunkCipher {
 
     fn seal(&self, index: u64, last: bool, chunk: &mut [u8]) -> [u8; TAG_LEN] {
         self.cipher
-            .encrypt_inout_detached(
-                &Self::nonce(index, last),
-                &self.aad(index, last),
-                chunk.into(),
-            )
+            .encrypt_inout_detached(&Self::nonce(index, last), &self.aad(index, last), chunk.into())
             .expect("a 64 KiB chunk is far below the AES-GCM length limit")
             .into()
     }
@@ -73,12 +66,7 @@ impl ChunkCipher {
     fn open(&self, index: u64, last: bool, chunk: &mut [u8], tag: &[u8]) -> bool {
         let tag = Tag::from(<[u8; TAG_LEN]>::try_from(tag).expect("tag is 16 bytes"));
         self.cipher
-            .decrypt_inout_detached(
-                &Self::nonce(index, last),
-                &self.aad(index, last),
-                chunk.into(),
-                &tag,
-            )
+            .decrypt_inout_detached(&Self::nonce(index, last), &self.aad(index, last), chunk.into(), &tag)
             .is_ok()
     }
 }
@@ -95,13 +83,7 @@ pub(crate) struct StreamWriter<W: Write> {
 }
 
 impl<W: Write> StreamWriter<W> {
-    pub(crate) fn new(
-        mut sink: W,
-        path: &Path,
-        data_key: &[u8; 32],
-        header: &[u8],
-        handle: &[u8; 32],
-    ) -> Result<Self> {
+    pub(crate) fn new(mut sink: W, path: &Path, data_key: &[u8; 32], header: &[u8], handle: &[u8; 32]) -> Result<Self> {
         sink.write_all(header).map_err(Error::io("write", path))?;
         Ok(StreamWriter {
             sink,
@@ -136,9 +118,7 @@ impl<W: Write> StreamWriter<W> {
     fn seal_pending(&mut self, last: bool) -> Result<()> {
         let tag = self.chunks.seal(self.index, last, &mut self.pending);
         self.pending.extend_from_slice(&tag);
-        self.sink
-            .write_all(&self.pending)
-            .map_err(Error::io("write", &self.path))?;
+        self.sink.write_all(&self.pending).map_err(Error::io("write", &self.path))?;
         // The buffer now holds ciphertext only; clearing keeps the allocation for reuse.
         self.pending.clear();
         self.index += 1;
@@ -175,10 +155,7 @@ impl<R: Read> StreamReader<R> {
         let got = read_full(&mut source, &mut header).map_err(Error::io("read", path))?;
         header.truncate(got);
         if got >= 8 && header[..7] == MAGIC[..7] && header[7] != MAGIC[7] {
-            return Err(Error::UnsupportedFormat {
-                path: path.to_path_buf(),
-                version: header[7],
-            });
+            return Err(Error::UnsupportedFormat { path: path.to_path_buf(), version: header[7] });
         }
         if got == LABEL_AT + 1 {
             let mut label = vec![0; header[LABEL_AT] as usize];
@@ -186,10 +163,7 @@ impl<R: Read> StreamReader<R> {
             header.extend_from_slice(&label[..got]);
         }
         if header != expected_header {
-            return Err(Error::tampered(
-                path,
-                describe_header_mismatch(&header, expected_header),
-            ));
+            return Err(Error::tampered(path, describe_header_mismatch(&header, expected_header)));
         }
         Ok(StreamReader {
             source,
@@ -214,18 +188,14 @@ impl<R: Read> StreamReader<R> {
             self.buf[0] = byte;
             got = 1;
         }
-        got += read_full(&mut self.source, &mut self.buf[got..])
-            .map_err(Error::io("read", &self.path))?;
+        got += read_full(&mut self.source, &mut self.buf[got..]).map_err(Error::io("read", &self.path))?;
         let last = got <= CHUNK_SIZE + TAG_LEN;
         if !last {
             self.lookahead = Some(self.buf[CHUNK_SIZE + TAG_LEN]);
         }
         let sealed_len = got.min(CHUNK_SIZE + TAG_LEN);
         if sealed_len < TAG_LEN {
-            return Err(self.tamper(format!(
-                "stream truncated: chunk {} is missing or cut short",
-                self.index
-            )));
+            return Err(self.tamper(format!("stream truncated: chunk {} is missing or cut short", self.index)));
         }
         let body_len = sealed_len - TAG_LEN;
         let (body, rest) = self.buf.split_at_mut(body_len);
@@ -237,10 +207,7 @@ impl<R: Read> StreamReader<R> {
             let what = if last && self.chunks.open(self.index, false, body, tag) {
                 format!("stream truncated after chunk {}", self.index)
             } else {
-                format!(
-                    "chunk {} failed authentication (altered, reordered or duplicated)",
-                    self.index
-                )
+                format!("chunk {} failed authentication (altered, reordered or duplicated)", self.index)
             };
             return Err(self.tamper(what));
         }

@@ -75,9 +75,7 @@ impl FromStr for ArtefactKind {
             "note" => ArtefactKind::Note,
             _ => match label.strip_prefix("audio-").map(str::parse) {
                 // Only the canonical spelling, so each kind has exactly one label.
-                Some(Ok(track)) if format!("audio-{track}") == label => {
-                    ArtefactKind::Audio { track }
-                }
+                Some(Ok(track)) if format!("audio-{track}") == label => ArtefactKind::Audio { track },
                 _ => return Err(Error::UnknownKind(label.to_string())),
             },
         })
@@ -185,18 +183,10 @@ impl Keyring {
                 .iter()
                 .filter_map(|(label, e)| {
                     let kind = label.parse().ok()?;
-                    Some(ArtefactInfo {
-                        kind,
-                        written: e.written,
-                        size: e.size,
-                    })
+                    Some(ArtefactInfo { kind, written: e.written, size: e.size })
                 })
                 .collect(),
-            shredded: self
-                .shredded
-                .iter()
-                .filter_map(|(label, s)| Some((label.parse().ok()?, s.clone())))
-                .collect(),
+            shredded: self.shredded.iter().filter_map(|(label, s)| Some((label.parse().ok()?, s.clone()))).collect(),
         }
     }
 }
@@ -214,10 +204,7 @@ pub struct Vault {
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault")
-            .field("root", &self.root)
-            .field("kek", &self.kek)
-            .finish_non_exhaustive()
+        f.debug_struct("Vault").field("root", &self.root).field("kek", &self.kek).finish_non_exhaustive()
     }
 }
 
@@ -233,9 +220,7 @@ impl Vault {
         let record_path = data_dir.join(VAULT_RECORD);
         let sealed = match fs::read(&record_path) {
             Ok(sealed) => sealed,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                create_vault_record(&record_path, &consultations, &kek)?
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound => create_vault_record(&record_path, &consultations, &kek)?,
             Err(e) => return Err(Error::io("read", &record_path)(e)),
         };
         let plain = seal::open(&kek, Purpose::VaultRecord, &[0; 32], &sealed, &record_path)?;
@@ -274,14 +259,11 @@ impl Vault {
             return Err(Error::AlreadyExists { id: id.to_string() });
         }
         let dir = self.dir(&handle);
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .or_else(|e| match e.kind() {
-                // Left by an interrupted shredding of an earlier consultation with this id.
-                ErrorKind::AlreadyExists => Ok(()),
-                _ => Err(Error::io("create", &dir)(e)),
-            })?;
+        DirBuilder::new().mode(0o700).create(&dir).or_else(|e| match e.kind() {
+            // Left by an interrupted shredding of an earlier consultation with this id.
+            ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(Error::io("create", &dir)(e)),
+        })?;
         fsutil::sync_dir_of(&dir)?;
         let keyring = Keyring {
             id: id.to_string(),
@@ -336,13 +318,7 @@ impl Vault {
         let data_key = Zeroizing::new(crate::random::<32>()?);
         let path = self.dir(&handle).join(file_name(kind, &file_id));
         let header = stream::header(&kind.to_string(), &file_id);
-        let stream = StreamWriter::new(
-            AtomicFile::create(&path)?,
-            &path,
-            &data_key,
-            &header,
-            &handle,
-        )?;
+        let stream = StreamWriter::new(AtomicFile::create(&path)?, &path, &data_key, &header, &handle)?;
         Ok(ArtefactWriter {
             vault: self.clone(),
             id: id.to_string(),
@@ -362,10 +338,9 @@ impl Vault {
         let Some(entry) = keyring.artefacts.get(&label) else {
             let what = format!("{label} of consultation {id:?}");
             return Err(match keyring.shredded.get(&label) {
-                Some(s) => Error::Shredded {
-                    what,
-                    when: format!(" at {} ({})", humantime::format_rfc3339(s.at), s.rule),
-                },
+                Some(s) => {
+                    Error::Shredded { what, when: format!(" at {} ({})", humantime::format_rfc3339(s.at), s.rule) }
+                }
                 None => Error::Missing { what },
             });
         };
@@ -376,11 +351,7 @@ impl Vault {
         })?;
         let header = stream::header(&label, &entry.file);
         let stream = StreamReader::new(file, &path, &entry.key.0, &header, &handle)?;
-        Ok(ArtefactReader {
-            stream,
-            pos: 0,
-            size: entry.size,
-        })
+        Ok(ArtefactReader { stream, pos: 0, size: entry.size })
     }
 
     /// Stores a small artefact in one call (replacing any previous version).
@@ -404,10 +375,7 @@ impl Vault {
     /// Returns whether there was anything to shred.
     pub fn shred(&self, id: &str, kind: ArtefactKind) -> Result<bool> {
         let handle = self.handle(id)?;
-        let shredding = Shredding {
-            at: self.now(),
-            rule: "on-request".into(),
-        };
+        let shredding = Shredding { at: self.now(), rule: "on-request".into() };
         self.shred_artefact(&handle, kind, shredding, |_, _| true)
     }
 
@@ -451,10 +419,7 @@ impl Vault {
             Some(entry) if still_due(&keyring.lifecycle, entry.written) => {}
             _ => return Ok(false),
         }
-        let entry = keyring
-            .artefacts
-            .remove(&label)
-            .expect("entry checked above");
+        let entry = keyring.artefacts.remove(&label).expect("entry checked above");
         keyring.shredded.insert(label, shredding);
         self.save(handle, &keyring)?;
         fsutil::remove_durably(&self.dir(handle).join(file_name(kind, &entry.file)))?;
@@ -463,11 +428,7 @@ impl Vault {
 
     /// Destroys a consultation's keyring (and with it every key), then all its files, if it
     /// holds no artefact and `still_due` agrees under the lock.
-    pub(crate) fn shred_record(
-        &self,
-        handle: &[u8; 32],
-        still_due: impl FnOnce(&Lifecycle) -> bool,
-    ) -> Result<bool> {
+    pub(crate) fn shred_record(&self, handle: &[u8; 32], still_due: impl FnOnce(&Lifecycle) -> bool) -> Result<bool> {
         let _lock = self.lock()?;
         match self.load(handle)? {
             Some(k) if k.artefacts.is_empty() && still_due(&k.lifecycle) => {}
@@ -506,11 +467,7 @@ impl Vault {
         let _lock = self.lock()?;
         let dir = self.dir(handle);
         let live: Vec<String> = match self.load(handle)? {
-            Some(k) => k
-                .artefacts
-                .iter()
-                .map(|(label, e)| format!("{label}.{}", crate::hex(&e.file)))
-                .collect(),
+            Some(k) => k.artefacts.iter().map(|(label, e)| format!("{label}.{}", crate::hex(&e.file))).collect(),
             None => return Ok(0),
         };
         let mut removed = 0;
@@ -538,14 +495,9 @@ impl Vault {
 
     fn handle(&self, id: &str) -> Result<[u8; 32]> {
         if id.is_empty() || id.len() > MAX_ID_LEN {
-            return Err(Error::InvalidId(format!(
-                "must be 1 to {MAX_ID_LEN} bytes long"
-            )));
+            return Err(Error::InvalidId(format!("must be 1 to {MAX_ID_LEN} bytes long")));
         }
-        Ok(crate::hmac_sha256(
-            self.naming_key.as_slice(),
-            &[b"autonotar-vault consultation v1\0", id.as_bytes()],
-        ))
+        Ok(crate::hmac_sha256(self.naming_key.as_slice(), &[b"autonotar-vault consultation v1\0", id.as_bytes()]))
     }
 
     fn dir(&self, handle: &[u8; 32]) -> PathBuf {
@@ -564,12 +516,9 @@ impl Vault {
             Err(e) => return Err(Error::io("read", &path)(e)),
         };
         let plain = seal::open(&self.kek, Purpose::Keyring, handle, &sealed, &path)?;
-        serde_json::from_slice(&plain).map(Some).map_err(|e| {
-            Error::tampered(
-                &path,
-                format!("keyring authenticates but does not parse ({e})"),
-            )
-        })
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| Error::tampered(&path, format!("keyring authenticates but does not parse ({e})")))
     }
 
     /// The keyring of an existing consultation, or why there is none.
@@ -578,17 +527,10 @@ impl Vault {
             Some(keyring) => Ok(keyring),
             // Files without a keyring: the keys were destroyed and the rest is unreadable. (An
             // empty directory is a creation that crashed before its keyring was committed.)
-            None if fs::read_dir(self.dir(handle))
-                .is_ok_and(|mut files| files.next().is_some()) =>
-            {
-                Err(Error::Shredded {
-                    what: format!("consultation {id:?}"),
-                    when: " (its keyring is gone)".into(),
-                })
+            None if fs::read_dir(self.dir(handle)).is_ok_and(|mut files| files.next().is_some()) => {
+                Err(Error::Shredded { what: format!("consultation {id:?}"), when: " (its keyring is gone)".into() })
             }
-            None => Err(Error::Missing {
-                what: format!("consultation {id:?}"),
-            }),
+            None => Err(Error::Missing { what: format!("consultation {id:?}") }),
         }
     }
 
@@ -611,17 +553,11 @@ impl Vault {
 }
 
 fn create_vault_record(path: &Path, consultations: &Path, kek: &Kek) -> Result<Vec<u8>> {
-    let has_consultations = fs::read_dir(consultations)
-        .map_err(Error::io("list", consultations))?
-        .next()
-        .is_some();
+    let has_consultations = fs::read_dir(consultations).map_err(Error::io("list", consultations))?.next().is_some();
     if has_consultations {
         // A new naming key would silently orphan every consultation.
         return Err(Error::Missing {
-            what: format!(
-                "vault record {} (consultations exist without it; restore it from backup)",
-                path.display()
-            ),
+            what: format!("vault record {} (consultations exist without it; restore it from backup)", path.display()),
         });
     }
     let naming_key = Zeroizing::new(crate::random::<32>()?);
@@ -691,10 +627,7 @@ fn file_name(kind: ArtefactKind, file_id: &[u8; 16]) -> String {
 }
 
 fn whole_seconds(t: SystemTime) -> SystemTime {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -712,20 +645,13 @@ pub struct ArtefactWriter {
 
 impl ArtefactWriter {
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream
-            .as_mut()
-            .expect("stream present until finish")
-            .write(bytes)
+        self.stream.as_mut().expect("stream present until finish").write(bytes)
     }
 
     /// Makes the artefact durable and current; returns its plaintext length. Once this returns
     /// `Ok`, the artefact survives a crash.
     pub fn finish(mut self) -> Result<u64> {
-        let (file, size) = self
-            .stream
-            .take()
-            .expect("stream present until finish")
-            .finish()?;
+        let (file, size) = self.stream.take().expect("stream present until finish").finish()?;
         let vault = &self.vault;
         let label = self.kind.to_string();
         let dir = vault.dir(&self.handle);
@@ -736,12 +662,7 @@ impl ArtefactWriter {
         let committed = dir.join(file_name(self.kind, &self.file_id));
         let result = (|| {
             let mut keyring = vault.require(&self.handle, &self.id)?;
-            let entry = Entry {
-                file: self.file_id,
-                key: DataKey(self.data_key.clone()),
-                written: vault.now(),
-                size,
-            };
+            let entry = Entry { file: self.file_id, key: DataKey(self.data_key.clone()), written: vault.now(), size };
             let previous = keyring.artefacts.insert(label.clone(), entry);
             keyring.shredded.remove(&label);
             vault.save(&self.handle, &keyring)?;
@@ -846,11 +767,7 @@ mod unix_secs {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(
-            t.duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        )
+        serializer.serialize_u64(t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
@@ -860,21 +777,15 @@ mod unix_secs {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(
-            t: &Option<SystemTime>,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(t: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, serializer),
                 None => serializer.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<Option<SystemTime>, D::Error> {
-            Ok(Option::<u64>::deserialize(deserializer)?
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SystemTime>, D::Error> {
+            Ok(Option::<u64>::deserialize(deserializer)?.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
         }
     }
 }

@@ -19,25 +19,16 @@ fn in_private_tmpfs(script: &str) -> Vec<String> {
     let kek = Kek::generate().unwrap();
     let output = Command::new("unshare")
         .args(["-rm", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs -o size=1m tmpfs \"$D\" || exit 99\n{script}"
-        ))
+        .arg(format!("mount -t tmpfs -o size=1m tmpfs \"$D\" || exit 99\n{script}"))
         .env("H", HELPER)
         .env("D", scratch.path())
         .env("AUTONOTAR_KEK", kek.to_base64().as_str())
         .output()
         .expect("`unshare` (util-linux) is needed for this test");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(
-        output.status.code(),
-        Some(99),
-        "cannot mount a private tmpfs here: {stderr}"
-    );
+    assert_ne!(output.status.code(), Some(99), "cannot mount a private tmpfs here: {stderr}");
     assert!(output.status.success(), "script failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
 }
 
 #[test]
@@ -53,20 +44,13 @@ fn full_filesystem_gives_a_clear_error_and_keeps_acknowledged_data() {
         "#,
     );
     assert_eq!(lines[0], "ok");
-    assert!(
-        lines[1].starts_with("error: could not write"),
-        "{}",
-        lines[1]
-    );
+    assert!(lines[1].starts_with("error: could not write"), "{}", lines[1]);
     assert!(
         lines[1].contains("The disk is full") && lines[1].contains("acknowledged before is intact"),
         "{}",
         lines[1]
     );
-    assert_eq!(
-        lines[2], "ok 20000 bytes, intact: true",
-        "the acknowledged transcript survives"
-    );
+    assert_eq!(lines[2], "ok 20000 bytes, intact: true", "the acknowledged transcript survives");
     assert_eq!(lines[3], "ok", "the failed write freed its space");
     assert_eq!(lines[4], "ok 1000 bytes, intact: true");
     assert_eq!(lines[5], "0", "no temporary file is left behind");
@@ -83,10 +67,6 @@ fn read_only_filesystem_gives_a_clear_error_and_keeps_acknowledged_data() {
         "#,
     );
     assert_eq!(lines[0], "ok");
-    assert!(
-        lines[1].contains("read-only filesystem: remount it read-write"),
-        "{}",
-        lines[1]
-    );
+    assert!(lines[1].contains("read-only filesystem: remount it read-write"), "{}", lines[1]);
     assert_eq!(lines[2], "ok 20000 bytes, intact: true");
 }

@@ -22,37 +22,23 @@ fn concurrent_writes_and_sweeps_lose_no_update() {
             let vault = vault.clone();
             scope.spawn(move || {
                 for version in 0..15 {
-                    vault
-                        .put("c", kind, format!("{kind} v{version}").as_bytes())
-                        .unwrap();
+                    vault.put("c", kind, format!("{kind} v{version}").as_bytes()).unwrap();
                 }
             });
         }
         let vault = vault.clone();
         scope.spawn(move || {
             for _ in 0..15 {
-                let report = retention::sweep(
-                    &vault,
-                    &RetentionPolicy::default(),
-                    std::time::SystemTime::now(),
-                )
-                .unwrap();
-                assert!(
-                    report.deletions.is_empty() && report.problems.is_empty(),
-                    "{report}"
-                );
+                let report =
+                    retention::sweep(&vault, &RetentionPolicy::default(), std::time::SystemTime::now()).unwrap();
+                assert!(report.deletions.is_empty() && report.problems.is_empty(), "{report}");
             }
         });
     });
     for kind in kinds {
-        assert_eq!(
-            *vault.get("c", kind).unwrap(),
-            format!("{kind} v14").into_bytes()
-        );
+        assert_eq!(*vault.get("c", kind).unwrap(), format!("{kind} v14").into_bytes());
     }
     // Exactly one file per artefact plus the keyring: replaced versions were removed.
-    let files = std::fs::read_dir(vault.consultation_dir("c").unwrap())
-        .unwrap()
-        .count();
+    let files = std::fs::read_dir(vault.consultation_dir("c").unwrap()).unwrap().count();
     assert_eq!(files, kinds.len() + 1);
 }

@@ -16,17 +16,12 @@ use common::{Scratch, random_u64};
 use vault::{ArtefactKind, Error, Kek, Vault};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_vault-test-helper");
-const KINDS: [(ArtefactKind, usize); 2] = [
-    (ArtefactKind::Transcript, 9_000),
-    (ArtefactKind::Audio { track: 0 }, 300_000),
-];
+const KINDS: [(ArtefactKind, usize); 2] =
+    [(ArtefactKind::Transcript, 9_000), (ArtefactKind::Audio { track: 0 }, 300_000)];
 
 fn helper(kek: &Kek, args: &[&str]) -> Command {
     let mut command = Command::new(HELPER);
-    command
-        .args(args)
-        .env("AUTONOTAR_KEK", kek.to_base64().as_str())
-        .stdout(Stdio::piped());
+    command.args(args).env("AUTONOTAR_KEK", kek.to_base64().as_str()).stdout(Stdio::piped());
     command
 }
 
@@ -63,16 +58,11 @@ fn writer_killed_at_random_points_leaves_old_or_new_never_partial() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let delay = Duration::from_millis(rng % 300);
-        let child = helper(&kek, &["write-loop", dir.to_str().unwrap(), "c1"])
-            .spawn()
-            .unwrap();
+        let child = helper(&kek, &["write-loop", dir.to_str().unwrap(), "c1"]).spawn().unwrap();
         for line in kill_after(child, delay) {
             let mut words = line.split(' ');
             assert_eq!(words.next(), Some("ACK"), "helper said {line:?}");
-            let (kind, version) = (
-                words.next().unwrap(),
-                words.next().unwrap().parse::<u64>().unwrap(),
-            );
+            let (kind, version) = (words.next().unwrap(), words.next().unwrap().parse::<u64>().unwrap());
             acked.insert(kind.to_string(), version);
         }
         // Versions restart at 1 in each process, so check against this round's acks only.
@@ -98,30 +88,15 @@ fn verify(dir: &Path, kek: &Kek, acked: &HashMap<String, u64>, round: usize) {
                     .strip_prefix(&prefix)
                     .and_then(|rest| rest.split('|').next())
                     .and_then(|v| v.parse().ok())
-                    .unwrap_or_else(|| {
-                        panic!("round {round}: {kind} holds unexpected content {text:?}")
-                    });
-                let expected: Vec<u8> = format!("{prefix}{version}|")
-                    .bytes()
-                    .cycle()
-                    .take(len)
-                    .collect();
-                assert!(
-                    *bytes == expected,
-                    "round {round}: {kind} v{version} is not intact"
-                );
+                    .unwrap_or_else(|| panic!("round {round}: {kind} holds unexpected content {text:?}"));
+                let expected: Vec<u8> = format!("{prefix}{version}|").bytes().cycle().take(len).collect();
+                assert!(*bytes == expected, "round {round}: {kind} v{version} is not intact");
                 if let Some(&last) = acked.get(&kind.to_string()) {
-                    assert!(
-                        version >= last,
-                        "round {round}: {kind} v{last} was acknowledged, v{version} found"
-                    );
+                    assert!(version >= last, "round {round}: {kind} v{last} was acknowledged, v{version} found");
                 }
             }
             Err(Error::Missing { .. }) => {
-                assert!(
-                    !acked.contains_key(&kind.to_string()),
-                    "round {round}: acknowledged {kind} is missing"
-                );
+                assert!(!acked.contains_key(&kind.to_string()), "round {round}: acknowledged {kind} is missing");
             }
             Err(e) => panic!("round {round}: {kind}: {e}"),
         }
@@ -150,51 +125,32 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
 
     let mut rng = random_u64();
     for round in 0..8 {
-        rng = rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let delay = full_time.mul_f64((rng >> 11) as f64 / (1u64 << 53) as f64);
-        let child = helper(
-            &kek,
-            &["rotate", key_file.to_str().unwrap(), dir.to_str().unwrap()],
-        )
-        .spawn()
-        .unwrap();
+        let child = helper(&kek, &["rotate", key_file.to_str().unwrap(), dir.to_str().unwrap()]).spawn().unwrap();
         kill_after(child, delay);
 
         // Every record is under the old or the new key, never neither.
         let old = kek.clone();
         let pending = vault::keys::pending_path(&key_file);
-        let new = if pending.exists() {
-            Kek::from_file(&pending).unwrap()
-        } else {
-            Kek::from_file(&key_file).unwrap()
-        };
+        let new = if pending.exists() { Kek::from_file(&pending).unwrap() } else { Kek::from_file(&key_file).unwrap() };
         let under_either = |path: &Path| {
             let bytes = std::fs::read(path).unwrap();
             bytes[9..25] == old.fingerprint() || bytes[9..25] == new.fingerprint()
         };
         assert!(under_either(&dir.join("vault")), "round {round}");
         for entry in std::fs::read_dir(dir.join("consultations")).unwrap() {
-            assert!(
-                under_either(&entry.unwrap().path().join("keyring")),
-                "round {round}"
-            );
+            assert!(under_either(&entry.unwrap().path().join("keyring")), "round {round}");
         }
 
         // Running the rotation again finishes it; then everything opens under the key file.
-        if pending.exists() || Kek::from_file(&key_file).unwrap().fingerprint() == old.fingerprint()
-        {
+        if pending.exists() || Kek::from_file(&key_file).unwrap().fingerprint() == old.fingerprint() {
             vault::keys::rotate_key_file(&key_file, &dir).unwrap();
         }
         kek = Kek::from_file(&key_file).unwrap();
         let vault = Vault::open(&dir, kek.clone()).unwrap();
         for id in &ids {
-            assert_eq!(
-                *vault.get(id, ArtefactKind::Note).unwrap(),
-                id.as_bytes(),
-                "round {round}"
-            );
+            assert_eq!(*vault.get(id, ArtefactKind::Note).unwrap(), id.as_bytes(), "round {round}");
         }
         assert!(!pending.exists());
     }
@@ -212,9 +168,7 @@ fn sweep_killed_at_random_points_leaves_readable_or_shredded_never_corrupt() {
         let scratch = Scratch::new("sweep-crash");
         let dir = scratch.path().join("data");
         let kek = Kek::generate().unwrap();
-        let vault = Vault::open(&dir, kek.clone())
-            .unwrap()
-            .with_clock(move || t0);
+        let vault = Vault::open(&dir, kek.clone()).unwrap().with_clock(move || t0);
         for id in &ids {
             vault.create(id, false).unwrap();
             for kind in kinds {
@@ -230,9 +184,7 @@ fn sweep_killed_at_random_points_leaves_readable_or_shredded_never_corrupt() {
             let printed = String::from_utf8_lossy(&output.stdout);
             assert!(printed.contains("60 deletion(s)"), "{printed}"); // 40 artefacts, 20 records
         } else {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let delay = full_sweep.mul_f64((rng >> 11) as f64 / (1u64 << 53) as f64);
             kill_after(sweep.spawn().unwrap(), delay);
         }
@@ -248,15 +200,8 @@ fn sweep_killed_at_random_points_leaves_readable_or_shredded_never_corrupt() {
         }
         // A later sweep finishes the job.
         let now = vault::retention::parse_time(due).unwrap();
-        let report =
-            vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now).unwrap();
+        let report = vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now).unwrap();
         assert!(report.problems.is_empty(), "round {round}: {report}");
-        assert_eq!(
-            std::fs::read_dir(dir.join("consultations"))
-                .unwrap()
-                .count(),
-            0,
-            "round {round}"
-        );
+        assert_eq!(std::fs::read_dir(dir.join("consultations")).unwrap().count(), 0, "round {round}");
     }
 }

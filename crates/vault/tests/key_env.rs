@@ -12,9 +12,7 @@ const HELPER: &str = env!("CARGO_BIN_EXE_vault-test-helper");
 fn put_with_env(kek: Option<&str>) -> String {
     let scratch = Scratch::new("env");
     let mut command = Command::new(HELPER);
-    command
-        .args(["put", scratch.path().to_str().unwrap(), "c1", "note", "10"])
-        .env_remove("AUTONOTAR_KEK");
+    command.args(["put", scratch.path().to_str().unwrap(), "c1", "note", "10"]).env_remove("AUTONOTAR_KEK");
     if let Some(kek) = kek {
         command.env("AUTONOTAR_KEK", kek);
     }
@@ -31,15 +29,9 @@ fn a_valid_key_in_the_environment_is_used() {
 #[test]
 fn a_bad_key_in_the_environment_is_refused_clearly() {
     let short = put_with_env(Some("c2hvcnQ="));
-    assert!(
-        short.contains("AUTONOTAR_KEK: holds 5 bytes, a key has 32"),
-        "{short}"
-    );
+    assert!(short.contains("AUTONOTAR_KEK: holds 5 bytes, a key has 32"), "{short}");
     let garbage = put_with_env(Some("not base64!"));
-    assert!(
-        garbage.contains("AUTONOTAR_KEK: is not valid base64"),
-        "{garbage}"
-    );
+    assert!(garbage.contains("AUTONOTAR_KEK: is not valid base64"), "{garbage}");
     let unset = put_with_env(None);
     assert!(unset.contains("AUTONOTAR_KEK: is not set"), "{unset}");
 }

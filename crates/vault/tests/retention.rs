@@ -15,12 +15,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 const AUDIO: ArtefactKind = ArtefactKind::Audio { track: 0 };
-const TEXT: [ArtefactKind; 4] = [
-    ArtefactKind::Transcript,
-    ArtefactKind::Draft,
-    ArtefactKind::Edits,
-    ArtefactKind::Note,
-];
+const TEXT: [ArtefactKind; 4] =
+    [ArtefactKind::Transcript, ArtefactKind::Draft, ArtefactKind::Edits, ArtefactKind::Note];
 
 fn t0() -> SystemTime {
     humantime::parse_rfc3339("2026-03-02T08:00:00Z").unwrap()
@@ -48,9 +44,7 @@ fn populate(vault: &Vault, clock: &Clock) -> Expected {
     vault.put("exported", AUDIO, b"pcm").unwrap();
     at(10 * MIN);
     for kind in TEXT {
-        vault
-            .put("exported", kind, kind.to_string().as_bytes())
-            .unwrap();
+        vault.put("exported", kind, kind.to_string().as_bytes()).unwrap();
     }
     let transcript_final = at(30 * MIN);
     vault.record("exported", Event::TranscriptFinal).unwrap();
@@ -60,116 +54,44 @@ fn populate(vault: &Vault, clock: &Clock) -> Expected {
     vault.record("exported", Event::Exported).unwrap();
     at(3 * HOUR);
     vault.record("exported", Event::Exported).unwrap(); // a repeat does not move the deadline
-    expect(
-        &mut expected,
-        transcript_final,
-        "exported",
-        AUDIO,
-        Rule::AudioTranscriptFinal,
-    );
+    expect(&mut expected, transcript_final, "exported", AUDIO, Rule::AudioTranscriptFinal);
     for kind in TEXT {
-        expect(
-            &mut expected,
-            exported + 7 * DAY,
-            "exported",
-            kind,
-            Rule::AfterExport,
-        );
+        expect(&mut expected, exported + 7 * DAY, "exported", kind, Rule::AfterExport);
     }
-    expect(
-        &mut expected,
-        exported + 7 * DAY,
-        "exported",
-        "record",
-        Rule::AfterExport,
-    );
+    expect(&mut expected, exported + 7 * DAY, "exported", "record", Rule::AfterExport);
 
     // Standard, never final nor approved: audio at its 24 h maximum, the draft after 14 days.
     let created = at(Duration::ZERO);
     vault.create("abandoned", false).unwrap();
     let audio_written = at(MIN);
     vault.put("abandoned", AUDIO, b"pcm").unwrap();
-    vault
-        .put("abandoned", ArtefactKind::Draft, b"draft")
-        .unwrap();
-    expect(
-        &mut expected,
-        audio_written + DAY,
-        "abandoned",
-        AUDIO,
-        Rule::AudioMaxAge,
-    );
-    expect(
-        &mut expected,
-        created + 14 * DAY,
-        "abandoned",
-        ArtefactKind::Draft,
-        Rule::Unapproved,
-    );
-    expect(
-        &mut expected,
-        created + 14 * DAY,
-        "abandoned",
-        "record",
-        Rule::Unapproved,
-    );
+    vault.put("abandoned", ArtefactKind::Draft, b"draft").unwrap();
+    expect(&mut expected, audio_written + DAY, "abandoned", AUDIO, Rule::AudioMaxAge);
+    expect(&mut expected, created + 14 * DAY, "abandoned", ArtefactKind::Draft, Rule::Unapproved);
+    expect(&mut expected, created + 14 * DAY, "abandoned", "record", Rule::Unapproved);
 
     // Research consent: audio survives the final transcript, up to the research maximum.
     let created = at(Duration::ZERO);
     vault.create("research", true).unwrap();
     vault.put("research", AUDIO, b"pcm").unwrap();
-    vault
-        .put("research", ArtefactKind::Transcript, b"transcript")
-        .unwrap();
+    vault.put("research", ArtefactKind::Transcript, b"transcript").unwrap();
     at(30 * MIN);
     vault.record("research", Event::TranscriptFinal).unwrap();
     let exported = at(HOUR);
     vault.record("research", Event::Approved).unwrap();
     vault.record("research", Event::Exported).unwrap();
-    expect(
-        &mut expected,
-        created + 90 * DAY,
-        "research",
-        AUDIO,
-        Rule::AudioMaxAge,
-    );
-    expect(
-        &mut expected,
-        exported + 365 * DAY,
-        "research",
-        ArtefactKind::Transcript,
-        Rule::AfterExport,
-    );
-    expect(
-        &mut expected,
-        exported + 365 * DAY,
-        "research",
-        "record",
-        Rule::AfterExport,
-    );
+    expect(&mut expected, created + 90 * DAY, "research", AUDIO, Rule::AudioMaxAge);
+    expect(&mut expected, exported + 365 * DAY, "research", ArtefactKind::Transcript, Rule::AfterExport);
+    expect(&mut expected, exported + 365 * DAY, "research", "record", Rule::AfterExport);
 
     // Discarded by the doctor: everything at once.
     at(Duration::ZERO);
     vault.create("discarded", false).unwrap();
-    vault
-        .put("discarded", ArtefactKind::Draft, b"draft")
-        .unwrap();
+    vault.put("discarded", ArtefactKind::Draft, b"draft").unwrap();
     let discarded = at(5 * MIN);
     vault.record("discarded", Event::Discarded).unwrap();
-    expect(
-        &mut expected,
-        discarded,
-        "discarded",
-        ArtefactKind::Draft,
-        Rule::Discarded,
-    );
-    expect(
-        &mut expected,
-        discarded,
-        "discarded",
-        "record",
-        Rule::Discarded,
-    );
+    expect(&mut expected, discarded, "discarded", ArtefactKind::Draft, Rule::Discarded);
+    expect(&mut expected, discarded, "discarded", "record", Rule::Discarded);
 
     expected
 }
@@ -196,32 +118,15 @@ fn every_artefact_disappears_exactly_at_its_deadline() {
             .iter()
             .map(|d| {
                 assert_eq!((d.deadline, d.deleted_at), (deadline, deadline));
-                (
-                    d.deadline,
-                    d.consultation.clone(),
-                    d.deleted.to_string(),
-                    d.rule,
-                )
+                (d.deadline, d.consultation.clone(), d.deleted.to_string(), d.rule)
             })
             .collect();
-        let due: Expected = expected
-            .iter()
-            .filter(|e| e.0 == deadline)
-            .cloned()
-            .collect();
+        let due: Expected = expected.iter().filter(|e| e.0 == deadline).cloned().collect();
         assert_eq!(deleted, due, "at {}", humantime::format_rfc3339(deadline));
         gone.extend(due);
         assert_all_present_except(&vault, &expected, &gone);
     }
-    assert!(
-        vault
-            .data_dir()
-            .join("consultations")
-            .read_dir()
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    assert!(vault.data_dir().join("consultations").read_dir().unwrap().next().is_none());
 }
 
 /// Everything expected and not yet gone opens; what is gone reports Shredded (or Missing,
@@ -233,21 +138,11 @@ fn assert_all_present_except(vault: &Vault, expected: &Expected, gone: &Expected
         };
         let result = vault.get(id, kind);
         if !gone.contains(entry) {
-            assert!(
-                result.is_ok(),
-                "{id}/{what} should still be there: {:?}",
-                result.err()
-            );
+            assert!(result.is_ok(), "{id}/{what} should still be there: {:?}", result.err());
         } else if gone.iter().any(|(_, i, w, _)| i == id && w == "record") {
-            assert!(
-                matches!(result, Err(Error::Missing { .. })),
-                "{id}/{what}: {result:?}"
-            );
+            assert!(matches!(result, Err(Error::Missing { .. })), "{id}/{what}: {result:?}");
         } else {
-            assert!(
-                matches!(result, Err(Error::Shredded { .. })),
-                "{id}/{what}: {result:?}"
-            );
+            assert!(matches!(result, Err(Error::Shredded { .. })), "{id}/{what}: {result:?}");
         }
     }
 }
@@ -264,32 +159,16 @@ fn status_lists_each_artefact_with_its_deadline() {
     let mut listed = Expected::new();
     for c in &status.consultations {
         for a in &c.artefacts {
-            listed.insert((
-                a.deadline.at,
-                c.consultation.id.clone(),
-                a.kind.to_string(),
-                a.deadline.rule,
-            ));
+            listed.insert((a.deadline.at, c.consultation.id.clone(), a.kind.to_string(), a.deadline.rule));
         }
         let record = c.record_deadline;
-        listed.insert((
-            record.at,
-            c.consultation.id.clone(),
-            "record".into(),
-            record.rule,
-        ));
+        listed.insert((record.at, c.consultation.id.clone(), "record".into(), record.rule));
     }
     assert_eq!(listed, expected);
     let printed = status.to_string();
     println!("{printed}");
-    assert!(
-        printed.contains("consultation \"research\" [research class]"),
-        "{printed}"
-    );
-    assert!(
-        printed.contains("overdue"),
-        "the exported audio is past due at t0+1h:\n{printed}"
-    );
+    assert!(printed.contains("consultation \"research\" [research class]"), "{printed}");
+    assert!(printed.contains("overdue"), "the exported audio is past due at t0+1h:\n{printed}");
 }
 
 #[test]
@@ -301,12 +180,7 @@ fn withdrawn_research_consent_falls_back_to_standard_limits() {
     vault.put("c", AUDIO, b"pcm").unwrap();
     vault.record("c", Event::TranscriptFinal).unwrap();
     let policy = RetentionPolicy::default();
-    assert!(
-        retention::sweep(&vault, &policy, t0() + 2 * DAY)
-            .unwrap()
-            .deletions
-            .is_empty()
-    );
+    assert!(retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap().deletions.is_empty());
     vault.set_research_consent("c", false).unwrap();
     let report = retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap();
     assert_eq!(report.deletions.len(), 1);
@@ -331,35 +205,14 @@ fn policy_reads_from_autonotar_toml_with_defaults() {
     )
     .unwrap();
     let p = config.retention;
-    assert_eq!(
-        (
-            p.standard.audio_max,
-            p.standard.after_export,
-            p.standard.unapproved
-        ),
-        (6 * HOUR, 3 * DAY, 14 * DAY)
-    );
-    assert_eq!(
-        (p.research.audio_max, p.research.unapproved),
-        (90 * DAY, 60 * DAY)
-    );
+    assert_eq!((p.standard.audio_max, p.standard.after_export, p.standard.unapproved), (6 * HOUR, 3 * DAY, 14 * DAY));
+    assert_eq!((p.research.audio_max, p.research.unapproved), (90 * DAY, 60 * DAY));
 
-    let typo = toml::from_str::<Config>("[retention]\nafter_exprot = \"3d\"\n")
-        .err()
-        .unwrap()
-        .to_string();
+    let typo = toml::from_str::<Config>("[retention]\nafter_exprot = \"3d\"\n").err().unwrap().to_string();
     assert!(typo.contains("after_exprot"), "{typo}");
-    let nested = toml::from_str::<Config>("[retention.research.research]\naudio_max = \"1d\"\n")
-        .err()
-        .unwrap();
-    assert!(
-        nested.to_string().contains("cannot have a research table"),
-        "{nested}"
-    );
-    let bad = toml::from_str::<Config>("[retention]\naudio_max = \"soon\"\n")
-        .err()
-        .unwrap()
-        .to_string();
+    let nested = toml::from_str::<Config>("[retention.research.research]\naudio_max = \"1d\"\n").err().unwrap();
+    assert!(nested.to_string().contains("cannot have a research table"), "{nested}");
+    let bad = toml::from_str::<Config>("[retention]\naudio_max = \"soon\"\n").err().unwrap().to_string();
     assert!(bad.contains("audio_max") || bad.contains("soon"), "{bad}");
 }
 
@@ -387,24 +240,12 @@ fn sweep_reports_a_damaged_consultation_and_goes_on_with_the_rest() {
     std::fs::write(&keyring, bytes).unwrap();
 
     let report = retention::sweep(&vault, &RetentionPolicy::default(), t0() + 15 * DAY).unwrap();
-    let deleted: Vec<(String, Deleted)> = report
-        .deletions
-        .iter()
-        .map(|d| (d.consultation.clone(), d.deleted))
-        .collect();
-    assert_eq!(
-        deleted,
-        [
-            ("good".into(), Deleted::Artefact(ArtefactKind::Draft)),
-            ("good".into(), Deleted::Record)
-        ]
-    );
+    let deleted: Vec<(String, Deleted)> =
+        report.deletions.iter().map(|d| (d.consultation.clone(), d.deleted)).collect();
+    assert_eq!(deleted, [("good".into(), Deleted::Artefact(ArtefactKind::Draft)), ("good".into(), Deleted::Record)]);
     assert_eq!(report.problems.len(), 1);
     assert!(matches!(report.problems[0].error, Error::Tampered { .. }));
-    assert!(
-        bad_dir.join("keyring").exists(),
-        "nothing is deleted on doubt"
-    );
+    assert!(bad_dir.join("keyring").exists(), "nothing is deleted on doubt");
 }
 
 #[test]
@@ -415,9 +256,7 @@ fn sweep_finishes_interrupted_shredding_and_removes_stale_orphans_only() {
     vault.create("live", false).unwrap();
     vault.put("live", ArtefactKind::Draft, b"draft").unwrap();
     vault.create("interrupted", false).unwrap();
-    vault
-        .put("interrupted", ArtefactKind::Draft, b"draft")
-        .unwrap();
+    vault.put("interrupted", ArtefactKind::Draft, b"draft").unwrap();
     let interrupted = vault.consultation_dir("interrupted").unwrap();
     std::fs::remove_file(interrupted.join("keyring")).unwrap();
 
@@ -427,23 +266,12 @@ fn sweep_finishes_interrupted_shredding_and_removes_stale_orphans_only() {
     std::fs::write(&stale, b"ciphertext whose key was never committed").unwrap();
     std::fs::write(&fresh, b"a write in progress elsewhere").unwrap();
     let two_hours_ago = SystemTime::now() - 2 * HOUR;
-    std::fs::File::options()
-        .write(true)
-        .open(&stale)
-        .unwrap()
-        .set_modified(two_hours_ago)
-        .unwrap();
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
 
     let report = retention::sweep(&vault, &RetentionPolicy::default(), t0()).unwrap();
-    assert!(
-        report.deletions.is_empty() && report.problems.is_empty(),
-        "{report}"
-    );
+    assert!(report.deletions.is_empty() && report.problems.is_empty(), "{report}");
     assert_eq!(report.leftovers_removed, 2);
     assert!(!interrupted.exists() && !stale.exists() && fresh.exists());
     assert_eq!(&*vault.get("live", ArtefactKind::Draft).unwrap(), b"draft");
-    assert!(matches!(
-        vault.get("interrupted", ArtefactKind::Draft),
-        Err(Error::Missing { .. })
-    ));
+    assert!(matches!(vault.get("interrupted", ArtefactKind::Draft), Err(Error::Missing { .. })));
 }

@@ -25,11 +25,7 @@ impl Fixture {
         let scratch = Scratch::new("tamper");
         let kek = Kek::generate().unwrap();
         let vault = Vault::open(scratch.path(), kek.clone()).unwrap();
-        Fixture {
-            _scratch: scratch,
-            kek,
-            vault,
-        }
+        Fixture { _scratch: scratch, kek, vault }
     }
 
     /// Stores a transcript of `len` bytes for consultation "c1" and returns its file.
@@ -38,17 +34,13 @@ impl Fixture {
         if self.vault.consultation("c1").is_err() {
             self.vault.create("c1", false).unwrap();
         }
-        self.vault
-            .put("c1", ArtefactKind::Transcript, &content)
-            .unwrap();
+        self.vault.put("c1", ArtefactKind::Transcript, &content).unwrap();
         let file = artefact_file(&self.vault.consultation_dir("c1").unwrap(), "transcript");
         (content, file)
     }
 
     fn get(&self) -> Result<Vec<u8>, Error> {
-        self.vault
-            .get("c1", ArtefactKind::Transcript)
-            .map(|b| b.to_vec())
+        self.vault.get("c1", ArtefactKind::Transcript).map(|b| b.to_vec())
     }
 }
 
@@ -124,10 +116,7 @@ fn truncated_stream_yields_no_unverified_bytes_through_read() {
     let mut reader = f.vault.reader("c1", ArtefactKind::Transcript).unwrap();
     let mut out = Vec::new();
     let err = reader.read_to_end(&mut out).unwrap_err();
-    assert!(matches!(
-        err.get_ref().and_then(|e| e.downcast_ref::<Error>()),
-        Some(Error::Tampered { .. })
-    ));
+    assert!(matches!(err.get_ref().and_then(|e| e.downcast_ref::<Error>()), Some(Error::Tampered { .. })));
     // Only whole verified chunks came out, and they are a prefix of the original.
     assert_eq!(out.len() % CHUNK, 0);
     assert_eq!(out[..], content[..out.len()]);
@@ -164,9 +153,7 @@ fn file_swapped_between_consultations_is_detected() {
     let f = Fixture::new();
     let (_, file_c1) = f.transcript(1000);
     f.vault.create("c2", false).unwrap();
-    f.vault
-        .put("c2", ArtefactKind::Transcript, b"another patient")
-        .unwrap();
+    f.vault.put("c2", ArtefactKind::Transcript, b"another patient").unwrap();
     let file_c2 = artefact_file(&f.vault.consultation_dir("c2").unwrap(), "transcript");
     fs::copy(&file_c2, &file_c1).unwrap();
     assert_tampered(f.get(), "another write");
@@ -176,16 +163,11 @@ fn file_swapped_between_consultations_is_detected() {
 fn artefact_renamed_to_another_kind_is_detected() {
     let f = Fixture::new();
     let (_, file) = f.transcript(1000);
-    f.vault
-        .put("c1", ArtefactKind::Note, b"the approved note")
-        .unwrap();
+    f.vault.put("c1", ArtefactKind::Note, b"the approved note").unwrap();
     let note = artefact_file(&f.vault.consultation_dir("c1").unwrap(), "note");
     fs::copy(&file, &note).unwrap();
     match f.vault.get("c1", ArtefactKind::Note) {
-        Err(Error::Tampered { what, .. }) => assert!(
-            what.contains("\"transcript\" artefact, not \"note\""),
-            "{what}"
-        ),
+        Err(Error::Tampered { what, .. }) => assert!(what.contains("\"transcript\" artefact, not \"note\""), "{what}"),
         other => panic!("expected Tampered, got {other:?}"),
     }
 }
@@ -207,10 +189,7 @@ fn keyring_moved_to_another_consultation_is_detected() {
     f.vault.create("c2", false).unwrap();
     let dir = |id| f.vault.consultation_dir(id).unwrap();
     fs::copy(dir("c1").join("keyring"), dir("c2").join("keyring")).unwrap();
-    assert!(matches!(
-        f.vault.consultation("c2"),
-        Err(Error::Tampered { .. })
-    ));
+    assert!(matches!(f.vault.consultation("c2"), Err(Error::Tampered { .. })));
 }
 
 #[test]
@@ -232,21 +211,11 @@ fn rotated_kek_still_opens_old_data_and_the_old_kek_no_longer_does() {
     let new = Kek::generate().unwrap();
     let rotation = vault::keys::rotate(&dir, &f.kek, &new).unwrap();
     assert_eq!((rotation.resealed, rotation.already_new), (2, 0)); // keyring + vault record
-    assert_eq!(
-        fs::read(&file).unwrap(),
-        ciphertext_before,
-        "artefacts are not touched"
-    );
+    assert_eq!(fs::read(&file).unwrap(), ciphertext_before, "artefacts are not touched");
 
     let reopened = Vault::open(&dir, new.clone()).unwrap();
-    assert_eq!(
-        *reopened.get("c1", ArtefactKind::Transcript).unwrap(),
-        content
-    );
-    assert!(matches!(
-        Vault::open(&dir, f.kek.clone()),
-        Err(Error::WrongKey { .. })
-    ));
+    assert_eq!(*reopened.get("c1", ArtefactKind::Transcript).unwrap(), content);
+    assert!(matches!(Vault::open(&dir, f.kek.clone()), Err(Error::WrongKey { .. })));
     // Running it again (as after a crash) finds nothing left to do.
     assert_eq!(vault::keys::rotate(&dir, &f.kek, &new).unwrap().resealed, 0);
 }
@@ -272,14 +241,8 @@ fn shredded_artefact_reports_shredded_and_its_file_is_gone() {
         Err(Error::Shredded { when, .. }) => assert!(when.contains("on-request"), "{when}"),
         other => panic!("expected Shredded, got {other:?}"),
     }
-    assert!(matches!(
-        f.vault.get("c1", ArtefactKind::Draft),
-        Err(Error::Missing { .. })
-    ));
-    assert!(matches!(
-        f.vault.get("nobody", ArtefactKind::Draft),
-        Err(Error::Missing { .. })
-    ));
+    assert!(matches!(f.vault.get("c1", ArtefactKind::Draft), Err(Error::Missing { .. })));
+    assert!(matches!(f.vault.get("nobody", ArtefactKind::Draft), Err(Error::Missing { .. })));
 }
 
 #[test]
@@ -289,28 +252,16 @@ fn consultation_ids_never_become_paths() {
     f.vault.create(id, false).unwrap();
     f.vault.put(id, ArtefactKind::Draft, b"x").unwrap();
     let dir = f.vault.consultation_dir(id).unwrap();
-    assert_eq!(
-        dir.parent().unwrap(),
-        f.vault.data_dir().join("consultations")
-    );
+    assert_eq!(dir.parent().unwrap(), f.vault.data_dir().join("consultations"));
     assert_eq!(&*f.vault.get(id, ArtefactKind::Draft).unwrap(), b"x");
-    assert!(matches!(
-        f.vault.create("", false),
-        Err(Error::InvalidId(_))
-    ));
+    assert!(matches!(f.vault.create("", false), Err(Error::InvalidId(_))));
 }
 
 #[test]
 fn no_plaintext_reaches_the_disk() {
     let f = Fixture::new();
     f.vault.create("patient-4711", false).unwrap();
-    f.vault
-        .put(
-            "patient-4711",
-            ArtefactKind::Note,
-            b"Patienten har hovedpine siden mandag",
-        )
-        .unwrap();
+    f.vault.put("patient-4711", ArtefactKind::Note, b"Patienten har hovedpine siden mandag").unwrap();
     for needle in [&b"hovedpine"[..], b"patient-4711"] {
         common::assert_nowhere_on_disk(f.vault.data_dir(), needle);
     }

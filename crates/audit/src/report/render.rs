@@ -26,11 +26,7 @@ pub(super) struct Table {
 
 impl Table {
     pub fn new(section: &'static str, columns: &[Column], rows: Vec<Row>) -> Table {
-        Table {
-            section,
-            columns: columns.to_vec(),
-            rows,
-        }
+        Table { section, columns: columns.to_vec(), rows }
     }
 }
 
@@ -112,33 +108,19 @@ pub(super) fn render(blocks: &[Block], format: ReportFormat) -> String {
 
 fn markdown(blocks: &[Block]) -> String {
     let cell = |parts: Vec<&str>| {
-        parts
-            .iter()
-            .map(|part| part.replace('|', "\\|").replace('\n', " "))
-            .collect::<Vec<_>>()
-            .join("<br>")
+        parts.iter().map(|part| part.replace('|', "\\|").replace('\n', " ")).collect::<Vec<_>>().join("<br>")
     };
     let mut out = String::new();
     for block in blocks {
         match block {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level))))
-            }
+            Block::Heading(level, text) => out.push_str(&format!("{} {text}\n\n", "#".repeat(usize::from(*level)))),
             Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
             Block::Table(table) => {
-                let headings: Vec<&str> = table
-                    .columns
-                    .iter()
-                    .map(|column| column.heading())
-                    .collect();
+                let headings: Vec<&str> = table.columns.iter().map(|column| column.heading()).collect();
                 out.push_str(&format!("| {} |\n", headings.join(" | ")));
                 out.push_str(&format!("|{}\n", " --- |".repeat(headings.len())));
                 for row in &table.rows {
-                    let cells: Vec<String> = table
-                        .columns
-                        .iter()
-                        .map(|column| cell(column.cell(row)))
-                        .collect();
+                    let cells: Vec<String> = table.columns.iter().map(|column| cell(column.cell(row))).collect();
                     out.push_str(&format!("| {} |\n", cells.join(" | ")));
                 }
                 out.push('\n');
@@ -183,9 +165,7 @@ fn html(blocks: &[Block]) -> String {
     );
     for block in blocks {
         match block {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("<h{level}>{}</h{level}>\n", escape_html(text)))
-            }
+            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", escape_html(text))),
             Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape_html(text))),
             Block::Table(table) => {
                 out.push_str("<table>\n<tr>");
@@ -194,14 +174,9 @@ fn html(blocks: &[Block]) -> String {
                 }
                 out.push_str("</tr>\n");
                 for row in &table.rows {
-                    out.push_str(if row.alert {
-                        "<tr class=\"alert\">"
-                    } else {
-                        "<tr>"
-                    });
+                    out.push_str(if row.alert { "<tr class=\"alert\">" } else { "<tr>" });
                     for column in &table.columns {
-                        let parts: Vec<String> =
-                            column.cell(row).into_iter().map(escape_html).collect();
+                        let parts: Vec<String> = column.cell(row).into_iter().map(escape_html).collect();
                         out.push_str(&format!("<td>{}</td>", parts.join("<br>")));
                     }
                     out.push_str("</tr>\n");
@@ -215,11 +190,7 @@ fn html(blocks: &[Block]) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
 }
 
 /// The columns of the CSV sheet, after `afsnit` (section).
@@ -262,40 +233,24 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<Block> {
-        let row = Row {
-            what: "a|b, \"c\" <d>".into(),
-            items: vec!["x".into(), "y".into()],
-            alert: true,
-            ..Row::default()
-        };
+        let row =
+            Row { what: "a|b, \"c\" <d>".into(), items: vec!["x".into(), "y".into()], alert: true, ..Row::default() };
         vec![
             Block::Heading(1, "Titel".into()),
-            Block::Table(Table::new(
-                "demo",
-                &[Column::What, Column::Items],
-                vec![row],
-            )),
+            Block::Table(Table::new("demo", &[Column::What, Column::Items], vec![row])),
         ]
     }
 
     #[test]
     fn each_format_escapes_its_special_characters() {
         let markdown = render(&sample(), ReportFormat::Markdown);
-        assert!(
-            markdown.contains(r#"| a\|b, "c" <d> | x<br>y |"#),
-            "{markdown}"
-        );
+        assert!(markdown.contains(r#"| a\|b, "c" <d> | x<br>y |"#), "{markdown}");
         let html = render(&sample(), ReportFormat::Html);
         assert!(
-            html.contains(
-                "<tr class=\"alert\"><td>a|b, &quot;c&quot; &lt;d&gt;</td><td>x<br>y</td></tr>"
-            ),
+            html.contains("<tr class=\"alert\"><td>a|b, &quot;c&quot; &lt;d&gt;</td><td>x<br>y</td></tr>"),
             "{html}"
         );
         let csv = render(&sample(), ReportFormat::Csv);
-        assert!(
-            csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,,x; y\r\n"),
-            "{csv}"
-        );
+        assert!(csv.contains("demo,,,,,\"a|b, \"\"c\"\" <d>\",,,,x; y\r\n"), "{csv}");
     }
 }

@@ -5,9 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use audit::{
-    AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions,
-};
+use audit::{AuditConfig, AuditKey, AuditLog, DraftUse, Event, Id, Timestamp, Verification, VerifyOptions};
 
 pub const DAY: Duration = Duration::from_secs(86_400);
 
@@ -34,10 +32,7 @@ impl TestLog {
     }
 
     pub fn with_config(config: AuditConfig) -> TestLog {
-        TestLog {
-            data_dir: tempfile::tempdir().unwrap(),
-            config,
-        }
+        TestLog { data_dir: tempfile::tempdir().unwrap(), config }
     }
 
     pub fn open(&self) -> AuditLog {
@@ -63,14 +58,7 @@ impl TestLog {
     pub fn segment_count(&self) -> usize {
         fs::read_dir(self.dir())
             .unwrap()
-            .filter(|entry| {
-                entry
-                    .as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".jsonl")
-            })
+            .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".jsonl"))
             .count()
     }
 
@@ -86,22 +74,11 @@ impl TestLog {
     }
 
     pub fn lines(&self, index: u32) -> Vec<String> {
-        fs::read_to_string(self.segment(index))
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        fs::read_to_string(self.segment(index)).unwrap().lines().map(str::to_owned).collect()
     }
 
     pub fn write_lines(&self, index: u32, lines: &[String]) {
-        fs::write(
-            self.segment(index),
-            lines
-                .iter()
-                .map(|line| format!("{line}\n"))
-                .collect::<String>(),
-        )
-        .unwrap();
+        fs::write(self.segment(index), lines.iter().map(|line| format!("{line}\n")).collect::<String>()).unwrap();
     }
 }
 
@@ -118,14 +95,8 @@ pub fn consultation(number: u32, doctor: &str, now: Timestamp) -> Vec<Event> {
         delete_by,
     };
     vec![
-        Event::ConsultationStarted {
-            consultation: consultation.clone(),
-            doctor: doctor.clone(),
-        },
-        Event::AudioReceived {
-            consultation: consultation.clone(),
-            duration_ms: 754_000,
-        },
+        Event::ConsultationStarted { consultation: consultation.clone(), doctor: doctor.clone() },
+        Event::AudioReceived { consultation: consultation.clone(), duration_ms: 754_000 },
         Event::TranscriptProduced {
             consultation: consultation.clone(),
             artefact: id(&format!("c{number:06}.transcript")),
@@ -148,10 +119,7 @@ pub fn shredded(number: u32) -> Event {
     Event::KeyShredded {
         consultation: id(&format!("c{number:06}")),
         key: id(&format!("dk-c{number:06}")),
-        artefacts: vec![
-            id(&format!("c{number:06}.transcript")),
-            id(&format!("c{number:06}.draft")),
-        ],
+        artefacts: vec![id(&format!("c{number:06}.transcript")), id(&format!("c{number:06}.draft"))],
         policy: id("after-export-1d"),
     }
 }

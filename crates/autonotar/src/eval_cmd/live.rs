@@ -52,7 +52,11 @@ impl LiveService {
     /// carried, with the time from stop to `draft_ready` as the part after the hang-up.
     pub fn transcribe(&self, tracks: Vec<Recorded>) -> Result<TranscriptRun, PipelineError> {
         let longest = tracks.iter().map(Recorded::seconds).fold(0.0, f64::max);
-        let tracks = tracks.into_iter().enumerate().map(|(index, track)| declare(index, track)).collect::<Result<Vec<_>, _>>()?;
+        let tracks = tracks
+            .into_iter()
+            .enumerate()
+            .map(|(index, track)| declare(index, track))
+            .collect::<Result<Vec<_>, _>>()?;
         let replay = Replay {
             url: self.url.clone(),
             consultation: format!("eval-{}", self.replays.fetch_add(1, Ordering::Relaxed)),
@@ -82,7 +86,10 @@ impl LiveService {
 /// first, as a client would have to.
 fn declare(index: usize, track: Recorded) -> Result<(TrackSpec, Vec<f32>), PipelineError> {
     let Recorded { role, sample_rate, samples } = track;
-    let (sample_rate, samples) =
-        if RATE_RANGE.contains(&sample_rate) { (sample_rate, samples) } else { (audio::TARGET_RATE, audio::to_16k(&samples, sample_rate)?) };
+    let (sample_rate, samples) = if RATE_RANGE.contains(&sample_rate) {
+        (sample_rate, samples)
+    } else {
+        (audio::TARGET_RATE, audio::to_16k(&samples, sample_rate)?)
+    };
     Ok((TrackSpec { id: format!("{role}-{index}"), role, sample_rate, encoding: Encoding::F32le }, samples))
 }

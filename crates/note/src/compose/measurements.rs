@@ -16,50 +16,12 @@ pub(super) struct Gauge {
 }
 
 pub(super) const GAUGES: &[Gauge] = &[
-    gauge(
-        "temperatur",
-        "Temperatur",
-        &[
-            "temperatur",
-            "feber",
-            "grader",
-            "termometer",
-            "målt",
-            "målte",
-        ],
-        35.0..=43.0,
-    ),
-    gauge(
-        "iltmætning",
-        "Iltmætning",
-        &[
-            "iltmætning",
-            "saturation",
-            "mætning",
-            "iltapparat",
-            "iltmåler",
-        ],
-        50.0..=100.0,
-    ),
-    gauge(
-        "langtidsblodsukker",
-        "Langtidsblodsukker",
-        &["langtidsblodsukker", "hba1c"],
-        20.0..=200.0,
-    ),
-    gauge(
-        "blodsukker",
-        "Blodsukker",
-        &["blodsukker", "morgenblodsukker"],
-        1.0..=40.0,
-    ),
+    gauge("temperatur", "Temperatur", &["temperatur", "feber", "grader", "termometer", "målt", "målte"], 35.0..=43.0),
+    gauge("iltmætning", "Iltmætning", &["iltmætning", "saturation", "mætning", "iltapparat", "iltmåler"], 50.0..=100.0),
+    gauge("langtidsblodsukker", "Langtidsblodsukker", &["langtidsblodsukker", "hba1c"], 20.0..=200.0),
+    gauge("blodsukker", "Blodsukker", &["blodsukker", "morgenblodsukker"], 1.0..=40.0),
     gauge("puls", "Puls", &["puls"], 30.0..=220.0),
-    gauge(
-        "peak flow",
-        "Peak flow",
-        &["peak", "peakflow"],
-        50.0..=900.0,
-    ),
+    gauge("peak flow", "Peak flow", &["peak", "peakflow"], 50.0..=900.0),
     gauge("tsh", "TSH", &["tsh"], 0.01..=100.0),
     gauge("alat", "ALAT", &["alat"], 1.0..=5000.0),
     gauge("ggt", "GGT", &["ggt"], 1.0..=5000.0),
@@ -68,12 +30,7 @@ pub(super) const GAUGES: &[Gauge] = &[
     gauge("kolesterol", "Kolesterol", &["kolesterol"], 1.0..=20.0),
     gauge("kalium", "Kalium", &["kalium"], 1.5..=9.0),
     gauge("kreatinin", "Kreatinin", &["kreatinin"], 10.0..=2000.0),
-    gauge(
-        "hæmoglobin",
-        "Hæmoglobin",
-        &["hæmoglobin", "blodprocent"],
-        2.0..=15.0,
-    ),
+    gauge("hæmoglobin", "Hæmoglobin", &["hæmoglobin", "blodprocent"], 2.0..=15.0),
     Gauge {
         name: "vægt",
         shown: "Vægt",
@@ -98,41 +55,18 @@ pub(super) const fn gauge(
     said: &'static [&'static str],
     range: std::ops::RangeInclusive<f64>,
 ) -> Gauge {
-    Gauge {
-        name,
-        shown,
-        said,
-        range,
-        units: &[],
-        unit: None,
-    }
+    Gauge { name, shown, said, range, units: &[], unit: None }
 }
 
 /// The gauge a number at `at` reads: named near it in its sentence, else in the question.
-pub(super) fn gauge_for(
-    u: &Utterance,
-    question: Option<&Utterance>,
-    at: usize,
-    n: f64,
-) -> Option<&'static Gauge> {
+pub(super) fn gauge_for(u: &Utterance, question: Option<&Utterance>, at: usize, n: f64) -> Option<&'static Gauge> {
     let next = u.tokens.get(at + 1).and_then(Token::word);
-    let fits = |g: &Gauge| {
-        g.range.contains(&n) && (g.units.is_empty() || next.is_some_and(|w| g.units.contains(&w)))
-    };
+    let fits = |g: &Gauge| g.range.contains(&n) && (g.units.is_empty() || next.is_some_and(|w| g.units.contains(&w)));
     let names = |g: &Gauge, w: &str| g.said.iter().any(|stem| w.starts_with(stem));
     let (start, end) = {
-        let sentence_start = u.tokens[..at]
-            .iter()
-            .rposition(Token::is_stop)
-            .map_or(0, |p| p + 1);
-        let sentence_end = u.tokens[at..]
-            .iter()
-            .position(Token::is_stop)
-            .map_or(u.tokens.len(), |p| at + p);
-        (
-            sentence_start.max(at.saturating_sub(8)),
-            sentence_end.min(at + 4),
-        )
+        let sentence_start = u.tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+        let sentence_end = u.tokens[at..].iter().position(Token::is_stop).map_or(u.tokens.len(), |p| at + p);
+        (sentence_start.max(at.saturating_sub(8)), sentence_end.min(at + 4))
     };
     // Named near the number, the nearest name winning ("ALAT er 95, og GGT er 180"); else
     // earlier in the utterance ("HbA1c er 63. For tre måneder siden var det 54."); else in the
@@ -148,17 +82,10 @@ pub(super) fn gauge_for(
     let earlier: Vec<&str> = u.tokens[..at].iter().filter_map(Token::word).collect();
     nearest
         .or_else(|| {
-            let last = earlier
-                .iter()
-                .rev()
-                .find_map(|w| GAUGES.iter().find(|g| names(g, w)))?;
+            let last = earlier.iter().rev().find_map(|w| GAUGES.iter().find(|g| names(g, w)))?;
             fits(last).then_some(last)
         })
-        .or_else(|| {
-            GAUGES
-                .iter()
-                .find(|g| fits(g) && question.is_some_and(|q| q.words().any(|w| names(g, w))))
-        })
+        .or_else(|| GAUGES.iter().find(|g| fits(g) && question.is_some_and(|q| q.words().any(|w| names(g, w)))))
         // "I morges havde han otteogtredive komma tre": nothing else reads like that.
         .or_else(|| {
             (n.fract() != 0.0 && (35.0..=42.5).contains(&n))
@@ -190,8 +117,7 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
                         || w.starts_with("tablet")
                         || dose_unit(w).is_some_and(|d| d != "%")
                 });
-                let threshold_or_clock =
-                    before.is_some_and(|w| matches!(w, "under" | "over" | "kl" | "klokken"));
+                let threshold_or_clock = before.is_some_and(|w| matches!(w, "under" | "over" | "kl" | "klokken"));
                 if !counts_something
                     && !threshold_or_clock
                     && let Some(gauge) = gauge_for(u, question, at, *n)
@@ -202,10 +128,7 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
             _ => {}
         }
     }
-    let fever_talk = u
-        .words()
-        .chain(question.into_iter().flat_map(|q| q.words()))
-        .any(|w| w.starts_with("feber"));
+    let fever_talk = u.words().chain(question.into_iter().flat_map(|q| q.words())).any(|w| w.starts_with("feber"));
     let mut names: Vec<&str> = Vec::new();
     for (name, _) in &read {
         if !names.contains(name) {
@@ -224,40 +147,17 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
         let unit = gauge.and_then(|g| g.unit);
         // A temperature told as history ("i morges havde han 38,3") is Anamnese, as the
         // classifier hears it; every other home measurement is Objektivt.
-        let history = matches!(
-            u.label.section,
-            Some(Section::Anamnese | Section::Kontaktaarsag)
-        );
-        let section = if *name == "temperatur" && history {
-            Section::Anamnese
-        } else {
-            Section::Objektivt
-        };
-        let label = if *name == "temperatur" && fever_talk {
-            "Feber"
-        } else {
-            gauge.map_or("Blodtryk", |g| g.shown)
-        };
-        let shown: Vec<String> = values
-            .iter()
-            .map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}")))
-            .collect();
+        let history = matches!(u.label.section, Some(Section::Anamnese | Section::Kontaktaarsag));
+        let section = if *name == "temperatur" && history { Section::Anamnese } else { Section::Objektivt };
+        let label = if *name == "temperatur" && fever_talk { "Feber" } else { gauge.map_or("Blodtryk", |g| g.shown) };
+        let shown: Vec<String> =
+            values.iter().map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}"))).collect();
         let data = values
             .iter()
-            .map(|v| Value::Measurement {
-                name: name.to_string(),
-                value: v.clone(),
-                unit: unit.map(str::to_string),
-            })
+            .map(|v| Value::Measurement { name: name.to_string(), value: v.clone(), unit: unit.map(str::to_string) })
             .collect();
         let asked: Vec<usize> = question.map(|q| q.index).into_iter().collect();
-        push(
-            section,
-            format!("{label} {}.", shown.join(" og ")),
-            Kind::Measurement,
-            data,
-            &asked,
-        );
+        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, &asked);
     }
     names.contains(&"temperatur")
 }

@@ -6,13 +6,8 @@ pub(super) fn dose_at(tokens: &[Token], i: usize) -> Option<String> {
     let n = tokens.get(i)?.number()?;
     let unit = dose_unit(tokens.get(i + 1)?.word()?)?;
     // "24 milligram per milliliter" is a strength, not a dose.
-    if matches!(
-        tokens.get(i + 2).and_then(Token::word),
-        Some("per" | "pr" | "i")
-    ) && tokens
-        .get(i + 3)
-        .and_then(Token::word)
-        .is_some_and(|w| dose_unit(w).is_some())
+    if matches!(tokens.get(i + 2).and_then(Token::word), Some("per" | "pr" | "i"))
+        && tokens.get(i + 3).and_then(Token::word).is_some_and(|w| dose_unit(w).is_some())
     {
         return None;
     }
@@ -38,13 +33,8 @@ pub(super) fn dose_pieces(tokens: &[Token], doses: &[(usize, String)]) -> Vec<(u
             pieces.push((*at, format!("{joint}{dose}")));
             continue;
         }
-        let then = between
-            .iter()
-            .any(|w| matches!(*w, "derefter" | "bagefter" | "herefter" | "så"));
-        pieces.push((
-            *at,
-            format!("{}{dose}", if then { ", derefter " } else { " og " }),
-        ));
+        let then = between.iter().any(|w| matches!(*w, "derefter" | "bagefter" | "herefter" | "så"));
+        pieces.push((*at, format!("{}{dose}", if then { ", derefter " } else { " og " })));
     }
     pieces
 }
@@ -67,19 +57,9 @@ pub(super) fn frequency_at(tokens: &[Token]) -> Option<(usize, String)> {
             return Some((i, format!("{} {times} {per}", danish_number(n))));
         }
     }
-    [
-        "morgen og aften",
-        "hver morgen",
-        "hver aften",
-        "til aftensmaden",
-        "til natten",
-    ]
-    .into_iter()
-    .find_map(|phrase| {
-        find_phrase(tokens, phrase)
-            .first()
-            .map(|&(at, _)| (at, phrase.to_string()))
-    })
+    ["morgen og aften", "hver morgen", "hver aften", "til aftensmaden", "til natten"]
+        .into_iter()
+        .find_map(|phrase| find_phrase(tokens, phrase).first().map(|&(at, _)| (at, phrase.to_string())))
 }
 
 /// How the drug at token `at` changes, read from its own clause only: in "Du stopper
@@ -88,40 +68,27 @@ pub(super) fn change(u: &Utterance, at: usize) -> Change {
     if u.segment.speaker == Role::Patient {
         return Change::Current;
     }
-    let boundary =
-        |t: &Token| matches!(t, Token::Punct(_)) || matches!(t.word(), Some("og" | "men"));
-    let start = u.tokens[..at]
-        .iter()
-        .rposition(boundary)
-        .map_or(0, |p| p + 1);
-    let end = u.tokens[at..]
-        .iter()
-        .position(boundary)
-        .map_or(u.tokens.len(), |p| at + p);
-    let words: Vec<&str> = u.tokens[start..end]
-        .iter()
-        .filter_map(Token::word)
-        .collect();
+    let boundary = |t: &Token| matches!(t, Token::Punct(_)) || matches!(t.word(), Some("og" | "men"));
+    let start = u.tokens[..at].iter().rposition(boundary).map_or(0, |p| p + 1);
+    let end = u.tokens[at..].iter().position(boundary).map_or(u.tokens.len(), |p| at + p);
+    let words: Vec<&str> = u.tokens[start..end].iter().filter_map(Token::word).collect();
     let near = |verb: &[&str], particle: &str| {
         words.iter().enumerate().any(|(i, w)| {
-            verb.iter().any(|v| w.starts_with(v))
-                && words[i + 1..words.len().min(i + 5)].contains(&particle)
+            verb.iter().any(|v| w.starts_with(v)) && words[i + 1..words.len().min(i + 5)].contains(&particle)
         })
     };
     let any = |stems: &[&str]| words.iter().any(|w| stems.iter().any(|s| w.starts_with(s)));
     if near(&["sætte", "sætter"], "op") || any(&["øge", "øger", "øges", "hæve", "hæver"]) {
         Change::Increased
-    } else if near(&["sætte", "sætter"], "ned")
-        || any(&["nedsætte", "reducere", "trappe", "halvere"])
-    {
+    } else if near(&["sætte", "sætter"], "ned") || any(&["nedsætte", "reducere", "trappe", "halvere"]) {
         Change::Decreased
     } else if any(&["stop", "seponer"]) || near(&["holde", "holder"], "op") {
         Change::Stopped
     } else if any(&["forny"]) {
         Change::Renewed
     } else if any(&[
-        "starte", "starter", "begynde", "begynder", "opstart", "ordiner", "udskriv", "prøve",
-        "skrive", "skriver", "sender",
+        "starte", "starter", "begynde", "begynder", "opstart", "ordiner", "udskriv", "prøve", "skrive", "skriver",
+        "sender",
     ]) {
         Change::Started
     } else {
@@ -130,16 +97,8 @@ pub(super) fn change(u: &Utterance, at: usize) -> Change {
 }
 
 /// Forms that belong to a drug's name in the note ("hydrocortison creme").
-pub(super) const FORMS: &[&str] = &[
-    "creme",
-    "salve",
-    "gel",
-    "mikstur",
-    "øjendråber",
-    "næsespray",
-    "plaster",
-    "stikpiller",
-];
+pub(super) const FORMS: &[&str] =
+    &["creme", "salve", "gel", "mikstur", "øjendråber", "næsespray", "plaster", "stikpiller"];
 
 /// A medication said in one utterance.
 pub(super) struct Mention {
@@ -159,35 +118,19 @@ pub(super) struct Mention {
 /// Doses of each drug said so far, and where: a later, different dose is a change.
 pub(super) type DoseHistory = Vec<(&'static str, f64, &'static str, usize)>;
 
-pub(super) fn medications(
-    u: &Utterance,
-    question: Option<&Utterance>,
-    history: &mut DoseHistory,
-    push: &mut Push,
-) {
+pub(super) fn medications(u: &Utterance, question: Option<&Utterance>, history: &mut DoseHistory, push: &mut Push) {
     for mut mention in mentions_of_drugs(u, question) {
-        let mut cited: Vec<usize> = if mention.from_question {
-            question.map(|q| q.index).into_iter().collect()
-        } else {
-            Vec::new()
-        };
+        let mut cited: Vec<usize> =
+            if mention.from_question { question.map(|q| q.index).into_iter().collect() } else { Vec::new() };
         if let Some((amount, unit)) = mention.amount {
-            let before = history
-                .iter()
-                .rev()
-                .find(|h| h.0 == mention.drug.name && h.2 == unit)
-                .copied();
+            let before = history.iter().rev().find(|h| h.0 == mention.drug.name && h.2 == unit).copied();
             if let Some((_, earlier, _, segment)) = before
                 && mention.change == Change::Current
                 && u.segment.speaker == Role::Doctor
                 && matches!(u.label.section, Some(Section::Medicin | Section::Plan))
                 && earlier != amount
             {
-                mention.change = if amount > earlier {
-                    Change::Increased
-                } else {
-                    Change::Decreased
-                };
+                mention.change = if amount > earlier { Change::Increased } else { Change::Decreased };
                 cited.push(segment);
             }
             history.push((mention.drug.name, amount, unit, u.index));
@@ -212,12 +155,10 @@ pub(super) fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> 
         if out.iter().any(|m| m.drug.name == drug.name) {
             continue;
         }
-        let next_drug = (i + 1..tokens.len())
-            .find(|&k| tokens[k].word().and_then(drug_named).is_some())
-            .unwrap_or(tokens.len());
-        let after: Vec<(usize, String)> = (i + 1..next_drug)
-            .filter_map(|k| dose_at(tokens, k).map(|d| (k, d)))
-            .collect();
+        let next_drug =
+            (i + 1..tokens.len()).find(|&k| tokens[k].word().and_then(drug_named).is_some()).unwrap_or(tokens.len());
+        let after: Vec<(usize, String)> =
+            (i + 1..next_drug).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
         let doses = match after.first() {
             Some((first, _)) if *first <= i + 20 => after,
             _ => (i.saturating_sub(4)..i)
@@ -234,14 +175,7 @@ pub(super) fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> 
         let tablets = (i + 1..next_drug.min(i + 9)).find_map(|k| {
             let n = tokens[k].number()?;
             tokens.get(k + 1)?.word()?.starts_with("tablet").then(|| {
-                (
-                    k.max(after_dose),
-                    format!(
-                        ", {} {}",
-                        danish_number(n),
-                        if n == 1.0 { "tablet" } else { "tabletter" }
-                    ),
-                )
+                (k.max(after_dose), format!(", {} {}", danish_number(n), if n == 1.0 { "tablet" } else { "tabletter" }))
             })
         });
         let frequency = frequency_at(tokens);
@@ -253,21 +187,12 @@ pub(super) fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> 
         });
         let change = change(u, i);
         let described = dose.is_some() || tablets.is_some() || frequency.is_some();
-        let changed = matches!(
-            change,
-            Change::Stopped | Change::Increased | Change::Decreased
-        );
+        let changed = matches!(change, Change::Stopped | Change::Increased | Change::Decreased);
         // A bare name is better left to the summary of what was said ("Har taget paracetamol").
         if (described && !(u.is_question() && dose.is_none())) || changed {
-            let form = tokens
-                .get(i + 1)
-                .and_then(Token::word)
-                .and_then(|w| FORMS.iter().copied().find(|f| *f == w));
+            let form = tokens.get(i + 1).and_then(Token::word).and_then(|w| FORMS.iter().copied().find(|f| *f == w));
             let said_frequency = frequency.as_ref().map(|f| f.1.clone());
-            let timing = [frequency, course]
-                .into_iter()
-                .flatten()
-                .map(|(at, text)| (at, format!(" {text}")));
+            let timing = [frequency, course].into_iter().flatten().map(|(at, text)| (at, format!(" {text}")));
             pieces.extend(tablets.into_iter().chain(timing).chain(pause));
             pieces.sort_by_key(|p| p.0);
             out.push(Mention {
@@ -283,21 +208,13 @@ pub(super) fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> 
         }
     }
     // "Hvor meget levothyroxin tager du?" – "Hundrede mikrogram": the drug is in the question.
-    if let Some(q) = question.filter(|_| {
-        out.is_empty()
-            && !tokens
-                .iter()
-                .any(|t| t.word().and_then(drug_named).is_some())
-    }) {
-        let mut named: Vec<&'static Drug> = q
-            .tokens
-            .iter()
-            .filter_map(|t| t.word().and_then(drug_named))
-            .collect();
+    if let Some(q) =
+        question.filter(|_| out.is_empty() && !tokens.iter().any(|t| t.word().and_then(drug_named).is_some()))
+    {
+        let mut named: Vec<&'static Drug> = q.tokens.iter().filter_map(|t| t.word().and_then(drug_named)).collect();
         named.dedup_by_key(|d| d.name);
-        let doses: Vec<(usize, String)> = (0..tokens.len())
-            .filter_map(|k| dose_at(tokens, k).map(|d| (k, d)))
-            .collect();
+        let doses: Vec<(usize, String)> =
+            (0..tokens.len()).filter_map(|k| dose_at(tokens, k).map(|d| (k, d))).collect();
         if let [drug] = named.as_slice()
             && !doses.is_empty()
         {
@@ -323,40 +240,22 @@ pub(super) fn mentions_of_drugs(u: &Utterance, question: Option<&Utterance>) -> 
 }
 
 pub(super) fn push_medication(u: &Utterance, mention: Mention, cited: &[usize], push: &mut Push) {
-    let Mention {
-        drug,
-        form,
-        change,
-        dose,
-        frequency,
-        pieces,
-        ..
-    } = mention;
+    let Mention { drug, form, change, dose, frequency, pieces, .. } = mention;
     let mut text = match form {
         Some(form) => format!("{} {form}", capitalise(drug.name)),
         None => capitalise(drug.name),
     };
     match change {
         Change::Stopped => text.push_str(" seponeres"),
-        Change::Increased => text.push_str(if dose.is_some() {
-            " øges til"
-        } else {
-            " øges"
-        }),
-        Change::Decreased => text.push_str(if dose.is_some() {
-            " nedsættes til"
-        } else {
-            " nedsættes"
-        }),
+        Change::Increased => text.push_str(if dose.is_some() { " øges til" } else { " øges" }),
+        Change::Decreased => text.push_str(if dose.is_some() { " nedsættes til" } else { " nedsættes" }),
         _ => {}
     }
     if change != Change::Stopped {
         pieces.iter().for_each(|(_, piece)| text.push_str(piece));
     }
     let section = match change {
-        Change::Started | Change::Increased | Change::Decreased | Change::Stopped => {
-            Section::Medicin
-        }
+        Change::Started | Change::Increased | Change::Decreased | Change::Stopped => Section::Medicin,
         Change::Renewed => Section::Plan,
         Change::Current => match u.label.section {
             Some(Section::Plan) => Section::Plan,
@@ -364,18 +263,6 @@ pub(super) fn push_medication(u: &Utterance, mention: Mention, cited: &[usize], 
             _ => Section::Anamnese,
         },
     };
-    let value = Value::Medication {
-        name: drug.name.to_string(),
-        atc: drug.atc.to_string(),
-        dose,
-        frequency,
-        change,
-    };
-    push(
-        section,
-        format!("{text}."),
-        Kind::Medication,
-        vec![value],
-        cited,
-    );
+    let value = Value::Medication { name: drug.name.to_string(), atc: drug.atc.to_string(), dose, frequency, change };
+    push(section, format!("{text}."), Kind::Medication, vec![value], cited);
 }

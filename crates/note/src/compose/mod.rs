@@ -9,9 +9,7 @@ use transcript::{Role, Segment};
 
 use crate::classifier::{Label, Section};
 use crate::draft::{Change, Kind, Value};
-use crate::lexicon::{
-    self, Absent, Drug, SYMPTOMS, Symptom, dose_unit, drug_named, time_unit, word_matches,
-};
+use crate::lexicon::{self, Absent, Drug, SYMPTOMS, Symptom, dose_unit, drug_named, time_unit, word_matches};
 use crate::text::{Token, danish_number, pressure_text, tokenize};
 
 mod measurements;
@@ -68,12 +66,7 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
         .iter()
         .zip(labels)
         .enumerate()
-        .map(|(index, (segment, label))| Utterance {
-            index,
-            segment,
-            tokens: tokenize(&segment.text),
-            label: *label,
-        })
+        .map(|(index, (segment, label))| Utterance { index, segment, tokens: tokenize(&segment.text), label: *label })
         .collect();
     let mut out = Vec::new();
     let mut reasons_given = 0;
@@ -81,28 +74,19 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
     let mut first_complaint: Option<Candidate> = None;
     let mut doses = DoseHistory::new();
     for (i, u) in utterances.iter().enumerate() {
-        let question = i.checked_sub(1).map(|p| &utterances[p]).filter(|q| {
-            q.is_question()
-                && q.segment.speaker != u.segment.speaker
-                && u.segment.speaker != Role::Doctor
-        });
+        let question = i
+            .checked_sub(1)
+            .map(|p| &utterances[p])
+            .filter(|q| q.is_question() && q.segment.speaker != u.segment.speaker && u.segment.speaker != Role::Doctor);
         let before = out.len();
         let asked: Vec<usize> = question.map(|q| q.index).into_iter().collect();
-        let mut push =
-            |section: Section, text: String, kind: Kind, values: Vec<Value>, also: &[usize]| {
-                let mut used = also.to_vec();
-                used.push(i);
-                used.sort_unstable();
-                used.dedup();
-                out.push(Candidate {
-                    section,
-                    text,
-                    kind,
-                    values,
-                    segments: used,
-                    probability: u.label.probability,
-                });
-            };
+        let mut push = |section: Section, text: String, kind: Kind, values: Vec<Value>, also: &[usize]| {
+            let mut used = also.to_vec();
+            used.push(i);
+            used.sort_unstable();
+            used.dedup();
+            out.push(Candidate { section, text, kind, values, segments: used, probability: u.label.probability });
+        };
         let symptoms = symptom_findings(u, question);
         let is_reason = u.label.section == Some(Section::Kontaktaarsag);
         for finding in symptoms.iter().filter(|f| f.present && !f.from_question) {
@@ -124,8 +108,7 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
         let temperatures = measurements(u, question, &mut push);
         for finding in &symptoms {
             let bare = finding.present && finding.duration.is_none() && finding.onset.is_none();
-            let fever_with_value =
-                finding.symptom.name == "feber" && finding.present && temperatures;
+            let fever_with_value = finding.symptom.name == "feber" && finding.present && temperatures;
             if fever_with_value || (bare && (is_reason || stated.contains(&finding.symptom.name))) {
                 continue;
             }
@@ -133,21 +116,12 @@ pub fn candidates(segments: &[Segment], labels: &[Label]) -> Vec<Candidate> {
                 stated.push(finding.symptom.name);
             }
             let cited: &[usize] = if finding.from_question { &asked } else { &[] };
-            push(
-                Section::Anamnese,
-                finding.text(),
-                Kind::Symptom,
-                vec![finding.value()],
-                cited,
-            );
+            push(Section::Anamnese, finding.text(), Kind::Symptom, vec![finding.value()], cited);
         }
         allergy(u, question, &mut push);
         medications(u, question, &mut doses, &mut push);
         let planning = matches!(u.label.section, Some(Section::Plan | Section::Medicin));
-        if u.segment.speaker != Role::Patient
-            && u.label.section.is_some()
-            && (planning || !u.is_question())
-        {
+        if u.segment.speaker != Role::Patient && u.label.section.is_some() && (planning || !u.is_question()) {
             plan_actions(u, &mut push);
         }
         let structured = out.len() > before;
@@ -180,13 +154,7 @@ mod tests {
     /// Drafts candidates for `lines` ("Læge: …"), each utterance labelled `section`.
     fn said(lines: &str, section: Section) -> Vec<String> {
         let transcript = transcript::Transcript::parse_txt(lines).expect("well-formed lines");
-        let labels = vec![
-            Label {
-                section: Some(section),
-                probability: 1.0
-            };
-            transcript.segments.len()
-        ];
+        let labels = vec![Label { section: Some(section), probability: 1.0 }; transcript.segments.len()];
         candidates(&transcript.segments, &labels)
             .into_iter()
             .map(|c| format!("{}: {}", c.section.label(), c.text))
@@ -199,44 +167,26 @@ mod tests {
 
     #[test]
     fn negation_stays_in_its_clause() {
-        let found = said(
-            "Patient: Og så får jeg kvalme og kan ikke tåle lys.",
-            Section::Anamnese,
-        );
+        let found = said("Patient: Og så får jeg kvalme og kan ikke tåle lys.", Section::Anamnese);
         assert!(has(&found, "anamnese: Kvalme."), "{found:?}");
-        let found = said(
-            "Læge: Klør udslættet?\nPatient: Nej, det klør ikke.",
-            Section::Anamnese,
-        );
+        let found = said("Læge: Klør udslættet?\nPatient: Nej, det klør ikke.", Section::Anamnese);
         assert!(has(&found, "anamnese: Ingen kløe."), "{found:?}");
         let found = said("Patient: Jeg kan ikke sove.", Section::Anamnese);
         assert!(has(&found, "anamnese: Søvnbesvær."), "{found:?}");
         let found = said("Patient: Jeg vil ikke tisse hele tiden.", Section::Anamnese);
-        assert!(
-            !found.iter().any(|f| f.contains("Ingen hyppig")),
-            "{found:?}"
-        );
+        assert!(!found.iter().any(|f| f.contains("Ingen hyppig")), "{found:?}");
     }
 
     #[test]
     fn a_graded_negation_states_nothing() {
-        let found = said(
-            "Anden: Hun er ikke mere forvirret end vanligt.",
-            Section::Anamnese,
-        );
+        let found = said("Anden: Hun er ikke mere forvirret end vanligt.", Section::Anamnese);
         assert!(!found.iter().any(|f| f.contains("orvirring")), "{found:?}");
     }
 
     #[test]
     fn readings_take_the_nearest_gauge_and_skip_asked_numbers() {
-        let found = said(
-            "Læge: ALAT er femoghalvfems, og GGT er hundrede og firs.",
-            Section::Objektivt,
-        );
-        assert!(
-            has(&found, "objektivt: ALAT 95.") && has(&found, "objektivt: GGT 180."),
-            "{found:?}"
-        );
+        let found = said("Læge: ALAT er femoghalvfems, og GGT er hundrede og firs.", Section::Objektivt);
+        assert!(has(&found, "objektivt: ALAT 95.") && has(&found, "objektivt: GGT 180."), "{found:?}");
         let found = said(
             "Læge: Har du et peak flow-apparat?\nPatient: Ja. Fire hundrede og ti. Det bedste er fem hundrede og tyve. Eller fem hundrede og tredive? Nej, fem hundrede og tyve.",
             Section::Objektivt,
@@ -246,51 +196,24 @@ mod tests {
 
     #[test]
     fn a_no_denies_only_what_the_question_asks_about() {
-        let found = said(
-            "Læge: Har du hoste eller feber?\nPatient: Nej.",
-            Section::Anamnese,
-        );
-        assert!(
-            has(&found, "anamnese: Ingen hoste.") && has(&found, "anamnese: Ingen feber."),
-            "{found:?}"
-        );
-        let found = said(
-            "Læge: Er det den værste hovedpine, du har haft?\nPatient: Nej.",
-            Section::Anamnese,
-        );
-        assert!(
-            !found.iter().any(|f| f.contains("Ingen hovedpine")),
-            "{found:?}"
-        );
-        let found = said(
-            "Anden: Gør det ondt i brystet, Erna?\nPatient: Nej, det gør det ikke.",
-            Section::Anamnese,
-        );
+        let found = said("Læge: Har du hoste eller feber?\nPatient: Nej.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ingen hoste.") && has(&found, "anamnese: Ingen feber."), "{found:?}");
+        let found = said("Læge: Er det den værste hovedpine, du har haft?\nPatient: Nej.", Section::Anamnese);
+        assert!(!found.iter().any(|f| f.contains("Ingen hovedpine")), "{found:?}");
+        let found = said("Anden: Gør det ondt i brystet, Erna?\nPatient: Nej, det gør det ikke.", Section::Anamnese);
         assert!(has(&found, "anamnese: Ingen brystsmerter."), "{found:?}");
-        assert!(
-            !has(&found, "anamnese: Brystsmerter."),
-            "a relayed question states nothing: {found:?}"
-        );
+        assert!(!has(&found, "anamnese: Brystsmerter."), "a relayed question states nothing: {found:?}");
     }
 
     #[test]
     fn durations_onsets_and_corrections() {
-        let found = said(
-            "Patient: Jeg har haft ondt i halsen i fire dage.",
-            Section::Anamnese,
-        );
-        assert!(
-            has(&found, "anamnese: Ondt i halsen i 4 dage."),
-            "{found:?}"
-        );
+        let found = said("Patient: Jeg har haft ondt i halsen i fire dage.", Section::Anamnese);
+        assert!(has(&found, "anamnese: Ondt i halsen i 4 dage."), "{found:?}");
         let found = said(
             "Patient: Det gør ondt i lænden. Det startede i torsdags, nej undskyld, i fredags.",
             Section::Anamnese,
         );
-        assert!(
-            has(&found, "anamnese: Lændesmerter i fredags."),
-            "{found:?}"
-        );
+        assert!(has(&found, "anamnese: Lændesmerter i fredags."), "{found:?}");
     }
 
     #[test]
@@ -300,53 +223,30 @@ mod tests {
             Section::Medicin,
         );
         assert!(has(&found, "medicin: Simvastatin seponeres."), "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|f| f.starts_with("medicin: Atorvastatin 40 mg")),
-            "{found:?}"
-        );
+        assert!(found.iter().any(|f| f.starts_with("medicin: Atorvastatin 40 mg")), "{found:?}");
         let found = said(
             "Læge: Du får sertralin, halvtreds milligram.\nLæge: Fra i morgen tager du sertralin hundrede milligram.",
             Section::Medicin,
         );
-        assert!(
-            has(&found, "medicin: Sertralin øges til 100 mg."),
-            "{found:?}"
-        );
+        assert!(has(&found, "medicin: Sertralin øges til 100 mg."), "{found:?}");
         let found = said(
             "Læge: Paracetamol mikstur, fireogtyve milligram per milliliter, syv og en halv milliliter fire gange i døgnet.",
             Section::Plan,
         );
-        assert!(
-            has(&found, "plan: Paracetamol mikstur 7,5 ml 4 gange i døgnet."),
-            "{found:?}"
-        );
+        assert!(has(&found, "plan: Paracetamol mikstur 7,5 ml 4 gange i døgnet."), "{found:?}");
     }
 
     #[test]
     fn measurements_need_their_gauge() {
-        let found = said(
-            "Læge: Hvad var pulsen?\nPatient: Toogtres. Og jeg har to børn.",
-            Section::Objektivt,
-        );
+        let found = said("Læge: Hvad var pulsen?\nPatient: Toogtres. Og jeg har to børn.", Section::Objektivt);
         assert!(has(&found, "objektivt: Puls 62."), "{found:?}");
-        let found = said(
-            "Læge: Ring hvis iltmætningen kommer under fireoghalvfems.",
-            Section::Plan,
-        );
-        assert!(
-            !found.iter().any(|f| f.contains("Iltmætning 94")),
-            "a threshold is no measurement: {found:?}"
-        );
+        let found = said("Læge: Ring hvis iltmætningen kommer under fireoghalvfems.", Section::Plan);
+        assert!(!found.iter().any(|f| f.contains("Iltmætning 94")), "a threshold is no measurement: {found:?}");
     }
 
     #[test]
     fn counting_aloud_and_greetings_are_not_summaries() {
-        let found = said(
-            "Patient: En, to, tre, fire, fem.\nLæge: Hej Oscar.\nLæge: Flot.",
-            Section::Objektivt,
-        );
+        let found = said("Patient: En, to, tre, fire, fem.\nLæge: Hej Oscar.\nLæge: Flot.", Section::Objektivt);
         assert!(found.is_empty(), "{found:?}");
     }
 }

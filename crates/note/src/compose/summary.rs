@@ -2,36 +2,27 @@
 
 use super::*;
 
-pub(super) const FILLERS: &[&str] = &[
-    "ja", "jo", "okay", "ok", "øh", "øhm", "hm", "nå", "jamen", "men", "så", "og", "altså", "godt",
-    "fint", "nej",
-];
+pub(super) const FILLERS: &[&str] =
+    &["ja", "jo", "okay", "ok", "øh", "øhm", "hm", "nå", "jamen", "men", "så", "og", "altså", "godt", "fint", "nej"];
 pub(super) const SOCIAL: &[&str] = &[
-    "tak", "hej", "goddag", "farvel", "selv", "bedring", "god", "dag", "det", "er", "i", "orden",
-    "lægen", "her", "kan", "du", "høre", "mig", "jeg", "dig", "ja", "nej", "okay", "fint", "godt",
-    "hav", "hej", "lige", "måde",
+    "tak", "hej", "goddag", "farvel", "selv", "bedring", "god", "dag", "det", "er", "i", "orden", "lægen", "her",
+    "kan", "du", "høre", "mig", "jeg", "dig", "ja", "nej", "okay", "fint", "godt", "hav", "hej", "lige", "måde",
 ];
 
 /// Words that carry no content on their own: a sentence of only these ("Det har jeg ikke.",
 /// "Det må være.") means nothing without its question and stays out of the note.
 pub(super) const FUNCTION_WORDS: &[&str] = &[
-    "det", "den", "de", "dem", "der", "jeg", "du", "han", "hun", "vi", "man", "har", "havde", "er",
-    "var", "ikke", "ingen", "aldrig", "ja", "nej", "så", "og", "men", "at", "en", "et", "i", "på",
-    "med", "til", "af", "for", "som", "om", "vel", "lidt", "mere", "egentlig", "måske", "bare",
-    "jo", "nok", "sådan", "noget", "nogle", "kan", "skal", "vil", "ville", "må", "gør", "gjorde",
-    "have", "haft", "være", "været", "altså", "her", "nu", "da", "også", "meget", "sige", "siger",
-    "sagde", "tror", "synes", "ved", "rigtig", "rigtigt", "helt", "lige", "cirka", "ca", "næsten",
-    "øh", "hm", "sikkert", "delene", "andet", "ellers", "heller", "hvad", "hvor", "hvis", "når",
-    "end", "mig", "dig", "sig", "os", "min", "din", "sin", "vores", "jeres", "deres", "hans",
-    "hendes", "eller", "fra",
+    "det", "den", "de", "dem", "der", "jeg", "du", "han", "hun", "vi", "man", "har", "havde", "er", "var", "ikke",
+    "ingen", "aldrig", "ja", "nej", "så", "og", "men", "at", "en", "et", "i", "på", "med", "til", "af", "for", "som",
+    "om", "vel", "lidt", "mere", "egentlig", "måske", "bare", "jo", "nok", "sådan", "noget", "nogle", "kan", "skal",
+    "vil", "ville", "må", "gør", "gjorde", "have", "haft", "være", "været", "altså", "her", "nu", "da", "også",
+    "meget", "sige", "siger", "sagde", "tror", "synes", "ved", "rigtig", "rigtigt", "helt", "lige", "cirka", "ca",
+    "næsten", "øh", "hm", "sikkert", "delene", "andet", "ellers", "heller", "hvad", "hvor", "hvis", "når", "end",
+    "mig", "dig", "sig", "os", "min", "din", "sin", "vores", "jeres", "deres", "hans", "hendes", "eller", "fra",
 ];
 
 /// The utterance shortened to note style, where it belongs in a section that summaries serve.
-pub(super) fn summary(
-    u: &Utterance,
-    structured: bool,
-    reason_open: bool,
-) -> Option<(Section, String)> {
+pub(super) fn summary(u: &Utterance, structured: bool, reason_open: bool) -> Option<(Section, String)> {
     let section = u.label.section?;
     let patient = u.segment.speaker != Role::Doctor;
     let wanted = match section {
@@ -49,13 +40,7 @@ pub(super) fn summary(
         .iter()
         .filter(|s| !structured || !read_by_rules(s))
         .filter_map(|s| telegraphic(s, patient))
-        .take(
-            if section == Section::Vurdering || section == Section::Kontaktaarsag {
-                1
-            } else {
-                3
-            },
-        )
+        .take(if section == Section::Vurdering || section == Section::Kontaktaarsag { 1 } else { 3 })
         .collect();
     (!kept.is_empty()).then(|| (section, kept.join(" ")))
 }
@@ -77,24 +62,11 @@ pub(super) fn read_by_rules(sentence: &[Token]) -> bool {
     ];
     let words: Vec<&str> = sentence.iter().filter_map(Token::word).collect();
     !mentions(sentence).is_empty()
-        || words
-            .iter()
-            .any(|w| drug_named(w).is_some() || PLAN.iter().any(|p| w.starts_with(p)))
-        || words.iter().any(|w| {
-            GAUGES
-                .iter()
-                .any(|g| g.said.iter().any(|stem| w.starts_with(stem)))
-        })
-        || sentence.iter().any(|t| {
-            matches!(t, Token::Pressure(..)) || t.number().is_some_and(|n| n.fract() != 0.0)
-        })
+        || words.iter().any(|w| drug_named(w).is_some() || PLAN.iter().any(|p| w.starts_with(p)))
+        || words.iter().any(|w| GAUGES.iter().any(|g| g.said.iter().any(|stem| w.starts_with(stem))))
+        || sentence.iter().any(|t| matches!(t, Token::Pressure(..)) || t.number().is_some_and(|n| n.fract() != 0.0))
         || (0..sentence.len()).any(|k| {
-            sentence[k].number().is_some()
-                && sentence
-                    .get(k + 1)
-                    .and_then(Token::word)
-                    .and_then(dose_unit)
-                    .is_some()
+            sentence[k].number().is_some() && sentence.get(k + 1).and_then(Token::word).and_then(dose_unit).is_some()
         })
 }
 
@@ -126,10 +98,7 @@ pub(super) fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
             _ => break,
         }
     }
-    if patient
-        && rest.first().and_then(Token::word) == Some("jeg")
-        && rest.get(1).and_then(Token::word).is_some()
-    {
+    if patient && rest.first().and_then(Token::word) == Some("jeg") && rest.get(1).and_then(Token::word).is_some() {
         rest = &rest[1..];
     }
     let words: Vec<&str> = rest.iter().filter_map(Token::word).collect();
@@ -140,19 +109,12 @@ pub(super) fn telegraphic(sentence: &[Token], patient: bool) -> Option<String> {
         .zip(rest.iter().skip(1).map(Some).chain([None]))
         .filter(|(t, next)| {
             matches!(t, Token::Pressure(..))
-                || t.number()
-                    .is_some_and(|n| n.fract() != 0.0 || next.is_some_and(|n| n.word().is_some()))
+                || t.number().is_some_and(|n| n.fract() != 0.0 || next.is_some_and(|n| n.word().is_some()))
         })
         .count();
-    let content = numbers
-        + words
-            .iter()
-            .filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w))
-            .count();
+    let content = numbers + words.iter().filter(|w| !FUNCTION_WORDS.contains(w) && !SOCIAL.contains(w)).count();
     // One long word can carry a whole assessment ("Det er børneeksem.").
-    let long_word = words
-        .iter()
-        .any(|w| !FUNCTION_WORDS.contains(w) && w.chars().count() >= 8);
+    let long_word = words.iter().any(|w| !FUNCTION_WORDS.contains(w) && w.chars().count() >= 8);
     if content < 2 && !(content == 1 && long_word) {
         return None;
     }
@@ -171,9 +133,7 @@ pub(super) fn sentence_from(tokens: &[Token]) -> String {
             _ => {}
         }
         match token {
-            Token::Word(w)
-                if w == "klokken" && tokens.get(i + 1).and_then(Token::number).is_some() =>
-            {
+            Token::Word(w) if w == "klokken" && tokens.get(i + 1).and_then(Token::number).is_some() => {
                 out.push_str("kl.")
             }
             // Units after a number as a note abbreviates them: "2 cm", "500 mg", "94 kg".
@@ -203,9 +163,7 @@ fn unit_abbreviation(word: &str) -> Option<&'static str> {
 
 pub(super) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 pub(super) fn sentence(text: &str) -> String {

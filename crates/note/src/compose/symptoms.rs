@@ -64,14 +64,8 @@ pub(super) fn find_phrase(tokens: &[Token], pattern: &str) -> Vec<(usize, usize)
 }
 
 pub(super) fn clause_bounds(tokens: &[Token], at: usize) -> (usize, usize) {
-    let start = tokens[..at]
-        .iter()
-        .rposition(|t| matches!(t, Token::Punct(_)))
-        .map_or(0, |p| p + 1);
-    let end = tokens[at..]
-        .iter()
-        .position(|t| matches!(t, Token::Punct(_)))
-        .map_or(tokens.len(), |p| at + p);
+    let start = tokens[..at].iter().rposition(|t| matches!(t, Token::Punct(_))).map_or(0, |p| p + 1);
+    let end = tokens[at..].iter().position(|t| matches!(t, Token::Punct(_))).map_or(tokens.len(), |p| at + p);
     (start, end)
 }
 
@@ -86,20 +80,10 @@ pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> Option<bo
     // Negations inside the matched phrase belong to the phrase: see `Symptom::said`.
     let (start, end) = clause_bounds(tokens, at);
     let cue = |k: usize| {
-        tokens[k]
-            .word()
-            .is_some_and(|w| lexicon::NEGATIONS.contains(&w) && w != "nej")
-            && !k
-                .checked_sub(1)
-                .and_then(|p| tokens[p].word())
-                .is_some_and(|w| MODALS.contains(&w))
+        tokens[k].word().is_some_and(|w| lexicon::NEGATIONS.contains(&w) && w != "nej")
+            && !k.checked_sub(1).and_then(|p| tokens[p].word()).is_some_and(|w| MODALS.contains(&w))
     };
-    let grading = |k: usize| {
-        tokens
-            .get(k + 1)
-            .and_then(Token::word)
-            .is_some_and(|w| DEGREES.contains(&w))
-    };
+    let grading = |k: usize| tokens.get(k + 1).and_then(Token::word).is_some_and(|w| DEGREES.contains(&w));
     for k in (start..at).rev() {
         if matches!(tokens[k].word(), Some("og" | "men")) {
             break;
@@ -108,10 +92,8 @@ pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> Option<bo
             return if grading(k) { None } else { Some(true) };
         }
     }
-    let opens_clause = tokens[start..at]
-        .iter()
-        .filter_map(Token::word)
-        .all(|w| FILLERS.contains(&w) || PRONOUNS.contains(&w));
+    let opens_clause =
+        tokens[start..at].iter().filter_map(Token::word).all(|w| FILLERS.contains(&w) || PRONOUNS.contains(&w));
     match (span_end..end.min(span_end + 4)).find(|&k| cue(k)) {
         Some(k) if opens_clause => {
             if grading(k) {
@@ -125,9 +107,7 @@ pub(super) fn negated(tokens: &[Token], at: usize, span_end: usize) -> Option<bo
 }
 
 /// Words after a negation that make it a matter of degree ("ikke så", "ikke mere").
-pub(super) const DEGREES: &[&str] = &[
-    "mere", "så", "særlig", "specielt", "længere", "værre", "helt",
-];
+pub(super) const DEGREES: &[&str] = &["mere", "så", "særlig", "specielt", "længere", "værre", "helt"];
 
 pub(super) const PRONOUNS: &[&str] = &["det", "den", "de", "jeg", "du", "hun", "han", "vi", "der"];
 
@@ -136,22 +116,14 @@ pub(super) const MODALS: &[&str] = &["vil", "gider", "tør", "kan", "må"];
 /// Verbs a question about having a symptom opens with ("Har du feber?", "Får du kvalme?").
 /// Other questions ("Er det den værste hovedpine?") ask about something else, so a "nej" to
 /// them does not deny the symptom.
-pub(super) const ASKING: &[&str] = &[
-    "har", "havde", "får", "fik", "mærker", "mærkede", "oplever", "føler", "gør", "hoster",
-    "kaster", "kan",
-];
+pub(super) const ASKING: &[&str] =
+    &["har", "havde", "får", "fik", "mærker", "mærkede", "oplever", "føler", "gør", "hoster", "kaster", "kan"];
 
 /// Does the question ask whether the symptom at `at` is there?
 pub(super) fn asks_about(tokens: &[Token], at: usize) -> bool {
-    let start = tokens[..at]
-        .iter()
-        .rposition(Token::is_stop)
-        .map_or(0, |p| p + 1);
-    let words: Vec<&str> = tokens[start..at]
-        .iter()
-        .filter_map(Token::word)
-        .skip_while(|w| FILLERS.contains(w))
-        .collect();
+    let start = tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+    let words: Vec<&str> =
+        tokens[start..at].iter().filter_map(Token::word).skip_while(|w| FILLERS.contains(w)).collect();
     match words.as_slice() {
         [] => true,
         [first, ..] if ASKING.contains(first) => true,
@@ -171,9 +143,7 @@ pub(super) fn mentions(tokens: &[Token]) -> Vec<(&'static Symptom, usize, bool)>
                 None => (*said, false),
             };
             for (at, end) in find_phrase(tokens, pattern) {
-                if covered[at..end].iter().any(|&c| c)
-                    || found.iter().any(|f| std::ptr::eq(f.0, symptom))
-                {
+                if covered[at..end].iter().any(|&c| c) || found.iter().any(|f| std::ptr::eq(f.0, symptom)) {
                     continue;
                 }
                 covered[at..end].iter_mut().for_each(|c| *c = true);
@@ -196,22 +166,12 @@ pub(super) enum Answer {
 
 /// A yes or no to a question: the first word, else a negation in the first sentence.
 pub(super) fn answer(tokens: &[Token]) -> Answer {
-    let first_sentence: Vec<&str> = tokens
-        .iter()
-        .take_while(|t| !t.is_stop())
-        .filter_map(Token::word)
-        .collect();
+    let first_sentence: Vec<&str> = tokens.iter().take_while(|t| !t.is_stop()).filter_map(Token::word).collect();
     match first_sentence.first().copied() {
         Some("nej" | "næ" | "nope") => Answer::No,
         Some("ja" | "jo" | "jah" | "jep") => Answer::Yes,
         // "Det har jeg ikke.", "Ikke rigtig.": short, and nothing said but the denial.
-        _ if first_sentence.len() <= 5
-            && first_sentence
-                .iter()
-                .any(|w| lexicon::NEGATIONS.contains(w)) =>
-        {
-            Answer::No
-        }
+        _ if first_sentence.len() <= 5 && first_sentence.iter().any(|w| lexicon::NEGATIONS.contains(w)) => Answer::No,
         _ => Answer::Unclear,
     }
 }
@@ -227,22 +187,14 @@ pub(super) fn symptom_findings(u: &Utterance, question: Option<&Utterance>) -> V
         .map(|(symptom, at, negated)| {
             // The nearest time said: in the clause, else the sentence, else the utterance.
             let (clause_start, clause_end) = clause_bounds(&u.tokens, at);
-            let (duration, onset) = match (
-                when(&u.tokens[clause_start..clause_end]),
-                when(sentence_around(&u.tokens, at)),
-            ) {
-                _ if negated => (None, None),
-                ((None, None), (None, None)) => when(&u.tokens),
-                ((None, None), sentence) => sentence,
-                (clause, _) => clause,
-            };
-            SymptomFinding {
-                symptom,
-                present: !negated,
-                duration,
-                onset,
-                from_question: false,
-            }
+            let (duration, onset) =
+                match (when(&u.tokens[clause_start..clause_end]), when(sentence_around(&u.tokens, at))) {
+                    _ if negated => (None, None),
+                    ((None, None), (None, None)) => when(&u.tokens),
+                    ((None, None), sentence) => sentence,
+                    (clause, _) => clause,
+                };
+            SymptomFinding { symptom, present: !negated, duration, onset, from_question: false }
         })
         .collect();
     let (duration, onset) = when(&u.tokens);
@@ -275,14 +227,8 @@ pub(super) fn in_question(tokens: &[Token], at: usize) -> bool {
 
 /// The sentence of `tokens` that contains position `at`.
 pub(super) fn sentence_around(tokens: &[Token], at: usize) -> &[Token] {
-    let start = tokens[..at]
-        .iter()
-        .rposition(Token::is_stop)
-        .map_or(0, |p| p + 1);
-    let end = tokens[at..]
-        .iter()
-        .position(Token::is_stop)
-        .map_or(tokens.len(), |p| at + p);
+    let start = tokens[..at].iter().rposition(Token::is_stop).map_or(0, |p| p + 1);
+    let end = tokens[at..].iter().position(Token::is_stop).map_or(tokens.len(), |p| at + p);
     &tokens[start..end]
 }
 
@@ -313,10 +259,7 @@ pub(super) fn duration_at(tokens: &[Token]) -> Option<(usize, String)> {
         let said = match (before, after) {
             (Some("for"), Some("siden")) => format!("for {} siden", time_phrase(n, unit)),
             (Some("er" | "været"), Some("siden")) => format!("i {}", time_phrase(n, unit)),
-            (
-                Some("i" | "sidste" | "snart" | "næsten" | "over" | "ca" | "cirka" | "omkring"),
-                _,
-            ) => {
+            (Some("i" | "sidste" | "snart" | "næsten" | "over" | "ca" | "cirka" | "omkring"), _) => {
                 format!("i {}", time_phrase(n, unit))
             }
             _ => return None,
@@ -347,20 +290,13 @@ pub(super) fn onset(tokens: &[Token]) -> Option<String> {
     let words: Vec<&str> = tokens.iter().map(|t| t.word().unwrap_or("")).collect();
     // "i torsdags, nej undskyld, i fredags": the speaker's correction wins.
     let corrected = words.iter().any(|w| CORRECTIONS.contains(w));
-    let mut starts: Box<dyn Iterator<Item = usize>> = if corrected {
-        Box::new((0..words.len()).rev())
-    } else {
-        Box::new(0..words.len())
-    };
+    let mut starts: Box<dyn Iterator<Item = usize>> =
+        if corrected { Box::new((0..words.len()).rev()) } else { Box::new(0..words.len()) };
     starts.find_map(|i| {
         if i > 0 && words[i - 1] == "siden" {
             return None;
         }
-        let (lead, at) = if words[i] == "siden" {
-            ("siden ", i + 1)
-        } else {
-            ("", i)
-        };
+        let (lead, at) = if words[i] == "siden" { ("siden ", i + 1) } else { ("", i) };
         if words.get(at) != Some(&"i") || !words.get(at + 1).is_some_and(|w| WEEKDAYS.contains(w)) {
             return None;
         }
@@ -379,11 +315,10 @@ pub(super) fn allergy(u: &Utterance, question: Option<&Utterance>, push: &mut Pu
     if u.segment.speaker == Role::Doctor {
         return;
     }
-    let stated = u.tokens.iter().enumerate().any(|(k, t)| {
-        t.word()
-            .is_some_and(|w| w.starts_with("allergi") || w == "tåler")
-            && !in_question(&u.tokens, k)
-    });
+    let stated =
+        u.tokens.iter().enumerate().any(|(k, t)| {
+            t.word().is_some_and(|w| w.starts_with("allergi") || w == "tåler") && !in_question(&u.tokens, k)
+        });
     if stated && !negated_anywhere(&u.tokens) {
         let words: Vec<&str> = u.words().collect();
         let substance = words
@@ -395,33 +330,18 @@ pub(super) fn allergy(u: &Utterance, question: Option<&Utterance>, push: &mut Pu
             Some(s) => format!("Allergi over for {s}."),
             None => "Allergi.".to_string(),
         };
-        push(
-            Section::Anamnese,
-            text,
-            Kind::Allergy,
-            vec![Value::Allergy {
-                substance,
-                present: true,
-            }],
-            &[],
-        );
+        push(Section::Anamnese, text, Kind::Allergy, vec![Value::Allergy { substance, present: true }], &[]);
     } else if question.is_some_and(allergic) && matches!(answer(&u.tokens), Answer::No) {
         push(
             Section::Anamnese,
             "Ingen kendt allergi.".into(),
             Kind::Allergy,
-            vec![Value::Allergy {
-                substance: None,
-                present: false,
-            }],
+            vec![Value::Allergy { substance: None, present: false }],
             &question.map(|q| q.index).into_iter().collect::<Vec<_>>(),
         );
     }
 }
 
 pub(super) fn negated_anywhere(tokens: &[Token]) -> bool {
-    tokens
-        .iter()
-        .filter_map(Token::word)
-        .any(|w| lexicon::NEGATIONS.contains(&w))
+    tokens.iter().filter_map(Token::word).any(|w| lexicon::NEGATIONS.contains(&w))
 }

@@ -50,12 +50,7 @@ impl App {
         let log = AuditLog::open(&config, &data).unwrap();
         let audit_dir = config.log_dir(&data);
         let secret = LinkSecret::generate().unwrap();
-        let state = ReviewState::new(
-            vault.clone(),
-            Arc::new(Mutex::new(log)),
-            secret.clone(),
-            ReviewConfig::default(),
-        );
+        let state = ReviewState::new(vault.clone(), Arc::new(Mutex::new(log)), secret.clone(), ReviewConfig::default());
         App { dir, vault, audit_dir, secret, state, addr: None }
     }
 
@@ -71,7 +66,8 @@ impl App {
             std::str::from_utf8(&self.vault.get(id, ArtefactKind::Transcript).unwrap()).unwrap(),
         )
         .unwrap();
-        let segment = transcript.segments.iter().find(|s| s.text.contains(said)).expect("the cited words are in the transcript");
+        let segment =
+            transcript.segments.iter().find(|s| s.text.contains(said)).expect("the cited words are in the transcript");
         let mut draft: note::Draft = serde_json::from_slice(&self.vault.get(id, ArtefactKind::Draft).unwrap()).unwrap();
         draft.attention.push(note::Attention {
             text: text.into(),

@@ -17,11 +17,7 @@ use vault::{ArtefactKind, Error, Kek, Vault};
 
 /// Version `version` of an artefact's test content: a recognisable marker repeated to `len`.
 fn content(kind: ArtefactKind, version: u64, len: usize) -> Vec<u8> {
-    format!("PLAINTEXT-MARKER-{kind}-v{version}|")
-        .bytes()
-        .cycle()
-        .take(len)
-        .collect()
+    format!("PLAINTEXT-MARKER-{kind}-v{version}|").bytes().cycle().take(len).collect()
 }
 
 fn main() -> ExitCode {
@@ -42,10 +38,7 @@ fn run(args: &[&str]) -> Result<(), Error> {
             let vault = open(dir, id)?;
             let mut stdout = std::io::stdout();
             for version in 1..=100_000 {
-                for (kind, len) in [
-                    (ArtefactKind::Transcript, 9_000),
-                    (ArtefactKind::Audio { track: 0 }, 300_000),
-                ] {
+                for (kind, len) in [(ArtefactKind::Transcript, 9_000), (ArtefactKind::Audio { track: 0 }, 300_000)] {
                     let mut writer = vault.writer(id, kind)?;
                     // Odd piece sizes so chunk boundaries fall mid-write.
                     for piece in content(kind, version, len).chunks(7_001) {
@@ -61,9 +54,7 @@ fn run(args: &[&str]) -> Result<(), Error> {
         ["put", dir, id, kind, len] => {
             let vault = open(dir, id)?;
             let kind: ArtefactKind = kind.parse()?;
-            let len = len.parse().map_err(|_| Error::Missing {
-                what: "a byte count".into(),
-            })?;
+            let len = len.parse().map_err(|_| Error::Missing { what: "a byte count".into() })?;
             vault.put(id, kind, &content(kind, 1, len))?;
             println!("ok");
             Ok(())
@@ -78,24 +69,16 @@ fn run(args: &[&str]) -> Result<(), Error> {
             Ok(())
         }
         ["rotate", key_file, dir] => {
-            println!(
-                "{}",
-                vault::keys::rotate_key_file(Path::new(key_file), Path::new(dir))?
-            );
+            println!("{}", vault::keys::rotate_key_file(Path::new(key_file), Path::new(dir))?);
             Ok(())
         }
         ["sweep", dir, now] => {
             let vault = Vault::open(Path::new(dir), kek()?)?;
             let now = vault::retention::parse_time(now)?;
-            println!(
-                "{}",
-                vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now)?
-            );
+            println!("{}", vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now)?);
             Ok(())
         }
-        _ => Err(Error::Missing {
-            what: format!("a known command (got {args:?})"),
-        }),
+        _ => Err(Error::Missing { what: format!("a known command (got {args:?})") }),
     }
 }
 

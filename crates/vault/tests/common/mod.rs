@@ -41,16 +41,11 @@ pub struct Clock(Arc<AtomicU64>);
 
 impl Clock {
     pub fn at(t: SystemTime) -> Clock {
-        Clock(Arc::new(AtomicU64::new(
-            t.duration_since(UNIX_EPOCH).unwrap().as_secs(),
-        )))
+        Clock(Arc::new(AtomicU64::new(t.duration_since(UNIX_EPOCH).unwrap().as_secs())))
     }
 
     pub fn set(&self, t: SystemTime) {
-        self.0.store(
-            t.duration_since(UNIX_EPOCH).unwrap().as_secs(),
-            Ordering::SeqCst,
-        );
+        self.0.store(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), Ordering::SeqCst);
     }
 
     pub fn now(&self) -> SystemTime {
@@ -60,9 +55,7 @@ impl Clock {
 
 pub fn vault_with_clock(dir: &Path, kek: Kek, clock: &Clock) -> Vault {
     let clock = clock.clone();
-    Vault::open(dir, kek)
-        .unwrap()
-        .with_clock(move || clock.now())
+    Vault::open(dir, kek).unwrap().with_clock(move || clock.now())
 }
 
 /// The one file of `kind` (its label) in a consultation directory.
@@ -71,20 +64,9 @@ pub fn artefact_file(dir: &Path, label: &str) -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with(&prefix)
-        })
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&prefix))
         .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one {label} file in {}",
-        dir.display()
-    );
+    assert_eq!(found.len(), 1, "expected one {label} file in {}", dir.display());
     found.pop().unwrap()
 }
 
@@ -105,11 +87,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path))
-        } else {
-            files.push(path)
-        }
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
     files
 }
