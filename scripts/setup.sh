@@ -26,6 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
+# The test script checks formatting and lints; rustup-managed toolchains may lack the components.
+if command -v rustup >/dev/null && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
 # geckodriver is not in Debian's archive; crates.io has it, built from source (a few minutes, once).
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 if ! command -v geckodriver >/dev/null && [ ! -x "$cargo_bin/geckodriver" ]; then

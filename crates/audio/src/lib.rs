@@ -15,7 +15,11 @@ use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 /// The rate Whisper and Silero VAD listen at.
 pub const TARGET_RATE: u32 = 16_000;
 /// Sample rates outside this range are refused as not audio we can trust.
-pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+pub const FILE_RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+/// Most channels a recording may have: one per participant of a consultation.
+pub const MAX_CHANNELS: usize = 8;
+/// Samples reserved up front at most, whatever a header claims: a header can lie.
+const MAX_RESERVED_SAMPLES: usize = 1 << 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,6 +31,8 @@ pub enum Error {
     Truncated { path: String, frames: usize },
     #[error("{0}: the WAV header claims 0 channels")]
     NoChannels(String),
+    #[error("{path} has {channels} channels; a consultation has one per participant, at most 8")]
+    TooManyChannels { path: String, channels: u16 },
     #[error("sample rate {0} Hz is outside the supported 4–384 kHz")]
     AbsurdRate(u32),
     #[error("{path}: {bits}-bit {format} samples are not supported (use 8/16/24/32-bit PCM or 32-bit float)")]
@@ -48,7 +54,7 @@ impl Recording {
     }
 }
 
-/// Reads a WAV file: 8/16/24/32-bit integer PCM or 32-bit float, any rate in [`RATE_RANGE`],
+/// Reads a WAV file: 8/16/24/32-bit integer PCM or 32-bit float, any rate in [`FILE_RATES`],
 /// any number of channels.
 pub fn read_wav(path: &Path) -> Result<Recording, Error> {
     let shown = path.display().to_string();
@@ -64,12 +70,15 @@ pub fn read_wav_from(reader: impl Read, name: &str) -> Result<Recording, Error> 
     if spec.channels == 0 {
         return Err(Error::NoChannels(name.into()));
     }
-    if !RATE_RANGE.contains(&spec.sample_rate) {
+    if spec.channels as usize > MAX_CHANNELS {
+        return Err(Error::TooManyChannels { path: name.into(), channels: spec.channels });
+    }
+    if !FILE_RATES.contains(&spec.sample_rate) {
         return Err(Error::AbsurdRate(spec.sample_rate));
     }
     let n_channels = spec.channels as usize;
     let expected = reader.len() as usize;
-    let mut interleaved: Vec<f32> = Vec::with_capacity(expected);
+    let mut interleaved: Vec<f32> = Vec::with_capacity(expected.min(MAX_RESERVED_SAMPLES));
     let truncated = |got: usize| Error::Truncated { path: name.into(), frames: got / n_channels };
     match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => {
@@ -114,7 +123,7 @@ pub struct Resampler {
 impl Resampler {
     /// Input chunk of 20 ms at the source rate: small enough for live latency, large enough for FFT efficiency.
     pub fn new(rate: u32) -> Result<Resampler, Error> {
-        if !RATE_RANGE.contains(&rate) {
+        if !FILE_RATES.contains(&rate) {
             return Err(Error::AbsurdRate(rate));
         }
         let inner = if rate == TARGET_RATE {
@@ -272,6 +281,37 @@ mod tests {
         let mut zero_channels = good.clone();
         zero_channels[22..24].copy_from_slice(&0u16.to_le_bytes());
         assert!(read_wav_from(&zero_channels[..], "x").is_err());
+    }
+
+    #[test]
+    fn a_header_that_lies_about_size_or_channels_costs_nothing() {
+        // Two channels make hound write the plain 44-byte header, whose fields are patched below.
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let good = wav_bytes(spec, |w| (0..800).for_each(|_| w.write_sample(0i16).unwrap()));
+        assert_eq!(&good[36..40], b"data");
+        // A data chunk of almost 4 GiB declared, 1600 bytes present: a clear error, no 16 GiB buffer.
+        let mut huge = good.clone();
+        huge[40..44].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        assert!(matches!(read_wav_from(&huge[..], "huge.wav").unwrap_err(), Error::Truncated { .. }));
+        // 65535 channels (with a block alignment to match) are refused before any is read.
+        let mut wide = good.clone();
+        wide[22..24].copy_from_slice(&65535u16.to_le_bytes());
+        wide[28..32].copy_from_slice(&(16000u32 * 65535 * 2).to_le_bytes());
+        wide[32..34].copy_from_slice(&(65535u16.wrapping_mul(2)).to_le_bytes());
+        let error = read_wav_from(&wide[..], "wide.wav").unwrap_err();
+        assert!(matches!(error, Error::TooManyChannels { channels: 65535, .. } | Error::NotWav { .. }), "{error}");
+        let mut nine = good.clone();
+        nine[22..24].copy_from_slice(&9u16.to_le_bytes());
+        nine[28..32].copy_from_slice(&(16000u32 * 9 * 2).to_le_bytes());
+        nine[32..34].copy_from_slice(&18u16.to_le_bytes());
+        nine[40..44].copy_from_slice(&(177u32 * 18).to_le_bytes());
+        let error = read_wav_from(&nine[..], "nine.wav").unwrap_err();
+        assert!(matches!(error, Error::TooManyChannels { channels: 9, .. }), "{error}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes as f64 / records as f64
     );
 
-    let key = AuditKey::load(&bulk.path().join("audit.key"))?;
+    let key = AuditKey::load(&AuditConfig::default().key_path(bulk.path())?)?;
     let started = Instant::now();
     let verification = audit::verify(&log_dir, &key, &VerifyOptions::default())?;
     let elapsed = started.elapsed();
@@ -83,7 +83,7 @@ fn write(data_dir: &Path, count: u64, fsync: bool) -> Result<Duration, Box<dyn s
             delete_by: None,
         };
         let event = match number % 10 {
-            0 => Event::ConsultationStarted { consultation, doctor: doctor.clone() },
+            0 => Event::ConsultationStarted { consultation, doctor: doctor.clone(), ingest_key: None },
             1 => Event::AudioReceived { consultation, duration_ms: 600_000 },
             2 => Event::TranscriptProduced {
                 consultation,

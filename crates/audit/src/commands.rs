@@ -16,7 +16,7 @@ pub struct CommandOutput {
 
 /// The audit key must already exist: a fresh key could verify nothing.
 fn existing_key(config: &AuditConfig, data_dir: &Path) -> Result<AuditKey> {
-    AuditKey::load(&config.key_path(data_dir))
+    AuditKey::load(&config.key_path(data_dir)?)
 }
 
 fn parse_time(text: Option<&str>) -> Result<Option<Timestamp>> {

@@ -15,7 +15,8 @@ const MAX_LEGAL_BASIS_CHARS: usize = 300;
 pub struct AuditConfig {
     /// Directory of the log segments; default `<data-dir>/audit`.
     pub dir: Option<PathBuf>,
-    /// The HMAC key file; default `<data-dir>/audit.key`. Better on other storage than the log.
+    /// The HMAC key file; default `<data-dir>.audit-key`, beside the data directory and not in
+    /// it, so that whoever can write the log cannot also re-sign it. Better on other storage.
     pub key_file: Option<PathBuf>,
     /// Start a new segment file when the current one would grow past this.
     pub max_file_bytes: u64,
@@ -46,8 +47,24 @@ impl AuditConfig {
         self.dir.clone().unwrap_or_else(|| data_dir.join("audit"))
     }
 
-    pub fn key_path(&self, data_dir: &Path) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| data_dir.join("audit.key"))
+    /// The audit key's file. Refuses to guess when the key still sits where it used to be by
+    /// default (`<data-dir>/audit.key`): a new key there would fork the log, so the user moves it.
+    pub fn key_path(&self, data_dir: &Path) -> Result<PathBuf> {
+        if let Some(path) = &self.key_file {
+            return Ok(path.clone());
+        }
+        let path = data_dir.with_extension("audit-key");
+        let old = data_dir.join("audit.key");
+        if old.exists() && !path.exists() {
+            return Err(AuditError::Config(format!(
+                "the audit key is still inside the data directory ({}), where whoever can write the log could also re-sign it; \
+                 move it out with `mv {} {}` (or set [audit] key_file to its path)",
+                old.display(),
+                old.display(),
+                path.display()
+            )));
+        }
+        Ok(path)
     }
 
     /// Rejects settings the log cannot work with, saying which key to fix.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 /// Everything that can go wrong while writing, reading or verifying the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("invalid identifier ({length} bytes): {reason}")]
-    InvalidId { length: usize, reason: &'static str },
+    #[error(transparent)]
+    InvalidId(#[from] ids::InvalidId),
 
     #[error("invalid time {0:?}: use RFC 3339 in UTC (2026-11-23T10:00:00Z) or a date (2026-11-23)")]
     InvalidTime(String),
@@ -13,14 +13,8 @@ pub enum AuditError {
     #[error("{action} {path}: {source}")]
     Io { action: &'static str, path: PathBuf, source: io::Error },
 
-    #[error(
-        "audit key {path} is readable by group or others (mode {mode:o}); \
-         run `chmod 600 {path}` and keep it away from the data keys"
-    )]
-    KeyPermissions { path: PathBuf, mode: u32 },
-
-    #[error("audit key {path} is not 64 hex digits; restore it from your backup (a new key cannot verify the old log)")]
-    KeyMalformed { path: PathBuf },
+    #[error("audit key {}: {problem}; restore it from your backup if it was damaged (a new key cannot verify the old log)", path.display())]
+    KeyUnusable { path: PathBuf, problem: String },
 
     #[error(
         "audit key {path} does not exist; restore it from your backup (verification needs the key that wrote the log)"

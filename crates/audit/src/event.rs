@@ -13,12 +13,25 @@ pub enum Event {
     ConsultationStarted {
         consultation: Id,
         doctor: Id,
+        /// The ingest key the video platform connected with; absent when the doctor's own
+        /// browser (the review session) opened the consultation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ingest_key: Option<Id>,
+    },
+    /// The client that opened a consultation reconnected to it (same key or session, and the
+    /// consultation's resume token).
+    ConsultationResumed {
+        consultation: Id,
+        doctor: Id,
     },
     /// Capture was refused, so no audio was processed.
     ConsultationRefused {
         consultation: Id,
         doctor: Id,
         reason: RefusalReason,
+        /// The ingest key the refused client connected with, if it used one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ingest_key: Option<Id>,
     },
     /// Call audio was received and processed in memory only; just its length is recorded.
     AudioReceived {
@@ -62,6 +75,11 @@ pub enum Event {
         delete_by: Timestamp,
         policy: Id,
     },
+    /// A consultation's transcript or draft, whose records precede this one, could not be
+    /// written to the vault: it exists nowhere on disk.
+    StorageFailed {
+        consultation: Id,
+    },
     /// One artefact was deleted under retention policy `policy`.
     ArtefactDeleted {
         consultation: Id,
@@ -103,6 +121,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         doctor: Option<Id>,
     },
+    /// A connection to the ingest endpoint was refused before any audio was taken.
+    /// `suppressed` counts the refusals since the last one recorded, which were not written one
+    /// by one so that a flood cannot fill the log.
+    IngestRefused {
+        reason: IngestRefusal,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<Id>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        suppressed: u64,
+    },
+    /// An ingest key for a server-to-server client (the video platform) was created; only
+    /// its hash is kept.
+    IngestKeyCreated {
+        key: Id,
+    },
+    IngestKeyRevoked {
+        key: Id,
+    },
     /// On opening, the log found an unfinished last line (a crash mid-write) and cut it off.
     /// Such a line was never fsynced, so the action it described was never acknowledged.
     LogRecovered {
@@ -122,11 +158,32 @@ pub struct DraftUse {
     pub delete_by: Option<Timestamp>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     ConsentMissing,
     ConsentWithdrawn,
+    /// Someone other than the client that opened the consultation tried to resume it.
+    NotOwner,
+    /// The id is already running, finished or kept in the vault.
+    AlreadyExists,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestRefusal {
+    /// No `Authorization: Bearer` key and no review session.
+    MissingKey,
+    /// A key that is not (or no longer) an ingest key.
+    UnknownKey,
+    /// A browser request from another origin than the review app's.
+    ForeignOrigin,
+    /// The server holds its maximum of connections.
+    TooManyConnections,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +260,12 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::ConsultationStarted { .. } => "consultation_started",
+            Event::ConsultationResumed { .. } => "consultation_resumed",
             Event::ConsultationRefused { .. } => "consultation_refused",
+            Event::StorageFailed { .. } => "storage_failed",
+            Event::IngestRefused { .. } => "ingest_refused",
+            Event::IngestKeyCreated { .. } => "ingest_key_created",
+            Event::IngestKeyRevoked { .. } => "ingest_key_revoked",
             Event::AudioReceived { .. } => "audio_received",
             Event::AudioStored { .. } => "audio_stored",
             Event::TranscriptProduced { .. } => "transcript_produced",
@@ -245,7 +307,9 @@ impl Event {
         }
         match self {
             Event::ConsultationStarted { consultation, .. }
+            | Event::ConsultationResumed { consultation, .. }
             | Event::ConsultationRefused { consultation, .. }
+            | Event::StorageFailed { consultation }
             | Event::AudioReceived { consultation, .. }
             | Event::AudioStored { consultation, .. }
             | Event::RetentionChanged { consultation, .. }
@@ -264,11 +328,12 @@ impl Event {
         }
         match self {
             Event::ConsultationStarted { doctor, .. }
+            | Event::ConsultationResumed { doctor, .. }
             | Event::ConsultationRefused { doctor, .. }
             | Event::LiveTranscriptViewed { doctor, .. }
             | Event::LoginSucceeded { doctor } => Actor::Doctor(doctor.clone()),
             Event::ResearchExportMade { researcher, .. } => Actor::Researcher(researcher.clone()),
-            Event::LoginFailed { .. } => Actor::Anonymous,
+            Event::LoginFailed { .. } | Event::IngestRefused { .. } => Actor::Anonymous,
             _ => Actor::System,
         }
     }
@@ -328,6 +393,9 @@ impl Event {
             Event::KeyRotated { .. }
             | Event::LoginSucceeded { .. }
             | Event::LoginFailed { .. }
+            | Event::IngestRefused { .. }
+            | Event::IngestKeyCreated { .. }
+            | Event::IngestKeyRevoked { .. }
             | Event::LogRecovered { .. } => Purpose::Security,
             Event::ResearchExportMade { .. } => Purpose::Research,
             _ => Purpose::Care,
@@ -337,9 +405,11 @@ impl Event {
     pub fn categories(&self) -> Vec<DataCategory> {
         use DataCategory::*;
         match self {
-            Event::ConsultationStarted { .. } | Event::ConsultationRefused { .. } => {
-                vec![ConsultationMetadata]
-            }
+            Event::ConsultationStarted { .. }
+            | Event::ConsultationResumed { .. }
+            | Event::ConsultationRefused { .. }
+            | Event::IngestRefused { .. } => vec![ConsultationMetadata],
+            Event::StorageFailed { .. } => vec![Transcript, NoteDraft],
             Event::AudioReceived { .. } | Event::AudioStored { .. } => vec![Audio],
             Event::TranscriptProduced { .. } | Event::LiveTranscriptViewed { .. } => vec![Transcript],
             Event::ArtefactDeleted { .. } | Event::KeyShredded { .. } | Event::RetentionChanged { .. } => {
@@ -347,7 +417,11 @@ impl Event {
             }
             Event::ResearchExportMade { .. } => vec![ResearchExtract],
             Event::LoginSucceeded { .. } | Event::LoginFailed { .. } => vec![UserIdentity],
-            Event::KeyRotated { .. } | Event::RetentionSweepRan { .. } | Event::LogRecovered { .. } => Vec::new(),
+            Event::KeyRotated { .. }
+            | Event::RetentionSweepRan { .. }
+            | Event::LogRecovered { .. }
+            | Event::IngestKeyCreated { .. }
+            | Event::IngestKeyRevoked { .. } => Vec::new(),
             _ => vec![NoteDraft],
         }
     }

@@ -1,14 +1,11 @@
 //! The audit key: a 256-bit HMAC key in its own file, apart from the vault's data keys.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use hmac::{Hmac, KeyInit, Mac};
+use secrets::{Text, Zeroizing};
 use sha2::Sha256;
-use zeroize::Zeroizing;
 
 use crate::{AuditError, Result};
 
@@ -26,64 +23,23 @@ impl fmt::Debug for AuditKey {
 impl AuditKey {
     /// Loads the key at `path`, creating it (mode 0600) when it does not exist yet.
     pub fn load_or_create(path: &Path) -> Result<AuditKey> {
-        match AuditKey::load(path) {
-            Err(AuditError::KeyMissing { .. }) => AuditKey::create(path),
-            loaded => loaded,
-        }
+        secrets::load_or_create(path, Text::Hex).map(|bytes| AuditKey { bytes }).map_err(|e| unusable(path, e))
     }
 
     /// Loads an existing key; refuses one that group or others can read.
     pub fn load(path: &Path) -> Result<AuditKey> {
-        let metadata = match fs::metadata(path) {
-            Err(error) if error.kind() == ErrorKind::NotFound => {
-                return Err(AuditError::KeyMissing { path: path.into() });
-            }
-            other => other.map_err(AuditError::io("reading audit key", path))?,
-        };
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(AuditError::KeyPermissions { path: path.into(), mode });
-        }
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(AuditError::io("reading audit key", path))?);
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        if !decode_hex(text.trim(), &mut *bytes) {
-            return Err(AuditError::KeyMalformed { path: path.into() });
-        }
-        Ok(AuditKey { bytes })
-    }
-
-    fn create(path: &Path) -> Result<AuditKey> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut *bytes).map_err(|error| AuditError::Io {
-            action: "drawing random bytes for audit key",
-            path: path.into(),
-            source: std::io::Error::other(error.to_string()),
-        })?;
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(AuditError::io("creating directory for audit key", parent))?;
-        }
-        let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-            // Another process created it between our look and now: use theirs.
-            Err(error) if error.kind() == ErrorKind::AlreadyExists => return AuditKey::load(path),
-            other => other.map_err(AuditError::io("creating audit key", path))?,
-        };
-        let text = Zeroizing::new(format!("{}\n", to_hex(&*bytes)));
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(AuditError::io("writing audit key", path))?;
-        Ok(AuditKey { bytes })
+        secrets::read(path, Text::Hex).map(|bytes| AuditKey { bytes }).map_err(|e| unusable(path, e))
     }
 
     /// HMAC-SHA-256 over `domain` then `message`, hex. The domain keeps a record's tag from
     /// ever being accepted as a checkpoint's, and vice versa.
     pub(crate) fn sign(&self, domain: &[u8], message: &[u8]) -> String {
-        to_hex(&self.mac(domain, message).finalize().into_bytes())
+        secrets::hex(&self.mac(domain, message).finalize().into_bytes())
     }
 
     /// Constant-time check of a hex tag made by [`AuditKey::sign`].
     pub(crate) fn verify(&self, domain: &[u8], message: &[u8], tag_hex: &str) -> bool {
-        let mut tag = [0u8; 32];
-        decode_hex(tag_hex, &mut tag) && self.mac(domain, message).verify_slice(&tag).is_ok()
+        secrets::unhex::<32>(tag_hex).is_some_and(|tag| self.mac(domain, message).verify_slice(&tag).is_ok())
     }
 
     fn mac(&self, domain: &[u8], message: &[u8]) -> Hmac<Sha256> {
@@ -94,39 +50,18 @@ impl AuditKey {
     }
 }
 
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+fn unusable(path: &Path, error: secrets::Error) -> AuditError {
+    match error {
+        secrets::Error::Missing { .. } => AuditError::KeyMissing { path: path.into() },
+        other => AuditError::KeyUnusable { path: path.into(), problem: other.to_string() },
     }
-    text
-}
-
-/// Fills `out` from exactly `2 * out.len()` lowercase hex digits.
-fn decode_hex(text: &str, out: &mut [u8]) -> bool {
-    fn digit(byte: u8) -> Option<u8> {
-        match byte {
-            b'0'..=b'9' => Some(byte - b'0'),
-            b'a'..=b'f' => Some(byte - b'a' + 10),
-            _ => None,
-        }
-    }
-    if text.len() != out.len() * 2 {
-        return false;
-    }
-    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        match (digit(pair[0]), digit(pair[1])) {
-            (Some(high), Some(low)) => *slot = high << 4 | low,
-            _ => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -148,7 +83,9 @@ mod tests {
         let path = dir.path().join("audit.key");
         AuditKey::load_or_create(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyPermissions { .. })));
+        assert!(
+            matches!(AuditKey::load(&path), Err(AuditError::KeyUnusable { ref problem, .. }) if problem.contains("chmod 600"))
+        );
     }
 
     #[test]
@@ -158,6 +95,8 @@ mod tests {
         assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyMissing { .. })));
         fs::write(&path, "not hex").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(AuditKey::load(&path), Err(AuditError::KeyMalformed { .. })));
+        assert!(
+            matches!(AuditKey::load(&path), Err(AuditError::KeyUnusable { ref problem, .. }) if problem.contains("hex"))
+        );
     }
 }

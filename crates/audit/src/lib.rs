@@ -14,7 +14,6 @@
 mod config;
 mod error;
 mod event;
-mod id;
 mod key;
 mod layer;
 mod log;
@@ -28,8 +27,8 @@ pub mod report;
 
 pub use config::{AuditConfig, LegalBasis, ProcessingRecord};
 pub use error::{AuditError, Result};
-pub use event::{Actor, DataCategory, DraftUse, Event, LoginFailure, Purpose, RefusalReason};
-pub use id::{Id, MAX_ID_LEN};
+pub use event::{Actor, DataCategory, DraftUse, Event, IngestRefusal, LoginFailure, Purpose, RefusalReason};
+pub use ids::{ConsultationId, Id, InvalidId, MAX_ID_LEN};
 pub use key::AuditKey;
 pub use layer::{AUDIT_TARGET, AuditLayer, emit};
 pub use log::AuditLog;

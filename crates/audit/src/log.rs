@@ -55,7 +55,16 @@ struct Tail {
     count: u64,
     head: String,
     day: Option<String>,
-    /// Bytes of an unfinished last line that were cut off.
+    /// An unfinished last line of the newest segment (a crash mid-write), cut off only once the
+    /// log has been found to agree with its head.
+    unfinished: Option<Unfinished>,
+}
+
+struct Unfinished {
+    path: PathBuf,
+    /// Where the last complete line ends.
+    keep: u64,
+    /// Bytes of the unfinished line.
     dropped: u64,
 }
 
@@ -72,7 +81,7 @@ impl Drop for Locked {
 impl AuditLog {
     /// Opens (or starts) the log configured for `data_dir`, creating the audit key on first use.
     pub fn open(config: &AuditConfig, data_dir: &Path) -> Result<AuditLog> {
-        let key = AuditKey::load_or_create(&config.key_path(data_dir))?;
+        let key = AuditKey::load_or_create(&config.key_path(data_dir)?)?;
         AuditLog::open_dir(&config.log_dir(data_dir), key, config)
     }
 
@@ -241,18 +250,31 @@ fn lock_log(lock: &Arc<File>, dir: &Path) -> Result<Locked> {
 }
 
 /// Finds where the next record goes: after the last record of the newest segment (cutting off
-/// an unfinished line, whose length is returned), provided the log agrees with its head.
+/// an unfinished line, whose length is returned), provided the log agrees with its head. The
+/// check comes before the cut: a log that is refused is left exactly as it was found, evidence
+/// and all.
 fn locate_tip(dir: &Path, key: &AuditKey) -> Result<(Tip, u64)> {
     let segments = list_segments(dir)?;
     let tail = read_tail(dir, &segments)?;
     check_head_agrees(dir, key, &tail)?;
+    let dropped = match &tail.unfinished {
+        Some(unfinished) => {
+            OpenOptions::new()
+                .write(true)
+                .open(&unfinished.path)
+                .and_then(|file| file.set_len(unfinished.keep).and_then(|()| file.sync_all()))
+                .map_err(AuditError::io("repairing audit log tail", &unfinished.path))?;
+            unfinished.dropped
+        }
+        None => 0,
+    };
     let (segment, file) = match segments.last() {
         Some(last) => (last.index, open_for_append(&last.path)?),
         None => (1, create_segment(dir, 1)?),
     };
     let file_len = file.metadata().map_err(AuditError::io("reading audit log", dir))?.len();
     let tip = Tip { segment, file, file_len, file_day: tail.day, count: tail.count, head: tail.head };
-    Ok((tip, tail.dropped))
+    Ok((tip, dropped))
 }
 
 fn open_for_append(path: &Path) -> Result<File> {
@@ -272,14 +294,13 @@ fn create_segment(dir: &Path, index: u32) -> Result<File> {
     Ok(file)
 }
 
-/// Finds the last record, cutting off an unfinished last line of the newest segment.
+/// Finds the last record, and an unfinished last line of the newest segment after it.
 fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
-    let mut dropped = 0;
+    let mut unfinished = None;
     for (position, segment) in segments.iter().enumerate().rev() {
         let newest = position + 1 == segments.len();
         let mut file = OpenOptions::new()
             .read(true)
-            .write(newest)
             .open(&segment.path)
             .map_err(AuditError::io("opening audit log", &segment.path))?;
         let len = file.metadata().map_err(AuditError::io("reading audit log", &segment.path))?.len();
@@ -294,10 +315,11 @@ fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
             if !newest || (complete_len == 0 && start > 0) {
                 return Err(damaged(dir, format!("{} ends in an unfinished record", segment.name())));
             }
-            dropped = (window.len() - complete_len) as u64;
-            file.set_len(start + complete_len as u64)
-                .and_then(|()| file.sync_all())
-                .map_err(AuditError::io("repairing audit log tail", &segment.path))?;
+            unfinished = Some(Unfinished {
+                path: segment.path.clone(),
+                keep: start + complete_len as u64,
+                dropped: (window.len() - complete_len) as u64,
+            });
             window.truncate(complete_len);
         }
         let Some(last_line) = window.strip_suffix(b"\n").map(|body| match body.iter().rposition(|&b| b == b'\n') {
@@ -308,9 +330,9 @@ fn read_tail(dir: &Path, segments: &[Segment]) -> Result<Tail> {
         };
         let record: Record = serde_json::from_slice(last_line)
             .map_err(|error| damaged(dir, format!("the last record of {} cannot be read ({error})", segment.name())))?;
-        return Ok(Tail { count: record.seq, head: line_hash(last_line), day: Some(record.time.day()), dropped });
+        return Ok(Tail { count: record.seq, head: line_hash(last_line), day: Some(record.time.day()), unfinished });
     }
-    Ok(Tail { count: 0, head: GENESIS_HASH.to_owned(), day: None, dropped })
+    Ok(Tail { count: 0, head: GENESIS_HASH.to_owned(), day: None, unfinished })
 }
 
 /// Refuses to continue a log whose end does not match its signed head, so that writing on
@@ -360,7 +382,7 @@ mod tests {
         let data_dir = tempfile::tempdir().unwrap();
         let config = AuditConfig::default();
         let dir = config.log_dir(data_dir.path());
-        let key = AuditKey::load_or_create(&config.key_path(data_dir.path())).unwrap();
+        let key = AuditKey::load_or_create(&config.key_path(data_dir.path()).unwrap()).unwrap();
         let mut log = AuditLog::open_with_clock(&dir, key, &config, simulated_clock).unwrap();
         let late_evening = Timestamp::parse("2026-11-23T23:59:59Z").unwrap();
         let next_morning = Timestamp::parse("2026-11-24T00:00:01Z").unwrap();
@@ -371,7 +393,7 @@ mod tests {
         let names: Vec<String> = list_segments(&dir).unwrap().iter().map(Segment::name).collect();
         assert_eq!(names, ["audit-000001.jsonl", "audit-000002.jsonl"]);
 
-        let key = AuditKey::load(&config.key_path(data_dir.path())).unwrap();
+        let key = AuditKey::load(&config.key_path(data_dir.path()).unwrap()).unwrap();
         let all = crate::verify(&dir, &key, &VerifyOptions::default()).unwrap();
         assert!(matches!(all, Verification::Intact { records: 3, checked: 3, .. }), "{all:?}");
         let from_the_24th = VerifyOptions { from: Some(Timestamp::parse("2026-11-24").unwrap()), checkpoint: None };

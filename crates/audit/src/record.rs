@@ -12,7 +12,6 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::key::to_hex;
 use crate::{Actor, AuditKey, DataCategory, Event, Purpose, Timestamp};
 
 /// `prev` of the very first record.
@@ -121,7 +120,7 @@ impl Record {
 
 /// SHA-256 of a record's line, hex: what the next record's `prev` must be.
 pub fn line_hash(line: &[u8]) -> String {
-    to_hex(&Sha256::digest(line))
+    secrets::hex(&Sha256::digest(line))
 }
 
 /// A signed statement "the log had `count` records and the last one hashed to `head`".

@@ -9,7 +9,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::{
-    Actor, AuditConfig, AuditError, Event, Id, LoginFailure, Purpose, Record, RefusalReason, Timestamp, Verification,
+    Actor, AuditConfig, AuditError, Event, Id, IngestRefusal, LoginFailure, Purpose, Record, RefusalReason, Timestamp,
+    Verification,
 };
 pub use render::ReportFormat;
 use render::{Block, Column, Row, Table};
@@ -130,8 +131,31 @@ fn deadline_text(delete_by: Option<Timestamp>) -> String {
 /// What happened, in Danish, for a person.
 fn describe(event: &Event) -> String {
     match event {
-        Event::ConsultationStarted { .. } => "Optagelse startet (samtykke givet)".into(),
-        Event::ConsultationRefused { reason, .. } => format!("Afvist: {}", refusal_text(*reason)),
+        Event::ConsultationStarted { ingest_key: Some(key), .. } => {
+            format!("Optagelse startet (samtykke givet) af videoplatformen med nøgle {key}")
+        }
+        Event::ConsultationStarted { ingest_key: None, .. } => {
+            "Optagelse startet (samtykke givet) fra lægens browser".into()
+        }
+        Event::ConsultationResumed { .. } => "Optagelse genoptaget efter afbrudt forbindelse".into(),
+        Event::StorageFailed { .. } => "Transskription og udkast kunne ikke gemmes (findes ikke på disk)".into(),
+        Event::IngestRefused { reason, key, suppressed } => format!(
+            "Forbindelse til optagelse afvist: {}{}{}",
+            ingest_refusal_text(*reason),
+            key.as_ref().map_or_else(String::new, |key| format!(" (nøgle {key})")),
+            if *suppressed > 0 {
+                format!("; {suppressed} lignende afvisninger før denne ikke skrevet enkeltvis")
+            } else {
+                String::new()
+            }
+        ),
+        Event::IngestKeyCreated { key } => format!("Optagenøgle {key} oprettet"),
+        Event::IngestKeyRevoked { key } => format!("Optagenøgle {key} tilbagekaldt"),
+        Event::ConsultationRefused { reason, ingest_key, .. } => format!(
+            "Afvist: {}{}",
+            refusal_text(*reason),
+            ingest_key.as_ref().map_or_else(String::new, |key| format!(" (nøgle {key})"))
+        ),
         Event::AudioReceived { duration_ms, .. } => {
             format!("Lyd modtaget, {} (kun i arbejdshukommelsen)", duration_text(Duration::from_millis(*duration_ms)))
         }
@@ -184,6 +208,17 @@ fn refusal_text(reason: RefusalReason) -> &'static str {
     match reason {
         RefusalReason::ConsentMissing => "samtykke mangler",
         RefusalReason::ConsentWithdrawn => "samtykke trukket tilbage",
+        RefusalReason::NotOwner => "forsøg på at overtage en andens optagelse",
+        RefusalReason::AlreadyExists => "konsultations-id findes allerede",
+    }
+}
+
+fn ingest_refusal_text(reason: IngestRefusal) -> &'static str {
+    match reason {
+        IngestRefusal::MissingKey => "ingen nøgle",
+        IngestRefusal::UnknownKey => "ukendt eller tilbagekaldt nøgle",
+        IngestRefusal::ForeignOrigin => "fremmed oprindelse (Origin)",
+        IngestRefusal::TooManyConnections => "for mange forbindelser",
     }
 }
 

@@ -15,7 +15,7 @@ fn a_hundred_thousand_records_are_written_and_verified() {
         let consultation = id(&format!("c{:06}", number / 10));
         let event = match number % 2 {
             0 => Event::AudioReceived { consultation, duration_ms: number },
-            _ => Event::ConsultationStarted { consultation, doctor: doctor.clone() },
+            _ => Event::ConsultationStarted { consultation, doctor: doctor.clone(), ingest_key: None },
         };
         writer.append(event).unwrap();
     }

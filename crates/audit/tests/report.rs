@@ -119,6 +119,7 @@ fn access_refusals_and_logins_are_listed_per_doctor() {
             consultation: id("c7"),
             doctor: id("doc2"),
             reason: RefusalReason::ConsentMissing,
+            ingest_key: None,
         })
         .unwrap();
         emit(&Event::DraftViewed(DraftUse {

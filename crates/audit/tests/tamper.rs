@@ -96,6 +96,22 @@ fn cutting_the_last_record_in_half_is_named_truncated() {
 }
 
 #[test]
+fn a_writer_refuses_a_cut_tail_without_touching_it() {
+    let log = TestLog::new();
+    drop(log.fill(1));
+    let mut lines = log.lines(1);
+    lines.truncate(6);
+    log.write_lines(1, &lines);
+    // Records 7 and 8 removed, and half a line left where they were: what a crash looks like.
+    let mut bytes = fs::read(log.segment(1)).unwrap();
+    bytes.extend_from_slice(br#"{"seq":7,"time":"2026-"#);
+    fs::write(log.segment(1), &bytes).unwrap();
+    let reopened = AuditLog::open(&log.config, log.data_dir.path());
+    assert!(matches!(reopened, Err(AuditError::LogDamaged { .. })), "{reopened:?}");
+    assert_eq!(fs::read(log.segment(1)).unwrap(), bytes, "the refused log was changed");
+}
+
+#[test]
 fn deleting_the_head_too_is_still_noticed() {
     let log = TestLog::new();
     drop(log.fill(1));

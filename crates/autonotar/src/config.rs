@@ -97,6 +97,10 @@ pub struct ServerConfig {
     pub keep_finished_seconds: u64,
     /// Spacing of interim recognition passes over ongoing speech; 0 commits only at pauses.
     pub interim_seconds: f64,
+    /// How long a new ingest connection may take to send its `start`.
+    pub start_timeout_seconds: u64,
+    /// How often `serve` runs the retention sweep; 0 leaves sweeping to `retention sweep` (cron).
+    pub sweep_interval_seconds: u64,
     /// The address doctors' browsers reach the service at; links from `autonotar link` start
     /// with it, and an `https://` address makes the review session cookie `Secure`. Default:
     /// `http://` (or with TLS `https://`) and `listen`.
@@ -123,6 +127,8 @@ impl Default for ServerConfig {
             idle_timeout_seconds: defaults.idle_timeout.as_secs(),
             keep_finished_seconds: defaults.keep_finished.as_secs(),
             interim_seconds: defaults.interim_every,
+            start_timeout_seconds: defaults.start_timeout.as_secs(),
+            sweep_interval_seconds: 15 * 60,
             public_url: None,
             tls_cert: None,
             tls_key: None,
@@ -153,17 +159,50 @@ impl ServerConfig {
         }
     }
 
+    /// Refuses values outside what the service can honour, naming the key and its range, so
+    /// that a typo fails at start and not as a crash during a call.
+    fn check(&self) -> anyhow::Result<()> {
+        const DAY: u64 = 86_400;
+        let whole = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+            anyhow::ensure!(
+                range.contains(&value),
+                "[server] {key} = {value} is outside {}..={}",
+                range.start(),
+                range.end()
+            );
+            Ok(())
+        };
+        let seconds = |key: &str, value: f64, range: std::ops::RangeInclusive<f64>| {
+            anyhow::ensure!(range.contains(&value), "[server] {key} = {value} is outside {range:?}");
+            Ok(())
+        };
+        whole("max_sessions", self.max_sessions as u64, 1..=1024)?;
+        whole("max_frame_bytes", self.max_frame_bytes as u64, 1024..=16 << 20)?;
+        seconds("max_buffered_seconds", self.max_buffered_seconds, 1.0..=3600.0)?;
+        whole("idle_timeout_seconds", self.idle_timeout_seconds, 1..=DAY)?;
+        whole("keep_finished_seconds", self.keep_finished_seconds, 0..=DAY)?;
+        seconds("interim_seconds", self.interim_seconds, 0.0..=60.0)?;
+        whole("start_timeout_seconds", self.start_timeout_seconds, 1..=600)?;
+        whole("sweep_interval_seconds", self.sweep_interval_seconds, 0..=DAY)
+    }
+
     pub fn settings(&self, models_dir: &Path, language: &str) -> server::Settings {
         server::Settings {
             models_dir: models_dir.to_path_buf(),
             language: language.to_string(),
-            max_sessions: self.max_sessions.max(1),
-            max_frame_bytes: self.max_frame_bytes.max(1024),
-            max_buffered_seconds: self.max_buffered_seconds.max(1.0),
-            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            max_sessions: self.max_sessions,
+            max_frame_bytes: self.max_frame_bytes,
+            max_buffered_seconds: self.max_buffered_seconds,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
             keep_finished: std::time::Duration::from_secs(self.keep_finished_seconds),
-            interim_every: self.interim_seconds.max(0.0),
+            interim_every: self.interim_seconds,
+            start_timeout: std::time::Duration::from_secs(self.start_timeout_seconds),
         }
+    }
+
+    /// `None` when `serve` leaves sweeping to cron.
+    pub fn sweep_interval(&self) -> Option<std::time::Duration> {
+        (self.sweep_interval_seconds > 0).then(|| std::time::Duration::from_secs(self.sweep_interval_seconds))
     }
 }
 
@@ -177,7 +216,10 @@ impl Config {
         };
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))?;
+        config.server.check().with_context(|| format!("config file {} is not valid", path.display()))?;
+        Ok(config)
     }
 }
 

@@ -18,15 +18,13 @@ pub fn run(command: KeysCommand, config: &Config, paths: &Paths) -> anyhow::Resu
     match command {
         KeysCommand::Init => println!("{}", vault::keys::init(&paths.key_file)?),
         KeysCommand::Rotate => {
+            // Opened first: a rotation the log cannot record is not started.
+            let mut log = paths.open_audit(config)?;
             let rotation = vault::keys::rotate_key_file(&paths.key_file, &paths.data_dir)?;
-            let key = audit::Id::new(format!("kek-{}", hex(&rotation.new_fingerprint)))?;
-            paths.open_audit(config)?.append(audit::Event::KeyRotated { key, rewrapped: rotation.resealed as u64 })?;
+            let key = audit::Id::new(format!("kek-{}", secrets::hex(&rotation.new_fingerprint)))?;
+            log.append(audit::Event::KeyRotated { key, rewrapped: rotation.resealed as u64 })?;
             println!("{rotation}");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

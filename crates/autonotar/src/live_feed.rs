@@ -7,39 +7,34 @@ use review::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 use server::Service;
 use server::protocol::{Event, Piece};
 use server::session::{Phase, Session};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 pub struct ServiceFeed {
     service: Arc<Service>,
     /// Bumped when a consultation opens, stops, finishes or is forgotten.
     phases: watch::Sender<u64>,
-    opened: Arc<Notify>,
 }
 
 impl ServiceFeed {
-    /// Starts watching `service`; call [`ServiceFeed::opened`] whenever it opens a consultation.
+    /// Starts watching `service`.
     pub fn start(service: Arc<Service>) -> Arc<ServiceFeed> {
-        let feed = Arc::new(ServiceFeed { service, phases: watch::channel(0).0, opened: Arc::new(Notify::new()) });
-        tokio::spawn(track_phases(feed.service.clone(), feed.phases.clone(), feed.opened.clone()));
+        let feed = Arc::new(ServiceFeed { service, phases: watch::channel(0).0 });
+        tokio::spawn(track_phases(feed.service.clone(), feed.phases.clone()));
         feed
-    }
-
-    /// Tells the feed a consultation was opened (the service's observer hears of each).
-    pub fn opened(&self) {
-        self.opened.notify_one();
     }
 }
 
 /// Keeps `phases` bumped as consultations change phase. The service announces new consultations
-/// through its observer (`opened`); every other change shows on the session's own version,
-/// which also moves with each audio frame, so the phases are compared before anyone is told.
-async fn track_phases(service: Arc<Service>, phases: watch::Sender<u64>, opened: Arc<Notify>) {
+/// on `openings`; every other change shows on the session's own version, which also moves with
+/// each audio frame, so the phases are compared before anyone is told.
+async fn track_phases(service: Arc<Service>, phases: watch::Sender<u64>) {
+    let mut opened = service.openings();
     let mut last = Vec::new();
     loop {
         // Subscribed before looking, so no change between the look and the wait is missed.
         let sessions = service.consultations();
         let mut versions: Vec<_> = sessions.iter().map(|s| s.subscribe()).collect();
-        let mut now: Vec<(String, Phase)> = sessions.iter().map(|s| (s.consultation.clone(), s.phase())).collect();
+        let mut now: Vec<(String, Phase)> = sessions.iter().map(|s| (s.consultation.to_string(), s.phase())).collect();
         // Holding the sessions would keep a forgotten one's transcript in memory.
         drop(sessions);
         now.sort_by(|a, b| a.0.cmp(&b.0));
@@ -48,12 +43,14 @@ async fn track_phases(service: Arc<Service>, phases: watch::Sender<u64>, opened:
             last = now;
         }
         if versions.is_empty() {
-            opened.notified().await;
+            if opened.changed().await.is_err() {
+                return;
+            }
             continue;
         }
         // A forgotten session's version ends, which wakes this too.
         tokio::select! {
-            _ = opened.notified() => {}
+            changed = opened.changed() => if changed.is_err() { return },
             _ = futures_util::future::select_all(versions.iter_mut().map(|v| Box::pin(v.changed()))) => {}
         }
     }
@@ -61,7 +58,7 @@ async fn track_phases(service: Arc<Service>, phases: watch::Sender<u64>, opened:
 
 /// Whether `session` is `doctor`'s: the doctor id of the call's `start` message.
 fn belongs_to(session: &Session, doctor: &audit::Id) -> bool {
-    session.doctor == doctor.as_str()
+    &session.doctor == doctor
 }
 
 impl LiveFeed for ServiceFeed {
@@ -70,15 +67,13 @@ impl LiveFeed for ServiceFeed {
             .consultations()
             .into_iter()
             .filter(|session| belongs_to(session, doctor))
-            .filter_map(|session| {
+            .map(|session| {
                 let phase = match session.phase() {
                     Phase::Recording => LivePhase::Recording,
                     Phase::Finishing => LivePhase::Transcribing,
                     Phase::Finished => LivePhase::Finished,
                 };
-                // An id the review app cannot put in an address is not listed.
-                let id = audit::Id::new(session.consultation.as_str()).ok()?;
-                Some(LiveConsultation { id, opened: session.opened, phase })
+                LiveConsultation { id: session.consultation.as_id().clone(), opened: session.opened, phase }
             })
             .collect()
     }

@@ -7,6 +7,7 @@ mod audit_cmd;
 mod config;
 mod draft_cmd;
 mod eval_cmd;
+mod ingest_key_cmd;
 mod keys_cmd;
 mod link_cmd;
 mod listen;
@@ -62,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
     },
+    /// Create, list or revoke the keys the video platform connects to ingest with.
+    IngestKey {
+        #[command(subcommand)]
+        command: ingest_key_cmd::IngestKeyCommand,
+    },
     /// Print a signed, single-use link into the review app for a doctor (for the practice system).
     Link(link_cmd::LinkArgs),
     /// Verify the audit log, export a checkpoint, or write the DPO's report.
@@ -110,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve_cmd::run(args, &config, &paths),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
+        Command::IngestKey { command } => ingest_key_cmd::run(command, &config, &paths),
         Command::Audit { command } => audit_cmd::run(command, &config, &paths),
         Command::Link(args) => link_cmd::run(args, &config, &paths),
         Command::Retention { command } => retention_cmd::run(command, &config, &paths),

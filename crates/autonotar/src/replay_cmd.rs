@@ -36,13 +36,23 @@ pub struct ReplayArgs {
     /// Seconds to wait for the draft after stop.
     #[arg(long, default_value_t = 120)]
     pub draft_timeout: u64,
+    /// The ingest key (`autonotar ingest-key create NAME` prints one). Prefer the environment
+    /// variable: a command line is visible to other users of the machine.
+    #[arg(long, env = "AUTONOTAR_INGEST_KEY", hide_env_values = true)]
+    pub key: Option<String>,
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let Some(key) = args.key else {
+        anyhow::bail!(
+            "no ingest key: set AUTONOTAR_INGEST_KEY (or pass --key) to a key from `autonotar ingest-key create NAME`"
+        );
+    };
     let recording = audio::read_wav(&args.input)?;
     let stem = args.input.file_stem().map_or("recording".into(), |s| s.to_string_lossy().into_owned());
     let replay = server::client::Replay {
         url: ingest_url(&args.server),
+        key: key.into(),
         consultation: args.consultation.unwrap_or_else(|| format!("replay-{stem}-{}", std::process::id())),
         doctor: args.doctor,
         speed: args.speed.max(0.0),

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
-use vault::retention::{Deleted, SweepReport};
 
 use crate::config::{Config, Paths};
 
@@ -12,7 +11,7 @@ use crate::config::{Config, Paths};
 pub enum RetentionCommand {
     /// List each consultation's artefacts and when each will be deleted.
     Status(Clock),
-    /// Crypto-shred everything that is due (for cron; `serve` also sweeps in the background).
+    /// Crypto-shred everything that is due (for cron; `serve` also sweeps every [server] sweep_interval).
     Sweep(Clock),
 }
 
@@ -39,12 +38,9 @@ pub fn run(command: RetentionCommand, config: &Config, paths: &Paths) -> anyhow:
             println!("{}", vault::retention::status(&vault, &config.retention, clock.now()?)?)
         }
         RetentionCommand::Sweep(clock) => {
-            let report = vault::retention::sweep(&vault, &config.retention, clock.now()?)?;
-            // Deletions are recorded even when printing fails: the log is the DPO's evidence.
-            let mut log = paths.open_audit(config)?;
-            for event in sweep_events(&report)? {
-                log.append(event)?;
-            }
+            // The log opens first: a sweep that cannot record its deletions deletes nothing.
+            let audit = std::sync::Arc::new(std::sync::Mutex::new(paths.open_audit(config)?));
+            let report = storage::retention::sweep(&vault, &audit, &config.retention, clock.now()?)?;
             println!("{report}");
             if !report.problems.is_empty() {
                 return Ok(ExitCode::FAILURE);
@@ -52,37 +48,4 @@ pub fn run(command: RetentionCommand, config: &Config, paths: &Paths) -> anyhow:
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The audit record of a sweep: one event per deletion, then the sweep itself. Artefact ids are
-/// `<consultation>.<kind>`, as the producers of those artefacts name them.
-fn sweep_events(report: &SweepReport) -> anyhow::Result<Vec<audit::Event>> {
-    let mut events = Vec::new();
-    let (mut deleted, mut shredded) = (0, 0);
-    for deletion in &report.deletions {
-        let consultation = audit::Id::new(deletion.consultation.as_str())?;
-        let policy = audit::Id::new(format!("{}.{}", deletion.class, deletion.rule))?;
-        events.push(match &deletion.deleted {
-            Deleted::Artefact(kind) => {
-                deleted += 1;
-                audit::Event::ArtefactDeleted {
-                    artefact: audit::Id::new(format!("{consultation}.{kind}"))?,
-                    consultation,
-                    policy,
-                }
-            }
-            Deleted::Record => {
-                shredded += 1;
-                audit::Event::KeyShredded {
-                    key: audit::Id::new(format!("{consultation}.keyring"))?,
-                    artefacts: Vec::new(),
-                    consultation,
-                    policy,
-                }
-            }
-        });
-    }
-    let examined = report.deletions.len() as u64 + report.problems.len() as u64;
-    events.push(audit::Event::RetentionSweepRan { examined, deleted, shredded });
-    Ok(events)
 }

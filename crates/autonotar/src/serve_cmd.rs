@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
@@ -36,6 +37,12 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     }
     let vault = paths.open_vault()?;
     let audit = Arc::new(Mutex::new(paths.open_audit(config)?));
+    let keys = server::IngestKeys::in_data_dir(&paths.data_dir);
+    if keys.list()?.is_empty() {
+        eprintln!(
+            "note: no ingest keys yet; the video platform (or `autonotar replay`) needs one: autonotar ingest-key create NAME"
+        );
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let public_url = config.server.public_url()?;
     let tls_files = config.server.tls()?;
@@ -48,10 +55,12 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
-        let store = Store { vault: vault.clone(), audit: audit.clone(), policy: config.retention };
-        let service = server::Service::new(settings, recognizer, Some(drafter(paths, store)));
+        let keeper = Arc::new(storage::Keeper::new(vault.clone(), audit.clone(), config.retention));
+        let service = server::Service::new(settings, recognizer, drafter(paths), keeper);
         let feed = ServiceFeed::start(service.clone());
-        service.observe(observer(audit.clone(), feed.clone()));
+        if let Some(every) = config.server.sweep_interval() {
+            tokio::spawn(sweep_every(every, vault.clone(), audit.clone(), config.retention));
+        }
         // Scripts and tests read this line to find the port.
         let ws = if tls.is_some() { "wss" } else { "ws" };
         eprintln!("autonotar serve: listening on {bound} (WebSocket {ws}://{bound}/v1/ingest)");
@@ -62,75 +71,70 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
             review::ReviewConfig { public_url, retention: config.retention, ..review::ReviewConfig::default() },
         )
         .with_live(feed);
-        let app = server::router(service).merge(review::router(review));
-        listen::serve(listener, app, tls).await.context("the server stopped")
+        let app = server::router(service.clone(), keys).merge(review::router(review));
+        // On SIGTERM every call still in memory is stopped and its draft stored while the
+        // connections are still up (their clients get draft_ready); only then does HTTP stop.
+        let shutdown = async move {
+            termination().await;
+            eprintln!("autonotar serve: stopping; storing the drafts of calls in progress");
+            service.drain().await;
+        };
+        listen::serve(listener, app, tls, shutdown).await.context("the server stopped")?;
+        eprintln!("autonotar serve: stopped");
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where a finished consultation goes: the encrypted vault, with an audit record of each artefact
-/// and the deadline the retention policy promises for it.
-struct Store {
-    vault: vault::Vault,
-    audit: Arc<Mutex<audit::AuditLog>>,
-    policy: vault::RetentionPolicy,
-}
-
-impl Store {
-    fn keep(&self, finished: &server::Finished, draft: &note::Draft) -> anyhow::Result<()> {
-        let id = finished.consultation.as_str();
-        let consultation = audit::Id::new(id)?;
-        self.vault.create(id, false)?;
-        self.vault.put(id, vault::ArtefactKind::Transcript, finished.transcript.to_json().as_bytes())?;
-        self.vault.record(id, vault::Event::TranscriptFinal)?;
-        self.vault.put(id, vault::ArtefactKind::Draft, draft.to_json().as_bytes())?;
-        review::assign_doctor(&self.vault, id, &audit::Id::new(finished.doctor.as_str())?)?;
-        let lifecycle = self.vault.consultation(id)?.lifecycle;
-        let duration_ms = (finished.transcript.duration * 1000.0).round() as u64;
-        let delete_by = audit::Timestamp::from(self.policy.record_deadline(&lifecycle).at);
-        let mut log = self.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        log.append(audit::Event::AudioReceived { consultation: consultation.clone(), duration_ms })?;
-        log.append(audit::Event::TranscriptProduced {
-            artefact: audit::Id::new(format!("{id}.transcript"))?,
-            consultation: consultation.clone(),
-            delete_by,
-        })?;
-        log.append(audit::Event::DraftProduced {
-            artefact: audit::Id::new(format!("{id}.draft"))?,
-            consultation,
-            delete_by,
-        })?;
-        Ok(())
+/// Completes on SIGTERM or Ctrl-C.
+async fn termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
-/// Records each consultation the service opens, and each it refuses for want of consent, and
-/// tells the review app's feed of each opened. An id the audit log cannot hold is logged as a
-/// warning (without the id) rather than stopping capture.
-fn observer(audit: Arc<Mutex<audit::AuditLog>>, feed: Arc<ServiceFeed>) -> server::Observer {
-    Arc::new(move |seen: server::Observed<'_>| {
-        if seen.opened {
-            feed.opened();
+/// The retention sweep, every `every`, off the async threads. A sweep that fails (an audit log
+/// that cannot record, say) deletes nothing more and is tried again next time.
+async fn sweep_every(
+    every: Duration,
+    vault: vault::Vault,
+    audit: Arc<Mutex<audit::AuditLog>>,
+    policy: vault::RetentionPolicy,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let (vault, audit) = (vault.clone(), audit.clone());
+        let swept =
+            tokio::task::spawn_blocking(move || storage::retention::sweep(&vault, &audit, &policy, SystemTime::now()))
+                .await;
+        match swept {
+            Ok(Ok(report)) if !report.deletions.is_empty() || !report.problems.is_empty() => {
+                tracing::warn!(
+                    deletions = report.deletions.len(),
+                    problems = report.problems.len(),
+                    "retention sweep: {} deletion(s), {} problem(s)",
+                    report.deletions.len(),
+                    report.problems.len()
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("the retention sweep stopped: {e}"),
+            Err(e) => tracing::error!("the retention sweep crashed: {e}"),
         }
-        let event = (|| -> anyhow::Result<audit::Event> {
-            let (consultation, doctor) = (audit::Id::new(seen.consultation)?, audit::Id::new(seen.doctor)?);
-            Ok(if seen.opened {
-                audit::Event::ConsultationStarted { consultation, doctor }
-            } else {
-                audit::Event::ConsultationRefused { consultation, doctor, reason: audit::RefusalReason::ConsentMissing }
-            })
-        })();
-        let appended = event.and_then(|e| Ok(audit.lock().unwrap_or_else(|p| p.into_inner()).append(e)?));
-        if let Err(e) = appended {
-            tracing::warn!("a consultation start could not be audited: {e}");
-        }
-    })
+    }
 }
 
-/// Drafts the note over the section model in the models directory and keeps transcript and
-/// draft in the vault for the review app. A model that cannot be opened does not stop the
-/// service: each draft_ready then carries the transcript and says why there is no draft.
-fn drafter(paths: &Paths, store: Store) -> server::Drafter {
+/// Drafts the note over the section model in the models directory. A model that cannot be
+/// opened does not stop the service: each draft_ready then carries the transcript and says why
+/// there is no draft.
+fn drafter(paths: &Paths) -> Option<server::Drafter> {
     let model = note::OnnxClassifier::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE))
         .map_err(|e| e.to_string());
     if let Err(e) = &model {
@@ -138,10 +142,8 @@ fn drafter(paths: &Paths, store: Store) -> server::Drafter {
         eprintln!("warning: no note drafts: {e}");
     }
     let model = Arc::new(model);
-    Arc::new(move |finished: &server::Finished| {
+    Some(Arc::new(move |transcript: &transcript::Transcript| {
         let model = model.as_ref().as_ref().map_err(Clone::clone)?;
-        let draft = note::draft(&finished.transcript, model).map_err(|e| e.to_string())?;
-        store.keep(finished, &draft).map_err(|e| format!("the draft could not be stored: {e:#}"))?;
-        serde_json::to_value(&draft).map_err(|e| e.to_string())
-    })
+        note::draft(transcript, model).map_err(|e| e.to_string())
+    }))
 }

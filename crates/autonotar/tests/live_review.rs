@@ -88,6 +88,7 @@ async fn live_flow(kind: Kind) {
     let mut replay = Command::new(env!("CARGO_BIN_EXE_autonotar"))
         .args(["replay", wav.to_str().unwrap(), "--server", &format!("ws://{}", serve.addr), "--speed", "1"])
         .args(["--consultation", CONSULTATION, "--doctor", "laege-01", "--draft-timeout", "600"])
+        .env("AUTONOTAR_INGEST_KEY", &serve.key)
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

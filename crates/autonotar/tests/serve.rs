@@ -30,13 +30,10 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
     let data = dir.path().join("data");
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
-    let addr = serve.addr.clone();
-    let replay = common::autonotar(
+    let replay = serve.replay(
+        dir.path(),
         &[
-            "replay",
             wav.to_str().unwrap(),
-            "--server",
-            &format!("ws://{addr}"),
             "--speed",
             "4",
             "--consultation",
@@ -46,7 +43,6 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
             "--draft-timeout",
             "600",
         ],
-        dir.path(),
     );
     let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
     assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));

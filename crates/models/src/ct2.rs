@@ -49,7 +49,8 @@ pub struct Variable {
 }
 
 impl Variable {
-    pub fn len(&self) -> usize {
+    /// How many values the tensor holds.
+    pub fn elements(&self) -> usize {
         self.shape.iter().product()
     }
 
@@ -70,7 +71,7 @@ impl Variable {
 
     /// A scalar integer such as `encoder/num_heads`.
     pub fn as_int(&self) -> Option<i64> {
-        if self.len() != 1 {
+        if self.elements() != 1 {
             return None;
         }
         let d = &self.data;

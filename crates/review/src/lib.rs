@@ -30,7 +30,8 @@ use vault::{RetentionPolicy, Vault};
 
 pub use link::{Claims, LinkSecret, sign as sign_link};
 pub use live::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
-pub use store::{Status, assign_doctor};
+pub use storage::assign_doctor;
+pub use store::Status;
 pub use web::router;
 
 /// Where signed links enter the app.
@@ -52,6 +53,19 @@ pub enum Error {
         "the stored {what} of consultation {consultation:?} does not parse ({reason}); it was written by an incompatible version"
     )]
     Stored { consultation: String, what: &'static str, reason: String },
+}
+
+impl From<storage::Error> for Error {
+    fn from(error: storage::Error) -> Error {
+        match error {
+            storage::Error::Vault(e) => Error::Vault(e),
+            storage::Error::Audit(e) => Error::Audit(e),
+            storage::Error::Stored { consultation, what, reason } => Error::Stored { consultation, what, reason },
+            other @ storage::Error::Exists(_) => {
+                Error::Stored { consultation: String::new(), what: "consultation", reason: other.to_string() }
+            }
+        }
+    }
 }
 
 /// Settings of the review app.

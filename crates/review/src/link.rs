@@ -6,9 +6,6 @@
 //! in another; they share only the secret file.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,41 +41,18 @@ impl LinkSecret {
     }
 
     pub fn generate() -> Result<LinkSecret, Error> {
-        Ok(LinkSecret(Zeroizing::new(random::<32>()?)))
+        Ok(LinkSecret(secrets::generate().map_err(|e| Error::Random(e.to_string()))?))
     }
 
     /// Reads the secret at `path`, creating it on first use. Refuses a file others can read.
     pub fn load_or_create(path: &Path) -> Result<LinkSecret, Error> {
-        let problem = |problem: String| Error::Secret { path: path.to_path_buf(), problem };
-        match fs::metadata(path) {
-            Ok(meta) => {
-                vault::keys::owner_only(path, &meta).map_err(problem)?;
-                let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
-                let bytes = Zeroizing::new(
-                    B64.decode(text.trim())
-                        .map_err(|_| problem("is not base64 key text; delete it to make a new one".into()))?,
-                );
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    problem(format!("holds {} bytes, the secret has 32; delete it to make a new one", bytes.len()))
-                })?;
-                Ok(LinkSecret(Zeroizing::new(key)))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let secret = LinkSecret::generate()?;
-                let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-                    Ok(file) => file,
-                    // Another process made it first: use theirs.
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => return LinkSecret::load_or_create(path),
-                    Err(e) => return Err(problem(format!("cannot be created: {e}"))),
-                };
-                let text = Zeroizing::new(B64.encode(secret.0.as_slice()));
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| problem(format!("cannot be written: {e}")))?;
-                Ok(secret)
-            }
-            Err(e) => Err(problem(e.to_string())),
-        }
+        secrets::load_or_create(path, secrets::Text::Base64Url).map(LinkSecret).map_err(|e| Error::Secret {
+            path: path.to_path_buf(),
+            problem: match e {
+                secrets::Error::Unusable { problem, .. } => format!("{problem}; delete it to make a new one"),
+                other => other.to_string(),
+            },
+        })
     }
 
     fn mac(&self, claims: &[u8]) -> Hmac<Sha256> {
@@ -117,7 +91,7 @@ pub fn sign(
         doctor: doctor.clone(),
         consultation: consultation.cloned(),
         expires,
-        nonce: random::<16>()?.iter().map(|b| format!("{b:02x}")).collect(),
+        nonce: secrets::hex(&random::<16>()?),
     };
     let json = serde_json::to_vec(&claims).expect("claims serialise");
     let mac = secret.mac(&json).finalize().into_bytes();
@@ -159,14 +133,13 @@ pub struct Refused {
 }
 
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
-    Ok(bytes)
+    secrets::random::<N>().map_err(|e| Error::Random(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     fn token(url: &str) -> &str {

@@ -53,8 +53,9 @@ impl Sessions {
 
     /// Starts a session for `doctor`; returns its cookie token.
     pub fn start(&self, doctor: Id) -> Result<String, Error> {
-        let token = hex(&crate::link::random::<32>()?);
-        let session = Session { doctor, csrf: hex(&crate::link::random::<32>()?), expires: Instant::now() + self.ttl };
+        let token = secrets::hex(&crate::link::random::<32>()?);
+        let session =
+            Session { doctor, csrf: secrets::hex(&crate::link::random::<32>()?), expires: Instant::now() + self.ttl };
         let mut live = self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         live.retain(|_, s| s.expires > now);
@@ -93,8 +94,4 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

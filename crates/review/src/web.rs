@@ -63,6 +63,12 @@ pub enum Refusal {
     Internal(Error),
 }
 
+impl From<storage::Error> for Refusal {
+    fn from(error: storage::Error) -> Refusal {
+        Error::from(error).into()
+    }
+}
+
 impl From<Error> for Refusal {
     fn from(error: Error) -> Refusal {
         match error {

@@ -29,6 +29,8 @@ pub enum Error {
 pub struct Replay {
     /// `ws://host:port/v1/ingest`
     pub url: String,
+    /// The ingest key (`autonotar ingest-key create`), sent as `Authorization: Bearer`.
+    pub key: secrets::Zeroizing<String>,
     pub consultation: String,
     pub doctor: String,
     /// 1.0 = real time, 4.0 = four times faster; 0 = as fast as the server takes it.
@@ -80,24 +82,41 @@ impl Replay {
         frame(track as u8, sequence, spec.encoding, &samples[start..(start + n).min(samples.len())])
     }
 
-    async fn connect(&self) -> Result<(Socket, Vec<u32>), Error> {
-        let (mut socket, _) = tokio_tungstenite::connect_async(self.url.as_str())
-            .await
-            .map_err(|e| Error::Connect { url: self.url.clone(), reason: e.to_string() })?;
+    /// Connects and sends `start`: a fresh one the first time, a resume with the token from
+    /// `started` after that.
+    async fn connect(&self, resume_token: &mut Option<String>) -> Result<(Socket, Vec<u32>), Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let connect = |reason: String| Error::Connect { url: self.url.clone(), reason };
+        let mut request = self.url.as_str().into_client_request().map_err(|e| connect(e.to_string()))?;
+        let bearer = format!("Bearer {}", self.key.as_str()).parse().map_err(|_| {
+            Error::Refused("the ingest key is not valid header text; copy it exactly as printed".into())
+        })?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| match e {
+            // Refused by the server, not lost on the way: trying again cannot help.
+            tokio_tungstenite::tungstenite::Error::Http(response) if response.status().is_client_error() => {
+                let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                Error::Refused(format!("HTTP {}: {}", response.status(), body.trim()))
+            }
+            e => connect(e.to_string()),
+        })?;
         let start = ClientMessage::Start(Start {
             consultation: self.consultation.clone(),
             doctor: self.doctor.clone(),
             tracks: self.tracks.iter().map(|(spec, _)| spec.clone()).collect(),
             consent: true,
+            resume_token: resume_token.clone(),
         });
         let lost = |e: tokio_tungstenite::tungstenite::Error| Error::Lost(e.to_string());
         socket.send(Message::text(serde_json::to_string(&start).expect("start serialises"))).await.map_err(lost)?;
         while let Some(message) = socket.next().await {
             let Message::Text(text) = message.map_err(lost)? else { continue };
             match serde_json::from_str::<Event>(&text) {
-                Ok(Event::Started { next_sequence, .. } | Event::Resumed { next_sequence, .. }) => {
+                Ok(Event::Started { next_sequence, resume_token: token, .. }) => {
+                    *resume_token = Some(token);
                     return Ok((socket, next_sequence));
                 }
+                Ok(Event::Resumed { next_sequence, .. }) => return Ok((socket, next_sequence)),
                 Ok(Event::Error { code, message }) => return Err(Error::Refused(format!("{code:?}: {message}"))),
                 _ => continue,
             }
@@ -117,8 +136,9 @@ impl Replay {
         let mut failures = 0;
         let mut dropped_once = false;
         let mut stop_sent: Option<Instant> = None;
+        let mut resume_token = None;
         loop {
-            let (socket, mut next) = match self.connect().await {
+            let (socket, mut next) = match self.connect(&mut resume_token).await {
                 Ok(connected) => connected,
                 Err(Error::Refused(reason)) => return Err(Error::Refused(reason)),
                 Err(e) => {

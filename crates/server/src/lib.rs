@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod decoder;
+pub mod keys;
 pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
@@ -23,34 +24,21 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
+use storage::IngestRefusal;
 use tokio::sync::mpsc;
 
+pub use crate::keys::IngestKeys;
 use crate::protocol::{ClientMessage, ErrorCode, Event};
 pub use crate::session::Service;
 use crate::session::{Session, error};
+pub use storage::Principal;
 
-/// Turns a consultation's final transcript into a note draft (JSON), or says why it could not.
-pub type Drafter = Arc<dyn Fn(&Finished) -> Result<serde_json::Value, String> + Send + Sync>;
-
-/// A consultation opened (`opened`) or refused for want of consent, as the audit log hears of it.
-pub struct Observed<'a> {
-    pub consultation: &'a str,
-    pub doctor: &'a str,
-    pub opened: bool,
-}
-
-pub type Observer = Arc<dyn Fn(Observed<'_>) + Send + Sync>;
-
-/// A consultation at hang-up, as the drafting stage receives it.
-pub struct Finished {
-    pub consultation: String,
-    pub doctor: String,
-    pub transcript: transcript::Transcript,
-}
+/// Turns a consultation's final transcript into a note draft, or says why it could not.
+pub type Drafter = Arc<dyn Fn(&transcript::Transcript) -> Result<note::Draft, String> + Send + Sync>;
 
 /// The service's limits and choices; the defaults are what `autonotar serve` uses.
 #[derive(Debug, Clone)]
@@ -69,6 +57,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// How long a finished session's draft stays available to a reconnecting client.
     pub keep_finished: Duration,
+    /// How long a new connection may take to send its `start`.
+    pub start_timeout: Duration,
     /// Spacing (s) of interim passes over speech still going on; 0 commits only at pauses.
     pub interim_every: f64,
 }
@@ -83,6 +73,7 @@ impl Settings {
             max_buffered_seconds: 60.0,
             idle_timeout: session::DEFAULT_IDLE,
             keep_finished: Duration::from_secs(600),
+            start_timeout: Duration::from_secs(10),
             interim_every: 0.5,
         }
     }
@@ -93,19 +84,74 @@ pub fn check_models(settings: &Settings) -> Result<(), vad::Error> {
     vad::Vad::new(&settings.models_dir, vad::Params::default()).map(drop)
 }
 
-/// The HTTP routes: `/v1/ingest` (WebSocket), `/healthz`, `/metrics`.
-pub fn router(service: Arc<Service>) -> Router {
+/// The HTTP routes: `/v1/ingest` (WebSocket, for holders of an ingest key), `/healthz`, `/metrics`.
+pub fn router(service: Arc<Service>, keys: IngestKeys) -> Router {
     Router::new()
         .route("/v1/ingest", get(ingest))
+        .with_state(Ingest { service: service.clone(), keys: Arc::new(keys) })
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .with_state(service)
 }
 
-/// Serves `router` on `listener` until the process ends.
-/// Serves the ingest service and `extra` routes (the review app) on one listener.
-pub async fn serve(listener: tokio::net::TcpListener, service: Arc<Service>, extra: Router) -> std::io::Result<()> {
-    axum::serve(listener, router(service).merge(extra).into_make_service_with_connect_info::<SocketAddr>()).await
+/// Serves the ingest service and `extra` routes on one listener until `shutdown` completes,
+/// then lets open requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    keys: IngestKeys,
+    extra: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(service, keys).merge(extra).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+#[derive(Clone)]
+struct Ingest {
+    service: Arc<Service>,
+    keys: Arc<IngestKeys>,
+}
+
+/// Who the upgrade request says it is: an ingest key in `Authorization: Bearer`, from a client
+/// that is not a browser (browsers send `Origin`, and open the capture page's own endpoint with
+/// their review session instead). The refusal is recorded before anything else happens.
+fn authenticate(keys: &IngestKeys, headers: &HeaderMap) -> Result<Principal, (IngestRefusal, StatusCode, String)> {
+    if headers.contains_key(header::ORIGIN) {
+        return Err((
+            IngestRefusal::ForeignOrigin,
+            StatusCode::FORBIDDEN,
+            "browsers capture through the review app's capture page (/review/optag), not /v1/ingest".into(),
+        ));
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(presented) = presented.filter(|key| !key.is_empty()) else {
+        return Err((
+            IngestRefusal::MissingKey,
+            StatusCode::UNAUTHORIZED,
+            "send an ingest key as `Authorization: Bearer KEY` (made with `autonotar ingest-key create NAME`)".into(),
+        ));
+    };
+    match keys.check(presented) {
+        Ok(Some(name)) => Ok(Principal::Key(name)),
+        Ok(None) => Err((
+            IngestRefusal::UnknownKey,
+            StatusCode::UNAUTHORIZED,
+            "this ingest key is unknown or revoked; `autonotar ingest-key list` shows the valid ones".into(),
+        )),
+        Err(e) => {
+            tracing::error!("the ingest keys cannot be read: {e}");
+            Err((
+                IngestRefusal::UnknownKey,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server cannot read its ingest keys; see its log".into(),
+            ))
+        }
+    }
 }
 
 async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
@@ -113,11 +159,28 @@ async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], service.metrics.render(active, lag))
 }
 
-async fn ingest(State(service): State<Arc<Service>>, upgrade: WebSocketUpgrade) -> impl IntoResponse {
+async fn ingest(State(ingest): State<Ingest>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    match authenticate(&ingest.keys, &headers) {
+        Ok(principal) => accept(ingest.service, principal, upgrade),
+        Err((reason, status, message)) => {
+            ingest.service.sink().refused_connection(reason, None);
+            ingest.service.metrics.error();
+            (status, [(header::WWW_AUTHENTICATE, "Bearer")], message + "\n").into_response()
+        }
+    }
+}
+
+/// Takes an authenticated upgrade: the ingest protocol for `principal` on this socket. The
+/// review app's capture page comes in here too, as the signed-in doctor.
+pub fn accept(service: Arc<Service>, principal: Principal, upgrade: WebSocketUpgrade) -> Response {
     // The WebSocket layer refuses only absurd messages; frames over max_frame_bytes get the
     // protocol's own clear error.
     let limit = (service.settings.max_frame_bytes * 4).max(1 << 20);
-    upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| connection(service, socket))
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection(service, principal, socket))
+        .into_response()
 }
 
 fn json(event: &Event) -> Message {
@@ -126,17 +189,28 @@ fn json(event: &Event) -> Message {
 
 /// One client connection: waits for `start`, then feeds frames to the session while a writer
 /// task sends the session's events back.
-async fn connection(service: Arc<Service>, socket: WebSocket) {
+async fn connection(service: Arc<Service>, principal: Principal, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let refuse = |event: Event| {
         service.metrics.error();
         json(&event)
     };
+    let deadline = tokio::time::Instant::now() + service.settings.start_timeout;
     let opened = loop {
-        let Some(Ok(message)) = stream.next().await else { return };
+        let message = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(message))) => message,
+            Ok(_) => return,
+            Err(_) => {
+                let late =
+                    error(ErrorCode::StartTimeout, "no start message in time; send start right after connecting");
+                let _ = sink.send(refuse(late)).await;
+                let _ = sink.close().await;
+                return;
+            }
+        };
         let reply = match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
-                Ok(ClientMessage::Start(start)) => match service.open(start) {
+                Ok(ClientMessage::Start(start)) => match service.open(start, &principal) {
                     Ok(opened) => break opened,
                     Err(event) => event,
                 },

@@ -5,8 +5,11 @@ use transcript::{Role, Transcript};
 
 /// Bytes in front of every binary audio frame: `u8` track index, `u32` LE sequence number.
 pub const FRAME_HEADER: usize = 5;
-/// Sample rates a track may declare.
-pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=48_000;
+/// Sample rates a live track may declare: what telephony and video platforms send. (Files may
+/// have more: [`audio::FILE_RATES`].)
+pub const TRACK_RATES: std::ops::RangeInclusive<u32> = 8_000..=48_000;
+/// Most tracks one consultation may have, live or in a file: one per participant.
+pub const MAX_TRACKS: usize = audio::MAX_CHANNELS;
 
 /// JSON messages from the client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +31,10 @@ pub struct Start {
     /// The patient agreed to the recording. Without `true` nothing is accepted or stored.
     #[serde(default)]
     pub consent: bool,
+    /// On a resume: the `resume_token` the server sent in `started`. Only the client that
+    /// opened the consultation has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,10 +111,12 @@ pub fn parse_frame(bytes: &[u8]) -> Option<(usize, u32, &[u8])> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// A new consultation is open; send frames from sequence 0 on every track.
+    /// A new consultation is open; send frames from sequence 0 on every track. Keep
+    /// `resume_token` (in memory only): a resume after a lost connection must send it.
     Started {
         consultation: String,
         next_sequence: Vec<u32>,
+        resume_token: String,
     },
     /// A known consultation continues: send each track's frames from `next_sequence` on.
     Resumed {
@@ -141,7 +150,7 @@ pub enum Event {
     DraftReady {
         consultation: String,
         transcript: Box<Transcript>,
-        draft: Option<serde_json::Value>,
+        draft: Option<Box<note::Draft>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         draft_error: Option<String>,
     },
@@ -194,6 +203,17 @@ pub enum ErrorCode {
     Superseded,
     /// Recognition failed on a track; the rest of the consultation goes on.
     TranscriptionFailed,
+    /// A `start` for a consultation another client opened, or a resume without its token:
+    /// refused, nothing of the consultation is sent.
+    NotOwner,
+    /// The id is already kept in the vault (a finished consultation); a new call needs a new id.
+    ConsultationExists,
+    /// The server cannot record the consultation (its audit log or vault failed): nothing is taken.
+    Unavailable,
+    /// No `start` arrived in time after the connection opened.
+    StartTimeout,
+    /// The server is shutting down; the consultation was stopped and its draft stored.
+    ShuttingDown,
 }
 
 #[cfg(test)]

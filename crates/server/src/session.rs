@@ -9,19 +9,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use ids::{ConsultationId, Id};
+use secrets::Zeroizing;
+use storage::{KeepError, Opening, Principal, Refusal, Sink};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use transcript::{Segment, Transcript};
 
 use crate::decoder::Decoder;
 use crate::metrics::Metrics;
 use crate::pipeline::{Output, TrackPipeline};
-use crate::protocol::{ErrorCode, Event, Piece, RATE_RANGE, Start, TrackSpec, parse_frame};
+use crate::protocol::{ErrorCode, Event, MAX_TRACKS, Piece, Start, TRACK_RATES, TrackSpec, parse_frame};
 use crate::{Drafter, Settings};
-
-/// Longest consultation and doctor id accepted.
-const MAX_ID: usize = 200;
-/// Most tracks one consultation may have (the frame header has one byte for the index).
-const MAX_TRACKS: usize = 8;
 
 /// A protocol error for the client.
 pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
@@ -34,9 +32,13 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     decoder: Decoder,
     drafter: Option<Drafter>,
+    /// Hears every step first (the audit log, then the vault, in `serve`).
+    sink: Arc<dyn Sink>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
-    /// Hears every consultation opened or refused, for the audit log.
-    observer: std::sync::OnceLock<crate::Observer>,
+    /// Bumped whenever a consultation opens, for onlookers (the review app's live list).
+    openings: watch::Sender<u64>,
+    /// Set by [`Service::drain`]: no new consultation opens.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 struct Chunk {
@@ -55,8 +57,12 @@ struct TrackInput {
 }
 
 pub struct Session {
-    pub consultation: String,
-    pub doctor: String,
+    pub consultation: ConsultationId,
+    pub doctor: Id,
+    /// Who opened it; only they may resume it.
+    owner: Principal,
+    /// Sent in `started`; a resume must bring it back.
+    resume_token: Zeroizing<String>,
     /// When the consultation was opened (the first `start`).
     pub opened: SystemTime,
     tracks: Vec<TrackSpec>,
@@ -105,7 +111,12 @@ pub struct Opened {
 }
 
 impl Service {
-    pub fn new(settings: Settings, recognizer: asr::Recognizer, drafter: Option<Drafter>) -> Arc<Service> {
+    pub fn new(
+        settings: Settings,
+        recognizer: asr::Recognizer,
+        drafter: Option<Drafter>,
+        sink: Arc<dyn Sink>,
+    ) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
         let decoder = Decoder::start(recognizer, metrics.clone());
         Arc::new(Service {
@@ -113,9 +124,16 @@ impl Service {
             metrics,
             decoder,
             drafter,
+            sink,
             sessions: Mutex::new(HashMap::new()),
-            observer: std::sync::OnceLock::new(),
+            openings: watch::channel(0).0,
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Where the service's steps are recorded; the HTTP layer reports refused connections here.
+    pub fn sink(&self) -> &dyn Sink {
+        self.sink.as_ref()
     }
 
     /// Every consultation in memory: live, finishing, or finished and kept for `keep_finished`.
@@ -144,33 +162,47 @@ impl Service {
         (active.len(), lag)
     }
 
-    /// Sets the observer of opened and refused consultations; only the first call counts.
-    pub fn observe(&self, observer: crate::Observer) {
-        let _ = self.observer.set(observer);
+    /// Changes whenever a consultation opens.
+    pub fn openings(&self) -> watch::Receiver<u64> {
+        self.openings.subscribe()
     }
 
-    fn notify(&self, consultation: &str, doctor: &str, opened: bool) {
-        if let Some(observer) = self.observer.get() {
-            observer(crate::Observed { consultation, doctor, opened });
+    /// Stops every consultation still taking audio and waits until each has its draft stored:
+    /// what a shutdown does before the process exits.
+    pub async fn drain(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let sessions = self.consultations();
+        for session in &sessions {
+            session.stop("shutdown");
         }
-    }
-
-    /// Opens a consultation, or resumes the one with this id.
-    pub fn open(self: &Arc<Self>, start: Start) -> Result<Opened, Event> {
-        if let Err(refusal) = validate(&start) {
-            if !start.consent {
-                self.notify(&start.consultation, &start.doctor, false);
+        for session in sessions {
+            let mut version = session.subscribe();
+            while session.phase() != Phase::Finished {
+                if version.changed().await.is_err() {
+                    break;
+                }
             }
-            return Err(refusal);
         }
-        if let Some(session) = self.sessions().get(&start.consultation).cloned() {
-            return session.resume(&start.tracks);
-        }
-        if self.load().0 >= self.settings.max_sessions {
+    }
+
+    /// Opens a consultation for `principal`, or resumes the one with this id if `principal`
+    /// opened it and `start` carries its resume token.
+    pub fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, Event> {
+        let (consultation, doctor) = ids_of(&start)?;
+        let opening = Opening { consultation: &consultation, doctor: &doctor, principal };
+        if !start.consent {
+            self.sink.refused(opening, Refusal::ConsentMissing);
             return Err(error(
-                ErrorCode::Busy,
-                format!("the server already runs {} consultations; try again shortly", self.settings.max_sessions),
+                ErrorCode::ConsentRequired,
+                "the start message lacks \"consent\": true; without the patient's consent nothing is recorded or stored",
             ));
+        }
+        validate_tracks(&start.tracks)?;
+        if let Some(session) = self.consultation(consultation.as_str()) {
+            return session.resume(&self.sink, opening, &start);
+        }
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(error(ErrorCode::ShuttingDown, "the server is shutting down; start the call again shortly"));
         }
         let mut pipelines = Vec::new();
         for (index, track) in start.tracks.iter().enumerate() {
@@ -196,11 +228,14 @@ impl Service {
             queued.push(Arc::new(AtomicUsize::new(0)));
         }
         let n = start.tracks.len();
+        let resume_token = secrets::token().map_err(|e| error(ErrorCode::Unavailable, e.to_string()))?;
         let session = Arc::new(Session {
-            consultation: start.consultation.clone(),
-            doctor: start.doctor.clone(),
+            consultation: consultation.clone(),
+            doctor: doctor.clone(),
+            owner: principal.clone(),
+            resume_token,
             opened: SystemTime::now(),
-            tracks: start.tracks,
+            tracks: start.tracks.clone(),
             inputs: Mutex::new(Some(inputs.clone())),
             queued,
             state: Mutex::new(State {
@@ -218,15 +253,31 @@ impl Service {
             stop_signal: Notify::new(),
         });
         {
+            // Checked and taken under one lock, so two starts cannot both take the last place.
             let mut sessions = self.sessions();
-            if let Some(existing) = sessions.get(&session.consultation).cloned() {
+            if let Some(existing) = sessions.get(consultation.as_str()).cloned() {
                 // Another connection opened the same consultation a moment ago.
                 drop(sessions);
-                return existing.resume(&session.tracks);
+                return existing.resume(&self.sink, opening, &start);
             }
-            sessions.insert(session.consultation.clone(), session.clone());
+            if sessions.values().filter(|s| !s.state().finished).count() >= self.settings.max_sessions {
+                return Err(error(
+                    ErrorCode::Busy,
+                    format!("the server already runs {} consultations; try again shortly", self.settings.max_sessions),
+                ));
+            }
+            sessions.insert(consultation.as_str().to_owned(), session.clone());
         }
-        self.notify(&session.consultation, &session.doctor, true);
+        // Audited before any audio is taken; an id the vault already holds is refused.
+        if let Err(e) = self.sink.open(opening) {
+            self.sessions().remove(consultation.as_str());
+            let code = match e {
+                storage::Error::Exists(_) => ErrorCode::ConsultationExists,
+                _ => ErrorCode::Unavailable,
+            };
+            return Err(error(code, e.to_string()));
+        }
+        self.openings.send_modify(|v| *v += 1);
         self.metrics.sessions_started.fetch_add(1, Ordering::Relaxed);
         let mut tracks = Vec::new();
         for (index, ((pipeline, rx), input)) in pipelines.into_iter().zip(receivers).zip(inputs).enumerate() {
@@ -242,7 +293,11 @@ impl Service {
         }
         tokio::spawn(drive(self.clone(), session.clone(), tracks));
         Ok(Opened {
-            greeting: Event::Started { consultation: session.consultation.clone(), next_sequence: vec![0; n] },
+            greeting: Event::Started {
+                consultation: consultation.to_string(),
+                next_sequence: vec![0; n],
+                resume_token: session.resume_token.to_string(),
+            },
             session,
             connection: 0,
         })
@@ -253,28 +308,29 @@ impl Service {
     }
 }
 
-fn validate(start: &Start) -> Result<(), Event> {
+/// The ids of a `start`, under the one rule the audit log and the vault share: what is
+/// transcribed can always be audited and stored.
+fn ids_of(start: &Start) -> Result<(ConsultationId, Id), Event> {
+    let bad = |e: ids::InvalidId| error(ErrorCode::BadStart, format!("{e}; use the opaque id of the video session"));
+    Ok((ConsultationId::new(start.consultation.as_str()).map_err(bad)?, Id::new(start.doctor.as_str()).map_err(bad)?))
+}
+
+fn validate_tracks(tracks: &[TrackSpec]) -> Result<(), Event> {
     let bad = |message: String| Err(error(ErrorCode::BadStart, message));
-    if !start.consent {
-        return Err(error(
-            ErrorCode::ConsentRequired,
-            "the start message lacks \"consent\": true; without the patient's consent nothing is recorded or stored",
-        ));
-    }
-    if start.consultation.trim().is_empty() || start.consultation.len() > MAX_ID {
-        return bad(format!("consultation must be a non-empty id of at most {MAX_ID} bytes"));
-    }
-    if start.doctor.trim().is_empty() || start.doctor.len() > MAX_ID {
-        return bad(format!("doctor must be a non-empty id of at most {MAX_ID} bytes"));
-    }
-    if start.tracks.is_empty() || start.tracks.len() > MAX_TRACKS {
+    if tracks.is_empty() || tracks.len() > MAX_TRACKS {
         return bad(format!("declare 1 to {MAX_TRACKS} tracks"));
     }
-    for (i, track) in start.tracks.iter().enumerate() {
-        if !RATE_RANGE.contains(&track.sample_rate) {
-            return bad(format!("track {:?}: sample rate {} Hz is outside 8000–48000 Hz", track.id, track.sample_rate));
+    for (i, track) in tracks.iter().enumerate() {
+        if !TRACK_RATES.contains(&track.sample_rate) {
+            return bad(format!(
+                "track {:?}: sample rate {} Hz is outside {}–{} Hz",
+                track.id,
+                track.sample_rate,
+                TRACK_RATES.start(),
+                TRACK_RATES.end()
+            ));
         }
-        if start.tracks[..i].iter().any(|t| t.id == track.id) {
+        if tracks[..i].iter().any(|t| t.id == track.id) {
             return bad(format!("track id {:?} is declared twice", track.id));
         }
     }
@@ -290,8 +346,23 @@ impl Session {
         self.version.send_modify(|v| *v += 1);
     }
 
-    fn resume(self: &Arc<Self>, tracks: &[TrackSpec]) -> Result<Opened, Event> {
-        if tracks != self.tracks {
+    fn resume(self: &Arc<Self>, sink: &Arc<dyn Sink>, opening: Opening<'_>, start: &Start) -> Result<Opened, Event> {
+        let token = start.resume_token.as_deref().unwrap_or_default();
+        if &self.owner != opening.principal
+            || &self.doctor != opening.doctor
+            || !secrets::same(token.as_bytes(), self.resume_token.as_bytes())
+        {
+            // Nothing of the consultation goes to whoever this is, and the attempt is on record.
+            sink.refused(opening, Refusal::NotOwner);
+            return Err(error(
+                ErrorCode::NotOwner,
+                format!(
+                    "consultation {} is open by another client; only the client that started it can resume it, with the resume_token from its started event",
+                    self.consultation
+                ),
+            ));
+        }
+        if start.tracks != self.tracks {
             return Err(error(
                 ErrorCode::SessionMismatch,
                 "this consultation is already open with other tracks; resume with exactly the original track list",
@@ -301,9 +372,10 @@ impl Session {
         state.connection += 1;
         state.last_activity = Instant::now();
         let greeting =
-            Event::Resumed { consultation: self.consultation.clone(), next_sequence: state.next_sequence.clone() };
+            Event::Resumed { consultation: self.consultation.to_string(), next_sequence: state.next_sequence.clone() };
         let connection = state.connection;
         drop(state);
+        sink.resumed(opening);
         // Wakes the superseded connection so it closes.
         self.changed();
         Ok(Opened { session: self.clone(), connection, greeting })
@@ -389,8 +461,15 @@ impl Session {
                 self.changed();
                 return Ok(());
             }
+            let Some(next) = sequence.checked_add(1) else {
+                return Err(error(
+                    ErrorCode::BadFrame,
+                    format!("track {track}: sequence {sequence} is the last there is; start a new consultation"),
+                ));
+            };
             if sequence > expected {
-                let missing = (sequence - expected) as usize * samples.len();
+                // Checked before anything is allocated: the gap comes from the client.
+                let missing = u64::from(sequence - expected).saturating_mul(samples.len() as u64);
                 let silence_seconds = missing as f64 / spec.sample_rate as f64;
                 if silence_seconds > service.settings.idle_timeout.as_secs_f64() {
                     return Err(error(
@@ -402,11 +481,11 @@ impl Session {
                 }
                 state.log.push(Event::Gap { track, expected, got: sequence, silence_seconds });
                 service.metrics.gaps.fetch_add(1, Ordering::Relaxed);
-                let mut filled = vec![0.0; missing];
+                let mut filled = vec![0.0; missing as usize];
                 filled.append(&mut samples);
                 samples = filled;
             }
-            state.next_sequence[track] = sequence.wrapping_add(1);
+            state.next_sequence[track] = next;
             state.last_activity = Instant::now();
             input
         };
@@ -565,21 +644,7 @@ async fn drive(
     let shown = std::mem::take(&mut session.state().shown);
     let segments = kept.into_iter().zip(shown).map(|(kept, shown)| kept.unwrap_or(shown)).collect();
     let transcript = Transcript::merge(&service.settings.language, duration, segments);
-    let (draft, draft_error) = match service.drafter.clone() {
-        None => (None, None),
-        Some(drafter) => {
-            let finished = crate::Finished {
-                consultation: session.consultation.clone(),
-                doctor: session.doctor.clone(),
-                transcript: transcript.clone(),
-            };
-            match tokio::task::spawn_blocking(move || drafter(&finished)).await {
-                Ok(Ok(draft)) => (Some(draft), None),
-                Ok(Err(e)) => (None, Some(e)),
-                Err(e) => (None, Some(format!("the drafter crashed: {e}"))),
-            }
-        }
-    };
+    let (transcript, draft, draft_error) = finish(&service, &session, transcript).await;
     if draft_error.is_some() {
         service.metrics.error();
     }
@@ -589,9 +654,9 @@ async fn drive(
             service.metrics.hangup_to_draft(stopped.elapsed().as_secs_f64());
         }
         state.log.push(Event::DraftReady {
-            consultation: session.consultation.clone(),
+            consultation: session.consultation.to_string(),
             transcript: Box::new(transcript),
-            draft,
+            draft: draft.map(Box::new),
             draft_error,
         });
         state.finished = true;
@@ -600,8 +665,54 @@ async fn drive(
     session.changed();
     tokio::time::sleep(service.settings.keep_finished).await;
     let mut sessions = service.sessions();
-    if sessions.get(&session.consultation).is_some_and(|s| Arc::ptr_eq(s, &session)) {
-        sessions.remove(&session.consultation);
+    if sessions.get(session.consultation.as_str()).is_some_and(|s| Arc::ptr_eq(s, &session)) {
+        sessions.remove(session.consultation.as_str());
+    }
+}
+
+/// Drafts the note and hands transcript and draft to the sink, off the async threads. What the
+/// client then gets depends on what the sink managed: everything when it was recorded (stored
+/// or not: the error says which), nothing of the text when it could not even be recorded.
+async fn finish(
+    service: &Service,
+    session: &Session,
+    transcript: Transcript,
+) -> (Transcript, Option<note::Draft>, Option<String>) {
+    let drafter = service.drafter.clone();
+    let sink = service.sink.clone();
+    let (consultation, doctor) = (session.consultation.clone(), session.doctor.clone());
+    let language = service.settings.language.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        // A drafter that panics costs the draft, never the transcript.
+        let drafted = drafter.map(|drafter| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter(&transcript)))
+                .unwrap_or_else(|_| Err("the note model crashed".into()))
+        });
+        let (draft, draft_error) = match drafted {
+            None => (None, None),
+            Some(Ok(draft)) => (Some(draft), None),
+            Some(Err(e)) => (None, Some(e)),
+        };
+        let finished = storage::Finished { consultation, doctor, transcript, draft };
+        match sink.keep(&finished) {
+            Ok(()) => (finished.transcript, finished.draft, draft_error),
+            Err(e @ KeepError::NotStored(_)) => {
+                tracing::error!(consultation = %finished.consultation, "{e}");
+                (finished.transcript, finished.draft, Some(e.to_string()))
+            }
+            Err(e @ KeepError::NotAudited(_)) => {
+                tracing::error!(consultation = %finished.consultation, "{e}");
+                (Transcript::merge(&language, 0.0, Vec::new()), None, Some(e.to_string()))
+            }
+        }
+    });
+    match work.await {
+        Ok(done) => done,
+        Err(e) => (
+            Transcript::merge(&service.settings.language, 0.0, Vec::new()),
+            None,
+            Some(format!("drafting crashed: {e}")),
+        ),
     }
 }
 

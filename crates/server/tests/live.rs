@@ -11,7 +11,7 @@ use fixtures::models_dir;
 use futures_util::{SinkExt, StreamExt};
 use server::client::{Replay, tracks_of};
 use server::protocol::{ClientMessage, Encoding, ErrorCode, Event, Start, TrackSpec, frame};
-use server::{Service, Settings};
+use server::{IngestKeys, Service, Settings};
 use tokio_tungstenite::tungstenite::Message;
 use transcript::Role;
 
@@ -22,22 +22,28 @@ fn turn() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Starts a service on 127.0.0.1:0; returns its ingest URL, its address and the service.
-async fn start_server(
-    language: &str,
-    adjust: impl FnOnce(&mut Settings),
-) -> (String, std::net::SocketAddr, Arc<Service>) {
+/// A running service: its ingest URL, its address, the service and the ingest key it takes.
+struct Running {
+    url: String,
+    addr: std::net::SocketAddr,
+    service: Arc<Service>,
+    key: String,
+}
+
+/// Starts a service on 127.0.0.1:0 that keeps nothing (the `serve` tests check storage).
+async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> Running {
     let models = models_dir();
     let mut settings = Settings::new(models.clone());
     settings.language = language.into();
     adjust(&mut settings);
     let options = asr::Options { language: language.into(), ..asr::Options::default() };
     let recognizer = asr::Recognizer::load(&models.join("ggml-base-q8_0.bin"), options).unwrap();
-    let service = Service::new(settings, recognizer, None);
+    let service = Service::new(settings, recognizer, None, Arc::new(storage::Transient));
+    let (keys, key) = IngestKeys::ephemeral(ids::Id::new("tests").unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(listener, service.clone(), axum::Router::new()));
-    (format!("ws://{addr}/v1/ingest"), addr, service)
+    tokio::spawn(server::serve(listener, service.clone(), keys, axum::Router::new(), std::future::pending()));
+    Running { url: format!("ws://{addr}/v1/ingest"), addr, service, key: key.to_string() }
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -71,9 +77,10 @@ fn english_consultation(dir: &Path) -> PathBuf {
     wav
 }
 
-fn replay(url: &str, wav: &Path, consultation: &str, speed: f64, drop_after: Option<u32>) -> Replay {
+fn replay(server: &Running, wav: &Path, consultation: &str, speed: f64, drop_after: Option<u32>) -> Replay {
     Replay {
-        url: url.into(),
+        url: server.url.clone(),
+        key: server.key.clone().into(),
         consultation: consultation.into(),
         doctor: "d-1".into(),
         speed,
@@ -100,8 +107,8 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let wav = english_consultation(dir.path());
-    let (url, addr, _service) = start_server("en", |_| {}).await;
-    let report = replay(&url, &wav, "c-live-1", 3.0, None).run(&mut |_| {}).await.unwrap();
+    let server = start_server("en", |_| {}).await;
+    let report = replay(&server, &wav, "c-live-1", 3.0, None).run(&mut |_| {}).await.unwrap();
 
     let (doctor, patient) =
         (committed_text(&report.events, Role::Doctor), committed_text(&report.events, Role::Patient));
@@ -147,11 +154,11 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
     };
     assert_eq!(lines(transcript), lines(&offline), "streamed and offline transcripts differ");
 
-    let metrics = http_get(addr, "/metrics").await;
+    let metrics = http_get(server.addr, "/metrics").await;
     assert_eq!(metric(&metrics, "autonotar_drafts_produced_total"), 1.0);
     assert_eq!(metric(&metrics, "autonotar_active_sessions"), 0.0);
     assert!(metric(&metrics, "autonotar_commit_latency_seconds_count") >= 3.0);
-    assert!(http_get(addr, "/healthz").await.ends_with("ok\n"));
+    assert!(http_get(server.addr, "/healthz").await.ends_with("ok\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,9 +167,9 @@ async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio
     let dir = tempfile::tempdir().unwrap();
     let wav = english_consultation(dir.path());
     let seconds = audio::read_wav(&wav).unwrap().duration_seconds();
-    let (url, addr, _service) = start_server("en", |_| {}).await;
+    let server = start_server("en", |_| {}).await;
     // Cut during the patient's turn.
-    let report = replay(&url, &wav, "c-resume", 4.0, Some(45)).run(&mut |_| {}).await.unwrap();
+    let report = replay(&server, &wav, "c-resume", 4.0, Some(45)).run(&mut |_| {}).await.unwrap();
     assert_eq!(report.reconnects, 1);
     assert!(
         report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. })),
@@ -173,15 +180,29 @@ async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio
     assert!(patient.contains("sore throat") && patient.contains("three days"), "{patient}");
     assert!(committed_text(&report.events, Role::Doctor).contains("monday"));
     // Exactly the file's audio went in: two tracks, nothing lost, nothing twice.
-    let audio_in = metric(&http_get(addr, "/metrics").await, "autonotar_audio_seconds_in_total");
+    let audio_in = metric(&http_get(server.addr, "/metrics").await, "autonotar_audio_seconds_in_total");
     assert!((audio_in - 2.0 * seconds).abs() < 0.01, "{audio_in} s in for 2 × {seconds} s");
     assert!(report.draft().is_some());
 }
 
-async fn connect(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the ingest WebSocket with `headers` on the upgrade request, or says what HTTP refused.
+async fn upgrade(url: &str, headers: &[(&'static str, &str)]) -> Result<Socket, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("cannot connect: {e}"),
+    }
+}
+
+async fn connect(server: &Running) -> Socket {
+    upgrade(&server.url, &[("authorization", &format!("Bearer {}", server.key))]).await.unwrap()
 }
 
 async fn next_event(
@@ -203,6 +224,7 @@ fn start_message(consultation: &str, consent: bool, rate: u32) -> Message {
         doctor: "d".into(),
         tracks: vec![track("a", Role::Doctor), track("b", Role::Patient)],
         consent,
+        resume_token: None,
     };
     Message::text(serde_json::to_string(&ClientMessage::Start(start)).unwrap())
 }
@@ -216,32 +238,32 @@ fn error_code(event: Option<Event>) -> ErrorCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_protocol_errors() {
-    let (url, addr, _service) = start_server("da", |s| {
+    let server = start_server("da", |s| {
         s.idle_timeout = Duration::from_secs(2);
         s.max_frame_bytes = 4096;
     })
     .await;
 
-    let mut ws = connect(&url).await;
+    let mut ws = connect(&server).await;
     ws.send(Message::text("{not json")).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::MalformedMessage);
 
-    let mut ws = connect(&url).await;
+    let mut ws = connect(&server).await;
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::NotStarted);
 
-    let mut ws = connect(&url).await;
+    let mut ws = connect(&server).await;
     ws.send(start_message("c-no-consent", false, 16000)).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::ConsentRequired);
     assert!(next_event(&mut ws).await.is_none(), "the connection closes after a refusal");
-    let (active, _) = _service.load();
+    let (active, _) = server.service.load();
     assert_eq!(active, 0, "a refused consultation leaves nothing behind");
 
-    let mut ws = connect(&url).await;
+    let mut ws = connect(&server).await;
     ws.send(start_message("c-rate", true, 96000)).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadStart);
 
-    let mut ws = connect(&url).await;
+    let mut ws = connect(&server).await;
     ws.send(start_message("c-bad", true, 16000)).await.unwrap();
     assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
     ws.send(Message::binary(frame(5, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
@@ -266,7 +288,7 @@ async fn bad_input_gets_clear_protocol_errors() {
     ws.send(Message::binary(frame(1, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::Stopped);
 
-    let metrics = http_get(addr, "/metrics").await;
+    let metrics = http_get(server.addr, "/metrics").await;
     assert_eq!(metric(&metrics, "autonotar_gaps_total"), 1.0);
     assert_eq!(metric(&metrics, "autonotar_duplicates_total"), 1.0);
 }
@@ -274,8 +296,8 @@ async fn bad_input_gets_clear_protocol_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bound() {
     let _turn = turn();
-    let (url, addr, service) = start_server("da", |s| s.max_buffered_seconds = 2.0).await;
-    let mut ws = connect(&url).await;
+    let server = start_server("da", |s| s.max_buffered_seconds = 2.0).await;
+    let mut ws = connect(&server).await;
     ws.send(start_message("c-flood", true, 16000)).await.unwrap();
     assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
     // Ten minutes of quiet noise per track as fast as the socket takes it.
@@ -286,7 +308,7 @@ async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bou
             ws.send(Message::binary(frame(track, sequence, Encoding::PcmS16le, &noise))).await.unwrap();
         }
         if sequence % 500 == 0 {
-            worst_lag = worst_lag.max(service.load().1);
+            worst_lag = worst_lag.max(server.service.load().1);
         }
     }
     ws.send(Message::text(r#"{"type":"stop"}"#)).await.unwrap();
@@ -302,5 +324,89 @@ async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bou
     }
     // Queued audio never exceeded the room a track is given (plus the frame in hand).
     assert!(worst_lag <= 2.0 + 0.1, "lag {worst_lag} s");
-    assert!(metric(&http_get(addr, "/metrics").await, "autonotar_audio_seconds_in_total") >= 1200.0);
+    assert!(metric(&http_get(server.addr, "/metrics").await, "autonotar_audio_seconds_in_total") >= 1200.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_key_holders_reach_ingest_and_a_running_call_cannot_be_taken_over() {
+    let server = start_server("da", |s| s.start_timeout = Duration::from_secs(1)).await;
+    // No key, a wrong key, a browser's Origin (even with the key): refused before the upgrade.
+    assert_eq!(upgrade(&server.url, &[]).await.err(), Some(401));
+    assert_eq!(upgrade(&server.url, &[("authorization", "Bearer ank1_0000")]).await.err(), Some(401));
+    let bearer = format!("Bearer {}", server.key);
+    let foreign = [("authorization", bearer.as_str()), ("origin", "https://evil.example")];
+    assert_eq!(upgrade(&server.url, &foreign).await.err(), Some(403));
+
+    let mut owner = connect(&server).await;
+    owner.send(start_message("c-owned", true, 16000)).await.unwrap();
+    let Some(Event::Started { resume_token, .. }) = next_event(&mut owner).await else { panic!("not started") };
+    owner.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+
+    // Same id and tracks but no resume token: refused, and given nothing of the call.
+    let mut intruder = connect(&server).await;
+    intruder.send(start_message("c-owned", true, 16000)).await.unwrap();
+    assert_eq!(error_code(next_event(&mut intruder).await), ErrorCode::NotOwner);
+    assert!(next_event(&mut intruder).await.is_none(), "the intruder's connection closes");
+    // A wrong token is no better; the owner is not superseded by either.
+    let mut guess = connect(&server).await;
+    let mut start =
+        serde_json::from_str::<serde_json::Value>(start_message("c-owned", true, 16000).to_text().unwrap()).unwrap();
+    start["resume_token"] = "0".repeat(64).into();
+    guess.send(Message::text(start.to_string())).await.unwrap();
+    assert_eq!(error_code(next_event(&mut guess).await), ErrorCode::NotOwner);
+    owner.send(Message::binary(frame(0, 1, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    owner.send(Message::binary(frame(0, 1, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(next_event(&mut owner).await, Some(Event::Duplicate { track: 0, sequence: 1, expected: 2 }));
+
+    // The owner's own resume with its token still works.
+    let mut again = connect(&server).await;
+    start["resume_token"] = resume_token.into();
+    again.send(Message::text(start.to_string())).await.unwrap();
+    assert!(
+        matches!(next_event(&mut again).await, Some(Event::Resumed { ref next_sequence, .. }) if next_sequence == &[2, 0])
+    );
+
+    // A connection that never sends start is closed.
+    let mut silent = connect(&server).await;
+    assert_eq!(error_code(next_event(&mut silent).await), ErrorCode::StartTimeout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_follow_the_one_rule_and_sequence_numbers_never_wrap() {
+    let server = start_server("da", |s| s.max_sessions = 3).await;
+    for bad in ["../../x", "010203-1234", "Søren", "c-2026 Jens Hansen", &"c".repeat(49)] {
+        let mut ws = connect(&server).await;
+        ws.send(start_message(bad, true, 16000)).await.unwrap();
+        let Some(Event::Error { code, message }) = next_event(&mut ws).await else { panic!("{bad:?} accepted") };
+        assert_eq!(code, ErrorCode::BadStart, "{bad:?}");
+        assert!(!message.contains(bad), "the refusal repeats the id: {message}");
+    }
+    let mut ws = connect(&server).await;
+    ws.send(start_message("c-wrap", true, 16000)).await.unwrap();
+    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[]))).await.unwrap();
+    // Empty frames make the jump to the last sequence number a gap of no audio.
+    ws.send(Message::binary(frame(0, u32::MAX, Encoding::PcmS16le, &[]))).await.unwrap();
+    assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadFrame);
+    // Nothing wrapped: sequence 0 is still a duplicate, not a new frame.
+    ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
+    assert_eq!(next_event(&mut ws).await, Some(Event::Duplicate { track: 0, sequence: 0, expected: 1 }));
+
+    // Twenty starts at once for three places: exactly three open (one is c-wrap).
+    let starts = (0..20).map(|i| {
+        let server = &server;
+        async move {
+            let mut ws = connect(server).await;
+            ws.send(start_message(&format!("c-rush-{i}"), true, 16000)).await.unwrap();
+            (next_event(&mut ws).await, ws)
+        }
+    });
+    let results = futures_util::future::join_all(starts).await;
+    let started = results.iter().filter(|(e, _)| matches!(e, Some(Event::Started { .. }))).count();
+    assert_eq!(started, 2, "{:?}", results.iter().map(|(e, _)| e).collect::<Vec<_>>());
+    assert!(
+        results
+            .iter()
+            .all(|(e, _)| matches!(e, Some(Event::Started { .. } | Event::Error { code: ErrorCode::Busy, .. })))
+    );
 }

@@ -46,8 +46,17 @@ pub enum Error {
     #[error("invalid time {0:?}: expected RFC 3339 in UTC, e.g. 2026-03-02T08:00:00Z")]
     InvalidTime(String),
 
-    #[error("invalid consultation id: {0}")]
-    InvalidId(String),
+    #[error(transparent)]
+    InvalidId(#[from] ids::InvalidId),
+
+    #[error(
+        "the vault in {data_dir} is open in another process (`autonotar serve`?); stop it before rotating the key, \
+         or it would go on sealing under the old one"
+    )]
+    InUse { data_dir: std::path::PathBuf },
+
+    #[error("the sweep stopped before deleting anything more: the deletion could not be audited ({0})")]
+    Unrecorded(String),
 
     #[error("unknown artefact kind {0:?} (expected audio-<track>, transcript, draft, edits or note)")]
     UnknownKind(String),

@@ -22,7 +22,7 @@ pub(crate) struct AtomicFile {
 impl AtomicFile {
     pub(crate) fn create(target: &Path) -> Result<AtomicFile> {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = target.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", crate::hex(&crate::random::<8>()?)));
+        let temp = target.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", secrets::hex(&crate::random::<8>()?)));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)

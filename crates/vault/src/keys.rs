@@ -6,17 +6,11 @@
 
 use std::fmt;
 use std::fs;
-use std::fs::DirBuilder;
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use zeroize::Zeroizing;
+use secrets::{Text, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::fsutil::AtomicFile;
 
 /// Name of the environment variable that may carry the KEK.
 pub const KEK_ENV: &str = "AUTONOTAR_KEK";
@@ -33,22 +27,7 @@ impl Kek {
 
     /// Reads a key file, refusing one that group or others can read.
     pub fn from_file(path: &Path) -> Result<Kek> {
-        let problem = |problem: String| Error::KeyFile { path: path.to_path_buf(), problem };
-        let meta = fs::metadata(path).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => {
-                problem("not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into())
-            }
-            _ => problem(e.to_string()),
-        })?;
-        if !meta.is_file() {
-            return Err(problem("is not a regular file".into()));
-        }
-        owner_only(path, &meta).map_err(problem)?;
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| problem(e.to_string()))?);
-        if text.trim().is_empty() {
-            return Err(problem("is empty; it should hold a key from `autonotar keys init`".into()));
-        }
-        Kek::from_base64(&text).map_err(problem)
+        secrets::read(path, Text::Base64).map(Kek).map_err(|e| key_file_error(path, e))
     }
 
     /// The KEK for a command: `AUTONOTAR_KEK` when set, otherwise the key file.
@@ -73,15 +52,12 @@ impl Kek {
 
     /// Parses base64 key text (surrounding whitespace ignored).
     pub fn from_base64(text: &str) -> Result<Kek, String> {
-        let bytes = Zeroizing::new(BASE64.decode(text.trim()).map_err(|_| "is not valid base64 key text".to_string())?);
-        let key: [u8; 32] =
-            bytes.as_slice().try_into().map_err(|_| format!("holds {} bytes, a key has 32", bytes.len()))?;
-        Ok(Kek(Zeroizing::new(key)))
+        Text::Base64.decode(text).map(Kek)
     }
 
     /// The key as base64 text, the form key files and `AUTONOTAR_KEK` hold.
     pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(BASE64.encode(self.0.as_slice()))
+        Text::Base64.encode(&self.0)
     }
 
     /// A public 16-byte name for this key, stored beside everything it seals so a wrong key is
@@ -100,20 +76,8 @@ impl Kek {
 
 impl fmt::Debug for Kek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Kek({})", crate::hex(&self.fingerprint()))
+        write!(f, "Kek({})", secrets::hex(&self.fingerprint()))
     }
-}
-
-/// Refuses a secret file that group or others can read or write; the message says how to fix it.
-pub fn owner_only(path: &Path, meta: &fs::Metadata) -> std::result::Result<(), String> {
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "is readable or writable by group or others (mode {mode:03o}); run `chmod 600 {}`",
-            path.display()
-        ));
-    }
-    Ok(())
 }
 
 /// A key file made by [`init`], printable for the CLI.
@@ -130,7 +94,7 @@ impl fmt::Display for KeyFileCreated {
             "created key file {} (mode 0600, fingerprint {}). Keep a copy offline, apart from the \
              data backups: without it the vault cannot be read",
             self.path.display(),
-            crate::hex(&self.kek.fingerprint())
+            secrets::hex(&self.kek.fingerprint())
         )
     }
 }
@@ -140,29 +104,27 @@ impl fmt::Display for KeyFileCreated {
 /// unreadable.
 pub fn init(path: &Path) -> Result<KeyFileCreated> {
     let kek = Kek::generate()?;
-    write_key_file(path, &kek, false)?;
+    write_key_file(path, &kek)?;
     Ok(KeyFileCreated { path: path.to_path_buf(), kek })
 }
 
-fn write_key_file(path: &Path, kek: &Kek, replace: bool) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(Error::io("create directory", dir))?;
-    }
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(kek.to_base64().as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .map_err(Error::io("write", path))?;
-    if replace {
-        file.commit()
-    } else {
-        file.commit_new().map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => Error::KeyFile {
-                path: path.to_path_buf(),
-                problem: "already exists; refusing to replace a key (use `autonotar keys rotate`)".into(),
-            },
-            other => other,
-        })
-    }
+/// Writes a new key file; never replaces one.
+fn write_key_file(path: &Path, kek: &Kek) -> Result<()> {
+    secrets::write_new(path, &kek.0, Text::Base64).map_err(|e| key_file_error(path, e))
+}
+
+fn key_file_error(path: &Path, error: secrets::Error) -> Error {
+    let problem = match error {
+        secrets::Error::Missing { .. } => {
+            "not found; create one with `autonotar keys init` or set AUTONOTAR_KEK".into()
+        }
+        secrets::Error::Exists { .. } => {
+            "already exists; refusing to replace a key (use `autonotar keys rotate`)".into()
+        }
+        secrets::Error::Unusable { problem, .. } => problem,
+        secrets::Error::Random(reason) => format!("cannot be made: no random bytes ({reason})"),
+    };
+    Error::KeyFile { path: path.to_path_buf(), problem }
 }
 
 /// What a rotation did, printable for the CLI.
@@ -179,7 +141,12 @@ pub struct Rotation {
 
 impl fmt::Display for Rotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "re-sealed {} key record(s) under the new key {}", self.resealed, crate::hex(&self.new_fingerprint))?;
+        write!(
+            f,
+            "re-sealed {} key record(s) under the new key {}",
+            self.resealed,
+            secrets::hex(&self.new_fingerprint)
+        )?;
         if self.already_new > 0 {
             write!(f, " ({} were already done by an interrupted rotation)", self.already_new)?;
         }
@@ -208,7 +175,7 @@ pub fn rotate_key_file(key_file: &Path, data_dir: &Path) -> Result<Rotation> {
         Kek::from_file(&pending)?
     } else {
         let new = Kek::generate()?;
-        write_key_file(&pending, &new, false)?;
+        write_key_file(&pending, &new)?;
         new
     };
     let mut rotation = rotate(data_dir, &old, &new)?;
@@ -227,6 +194,8 @@ pub fn pending_path(key_file: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -258,7 +227,7 @@ mod tests {
         assert!(refused.contains("mode 640") && refused.contains("chmod 600"), "{refused}");
 
         let short = dir.join("short");
-        fs::write(&short, BASE64.encode([7u8; 16])).unwrap();
+        fs::write(&short, "BwcHBwcHBwcHBwcHBwcHBw==").unwrap(); // 16 bytes in base64
         fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
         assert!(Kek::from_file(&short).unwrap_err().to_string().contains("16 bytes"));
     }
@@ -268,11 +237,11 @@ mod tests {
         let kek = Kek::generate().unwrap();
         let shown = format!("{kek:?}");
         assert!(!shown.contains(kek.to_base64().as_str()));
-        assert!(shown.contains(&crate::hex(&kek.fingerprint())));
+        assert!(shown.contains(&secrets::hex(&kek.fingerprint())));
     }
 
     fn tempdir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("vault-keys-{}", crate::hex(&crate::random::<8>().unwrap())));
+        let dir = std::env::temp_dir().join(format!("vault-keys-{}", secrets::hex(&crate::random::<8>().unwrap())));
         fs::create_dir_all(&dir).unwrap();
         dir
     }

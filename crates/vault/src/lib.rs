@@ -33,13 +33,11 @@ use sha2::Sha256;
 
 /// `N` bytes from the operating system's CSPRNG.
 fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Io {
+    secrets::random::<N>().map_err(|e| Error::Io {
         action: "get random bytes from",
         path: "the operating system".into(),
         source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(bytes)
+    })
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -53,19 +51,4 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// AES-256-GCM keyed by reference, so no stray copy of the key is left on the stack.
 fn cipher(key: &[u8; 32]) -> Aes256Gcm {
     Aes256Gcm::new_from_slice(key).expect("key is 32 bytes")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }

@@ -53,7 +53,6 @@ pub struct RetentionPolicy {
 
 impl Default for RetentionPolicy {
     fn default() -> Self {
-        const DAY: u64 = 24 * 3600;
         RetentionPolicy {
             standard: ClassLimits {
                 audio_max: Duration::from_secs(DAY),
@@ -105,9 +104,28 @@ impl<'de> Deserialize<'de> for RetentionPolicy {
             Some(research) => research.over(defaults.research),
             None => defaults.research,
         };
-        Ok(RetentionPolicy { standard: toml.over(defaults.standard), research })
+        let policy = RetentionPolicy { standard: toml.over(defaults.standard), research };
+        for (table, limits) in [("[retention]", &policy.standard), ("[retention.research]", &policy.research)] {
+            for (key, limit) in [
+                ("audio_max", limits.audio_max),
+                ("after_export", limits.after_export),
+                ("unapproved", limits.unapproved),
+            ] {
+                if limit > LONGEST_LIMIT {
+                    return Err(serde::de::Error::custom(format!(
+                        "{table} {key} is longer than 100 years; no record is kept that long"
+                    )));
+                }
+            }
+        }
+        Ok(policy)
     }
 }
+
+const DAY: u64 = 24 * 3600;
+
+/// The longest retention limit accepted: deadlines must stay representable times.
+const LONGEST_LIMIT: Duration = Duration::from_secs(100 * 366 * DAY);
 
 /// Which limits apply to a consultation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,12 +309,23 @@ pub fn parse_time(text: &str) -> Result<SystemTime> {
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 /// Crypto-shreds everything whose deadline is at or before `now`.
-pub fn sweep(vault: &Vault, policy: &RetentionPolicy, now: SystemTime) -> Result<SweepReport> {
+///
+/// `record` hears of each deletion under the vault's lock just before it happens; when it fails
+/// the deletion is not done and the sweep stops with [`Error::Unrecorded`], so nothing is ever
+/// deleted that the audit log does not show. (A crash between the record and the deletion
+/// leaves a record of a deletion the next sweep then does, and records again.)
+pub fn sweep(
+    vault: &Vault,
+    policy: &RetentionPolicy,
+    now: SystemTime,
+    record: &mut dyn FnMut(&Deletion) -> std::result::Result<(), String>,
+) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     for handle in vault.handles()? {
-        let dir = crate::hex(&handle);
-        match sweep_one(vault, policy, now, &handle, &mut report) {
+        let dir = secrets::hex(&handle);
+        match sweep_one(vault, policy, now, &handle, &mut report, record) {
             Ok(()) => {}
+            Err(error @ Error::Unrecorded(_)) => return Err(error),
             Err(error) => report.problems.push(Problem { dir, error }),
         }
     }
@@ -309,6 +338,7 @@ fn sweep_one(
     now: SystemTime,
     handle: &[u8; 32],
     report: &mut SweepReport,
+    record: &mut dyn FnMut(&Deletion) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let Some(consultation) = vault.consultation_by_handle(handle)? else {
         // Keyring gone: a shredding was interrupted; its files are unreadable. Finish it.
@@ -332,15 +362,22 @@ fn sweep_one(
         }
         let shredding = Shredding { at: now, rule: deadline.rule.to_string() };
         let still_due = |lifecycle: &Lifecycle, written| policy.deadline(lifecycle, artefact.kind, written).at <= now;
-        if vault.shred_artefact(handle, artefact.kind, shredding, still_due)? {
-            report.deletions.push(deletion(Deleted::Artefact(artefact.kind), deadline));
+        let done = deletion(Deleted::Artefact(artefact.kind), deadline);
+        if vault
+            .shred_artefact(handle, artefact.kind, shredding, still_due, || record(&done).map_err(Error::Unrecorded))?
+        {
+            report.deletions.push(done);
             remaining -= 1;
         }
     }
-    let record = policy.record_deadline(&consultation.lifecycle);
+    let deadline = policy.record_deadline(&consultation.lifecycle);
     let still_due = |lifecycle: &Lifecycle| policy.record_deadline(lifecycle).at <= now;
-    if remaining == 0 && record.at <= now && vault.shred_record(handle, still_due)? {
-        report.deletions.push(deletion(Deleted::Record, record));
+    let done = deletion(Deleted::Record, deadline);
+    if remaining == 0
+        && deadline.at <= now
+        && vault.shred_record(handle, still_due, || record(&done).map_err(Error::Unrecorded))?
+    {
+        report.deletions.push(done);
     } else {
         report.leftovers_removed += vault.remove_orphans(handle, ORPHAN_GRACE)?;
     }
@@ -400,7 +437,7 @@ pub fn status(vault: &Vault, policy: &RetentionPolicy, now: SystemTime) -> Resul
             }
             // Keyring gone: unreadable leftovers the next sweep removes; nothing to list.
             Ok(None) => {}
-            Err(error) => report.problems.push(Problem { dir: crate::hex(&handle), error }),
+            Err(error) => report.problems.push(Problem { dir: secrets::hex(&handle), error }),
         }
     }
     report.consultations.sort_by(|a, b| {

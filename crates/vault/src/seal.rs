@@ -83,7 +83,11 @@ fn check_header<'a>(kek: &Kek, purpose: Purpose, sealed: &'a [u8], path: &Path) 
     let found = &sealed[9..25];
     let given = kek.fingerprint();
     if found != given {
-        return Err(Error::WrongKey { path: path.to_path_buf(), found: crate::hex(found), given: crate::hex(&given) });
+        return Err(Error::WrongKey {
+            path: path.to_path_buf(),
+            found: secrets::hex(found),
+            given: secrets::hex(&given),
+        });
     }
     Ok(&sealed[..HEADER_LEN])
 }

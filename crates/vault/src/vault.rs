@@ -27,9 +27,11 @@ use crate::stream::{self, StreamReader, StreamWriter};
 
 const VAULT_RECORD: &str = "vault";
 const LOCK_FILE: &str = "lock";
+/// Held shared by every open [`Vault`] and exclusively by a KEK rotation, so the key cannot be
+/// rotated under a process that would go on sealing with the old one.
+const IN_USE_FILE: &str = "in-use";
 const CONSULTATIONS: &str = "consultations";
 const KEYRING: &str = "keyring";
-const MAX_ID_LEN: usize = 256;
 
 /// One kind of thing kept about a consultation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -200,6 +202,9 @@ pub struct Vault {
     kek: Kek,
     naming_key: Arc<Zeroizing<[u8; 32]>>,
     clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    /// The shared lock on [`IN_USE_FILE`], released when the last clone is dropped; `None` on a
+    /// read-only filesystem, where no rotation can happen either.
+    _in_use: Option<Arc<File>>,
 }
 
 impl fmt::Debug for Vault {
@@ -223,6 +228,14 @@ impl Vault {
             Err(e) if e.kind() == ErrorKind::NotFound => create_vault_record(&record_path, &consultations, &kek)?,
             Err(e) => return Err(Error::io("read", &record_path)(e)),
         };
+        let in_use = match open_in_use(data_dir) {
+            Ok(file) => {
+                file.lock_shared().map_err(Error::io("lock", data_dir.join(IN_USE_FILE)))?;
+                Some(Arc::new(file))
+            }
+            Err(Error::Io { source, .. }) if source.kind() == ErrorKind::ReadOnlyFilesystem => None,
+            Err(e) => return Err(e),
+        };
         let plain = seal::open(&kek, Purpose::VaultRecord, &[0; 32], &sealed, &record_path)?;
         let naming_key: [u8; 32] = plain
             .as_slice()
@@ -233,6 +246,7 @@ impl Vault {
             kek,
             naming_key: Arc::new(Zeroizing::new(naming_key)),
             clock: Arc::new(SystemTime::now),
+            _in_use: in_use,
         })
     }
 
@@ -376,7 +390,7 @@ impl Vault {
     pub fn shred(&self, id: &str, kind: ArtefactKind) -> Result<bool> {
         let handle = self.handle(id)?;
         let shredding = Shredding { at: self.now(), rule: "on-request".into() };
-        self.shred_artefact(&handle, kind, shredding, |_, _| true)
+        self.shred_artefact(&handle, kind, shredding, |_, _| true, || Ok(()))
     }
 
     // ---- crate-internal: used by the retention sweeper ----
@@ -387,7 +401,7 @@ impl Vault {
         let mut handles = Vec::new();
         for entry in fs::read_dir(&dir).map_err(Error::io("list", &dir))? {
             let entry = entry.map_err(Error::io("list", &dir))?;
-            if let Some(handle) = entry.file_name().to_str().and_then(crate::unhex::<32>) {
+            if let Some(handle) = entry.file_name().to_str().and_then(secrets::unhex::<32>) {
                 handles.push(handle);
             }
         }
@@ -409,6 +423,7 @@ impl Vault {
         kind: ArtefactKind,
         shredding: Shredding,
         still_due: impl FnOnce(&Lifecycle, SystemTime) -> bool,
+        announce: impl FnOnce() -> Result<()>,
     ) -> Result<bool> {
         let label = kind.to_string();
         let _lock = self.lock()?;
@@ -419,6 +434,7 @@ impl Vault {
             Some(entry) if still_due(&keyring.lifecycle, entry.written) => {}
             _ => return Ok(false),
         }
+        announce()?;
         let entry = keyring.artefacts.remove(&label).expect("entry checked above");
         keyring.shredded.insert(label, shredding);
         self.save(handle, &keyring)?;
@@ -427,13 +443,20 @@ impl Vault {
     }
 
     /// Destroys a consultation's keyring (and with it every key), then all its files, if it
-    /// holds no artefact and `still_due` agrees under the lock.
-    pub(crate) fn shred_record(&self, handle: &[u8; 32], still_due: impl FnOnce(&Lifecycle) -> bool) -> Result<bool> {
+    /// holds no artefact and `still_due` agrees under the lock. `announce` runs just before
+    /// anything is destroyed; its error leaves everything as it was.
+    pub(crate) fn shred_record(
+        &self,
+        handle: &[u8; 32],
+        still_due: impl FnOnce(&Lifecycle) -> bool,
+        announce: impl FnOnce() -> Result<()>,
+    ) -> Result<bool> {
         let _lock = self.lock()?;
         match self.load(handle)? {
             Some(k) if k.artefacts.is_empty() && still_due(&k.lifecycle) => {}
             _ => return Ok(false),
         }
+        announce()?;
         fsutil::remove_durably(&self.dir(handle).join(KEYRING))?;
         self.remove_dir(handle)?;
         Ok(true)
@@ -467,7 +490,7 @@ impl Vault {
         let _lock = self.lock()?;
         let dir = self.dir(handle);
         let live: Vec<String> = match self.load(handle)? {
-            Some(k) => k.artefacts.iter().map(|(label, e)| format!("{label}.{}", crate::hex(&e.file))).collect(),
+            Some(k) => k.artefacts.iter().map(|(label, e)| format!("{label}.{}", secrets::hex(&e.file))).collect(),
             None => return Ok(0),
         };
         let mut removed = 0;
@@ -494,14 +517,13 @@ impl Vault {
     // ---- private ----
 
     fn handle(&self, id: &str) -> Result<[u8; 32]> {
-        if id.is_empty() || id.len() > MAX_ID_LEN {
-            return Err(Error::InvalidId(format!("must be 1 to {MAX_ID_LEN} bytes long")));
-        }
+        // The one consultation id rule: what the live service accepts, the vault can hold.
+        ids::ConsultationId::new(id)?;
         Ok(crate::hmac_sha256(self.naming_key.as_slice(), &[b"autonotar-vault consultation v1\0", id.as_bytes()]))
     }
 
     fn dir(&self, handle: &[u8; 32]) -> PathBuf {
-        self.root.join(CONSULTATIONS).join(crate::hex(handle))
+        self.root.join(CONSULTATIONS).join(secrets::hex(handle))
     }
 
     fn lock(&self) -> Result<File> {
@@ -588,15 +610,27 @@ fn lock_vault(data_dir: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// Re-seals the vault record and every keyring under `new` (see `keys::rotate`).
+fn open_in_use(data_dir: &Path) -> Result<File> {
+    let path = data_dir.join(IN_USE_FILE);
+    OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(Error::io("open lock file", &path))
+}
+
+/// Re-seals the vault record and every keyring under `new` (see `keys::rotate`). Refused while
+/// any process has the vault open: it would keep sealing under the old key.
 pub(crate) fn reseal_all(data_dir: &Path, old: &Kek, new: &Kek) -> Result<(usize, usize)> {
+    let in_use = open_in_use(data_dir)?;
+    match in_use.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Err(Error::InUse { data_dir: data_dir.to_path_buf() }),
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", data_dir.join(IN_USE_FILE))(e)),
+    }
     let _lock = lock_vault(data_dir)?;
 
     let mut records = Vec::new();
     let consultations = data_dir.join(CONSULTATIONS);
     for entry in fs::read_dir(&consultations).map_err(Error::io("list", &consultations))? {
         let entry = entry.map_err(Error::io("list", &consultations))?;
-        let Some(handle) = entry.file_name().to_str().and_then(crate::unhex::<32>) else {
+        let Some(handle) = entry.file_name().to_str().and_then(secrets::unhex::<32>) else {
             continue;
         };
         let path = entry.path().join(KEYRING);
@@ -623,7 +657,7 @@ pub(crate) fn reseal_all(data_dir: &Path, old: &Kek, new: &Kek) -> Result<(usize
 }
 
 fn file_name(kind: ArtefactKind, file_id: &[u8; 16]) -> String {
-    format!("{kind}.{}", crate::hex(file_id))
+    format!("{kind}.{}", secrets::hex(file_id))
 }
 
 fn whole_seconds(t: SystemTime) -> SystemTime {
@@ -732,7 +766,7 @@ impl Read for ArtefactReader {
 
 impl Serialize for DataKey {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(crate::hex(self.0.as_slice()));
+        let text = Zeroizing::new(secrets::hex(self.0.as_slice()));
         serializer.serialize_str(&text)
     }
 }
@@ -741,7 +775,7 @@ impl<'de> Deserialize<'de> for DataKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Borrowed: the hex text stays in the (zeroized) keyring buffer, never copied.
         let text = <&str>::deserialize(deserializer)?;
-        crate::unhex::<32>(text)
+        secrets::unhex::<32>(text)
             .map(|key| DataKey(Zeroizing::new(key)))
             .ok_or_else(|| serde::de::Error::custom("data key is not 64 hex digits"))
     }
@@ -751,12 +785,12 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8; 16], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::hex(bytes))
+        serializer.serialize_str(&secrets::hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 16], D::Error> {
         let text = <&str>::deserialize(deserializer)?;
-        crate::unhex(text).ok_or_else(|| serde::de::Error::custom("file id is not 32 hex digits"))
+        secrets::unhex(text).ok_or_else(|| serde::de::Error::custom("file id is not 32 hex digits"))
     }
 }
 

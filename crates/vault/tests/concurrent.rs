@@ -29,8 +29,13 @@ fn concurrent_writes_and_sweeps_lose_no_update() {
         let vault = vault.clone();
         scope.spawn(move || {
             for _ in 0..15 {
-                let report =
-                    retention::sweep(&vault, &RetentionPolicy::default(), std::time::SystemTime::now()).unwrap();
+                let report = retention::sweep(
+                    &vault,
+                    &RetentionPolicy::default(),
+                    std::time::SystemTime::now(),
+                    &mut |_| Ok(()),
+                )
+                .unwrap();
                 assert!(report.deletions.is_empty() && report.problems.is_empty(), "{report}");
             }
         });

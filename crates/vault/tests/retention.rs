@@ -107,11 +107,11 @@ fn every_artefact_disappears_exactly_at_its_deadline() {
     let deadlines: BTreeSet<SystemTime> = expected.iter().map(|e| e.0).collect();
     let mut gone = Expected::new();
     for deadline in deadlines {
-        let before = retention::sweep(&vault, &policy, deadline - Duration::from_secs(1)).unwrap();
+        let before = retention::sweep(&vault, &policy, deadline - Duration::from_secs(1), &mut |_| Ok(())).unwrap();
         assert!(before.deletions.is_empty(), "deleted early: {before}");
         assert_all_present_except(&vault, &expected, &gone);
 
-        let report = retention::sweep(&vault, &policy, deadline).unwrap();
+        let report = retention::sweep(&vault, &policy, deadline, &mut |_| Ok(())).unwrap();
         assert!(report.problems.is_empty(), "{report}");
         let deleted: Expected = report
             .deletions
@@ -180,9 +180,9 @@ fn withdrawn_research_consent_falls_back_to_standard_limits() {
     vault.put("c", AUDIO, b"pcm").unwrap();
     vault.record("c", Event::TranscriptFinal).unwrap();
     let policy = RetentionPolicy::default();
-    assert!(retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap().deletions.is_empty());
+    assert!(retention::sweep(&vault, &policy, t0() + 2 * DAY, &mut |_| Ok(())).unwrap().deletions.is_empty());
     vault.set_research_consent("c", false).unwrap();
-    let report = retention::sweep(&vault, &policy, t0() + 2 * DAY).unwrap();
+    let report = retention::sweep(&vault, &policy, t0() + 2 * DAY, &mut |_| Ok(())).unwrap();
     assert_eq!(report.deletions.len(), 1);
     assert_eq!(report.deletions[0].deleted, Deleted::Artefact(AUDIO));
     assert_eq!(report.deletions[0].rule, Rule::AudioTranscriptFinal);
@@ -239,7 +239,7 @@ fn sweep_reports_a_damaged_consultation_and_goes_on_with_the_rest() {
     bytes[middle] ^= 1;
     std::fs::write(&keyring, bytes).unwrap();
 
-    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0() + 15 * DAY).unwrap();
+    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0() + 15 * DAY, &mut |_| Ok(())).unwrap();
     let deleted: Vec<(String, Deleted)> =
         report.deletions.iter().map(|d| (d.consultation.clone(), d.deleted)).collect();
     assert_eq!(deleted, [("good".into(), Deleted::Artefact(ArtefactKind::Draft)), ("good".into(), Deleted::Record)]);
@@ -268,10 +268,49 @@ fn sweep_finishes_interrupted_shredding_and_removes_stale_orphans_only() {
     let two_hours_ago = SystemTime::now() - 2 * HOUR;
     std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
 
-    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0()).unwrap();
+    let report = retention::sweep(&vault, &RetentionPolicy::default(), t0(), &mut |_| Ok(())).unwrap();
     assert!(report.deletions.is_empty() && report.problems.is_empty(), "{report}");
     assert_eq!(report.leftovers_removed, 2);
     assert!(!interrupted.exists() && !stale.exists() && fresh.exists());
     assert_eq!(&*vault.get("live", ArtefactKind::Draft).unwrap(), b"draft");
     assert!(matches!(vault.get("interrupted", ArtefactKind::Draft), Err(Error::Missing { .. })));
+}
+
+#[test]
+fn a_deletion_that_cannot_be_recorded_is_not_done_and_stops_the_sweep() {
+    let scratch = Scratch::new("retention");
+    let clock = Clock::at(t0());
+    let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
+    for id in ["first", "second"] {
+        vault.create(id, false).unwrap();
+        vault.put(id, ArtefactKind::Draft, b"draft").unwrap();
+    }
+    let due = t0() + 400 * DAY;
+    let mut heard = 0;
+    let refused = retention::sweep(&vault, &RetentionPolicy::default(), due, &mut |_| {
+        heard += 1;
+        Err("the audit log is full".into())
+    });
+    assert!(matches!(refused, Err(Error::Unrecorded(ref why)) if why.contains("full")), "{refused:?}");
+    assert_eq!(heard, 1, "the sweep stops at the first deletion it cannot record");
+    for id in ["first", "second"] {
+        assert_eq!(&*vault.get(id, ArtefactKind::Draft).unwrap(), b"draft", "{id} was deleted unrecorded");
+    }
+    let mut recorded = Vec::new();
+    let report = retention::sweep(&vault, &RetentionPolicy::default(), due, &mut |d| {
+        recorded.push(d.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(report.deletions, recorded, "every deletion done was recorded first");
+    assert!(report.deletions.len() >= 4, "{report}");
+}
+
+#[test]
+fn absurd_limits_are_refused_at_load_not_at_the_first_deadline() {
+    for text in ["unapproved = \"200000000000y\"", "[research]\naudio_max = \"101y\""] {
+        let error = toml::from_str::<RetentionPolicy>(text).unwrap_err().to_string();
+        assert!(error.contains("longer than 100 years"), "{text}: {error}");
+    }
+    assert!(toml::from_str::<RetentionPolicy>("unapproved = \"30y\"").is_ok());
 }

@@ -209,15 +209,19 @@ fn rotated_kek_still_opens_old_data_and_the_old_kek_no_longer_does() {
     let ciphertext_before = fs::read(&file).unwrap();
     let dir = f.vault.data_dir().to_path_buf();
     let new = Kek::generate().unwrap();
-    let rotation = vault::keys::rotate(&dir, &f.kek, &new).unwrap();
+    // Rotation needs the vault closed everywhere (see the_key_cannot_be_rotated_under_an_open_vault).
+    let Fixture { _scratch, kek, vault } = f;
+    drop(vault);
+    let rotation = vault::keys::rotate(&dir, &kek, &new).unwrap();
     assert_eq!((rotation.resealed, rotation.already_new), (2, 0)); // keyring + vault record
     assert_eq!(fs::read(&file).unwrap(), ciphertext_before, "artefacts are not touched");
 
     let reopened = Vault::open(&dir, new.clone()).unwrap();
     assert_eq!(*reopened.get("c1", ArtefactKind::Transcript).unwrap(), content);
-    assert!(matches!(Vault::open(&dir, f.kek.clone()), Err(Error::WrongKey { .. })));
+    assert!(matches!(Vault::open(&dir, kek.clone()), Err(Error::WrongKey { .. })));
+    drop(reopened);
     // Running it again (as after a crash) finds nothing left to do.
-    assert_eq!(vault::keys::rotate(&dir, &f.kek, &new).unwrap().resealed, 0);
+    assert_eq!(vault::keys::rotate(&dir, &kek, &new).unwrap().resealed, 0);
 }
 
 #[test]
@@ -248,13 +252,18 @@ fn shredded_artefact_reports_shredded_and_its_file_is_gone() {
 #[test]
 fn consultation_ids_never_become_paths() {
     let f = Fixture::new();
-    let id = "../../etc/passwd";
+    // The one consultation id rule refuses paths, free text and CPR-like numbers outright...
+    for bad in ["../../etc/passwd", "", "Jens Hansen", "010203-1234", &"x".repeat(49)] {
+        assert!(matches!(f.vault.create(bad, false), Err(Error::InvalidId(_))), "{bad:?}");
+    }
+    // ...and an id it accepts is hashed, never used as a name.
+    let id = "vc:2026.11-23_a";
     f.vault.create(id, false).unwrap();
     f.vault.put(id, ArtefactKind::Draft, b"x").unwrap();
     let dir = f.vault.consultation_dir(id).unwrap();
     assert_eq!(dir.parent().unwrap(), f.vault.data_dir().join("consultations"));
+    assert!(!dir.to_string_lossy().contains("vc:2026"));
     assert_eq!(&*f.vault.get(id, ArtefactKind::Draft).unwrap(), b"x");
-    assert!(matches!(f.vault.create("", false), Err(Error::InvalidId(_))));
 }
 
 #[test]
@@ -265,4 +274,18 @@ fn no_plaintext_reaches_the_disk() {
     for needle in [&b"hovedpine"[..], b"patient-4711"] {
         common::assert_nowhere_on_disk(f.vault.data_dir(), needle);
     }
+}
+
+#[test]
+fn the_key_cannot_be_rotated_under_an_open_vault() {
+    let f = Fixture::new();
+    f.vault.create("c-open", false).unwrap();
+    let error = vault::keys::rotate(f.vault.data_dir(), &f.kek, &Kek::generate().unwrap()).unwrap_err();
+    assert!(matches!(error, Error::InUse { .. }), "{error}");
+    assert!(error.to_string().contains("stop it before rotating"), "{error}");
+    let data_dir = f.vault.data_dir().to_path_buf();
+    let kek = f.kek.clone();
+    drop(f.vault);
+    let rotation = vault::keys::rotate(&data_dir, &kek, &Kek::generate().unwrap()).unwrap();
+    assert_eq!(rotation.resealed, 2, "the vault record and the one keyring");
 }

@@ -40,7 +40,7 @@ impl TestLog {
     }
 
     pub fn key(&self) -> AuditKey {
-        AuditKey::load(&self.config.key_path(self.data_dir.path())).unwrap()
+        AuditKey::load(&self.config.key_path(self.data_dir.path()).unwrap()).unwrap()
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -95,7 +95,7 @@ pub fn consultation(number: u32, doctor: &str, now: Timestamp) -> Vec<Event> {
         delete_by,
     };
     vec![
-        Event::ConsultationStarted { consultation: consultation.clone(), doctor: doctor.clone() },
+        Event::ConsultationStarted { consultation: consultation.clone(), doctor: doctor.clone(), ingest_key: None },
         Event::AudioReceived { consultation: consultation.clone(), duration_ms: 754_000 },
         Event::TranscriptProduced {
             consultation: consultation.clone(),

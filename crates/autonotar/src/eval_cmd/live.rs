@@ -3,13 +3,14 @@
 //! streaming transcript comes from exactly the code a clinic runs (`server`), not a copy of it.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use eval::{PipelineError, TranscriptRun};
 use server::client::Replay;
-use server::protocol::{Encoding, Event, RATE_RANGE, TrackSpec};
+use server::protocol::{Encoding, Event, TRACK_RATES, TrackSpec};
 
 use super::Recorded;
 
@@ -24,6 +25,8 @@ const DRAFT_MARGIN: Duration = Duration::from_secs(600);
 pub struct LiveService {
     runtime: tokio::runtime::Runtime,
     url: String,
+    /// The in-process service's own ingest key, which exists nowhere else.
+    key: secrets::Zeroizing<String>,
     speed: f64,
     /// Numbers the replayed consultations: a repeated id would resume a finished session.
     replays: AtomicU64,
@@ -39,13 +42,16 @@ impl LiveService {
             .block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
             .context("cannot open a loopback port for the streaming evaluation")?;
         let address = listener.local_addr()?;
-        let service = server::Service::new(settings, recognizer, None);
+        // The corpora are synthetic and the transcripts are the results: nothing is kept or audited.
+        let service = server::Service::new(settings, recognizer, None, Arc::new(storage::Transient));
+        let (keys, key) = server::IngestKeys::ephemeral(ids::Id::new("eval")?)?;
         runtime.spawn(async move {
-            if let Err(e) = server::serve(listener, service, Default::default()).await {
+            let forever = std::future::pending();
+            if let Err(e) = server::serve(listener, service, keys, Default::default(), forever).await {
                 tracing::error!("the in-process live service stopped: {e}");
             }
         });
-        Ok(LiveService { runtime, url: format!("ws://{address}/v1/ingest"), speed, replays: AtomicU64::new(0) })
+        Ok(LiveService { runtime, url: format!("ws://{address}/v1/ingest"), key, speed, replays: AtomicU64::new(0) })
     }
 
     /// Replays the tracks as one live consultation and returns the transcript `draft_ready`
@@ -59,6 +65,7 @@ impl LiveService {
             .collect::<Result<Vec<_>, _>>()?;
         let replay = Replay {
             url: self.url.clone(),
+            key: self.key.clone(),
             consultation: format!("eval-{}", self.replays.fetch_add(1, Ordering::Relaxed)),
             doctor: "eval".into(),
             speed: self.speed,
@@ -86,7 +93,7 @@ impl LiveService {
 /// first, as a client would have to.
 fn declare(index: usize, track: Recorded) -> Result<(TrackSpec, Vec<f32>), PipelineError> {
     let Recorded { role, sample_rate, samples } = track;
-    let (sample_rate, samples) = if RATE_RANGE.contains(&sample_rate) {
+    let (sample_rate, samples) = if TRACK_RATES.contains(&sample_rate) {
         (sample_rate, samples)
     } else {
         (audio::TARGET_RATE, audio::to_16k(&samples, sample_rate)?)

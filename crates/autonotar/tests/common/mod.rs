@@ -14,13 +14,29 @@ pub use fixtures::models_dir;
 
 /// Runs `autonotar ARGS` with the test models and no config file from the working directory.
 pub fn autonotar(args: &[&str], cwd: &Path) -> Output {
+    autonotar_with(args, cwd, &[])
+}
+
+/// As [`autonotar`], with `env` set (an ingest key, say).
+pub fn autonotar_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     Command::new(env!("CARGO_BIN_EXE_autonotar"))
         .args(args)
         .current_dir(cwd)
         .env("AUTONOTAR_MODELS_DIR", models_dir())
+        .env_remove("AUTONOTAR_INGEST_KEY")
+        .envs(env.iter().copied())
         .output()
         .expect("the autonotar binary runs")
+}
+
+/// `autonotar ARGS ingest-key create NAME`: the new key, the last line it printed.
+pub fn ingest_key(cwd: &Path, args: &[&str], name: &str) -> String {
+    let mut all = args.to_vec();
+    all.extend(["ingest-key", "create", name]);
+    let output = autonotar(&all, cwd);
+    assert!(output.status.success(), "ingest-key create failed: {}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout).lines().last().expect("the key is printed").to_string()
 }
 
 pub fn stderr(output: &Output) -> String {
@@ -32,6 +48,8 @@ pub struct Serve {
     child: std::process::Child,
     /// `127.0.0.1:PORT` as the service printed it.
     pub addr: String,
+    /// An ingest key made for this service before it started.
+    pub key: String,
     logs: String,
     rest: Option<std::thread::JoinHandle<String>>,
 }
@@ -40,6 +58,7 @@ impl Serve {
     /// Starts `autonotar ARGS serve --listen 127.0.0.1:0` in `cwd` and waits until it listens.
     pub fn start(cwd: &Path, args: &[&str]) -> Serve {
         use std::io::{BufRead, Read};
+        let key = ingest_key(cwd, args, "tests");
         let mut child = Command::new(env!("CARGO_BIN_EXE_autonotar"))
             .args(args)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -64,7 +83,25 @@ impl Serve {
             let _ = stderr.read_to_string(&mut rest);
             rest
         });
-        Serve { child, addr, logs, rest: Some(rest) }
+        Serve { child, addr, key, logs, rest: Some(rest) }
+    }
+
+    /// `autonotar replay ARGS` against this service with its ingest key.
+    pub fn replay(&self, cwd: &Path, args: &[&str]) -> Output {
+        let server = format!("ws://{}", self.addr);
+        let mut all = vec!["replay", "--server", server.as_str()];
+        all.extend_from_slice(args);
+        autonotar_with(&all, cwd, &[("AUTONOTAR_INGEST_KEY", &self.key)])
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its status and everything it logged.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        let rest = self.rest.take().map(|r| r.join().unwrap()).unwrap_or_default();
+        (status, std::mem::take(&mut self.logs) + &rest)
     }
 
     /// Stops the service; returns everything it logged.

@@ -75,7 +75,7 @@ fn run(args: &[&str]) -> Result<(), Error> {
         ["sweep", dir, now] => {
             let vault = Vault::open(Path::new(dir), kek()?)?;
             let now = vault::retention::parse_time(now)?;
-            println!("{}", vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now)?);
+            println!("{}", vault::retention::sweep(&vault, &vault::RetentionPolicy::default(), now, &mut |_| Ok(()))?);
             Ok(())
         }
         _ => Err(Error::Missing { what: format!("a known command (got {args:?})") }),

@@ -30,9 +30,7 @@ impl Drop for Scratch {
 }
 
 pub fn random_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    u64::from_le_bytes(bytes)
+    u64::from_le_bytes(secrets::random().unwrap())
 }
 
 /// A simulated clock the test moves by hand.
