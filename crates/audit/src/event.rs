@@ -115,11 +115,15 @@ pub enum Event {
     LoginSucceeded {
         doctor: Id,
     },
+    /// A refused link or session. `suppressed` counts the failures since the last one
+    /// recorded, as for [`Event::IngestRefused`]: anyone can cause these.
     LoginFailed {
         reason: LoginFailure,
         /// The doctor the attempt claimed to be, when the link named one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         doctor: Option<Id>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        suppressed: u64,
     },
     /// A connection to the ingest endpoint was refused before any audio was taken.
     /// `suppressed` counts the refusals since the last one recorded, which were not written one
@@ -182,8 +186,6 @@ pub enum IngestRefusal {
     UnknownKey,
     /// A browser request from another origin than the review app's.
     ForeignOrigin,
-    /// The server holds its maximum of connections.
-    TooManyConnections,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

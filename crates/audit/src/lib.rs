@@ -19,6 +19,7 @@ mod layer;
 mod log;
 mod record;
 mod segments;
+mod throttle;
 mod time;
 mod verify;
 
@@ -34,5 +35,6 @@ pub use layer::{AUDIT_TARGET, AuditLayer, emit};
 pub use log::AuditLog;
 pub use record::{Checkpoint, GENESIS_HASH, MAX_RECORD_BYTES, Record, line_hash};
 pub use segments::{HEAD_FILE, read_checkpoint, read_records};
+pub use throttle::Throttle;
 pub use time::Timestamp;
 pub use verify::{Fault, FaultKind, Verification, VerifyOptions, verify};

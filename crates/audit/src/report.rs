@@ -143,11 +143,7 @@ fn describe(event: &Event) -> String {
             "Forbindelse til optagelse afvist: {}{}{}",
             ingest_refusal_text(*reason),
             key.as_ref().map_or_else(String::new, |key| format!(" (nøgle {key})")),
-            if *suppressed > 0 {
-                format!("; {suppressed} lignende afvisninger før denne ikke skrevet enkeltvis")
-            } else {
-                String::new()
-            }
+            suppressed_text(*suppressed)
         ),
         Event::IngestKeyCreated { key } => format!("Optagenøgle {key} oprettet"),
         Event::IngestKeyRevoked { key } => format!("Optagenøgle {key} tilbagekaldt"),
@@ -195,8 +191,8 @@ fn describe(event: &Event) -> String {
             format!("Pseudonymiseret forskningsudtræk af {consultations} konsultation(er){}", deadline_text(*delete_by))
         }
         Event::LoginSucceeded { .. } => "Logget ind".into(),
-        Event::LoginFailed { reason, .. } => {
-            format!("Mislykket log-ind: {}", login_failure_text(*reason))
+        Event::LoginFailed { reason, suppressed, .. } => {
+            format!("Mislykket log-ind: {}{}", login_failure_text(*reason), suppressed_text(*suppressed))
         }
         Event::LogRecovered { dropped_bytes } => {
             format!("Loggen genoptaget efter nedbrud; {dropped_bytes} byte ufærdig linje fjernet")
@@ -218,7 +214,14 @@ fn ingest_refusal_text(reason: IngestRefusal) -> &'static str {
         IngestRefusal::MissingKey => "ingen nøgle",
         IngestRefusal::UnknownKey => "ukendt eller tilbagekaldt nøgle",
         IngestRefusal::ForeignOrigin => "fremmed oprindelse (Origin)",
-        IngestRefusal::TooManyConnections => "for mange forbindelser",
+    }
+}
+
+/// What a throttled record says about the ones not written one by one before it.
+fn suppressed_text(suppressed: u64) -> String {
+    match suppressed {
+        0 => String::new(),
+        n => format!("; {n} lignende afvisninger før denne ikke skrevet enkeltvis"),
     }
 }
 

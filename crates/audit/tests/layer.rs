@@ -109,7 +109,7 @@ fn records_hold_no_string_but_ids_enums_times_and_hashes() {
     let mut writer = log.open();
     for event in [
         common::shredded(0),
-        Event::LoginFailed { reason: audit::LoginFailure::LinkExpired, doctor: None },
+        Event::LoginFailed { reason: audit::LoginFailure::LinkExpired, doctor: None, suppressed: 0 },
         Event::RetentionSweepRan { examined: 1, deleted: 0, shredded: 1 },
     ] {
         writer.append(event).unwrap();

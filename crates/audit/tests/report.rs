@@ -114,7 +114,8 @@ fn access_refusals_and_logins_are_listed_per_doctor() {
     let log = TestLog::new();
     with_audit_layer(&log, || {
         emit(&Event::LoginSucceeded { doctor: id("doc1") }).unwrap();
-        emit(&Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor: Some(id("doc2")) }).unwrap();
+        emit(&Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor: Some(id("doc2")), suppressed: 0 })
+            .unwrap();
         emit(&Event::ConsultationRefused {
             consultation: id("c7"),
             doctor: id("doc2"),

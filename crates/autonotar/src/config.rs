@@ -101,6 +101,10 @@ pub struct ServerConfig {
     pub start_timeout_seconds: u64,
     /// How often `serve` runs the retention sweep; 0 leaves sweeping to `retention sweep` (cron).
     pub sweep_interval_seconds: u64,
+    /// Open HTTP connections at once (review pages, event streams, ingest upgrades in progress).
+    pub max_connections: usize,
+    /// How long a client may take over its TLS handshake and over each request head.
+    pub header_timeout_seconds: u64,
     /// The address doctors' browsers reach the service at; links from `autonotar link` start
     /// with it, and an `https://` address makes the review session cookie `Secure`. Default:
     /// `http://` (or with TLS `https://`) and `listen`.
@@ -129,6 +133,8 @@ impl Default for ServerConfig {
             interim_seconds: defaults.interim_every,
             start_timeout_seconds: defaults.start_timeout.as_secs(),
             sweep_interval_seconds: 15 * 60,
+            max_connections: 256,
+            header_timeout_seconds: 10,
             public_url: None,
             tls_cert: None,
             tls_key: None,
@@ -183,7 +189,16 @@ impl ServerConfig {
         whole("keep_finished_seconds", self.keep_finished_seconds, 0..=DAY)?;
         seconds("interim_seconds", self.interim_seconds, 0.0..=60.0)?;
         whole("start_timeout_seconds", self.start_timeout_seconds, 1..=600)?;
-        whole("sweep_interval_seconds", self.sweep_interval_seconds, 0..=DAY)
+        whole("sweep_interval_seconds", self.sweep_interval_seconds, 0..=DAY)?;
+        whole("max_connections", self.max_connections as u64, 1..=65_536)?;
+        whole("header_timeout_seconds", self.header_timeout_seconds, 1..=600)
+    }
+
+    pub fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            max_connections: self.max_connections,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+        }
     }
 
     pub fn settings(&self, models_dir: &Path, language: &str) -> server::Settings {

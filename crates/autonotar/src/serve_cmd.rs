@@ -48,10 +48,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     let tls_files = config.server.tls()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
-        let tls = match &tls_files {
-            Some(files) => Some(listen::tls(files).await?),
-            None => None,
-        };
+        let tls = tls_files.as_ref().map(listen::tls).transpose()?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
@@ -79,7 +76,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
             eprintln!("autonotar serve: stopping; storing the drafts of calls in progress");
             service.drain().await;
         };
-        listen::serve(listener, app, tls, shutdown).await.context("the server stopped")?;
+        listen::serve(listener, app, tls, config.server.limits(), shutdown).await.context("the server stopped")?;
         eprintln!("autonotar serve: stopped");
         anyhow::Ok(())
     })?;

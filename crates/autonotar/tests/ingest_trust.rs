@@ -240,3 +240,54 @@ fn absurd_settings_are_refused_at_load_and_lying_wav_headers_cost_nothing() {
     let output = run(dir.path(), &["transcribe", wav.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
 }
+
+#[test]
+fn idle_sockets_oversized_heads_and_a_login_flood_cost_the_service_nothing() {
+    use std::io::{ErrorKind, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("autonotar.toml");
+    std::fs::write(&config, "[server]\nmax_connections = 8\nheader_timeout_seconds = 2\n").unwrap();
+    let args = ["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()];
+    let serve = common::Serve::start(dir.path(), &args);
+    let request = format!("GET /review/ HTTP/1.0\r\nHost: {}\r\n\r\n", serve.addr);
+
+    // Eight sockets that never send a byte take every connection; a ninth client waits...
+    let mut idle: Vec<_> = (0..8).map(|_| std::net::TcpStream::connect(&serve.addr).unwrap()).collect();
+    let mut ninth = std::net::TcpStream::connect(&serve.addr).unwrap();
+    ninth.write_all(request.as_bytes()).unwrap();
+    ninth.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let mut byte = [0u8; 1];
+    let waited = ninth.read(&mut byte).unwrap_err();
+    assert!(matches!(waited.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{waited}");
+    // ...until the header timeout closes the idle ones, and it is served.
+    for socket in &mut idle {
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(socket.read(&mut byte).unwrap(), 0, "an idle socket was kept open");
+    }
+    ninth.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut response = String::new();
+    ninth.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.0 401"), "{response}");
+
+    // A request head past the limit is not read into memory.
+    let mut huge = std::net::TcpStream::connect(&serve.addr).unwrap();
+    let padding = "a".repeat(200 * 1024);
+    let _ = write!(huge, "GET /review/ HTTP/1.0\r\nX-Padding: {padding}\r\n\r\n");
+    let mut response = String::new();
+    let _ = huge.read_to_string(&mut response);
+    assert!(response.is_empty() || response.starts_with("HTTP/1.1 431"), "{response}");
+
+    // A flood of forged session cookies: each refused, the log gets a burst, then a count.
+    for _ in 0..200 {
+        let response = common::http_get(&serve.addr, "/review/", Some("autonotar_review=forged"));
+        assert!(response.starts_with("HTTP/1.0 401"), "{response}");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    common::http_get(&serve.addr, "/review/", Some("autonotar_review=forged"));
+    serve.stop();
+    let audit = audit_text(&data);
+    let failed = audit.lines().filter(|line| line.contains("\"login_failed\"")).count();
+    assert!((30..=32).contains(&failed), "{failed} login_failed records for 201 failures");
+    assert!(audit.contains("\"suppressed\":170"), "the last record does not carry the count");
+}

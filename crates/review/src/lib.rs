@@ -108,6 +108,8 @@ struct Inner {
     config: ReviewConfig,
     sessions: session::Sessions,
     used_links: link::UsedLinks,
+    /// Failed logins are anyone's to cause: counted, not each written.
+    failed_logins: Mutex<audit::Throttle>,
     /// Bumped when the app changes a consultation's status (approve, discard), so open lists
     /// update without waiting for the live service.
     statuses: tokio::sync::watch::Sender<u64>,
@@ -126,6 +128,7 @@ impl ReviewState {
                 config,
                 sessions,
                 used_links: link::UsedLinks::default(),
+                failed_logins: Mutex::default(),
                 statuses,
             }),
             live: None,

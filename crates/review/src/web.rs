@@ -150,7 +150,7 @@ impl FromRequestParts<ReviewState> for Doctor {
             Lookup::Invalid => {
                 let state = state.clone();
                 blocking(move || {
-                    audit(&state, AuditEvent::LoginFailed { reason: LoginFailure::SessionInvalid, doctor: None })?;
+                    audit_failed_login(&state, LoginFailure::SessionInvalid, None)?;
                     Err(Refusal::SessionInvalid)
                 })
                 .await
@@ -200,6 +200,16 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub(crate) fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
     let mut log = state.inner.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     log.append(event).map(drop).map_err(|e| Refusal::Internal(e.into()))
+}
+
+/// A failed login's record, unless the throttle counts it into the next one. Either way the
+/// request is refused: nothing is disclosed, so nothing waits on the record.
+fn audit_failed_login(state: &ReviewState, reason: LoginFailure, doctor: Option<Id>) -> Result<(), Refusal> {
+    let admitted = state.inner.failed_logins.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).admit();
+    match admitted {
+        Some(suppressed) => audit(state, AuditEvent::LoginFailed { reason, doctor, suppressed }),
+        None => Ok(()),
+    }
 }
 
 /// The consultation id from the address, as an opaque id the audit log accepts.
@@ -261,7 +271,7 @@ async fn login(
         let claims = match link::redeem(&inner.secret, &inner.used_links, &token, SystemTime::now()) {
             Ok(claims) => claims,
             Err(refused) => {
-                audit(&state, AuditEvent::LoginFailed { reason: refused.reason, doctor: refused.doctor })?;
+                audit_failed_login(&state, refused.reason, refused.doctor)?;
                 return Err(Refusal::Link(refused.reason));
             }
         };

@@ -100,7 +100,11 @@ async fn a_forged_session_cookie_is_refused_and_audited() {
     let reply = send(&app, get("/review/k/k-1", Some(&forged))).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.body.contains("session er udløbet eller ugyldig"), "{}", reply.body);
-    assert!(app.audit_events().contains(&Event::LoginFailed { reason: LoginFailure::SessionInvalid, doctor: None }));
+    assert!(app.audit_events().contains(&Event::LoginFailed {
+        reason: LoginFailure::SessionInvalid,
+        doctor: None,
+        suppressed: 0
+    }));
 }
 
 #[tokio::test]
@@ -191,10 +195,10 @@ async fn expired_reused_and_forged_links_are_refused_in_danish_and_audited() {
     let doctor = Some(audit::Id::new("laege-a").unwrap());
     let events = app.audit_events();
     for expected in [
-        Event::LoginFailed { reason: LoginFailure::LinkExpired, doctor: doctor.clone() },
+        Event::LoginFailed { reason: LoginFailure::LinkExpired, doctor: doctor.clone(), suppressed: 0 },
         Event::LoginSucceeded { doctor: doctor.clone().unwrap() },
-        Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor },
-        Event::LoginFailed { reason: LoginFailure::InvalidSignature, doctor: None },
+        Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor, suppressed: 0 },
+        Event::LoginFailed { reason: LoginFailure::InvalidSignature, doctor: None, suppressed: 0 },
     ] {
         assert!(events.contains(&expected), "{expected:?} missing from {events:?}");
     }

@@ -10,7 +10,6 @@
 
 pub mod record;
 pub mod retention;
-mod throttle;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -111,12 +110,12 @@ pub struct Keeper {
     vault: Vault,
     audit: Arc<Mutex<AuditLog>>,
     policy: RetentionPolicy,
-    refusals: Mutex<throttle::Throttle>,
+    refusals: Mutex<audit::Throttle>,
 }
 
 impl Keeper {
     pub fn new(vault: Vault, audit: Arc<Mutex<AuditLog>>, policy: RetentionPolicy) -> Keeper {
-        Keeper { vault, audit, policy, refusals: Mutex::new(throttle::Throttle::default()) }
+        Keeper { vault, audit, policy, refusals: Mutex::new(audit::Throttle::default()) }
     }
 
     fn log(&self) -> MutexGuard<'_, AuditLog> {

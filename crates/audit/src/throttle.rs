@@ -1,5 +1,6 @@
-//! A token bucket for audit records that outsiders can cause (refused connections): a flood is
-//! counted, not written line by line, so it cannot fill the disk or drown the log.
+//! A token bucket for audit records that outsiders can cause (refused connections, failed
+//! logins): a flood is counted, not written line by line, so it cannot fill the disk, drown the
+//! log or make every anonymous request pay for an fsync.
 
 use std::time::{Duration, Instant};
 
