@@ -5,7 +5,7 @@ concurrent real-time consultations, memory.
 Usage: scripts/bench-server.py [--concurrency 1,2,3] [--speed 1.0] [--threads 2] [--long N]
 
 Builds the release binary, makes two stereo test recordings (the 13 real Danish NST clips in
-/work/shared/data/nst-da-samples alternating between the doctor and patient channel, and an
+fixtures/speech/nst-da alternating between the doctor and patient channel, and an
 English espeak-ng consultation, which Whisper base hears reliably), transcribes each offline
 with `autonotar transcribe`, then streams each through `autonotar serve` with `autonotar replay`
 at real-time pace and reports the word error rate against the offline transcript of both the
@@ -73,7 +73,7 @@ def mono_samples(path):
 
 
 def make_inputs():
-    clips = sorted(Path("/work/shared/data/nst-da-samples").glob("*.wav"))
+    clips = sorted((root / "fixtures/speech/nst-da").glob("*.wav"))
     utterances = [(i % 2, mono_samples(c)[1]) for i, c in enumerate(clips)]
     danish = work / "nst-da.wav"
     d_seconds = conversation(utterances, 16000, danish)

@@ -82,9 +82,9 @@ fn a_danish_fixture_consultation_gives_danish_text_per_speaker_in_time_order() {
 #[test]
 fn real_danish_speech_gives_danish_text() {
     let dir = tempfile::tempdir().unwrap();
-    let clips = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nst-da-samples");
+    let clips = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/speech/nst-da");
     let mut names: Vec<_> = std::fs::read_dir(&clips)
-        .unwrap_or_else(|e| panic!("{}: {e} (the shared Danish clips are needed)", clips.display()))
+        .unwrap_or_else(|e| panic!("{}: {e} (the Danish clips of fixtures/speech/nst-da)", clips.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "wav"))
         .collect();
