@@ -121,7 +121,7 @@ fn authenticate(keys: &IngestKeys, headers: &HeaderMap) -> Result<Principal, (In
         return Err((
             IngestRefusal::ForeignOrigin,
             StatusCode::FORBIDDEN,
-            "browsers capture through the review app's capture page (/review/optag), not /v1/ingest".into(),
+            "/v1/ingest is for server-to-server clients with an ingest key; a request with an Origin header (a browser) is refused".into(),
         ));
     }
     let presented = headers
