@@ -1,11 +1,14 @@
-//! The whole of `autonotar audit verify | report | checkpoint`: each function takes the
+//! The whole of `autonotar audit verify | report | checkpoint | public-key`: each function takes the
 //! command-line values as given and returns what to print and whether to exit with success.
 
 use std::fs;
 use std::path::Path;
 
 use crate::report::{Report, ReportFormat, ReportOptions};
-use crate::{AuditConfig, AuditError, AuditKey, Id, Result, Timestamp, Verification, VerifyOptions, read_checkpoint};
+use crate::{
+    AuditConfig, AuditError, AuditKey, Id, PublicKey, Result, Timestamp, Trust, Verification, VerifyOptions,
+    read_checkpoints, read_checkpoints_if_present,
+};
 
 /// What a command prints, and whether it succeeded (exit code 0) or found a problem (non-zero).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,23 +26,57 @@ fn parse_time(text: Option<&str>) -> Result<Option<Timestamp>> {
     text.map(Timestamp::parse).transpose()
 }
 
-/// `autonotar audit verify [--from DATE] [--checkpoint FILE]`: prints `OK: N records, head H`,
-/// or `FAIL: ` and the first bad record with what is wrong.
-pub fn verify_command(
-    config: &AuditConfig,
-    data_dir: &Path,
-    from: Option<&str>,
-    checkpoint: Option<&Path>,
-) -> Result<CommandOutput> {
-    let key = existing_key(config, data_dir)?;
-    let options = VerifyOptions { from: parse_time(from)?, checkpoint: checkpoint.map(read_checkpoint).transpose()? };
-    Ok(match crate::verify(&config.log_dir(data_dir), &key, &options)? {
+/// The options of `autonotar audit verify`, as typed on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyArgs<'a> {
+    pub from: Option<&'a str>,
+    /// A checkpoint file exported earlier (one or more lines), checked besides the automatic one.
+    pub checkpoint: Option<&'a Path>,
+    /// Verify with the public key (its 64 hex digits, or a file holding them) instead of the
+    /// audit key, which then need not be on this machine.
+    pub public_key: Option<&'a str>,
+}
+
+/// `autonotar audit verify [--from DATE] [--checkpoint FILE] [--public-key KEY|FILE]`: prints
+/// `OK: N records, head H`, or `FAIL: ` and the first bad record with what is wrong. The
+/// automatic checkpoint file (`[audit] checkpoint_file`) is checked whenever it exists.
+pub fn verify_command(config: &AuditConfig, data_dir: &Path, args: &VerifyArgs<'_>) -> Result<CommandOutput> {
+    let mut checkpoints = read_checkpoints_if_present(&config.checkpoint_path(data_dir))?;
+    if let Some(path) = args.checkpoint {
+        checkpoints.extend(read_checkpoints(path)?);
+    }
+    let options = VerifyOptions { from: parse_time(args.from)?, checkpoints };
+    let dir = config.log_dir(data_dir);
+    let verification = match args.public_key {
+        Some(given) => crate::verify(&dir, Trust::Public(&public_key_from(given)?), &options)?,
+        None => crate::verify(&dir, &existing_key(config, data_dir)?, &options)?,
+    };
+    Ok(match verification {
         Verification::Intact { records, checked, head } => {
             let since = options.from.map(|from| format!(" ({checked} since {from})")).unwrap_or_default();
-            CommandOutput { text: format!("OK: {records} records{since}, head {head}"), ok: true }
+            let vouched = match options.checkpoints.len() {
+                0 => String::new(),
+                count => format!(", checked against {count} checkpoints"),
+            };
+            CommandOutput { text: format!("OK: {records} records{since}, head {head}{vouched}"), ok: true }
         }
         Verification::Broken(fault) => CommandOutput { text: format!("FAIL: {fault}"), ok: false },
     })
+}
+
+/// A public key given on the command line: a file holding it, or the hex digits themselves.
+fn public_key_from(given: &str) -> Result<PublicKey> {
+    let path = Path::new(given);
+    if path.is_file() {
+        PublicKey::parse(&fs::read_to_string(path).map_err(AuditError::io("reading public key", path))?)
+    } else {
+        PublicKey::parse(given)
+    }
+}
+
+/// `autonotar audit public-key`: the 64 hex digits to give the DPO for `verify --public-key`.
+pub fn public_key_command(config: &AuditConfig, data_dir: &Path) -> Result<CommandOutput> {
+    Ok(CommandOutput { text: existing_key(config, data_dir)?.public_key().to_string(), ok: true })
 }
 
 /// `autonotar audit checkpoint OUT`: verifies the log, then writes a signed checkpoint of its

@@ -24,6 +24,12 @@ pub struct AuditConfig {
     pub rotate_daily: bool,
     /// fsync every record before the action it describes is acknowledged. Only turn off for tests.
     pub fsync: bool,
+    /// Where `serve` appends a signed checkpoint of the log; default `<data-dir>.audit-checkpoints`,
+    /// outside the data directory. Better on storage the server can append to but not rewrite
+    /// (a remote mount, a WORM share): then a rolled-back or cut-off log no longer verifies.
+    pub checkpoint_file: Option<PathBuf>,
+    /// How often `serve` appends a checkpoint (also one at start and one at shutdown); 0 = never.
+    pub checkpoint_interval_seconds: u64,
     pub legal_basis: LegalBasis,
     pub processing: ProcessingRecord,
 }
@@ -36,6 +42,8 @@ impl Default for AuditConfig {
             max_file_bytes: 64 * 1024 * 1024,
             rotate_daily: true,
             fsync: true,
+            checkpoint_file: None,
+            checkpoint_interval_seconds: 3600,
             legal_basis: LegalBasis::default(),
             processing: ProcessingRecord::default(),
         }
@@ -45,6 +53,10 @@ impl Default for AuditConfig {
 impl AuditConfig {
     pub fn log_dir(&self, data_dir: &Path) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| data_dir.join("audit"))
+    }
+
+    pub fn checkpoint_path(&self, data_dir: &Path) -> PathBuf {
+        self.checkpoint_file.clone().unwrap_or_else(|| data_dir.with_extension("audit-checkpoints"))
     }
 
     /// The audit key's file. Refuses to guess when the key still sits where it used to be by

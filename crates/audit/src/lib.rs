@@ -9,8 +9,9 @@
 //! edited, deleted, reordered, forged or cut-off record; [`report`] renders the per-consultation
 //! timeline, retention compliance, access per doctor and the GDPR art. 30 record for the DPO.
 //!
-//! [`commands`] holds the whole of `autonotar audit verify|report|checkpoint`.
+//! [`commands`] holds the whole of `autonotar audit verify|report|checkpoint|public-key`.
 
+mod checkpoints;
 mod config;
 mod error;
 mod event;
@@ -26,15 +27,16 @@ mod verify;
 pub mod commands;
 pub mod report;
 
+pub use checkpoints::{append_checkpoint, read_checkpoints, read_checkpoints_if_present};
 pub use config::{AuditConfig, LegalBasis, ProcessingRecord};
 pub use error::{AuditError, Result};
 pub use event::{Actor, DataCategory, DraftUse, Event, IngestRefusal, LoginFailure, Purpose, RefusalReason};
 pub use ids::{ConsultationId, Id, InvalidId, MAX_ID_LEN};
-pub use key::AuditKey;
+pub use key::{AuditKey, PublicKey};
 pub use layer::{AUDIT_TARGET, AuditLayer, emit};
 pub use log::AuditLog;
 pub use record::{Checkpoint, GENESIS_HASH, MAX_RECORD_BYTES, Record, line_hash};
-pub use segments::{HEAD_FILE, read_checkpoint, read_records};
+pub use segments::{HEAD_FILE, read_records};
 pub use throttle::Throttle;
 pub use time::Timestamp;
-pub use verify::{Fault, FaultKind, Verification, VerifyOptions, verify};
+pub use verify::{Fault, FaultKind, Trust, Verification, VerifyOptions, verify};

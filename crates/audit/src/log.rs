@@ -396,7 +396,8 @@ mod tests {
         let key = AuditKey::load(&config.key_path(data_dir.path()).unwrap()).unwrap();
         let all = crate::verify(&dir, &key, &VerifyOptions::default()).unwrap();
         assert!(matches!(all, Verification::Intact { records: 3, checked: 3, .. }), "{all:?}");
-        let from_the_24th = VerifyOptions { from: Some(Timestamp::parse("2026-11-24").unwrap()), checkpoint: None };
+        let from_the_24th =
+            VerifyOptions { from: Some(Timestamp::parse("2026-11-24").unwrap()), ..VerifyOptions::default() };
         let recent = crate::verify(&dir, &key, &from_the_24th).unwrap();
         assert!(matches!(recent, Verification::Intact { records: 3, checked: 1, .. }), "{recent:?}");
     }

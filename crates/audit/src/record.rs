@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Actor, AuditKey, DataCategory, Event, Purpose, Timestamp};
+use crate::{Actor, AuditKey, DataCategory, Event, PublicKey, Purpose, Timestamp};
 
 /// `prev` of the very first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -108,13 +108,16 @@ impl Record {
     /// Reads a line back from the log: the record and whether its HMAC is good, or `None` when
     /// the line is not exactly the canonical form of a record.
     pub(crate) fn check(line: &[u8], key: &AuditKey) -> Option<(Record, bool)> {
-        let record: Record = serde_json::from_slice(line).ok()?;
-        let signed = record.signed_bytes();
-        if record.line_from(&signed).as_bytes() != line {
-            return None;
-        }
+        let (record, signed) = Record::parse_canonical(line)?;
         let authentic = key.verify(RECORD_DOMAIN, signed.as_bytes(), &record.hmac);
         Some((record, authentic))
+    }
+
+    /// The record a line holds, with its signed bytes, when the line is exactly its canonical form.
+    pub(crate) fn parse_canonical(line: &[u8]) -> Option<(Record, String)> {
+        let record: Record = serde_json::from_slice(line).ok()?;
+        let signed = record.signed_bytes();
+        (record.line_from(&signed).as_bytes() == line).then_some((record, signed))
     }
 }
 
@@ -124,8 +127,10 @@ pub fn line_hash(line: &[u8]) -> String {
 }
 
 /// A signed statement "the log had `count` records and the last one hashed to `head`".
-/// Kept beside the log (`audit.head`, rewritten on every append) and exportable for
-/// safekeeping elsewhere, so a log cut short can be told from a log that ended there.
+/// Kept beside the log (`audit.head`, rewritten on every append), appended to the checkpoint
+/// file by `serve` and exportable for safekeeping elsewhere, so a log cut short or rolled back
+/// can be told from a log that ended there. Signed twice over the same bytes: an HMAC under the
+/// audit key, and Ed25519 so that the public key alone can check it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
@@ -133,6 +138,10 @@ pub struct Checkpoint {
     pub head: String,
     pub time: Timestamp,
     pub hmac: String,
+    /// Absent in checkpoints written before the public key existed; those only verify with the
+    /// audit key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ed25519: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -144,8 +153,10 @@ struct SignedCheckpoint<'a> {
 
 impl Checkpoint {
     pub(crate) fn sign(key: &AuditKey, count: u64, head: String, time: Timestamp) -> Checkpoint {
-        let mut checkpoint = Checkpoint { count, head, time, hmac: String::new() };
-        checkpoint.hmac = key.sign(CHECKPOINT_DOMAIN, &checkpoint.signed_bytes());
+        let mut checkpoint = Checkpoint { count, head, time, hmac: String::new(), ed25519: None };
+        let signed = checkpoint.signed_bytes();
+        checkpoint.hmac = key.sign(CHECKPOINT_DOMAIN, &signed);
+        checkpoint.ed25519 = Some(key.sign_public(CHECKPOINT_DOMAIN, &signed));
         checkpoint
     }
 
@@ -157,6 +168,13 @@ impl Checkpoint {
     /// Whether the checkpoint was signed with `key`.
     pub fn is_authentic(&self, key: &AuditKey) -> bool {
         key.verify(CHECKPOINT_DOMAIN, &self.signed_bytes(), &self.hmac)
+    }
+
+    /// Whether the checkpoint carries a good Ed25519 signature of `public`'s key.
+    pub fn is_signed_by(&self, public: &PublicKey) -> bool {
+        self.ed25519
+            .as_deref()
+            .is_some_and(|signature| public.verify(CHECKPOINT_DOMAIN, &self.signed_bytes(), signature))
     }
 
     pub fn to_json(&self) -> String {

@@ -64,13 +64,7 @@ pub(crate) fn read_head(dir: &Path) -> Result<Option<Checkpoint>> {
     parse_checkpoint(&text, &path).map(Some)
 }
 
-/// Reads a checkpoint file (the head, or one exported for safekeeping).
-pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let text = fs::read_to_string(path).map_err(AuditError::io("reading checkpoint", path))?;
-    parse_checkpoint(&text, path)
-}
-
-fn parse_checkpoint(text: &str, path: &Path) -> Result<Checkpoint> {
+pub(crate) fn parse_checkpoint(text: &str, path: &Path) -> Result<Checkpoint> {
     Checkpoint::from_json(text)
         .map_err(|error| AuditError::BadCheckpoint { path: path.into(), reason: error.to_string() })
 }

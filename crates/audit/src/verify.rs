@@ -1,5 +1,6 @@
 //! Walks the whole chain and names the first thing wrong with it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -10,15 +11,64 @@ use serde::Deserialize;
 
 use crate::record::{GENESIS_HASH, line_hash};
 use crate::segments::{Lines, Segment, list_segments, read_head, segment_name};
-use crate::{AuditError, AuditKey, Checkpoint, Record, Result, Timestamp};
+use crate::{AuditError, AuditKey, Checkpoint, PublicKey, Record, Result, Timestamp};
 
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
     /// Check from the segment holding the first record at/after this time; earlier segments
     /// may have been archived. Links between the records read are still checked.
     pub from: Option<Timestamp>,
-    /// A checkpoint kept elsewhere: the log must still contain exactly the record it vouches for.
-    pub checkpoint: Option<Checkpoint>,
+    /// Checkpoints kept elsewhere (the automatic checkpoint file, exported ones): the log must
+    /// still contain exactly the record each vouches for.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// What the verifier checks signatures with.
+#[derive(Clone, Copy, Debug)]
+pub enum Trust<'a> {
+    /// The audit key: every record's HMAC and every checkpoint's.
+    Secret(&'a AuditKey),
+    /// Only the public key: each checkpoint's Ed25519 signature, and the hash chain that ties
+    /// every record up to the newest checkpoint to it. Records after the newest signed
+    /// checkpoint cannot be vouched for this way and are reported.
+    Public(&'a PublicKey),
+}
+
+impl<'a> From<&'a AuditKey> for Trust<'a> {
+    fn from(key: &'a AuditKey) -> Trust<'a> {
+        Trust::Secret(key)
+    }
+}
+
+impl<'a> From<&'a PublicKey> for Trust<'a> {
+    fn from(public: &'a PublicKey) -> Trust<'a> {
+        Trust::Public(public)
+    }
+}
+
+impl Trust<'_> {
+    fn accepts(&self, checkpoint: &Checkpoint) -> bool {
+        match self {
+            Trust::Secret(key) => checkpoint.is_authentic(key),
+            Trust::Public(public) => checkpoint.is_signed_by(public),
+        }
+    }
+
+    fn invalid(&self, by: String) -> FaultKind {
+        match self {
+            Trust::Secret(_) => FaultKind::CheckpointInvalid { by },
+            Trust::Public(_) => FaultKind::CheckpointUnsigned { by },
+        }
+    }
+
+    /// The record in `line` and whether its signature holds (always, when only the public key
+    /// is at hand: then the chain and the checkpoints carry the proof).
+    fn record(&self, line: &[u8]) -> Option<(Record, bool)> {
+        match self {
+            Trust::Secret(key) => Record::check(line, key),
+            Trust::Public(_) => Record::parse_canonical(line).map(|(record, _)| (record, true)),
+        }
+    }
 }
 
 /// The outcome of [`verify`].
@@ -60,11 +110,16 @@ pub enum FaultKind {
     /// The last line stops mid-record.
     IncompleteTail,
     /// The log ends at `last` but `by` vouches for `vouched` records.
-    TruncatedTail { last: u64, vouched: u64, by: &'static str },
+    TruncatedTail { last: u64, vouched: u64, by: String },
     /// Record `seq` is not the one `by` vouches for.
-    CheckpointMismatch { seq: u64, by: &'static str },
+    CheckpointMismatch { seq: u64, by: String },
     /// `by` is not signed with the audit key, or cannot be read.
-    CheckpointInvalid { by: &'static str },
+    CheckpointInvalid { by: String },
+    /// `by` carries no good Ed25519 signature of the public key verified with.
+    CheckpointUnsigned { by: String },
+    /// Verified with the public key only: records `first..=last` come after the newest signed
+    /// checkpoint, so nothing signed vouches for them.
+    Unvouched { first: u64, last: u64 },
     /// Without the head checkpoint a cut-off tail cannot be detected.
     HeadMissing,
 }
@@ -108,6 +163,14 @@ impl fmt::Display for Fault {
             FaultKind::CheckpointInvalid { by } => {
                 write!(f, "bad HMAC: {by} is not a checkpoint signed with this audit key")
             }
+            FaultKind::CheckpointUnsigned { by } => {
+                write!(f, "bad signature: {by} carries no Ed25519 signature of this public key")
+            }
+            FaultKind::Unvouched { first, last } => write!(
+                f,
+                "not vouched for: records {first}–{last} come after the newest signed checkpoint; \
+                 only the audit key can check them"
+            ),
             FaultKind::HeadMissing => write!(f, "truncated tail cannot be ruled out: audit.head was deleted"),
         }?;
         if let Some((file, line)) = &self.place {
@@ -128,25 +191,27 @@ fn position(bytes: &[u8]) -> Option<Position> {
     serde_json::from_slice(bytes).ok()
 }
 
-/// Verifies the log in `dir` under `key`. `Err` is for failures to read; tampering is `Ok(Broken)`.
-pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Verification> {
+/// Verifies the log in `dir` under the audit key or its public key. `Err` is for failures to
+/// read; tampering is `Ok(Broken)`.
+pub fn verify<'a>(dir: &Path, trust: impl Into<Trust<'a>>, options: &VerifyOptions) -> Result<Verification> {
+    let trust = trust.into();
     let segments = list_segments(dir)?;
-    let mut vouchers: Vec<(&'static str, Checkpoint)> = Vec::new();
     let head = match read_head(dir) {
         Ok(head) => head,
         Err(AuditError::BadCheckpoint { .. }) => {
-            return Ok(broken(None, FaultKind::CheckpointInvalid { by: "audit.head" }));
+            return Ok(broken(None, trust.invalid("audit.head".into())));
         }
         Err(other) => return Err(other),
     };
     let head_present = head.is_some();
-    for (by, checkpoint) in [("audit.head", head), ("the checkpoint", options.checkpoint.clone())] {
-        if let Some(checkpoint) = checkpoint {
-            if !checkpoint.is_authentic(key) {
-                return Ok(broken(None, FaultKind::CheckpointInvalid { by }));
-            }
-            vouchers.push((by, checkpoint));
+    let labelled =
+        options.checkpoints.iter().map(|checkpoint| (format!("the checkpoint of {}", checkpoint.time), checkpoint));
+    let mut vouchers = Vouchers::default();
+    for (by, checkpoint) in head.iter().map(|head| ("audit.head".to_owned(), head)).chain(labelled) {
+        if !trust.accepts(checkpoint) {
+            return Ok(broken(None, trust.invalid(by)));
         }
+        vouchers.add(by, checkpoint);
     }
 
     // With `from`, whatever precedes the starting segment may have been archived away.
@@ -155,7 +220,7 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
         None => (0, true),
     };
     let mut walk = Walk {
-        key,
+        trust,
         from: options.from,
         vouchers: &vouchers,
         expected_seq: from_genesis.then_some(1),
@@ -166,13 +231,15 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
     if let Some(fault) = walk.run(&segments[start..], from_genesis.then_some(1))? {
         return Ok(Verification::Broken(fault));
     }
-    for (by, checkpoint) in &vouchers {
-        if checkpoint.count > walk.last_seq {
-            return Ok(broken(None, FaultKind::TruncatedTail { last: walk.last_seq, vouched: checkpoint.count, by }));
-        }
+    if let Some((by, vouched)) = vouchers.furthest.clone().filter(|(_, vouched)| *vouched > walk.last_seq) {
+        return Ok(broken(None, FaultKind::TruncatedTail { last: walk.last_seq, vouched, by }));
     }
     if !head_present && walk.last_seq > 0 {
         return Ok(broken(None, FaultKind::HeadMissing));
+    }
+    let vouched_up_to = vouchers.furthest.as_ref().map_or(0, |(_, vouched)| *vouched);
+    if matches!(trust, Trust::Public(_)) && walk.last_seq > vouched_up_to {
+        return Ok(broken(None, FaultKind::Unvouched { first: vouched_up_to + 1, last: walk.last_seq }));
     }
     Ok(Verification::Intact {
         records: walk.last_seq,
@@ -183,6 +250,29 @@ pub fn verify(dir: &Path, key: &AuditKey, options: &VerifyOptions) -> Result<Ver
 
 fn broken(place: Option<(String, u64)>, kind: FaultKind) -> Verification {
     Verification::Broken(Fault { place, kind })
+}
+
+/// The accepted checkpoints, by the record each vouches for: a year of hourly checkpoints is
+/// looked up per record without a scan.
+#[derive(Default)]
+struct Vouchers {
+    by_seq: HashMap<u64, Vec<(String, String)>>,
+    /// The checkpoint vouching for the most records, and that count.
+    furthest: Option<(String, u64)>,
+}
+
+impl Vouchers {
+    fn add(&mut self, by: String, checkpoint: &Checkpoint) {
+        if self.furthest.as_ref().is_none_or(|(_, count)| checkpoint.count > *count) {
+            self.furthest = Some((by.clone(), checkpoint.count));
+        }
+        self.by_seq.entry(checkpoint.count).or_default().push((by, checkpoint.head.clone()));
+    }
+
+    /// A checkpoint that vouches for another record at `seq` than the one hashing to `hash`.
+    fn contradicting(&self, seq: u64, hash: &str) -> Option<&str> {
+        self.by_seq.get(&seq)?.iter().find(|(_, head)| head != hash).map(|(by, _)| by.as_str())
+    }
 }
 
 /// The last segment whose first record is at or before `from` (the first segment if none is).
@@ -208,9 +298,9 @@ fn position_of_line(line: &[u8]) -> Option<Position> {
 }
 
 struct Walk<'a> {
-    key: &'a AuditKey,
+    trust: Trust<'a>,
     from: Option<Timestamp>,
-    vouchers: &'a [(&'static str, Checkpoint)],
+    vouchers: &'a Vouchers,
     /// Unknown only before the first record when starting mid-log (`--from`).
     expected_seq: Option<u64>,
     prev_hash: Option<String>,
@@ -252,7 +342,7 @@ impl Walk<'_> {
 
     /// Checks one line; on success advances the chain past it.
     fn check(&mut self, bytes: &[u8], complete: bool, rest: &mut Peekable<Lines>) -> Result<Option<FaultKind>> {
-        let Some((record, authentic)) = Record::check(bytes, self.key).filter(|_| complete) else {
+        let Some((record, authentic)) = self.trust.record(bytes).filter(|_| complete) else {
             return Ok(Some(FaultKind::Modified { seq: position(bytes).map(|p| p.seq) }));
         };
         if let Some(expected) = self.expected_seq.filter(|&expected| expected != record.seq) {
@@ -280,10 +370,8 @@ impl Walk<'_> {
         if self.prev_hash.as_ref().is_some_and(|prev| *prev != record.prev) {
             return Ok(Some(FaultKind::ChainBroken { seq: record.seq }));
         }
-        if let Some((by, _)) =
-            self.vouchers.iter().find(|(_, checkpoint)| checkpoint.count == record.seq && checkpoint.head != hash)
-        {
-            return Ok(Some(FaultKind::CheckpointMismatch { seq: record.seq, by }));
+        if let Some(by) = self.vouchers.contradicting(record.seq, &hash) {
+            return Ok(Some(FaultKind::CheckpointMismatch { seq: record.seq, by: by.to_owned() }));
         }
         if self.from.is_none_or(|from| record.time >= from) {
             self.checked += 1;

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use audit::commands::{CommandOutput, ReportArgs, report_command, verify_command};
+use audit::commands::{CommandOutput, ReportArgs, VerifyArgs, report_command, verify_command};
 use audit::{AuditLayer, DraftUse, Event, LoginFailure, RefusalReason, Timestamp, emit};
 use common::{TestLog, consultation, id, shredded};
 use tracing_subscriber::layer::SubscriberExt;
@@ -201,14 +201,14 @@ fn html_and_csv_render_the_same_report() {
 fn a_tampered_log_is_flagged_in_the_report_and_by_verify() {
     let log = TestLog::new();
     drop(log.fill(1));
-    let verified = verify_command(&log.config, log.data_dir.path(), None, None).unwrap();
+    let verified = verify_command(&log.config, log.data_dir.path(), &VerifyArgs::default()).unwrap();
     assert!(verified.ok);
     assert!(verified.text.starts_with("OK: 8 records, head "), "{}", verified.text);
 
     let mut lines = log.lines(1);
     lines.remove(2);
     log.write_lines(1, &lines);
-    let verified = verify_command(&log.config, log.data_dir.path(), None, None).unwrap();
+    let verified = verify_command(&log.config, log.data_dir.path(), &VerifyArgs::default()).unwrap();
     assert!(!verified.ok);
     assert_eq!(verified.text, "FAIL: missing: record 3 was deleted (audit-000001.jsonl line 3)");
     let output = report(&log, ReportArgs::default());
@@ -223,12 +223,29 @@ fn verify_from_a_date_and_against_an_exported_checkpoint() {
     let checkpoint_file = log.data_dir.path().join("checkpoint.json");
     let written = audit::commands::checkpoint_command(&log.config, log.data_dir.path(), &checkpoint_file).unwrap();
     assert!(written.ok, "{}", written.text);
-    let verified =
-        verify_command(&log.config, log.data_dir.path(), Some("2000-01-01"), Some(&checkpoint_file)).unwrap();
+    let verified = verify_command(
+        &log.config,
+        log.data_dir.path(),
+        &VerifyArgs { from: Some("2000-01-01"), checkpoint: Some(&checkpoint_file), ..VerifyArgs::default() },
+    )
+    .unwrap();
     assert!(verified.text.starts_with("OK: 8 records (8 since 2000-01-01T00:00:00.000Z), head "), "{}", verified.text);
-    let future = verify_command(&log.config, log.data_dir.path(), Some(&later(1)), None).unwrap();
+    assert!(verified.text.ends_with(", checked against 1 checkpoints"), "{}", verified.text);
+    let future = verify_command(
+        &log.config,
+        log.data_dir.path(),
+        &VerifyArgs { from: Some(&later(1)), ..VerifyArgs::default() },
+    )
+    .unwrap();
     assert!(future.text.starts_with("OK: 8 records (0 since"), "{}", future.text);
-    assert!(verify_command(&log.config, log.data_dir.path(), Some("last tuesday"), None).is_err());
+    assert!(
+        verify_command(
+            &log.config,
+            log.data_dir.path(),
+            &VerifyArgs { from: Some("last tuesday"), ..VerifyArgs::default() }
+        )
+        .is_err()
+    );
 }
 
 #[test]

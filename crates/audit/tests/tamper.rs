@@ -80,7 +80,7 @@ fn cutting_records_off_the_end_is_named_truncated() {
     let mut lines = log.lines(1);
     lines.truncate(13);
     log.write_lines(1, &lines);
-    assert_eq!(fault(&log), FaultKind::TruncatedTail { last: 13, vouched: 16, by: "audit.head" });
+    assert_eq!(fault(&log), FaultKind::TruncatedTail { last: 13, vouched: 16, by: "audit.head".into() });
     // And the writer refuses to carry on over the evidence.
     let reopened = AuditLog::open(&log.config, log.data_dir.path());
     assert!(matches!(reopened, Err(AuditError::LogDamaged { .. })), "{reopened:?}");
@@ -134,13 +134,69 @@ fn truncation_with_an_old_head_restored_is_caught_by_an_exported_checkpoint() {
     log.write_lines(1, &old_lines);
     fs::write(log.dir().join(audit::HEAD_FILE), old_head).unwrap();
     assert!(matches!(log.verify(), Verification::Intact { records: 8, .. }));
-    let with_checkpoint = VerifyOptions { checkpoint: Some(exported), ..VerifyOptions::default() };
+    let by = format!("the checkpoint of {}", exported.time);
+    let with_checkpoint = VerifyOptions { checkpoints: vec![exported], ..VerifyOptions::default() };
+    let truncated = FaultKind::TruncatedTail { last: 8, vouched: 9, by };
     match audit::verify(&log.dir(), &log.key(), &with_checkpoint).unwrap() {
-        Verification::Broken(fault) => {
-            assert_eq!(fault.kind, FaultKind::TruncatedTail { last: 8, vouched: 9, by: "the checkpoint" })
-        }
+        Verification::Broken(fault) => assert_eq!(fault.kind, truncated),
         intact => panic!("{intact:?}"),
     }
+    // The DPO, holding only the public key, sees the same.
+    match audit::verify(&log.dir(), &log.key().public_key(), &with_checkpoint).unwrap() {
+        Verification::Broken(fault) => assert_eq!(fault.kind, truncated),
+        intact => panic!("{intact:?}"),
+    }
+}
+
+fn public_fault(log: &TestLog) -> FaultKind {
+    match audit::verify(&log.dir(), &log.key().public_key(), &VerifyOptions::default()).unwrap() {
+        Verification::Broken(fault) => fault.kind,
+        intact => panic!("tampering went unnoticed with the public key: {intact:?}"),
+    }
+}
+
+#[test]
+fn the_public_key_alone_verifies_an_untouched_log_and_catches_each_tampering() {
+    let log = TestLog::small_segments();
+    drop(log.fill(60));
+    let public = log.key().public_key();
+    assert!(matches!(
+        audit::verify(&log.dir(), &public, &VerifyOptions::default()).unwrap(),
+        Verification::Intact { records: 480, .. }
+    ));
+
+    // An edited record no longer links to the next one.
+    let mut lines = log.lines(1);
+    let original = lines.clone();
+    lines[3] = lines[3].replacen("\"seq\":4,", "\"seq\":4, ", 1);
+    log.write_lines(1, &lines);
+    assert_eq!(public_fault(&log), FaultKind::Modified { seq: Some(4) });
+    lines = original.clone();
+    lines[3] = lines[3].replacen("care", "research", 1);
+    log.write_lines(1, &lines);
+    assert!(matches!(public_fault(&log), FaultKind::ChainBroken { seq: 5 } | FaultKind::Modified { .. }));
+    lines = original.clone();
+    lines.remove(2);
+    log.write_lines(1, &lines);
+    assert_eq!(public_fault(&log), FaultKind::Missing { first: 3, last: 3 });
+    log.write_lines(1, &original);
+
+    // A record forged onto the end, correctly linked: the head cannot be re-signed without the key.
+    let last_segment = log.segment_count() as u32;
+    let mut lines = log.lines(last_segment);
+    let last = lines.last().unwrap().clone();
+    let mut forged: Record = serde_json::from_str(&last).unwrap();
+    forged.seq += 1;
+    forged.prev = line_hash(last.as_bytes());
+    lines.push(forged.line());
+    log.write_lines(last_segment, &lines);
+    assert_eq!(public_fault(&log), FaultKind::Unvouched { first: 481, last: 481 });
+    let head_path = log.dir().join(audit::HEAD_FILE);
+    let mut head: Checkpoint = serde_json::from_str(fs::read_to_string(&head_path).unwrap().trim()).unwrap();
+    head.count = 481;
+    head.head = line_hash(forged.line().as_bytes());
+    fs::write(&head_path, head.to_json()).unwrap();
+    assert_eq!(public_fault(&log), FaultKind::CheckpointUnsigned { by: "audit.head".into() });
 }
 
 #[test]
@@ -214,7 +270,7 @@ fn a_different_key_verifies_nothing() {
     drop(other.open());
     let result = audit::verify(&log.dir(), &other.key(), &VerifyOptions::default()).unwrap();
     assert!(
-        matches!(result, Verification::Broken(ref fault) if fault.kind == FaultKind::CheckpointInvalid { by: "audit.head" }),
+        matches!(result, Verification::Broken(ref fault) if fault.kind == FaultKind::CheckpointInvalid { by: "audit.head".into() }),
         "{result:?}"
     );
     assert!(AuditLog::open_dir(&log.dir(), other.key(), &log.config).is_err());

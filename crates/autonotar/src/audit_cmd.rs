@@ -14,12 +14,19 @@ pub enum AuditCommand {
         /// Report records from this date (YYYY-MM-DD or RFC 3339 UTC); the chain is still checked whole.
         #[arg(long)]
         from: Option<String>,
-        /// Also check the log against a checkpoint exported earlier.
+        /// Also check the log against a checkpoint file exported earlier (the automatic one,
+        /// [audit] checkpoint_file, is always checked when it exists).
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
+        /// Verify with the audit log's public key (hex, or a file holding it) instead of the
+        /// secret audit key: for a DPO who should hold nothing that can sign.
+        #[arg(long, value_name = "KEY|FILE")]
+        public_key: Option<String>,
     },
     /// Export a signed checkpoint (head hash and count) to keep somewhere the server cannot write.
     Checkpoint { out: PathBuf },
+    /// Print the public key that checks the log's checkpoints (for `verify --public-key`).
+    PublicKey,
     /// The DPO's report: timelines, retention compliance, access per doctor, refusals, GDPR art. 30.
     Report {
         #[arg(long)]
@@ -40,10 +47,17 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
     let (audit, data_dir) = (&config.audit, paths.data_dir.as_path());
     let output = match &command {
-        AuditCommand::Verify { from, checkpoint } => {
-            audit::commands::verify_command(audit, data_dir, from.as_deref(), checkpoint.as_deref())?
-        }
+        AuditCommand::Verify { from, checkpoint, public_key } => audit::commands::verify_command(
+            audit,
+            data_dir,
+            &audit::commands::VerifyArgs {
+                from: from.as_deref(),
+                checkpoint: checkpoint.as_deref(),
+                public_key: public_key.as_deref(),
+            },
+        )?,
         AuditCommand::Checkpoint { out } => audit::commands::checkpoint_command(audit, data_dir, out)?,
+        AuditCommand::PublicKey => audit::commands::public_key_command(audit, data_dir)?,
         AuditCommand::Report { from, to, consultation, format, now } => audit::commands::report_command(
             audit,
             data_dir,

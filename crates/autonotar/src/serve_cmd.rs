@@ -1,6 +1,7 @@
 //! `autonotar serve`: the live service on a loopback port by default.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -58,12 +59,17 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         if let Some(every) = config.server.sweep_interval() {
             tokio::spawn(sweep_every(every, vault.clone(), audit.clone(), config.retention));
         }
+        let checkpoints = config.audit.checkpoint_path(&paths.data_dir);
+        if config.audit.checkpoint_interval_seconds > 0 {
+            let every = Duration::from_secs(config.audit.checkpoint_interval_seconds);
+            tokio::spawn(checkpoint_every(every, audit.clone(), checkpoints.clone()));
+        }
         // Scripts and tests read this line to find the port.
         let ws = if tls.is_some() { "wss" } else { "ws" };
         eprintln!("autonotar serve: listening on {bound} (WebSocket {ws}://{bound}/v1/ingest)");
         let review = review::ReviewState::new(
             vault,
-            audit,
+            audit.clone(),
             review::LinkSecret::load_or_create(&review::LinkSecret::path_for(&paths.data_dir))?,
             review::ReviewConfig { public_url, retention: config.retention, ..review::ReviewConfig::default() },
         )
@@ -77,6 +83,9 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
             service.drain().await;
         };
         listen::serve(listener, app, tls, config.server.limits(), shutdown).await.context("the server stopped")?;
+        if config.audit.checkpoint_interval_seconds > 0 {
+            append_checkpoint(&audit, &checkpoints);
+        }
         eprintln!("autonotar serve: stopped");
         anyhow::Ok(())
     })?;
@@ -125,6 +134,27 @@ async fn sweep_every(
             Ok(Err(e)) => tracing::error!("the retention sweep stopped: {e}"),
             Err(e) => tracing::error!("the retention sweep crashed: {e}"),
         }
+    }
+}
+
+/// A signed checkpoint of the audit log appended to `path` at start and every `every`, so a
+/// log later cut short or rolled back no longer verifies against it.
+async fn checkpoint_every(every: Duration, audit: Arc<Mutex<audit::AuditLog>>, path: PathBuf) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let (audit, path) = (audit.clone(), path.clone());
+        // fsync of the checkpoint file: off the async threads.
+        if let Err(e) = tokio::task::spawn_blocking(move || append_checkpoint(&audit, &path)).await {
+            tracing::error!("writing the audit checkpoint crashed: {e}");
+        }
+    }
+}
+
+fn append_checkpoint(audit: &Mutex<audit::AuditLog>, path: &Path) {
+    let checkpoint = audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).checkpoint();
+    if let Err(e) = audit::append_checkpoint(path, &checkpoint) {
+        tracing::error!("the audit checkpoint was not written: {e}");
     }
 }
 

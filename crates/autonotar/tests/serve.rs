@@ -47,7 +47,8 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
     assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));
     assert!(said.contains("zebra") || said.contains("copenhagen"), "the service heard: {said}");
-    let logs = serve.stop();
+    let (status, logs) = serve.terminate();
+    assert!(status.success(), "{logs}");
 
     // Every byte under the data directory and every log line, against the words of the call.
     let mut stored = Vec::new();
@@ -75,6 +76,21 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
         common::autonotar(&all, dir.path())
     };
     assert!(String::from_utf8_lossy(&run(&["audit", "verify"]).stdout).starts_with("OK: "));
+    // serve signed checkpoints at start and at stop, outside the data dir; the public key alone
+    // verifies against them, and a log deleted outright no longer passes.
+    let checkpoints = std::fs::read_to_string(data.with_extension("audit-checkpoints")).unwrap();
+    assert_eq!(checkpoints.lines().count(), 2, "{checkpoints}");
+    let public_key = String::from_utf8_lossy(&run(&["audit", "public-key"]).stdout).trim().to_owned();
+    assert_eq!(public_key.len(), 64, "{public_key}");
+    let by_public_key = run(&["audit", "verify", "--public-key", &public_key]);
+    let verdict = String::from_utf8_lossy(&by_public_key.stdout).into_owned();
+    assert!(verdict.starts_with("OK: ") && verdict.contains("checked against 2 checkpoints"), "{verdict}");
+    let audit_copy = dir.path().join("audit-copy");
+    std::fs::rename(data.join("audit"), &audit_copy).unwrap();
+    let without_log = run(&["audit", "verify", "--public-key", &public_key]);
+    let verdict = String::from_utf8_lossy(&without_log.stdout).into_owned();
+    assert!(!without_log.status.success() && verdict.contains("truncated tail: the log ends at record 0"), "{verdict}");
+    std::fs::rename(&audit_copy, data.join("audit")).unwrap();
     let report =
         String::from_utf8_lossy(&run(&["audit", "report", "--consultation", "k-2026-0001"]).stdout).into_owned();
     assert!(report.contains("k-2026-0001.transcript") && report.contains("k-2026-0001.draft"), "{report}");
