@@ -351,8 +351,8 @@ fn edit(
     let statements = record.statements.get_or_insert_with(Vec::new);
     let changed = change(statements)?;
     let statement = statements.iter().find(|s| s.id == changed).cloned().ok_or(Refusal::NotFound)?;
-    store::save(vault, consultation.as_str(), &record)?;
     audit(state, AuditEvent::DraftEdited(draft_use(consultation, &session.doctor, None)?))?;
+    store::save(vault, consultation.as_str(), &record)?;
     Ok(statement)
 }
 
@@ -457,10 +457,10 @@ async fn approve(
             statement.state = StatementState::Accepted;
         }
         let text = store::note_text(&draft.header, statements);
+        audit(&state, AuditEvent::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
         store::save(vault, consultation.as_str(), &record)?;
         vault.put(consultation.as_str(), ArtefactKind::Note, text.as_bytes()).map_err(Error::from)?;
         vault.record(consultation.as_str(), VaultEvent::Approved).map_err(Error::from)?;
-        audit(&state, AuditEvent::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
         state.statuses_changed();
         Ok(Redirect::to(&format!("/review/k/{}/notat", consultation.as_str())).into_response())
     })
@@ -495,15 +495,31 @@ async fn note_page(
     .await
 }
 
-/// Marks the note exported (which starts its retention clock) and audits it.
+/// Audits the export, with the deadline it brings, then marks the note exported (which starts
+/// its retention clock) and gives out its text.
 fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
     let text = approved_note(state, session, consultation)?;
-    let vault = &state.inner.vault;
-    vault.record(consultation.as_str(), VaultEvent::Exported).map_err(Error::from)?;
-    let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle;
-    let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
-    audit(state, AuditEvent::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))?;
+    audit_lifecycle_event(state, consultation, VaultEvent::Exported, |delete_by| {
+        Ok(AuditEvent::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))
+    })?;
     Ok(text)
+}
+
+/// Audits a lifecycle event with the record deadline it brings, then records it in the vault
+/// at the very time the deadline was computed from.
+fn audit_lifecycle_event(
+    state: &ReviewState,
+    consultation: &Id,
+    event: VaultEvent,
+    audit_event: impl FnOnce(SystemTime) -> Result<AuditEvent, Refusal>,
+) -> Result<(), Refusal> {
+    let vault = &state.inner.vault;
+    let at = vault.now();
+    let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle.after(event, at);
+    let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
+    audit(state, audit_event(delete_by)?)?;
+    vault.record_at(consultation.as_str(), event, at).map_err(Error::from)?;
+    Ok(())
 }
 
 async fn mark_exported(
@@ -561,12 +577,10 @@ async fn discard(
     Change { session, consultation, .. }: Change,
 ) -> Result<Response, Refusal> {
     blocking(move || {
-        let vault = &state.inner.vault;
         own(&state, &session.doctor, &consultation)?;
-        vault.record(consultation.as_str(), VaultEvent::Discarded).map_err(Error::from)?;
-        let lifecycle = vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle;
-        let delete_by = state.inner.config.retention.record_deadline(&lifecycle).at;
-        audit(&state, AuditEvent::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))?;
+        audit_lifecycle_event(&state, &consultation, VaultEvent::Discarded, |delete_by| {
+            Ok(AuditEvent::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))
+        })?;
         state.statuses_changed();
         Ok(Redirect::to("/review/").into_response())
     })

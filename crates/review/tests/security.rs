@@ -212,3 +212,35 @@ async fn pages_forbid_framing_foreign_scripts_and_caching() {
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
     assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
 }
+
+/// Audit before effect: with a log that cannot take another record, no edit, approval, export
+/// or discard reaches the vault and no note text goes out.
+#[tokio::test]
+async fn when_the_audit_log_cannot_record_nothing_changes_and_nothing_goes_out() {
+    let app = app();
+    app.seed("k-2", "laege-a", "c01-ondt-i-halsen");
+    let (cookie, csrf) = login(&app, "laege-a").await;
+    let approved = send(&app, post("/review/k/k-2/godkend", &cookie, &format!("csrf={csrf}"))).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let edits_before = app.vault.get("k-1", vault::ArtefactKind::Edits).unwrap();
+
+    // A head that no longer matches the log: the writer refuses to append.
+    std::fs::write(app.audit_dir.join(audit::HEAD_FILE), "{}").unwrap();
+    let changes = [
+        ("/review/k/k-1/u/0", format!("action=delete&csrf={csrf}")),
+        ("/review/k/k-1/godkend", format!("csrf={csrf}")),
+        ("/review/k/k-1/kasser", format!("csrf={csrf}")),
+        ("/review/k/k-2/overfoert", format!("csrf={csrf}")),
+        ("/review/k/k-2/notat.txt", format!("csrf={csrf}")),
+    ];
+    for (path, form) in changes {
+        let reply = send(&app, post(path, &cookie, &form)).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.body);
+        assert!(!reply.body.contains("halsen"), "{path} gave out the note: {}", reply.body);
+    }
+    assert_eq!(app.vault.get("k-1", vault::ArtefactKind::Edits).unwrap(), edits_before, "the edit was saved");
+    let (first, second) = (app.vault.consultation("k-1").unwrap(), app.vault.consultation("k-2").unwrap());
+    assert_eq!((first.lifecycle.approved, first.lifecycle.discarded), (None, None));
+    assert!(app.vault.get("k-1", vault::ArtefactKind::Note).is_err(), "a note was stored");
+    assert_eq!(second.lifecycle.exported, None, "the export was recorded");
+}

@@ -122,6 +122,13 @@ impl Lifecycle {
             Event::Discarded => &mut self.discarded,
         }
     }
+
+    /// The lifecycle once `event` is recorded at `at` (whole seconds), as [`Vault::record_at`]
+    /// will leave it: lets the deadline it brings be audited before it is recorded.
+    pub fn after(mut self, event: Event, at: SystemTime) -> Lifecycle {
+        self.slot(event).get_or_insert(whole_seconds(at));
+        self
+    }
 }
 
 /// A stored artefact, as listed by [`Vault::consultation`].
@@ -298,9 +305,14 @@ impl Vault {
     /// Records a lifecycle event at the current time. The first occurrence counts: retention
     /// deadlines never move later because an event is repeated.
     pub fn record(&self, id: &str, event: Event) -> Result<()> {
-        let now = self.now();
+        self.record_at(id, event, self.now())
+    }
+
+    /// [`Vault::record`] at a time taken earlier (whole seconds), so that the deadline audited
+    /// before the event ([`Lifecycle::after`]) is exactly the one it brings.
+    pub fn record_at(&self, id: &str, event: Event, at: SystemTime) -> Result<()> {
         self.update(id, |keyring| {
-            keyring.lifecycle.slot(event).get_or_insert(now);
+            keyring.lifecycle = keyring.lifecycle.after(event, at);
             Ok(())
         })
     }
