@@ -25,6 +25,8 @@ mod time;
 mod verify;
 
 pub mod commands;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod report;
 
 pub use checkpoints::{append_checkpoint, read_checkpoints, read_checkpoints_if_present};

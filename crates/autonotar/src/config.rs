@@ -155,13 +155,19 @@ impl ServerConfig {
     /// `public_url`, or the address `listen` is reached at with the scheme TLS decides. An
     /// `http://` address with TLS on is refused: its links would not reach the service.
     pub fn public_url(&self) -> anyhow::Result<String> {
+        self.public_url_for(self.listen)
+    }
+
+    /// The public address of a server listening on `listen`: `public_url` when set, else the
+    /// listening address itself.
+    pub fn public_url_for(&self, listen: std::net::SocketAddr) -> anyhow::Result<String> {
         let tls = self.tls()?.is_some();
         match &self.public_url {
             Some(url) if tls && !url.starts_with("https://") => {
                 anyhow::bail!("[server] public_url {url:?} must start with https:// when tls_cert and tls_key are set")
             }
             Some(url) => Ok(url.clone()),
-            None => Ok(format!("{}://{}", if tls { "https" } else { "http" }, self.listen)),
+            None => Ok(format!("{}://{}", if tls { "https" } else { "http" }, listen)),
         }
     }
 
@@ -231,9 +237,13 @@ impl Config {
         };
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let config: Config =
-            toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))?;
-        config.server.check().with_context(|| format!("config file {} is not valid", path.display()))?;
+        Config::parse(&text).with_context(|| format!("config file {} is not valid", path.display()))
+    }
+
+    /// The configuration a file's text describes, checked as `load` checks it.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        config.server.check()?;
         Ok(config)
     }
 }

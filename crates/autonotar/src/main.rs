@@ -4,13 +4,11 @@
 //! command names are a contract with the practice system's scripts.
 
 mod audit_cmd;
-mod config;
 mod draft_cmd;
 mod eval_cmd;
 mod ingest_key_cmd;
 mod keys_cmd;
 mod link_cmd;
-mod listen;
 mod live_feed;
 mod models_cmd;
 mod replay_cmd;
@@ -21,6 +19,7 @@ mod transcribe_cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use autonotar::{config, listen};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Paths};

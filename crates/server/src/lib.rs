@@ -10,6 +10,8 @@
 
 pub mod client;
 pub mod decoder;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod keys;
 pub mod metrics;
 pub mod pipeline;
@@ -32,9 +34,10 @@ use storage::IngestRefusal;
 use tokio::sync::mpsc;
 
 pub use crate::keys::IngestKeys;
+use crate::protocol::error;
 use crate::protocol::{ClientMessage, ErrorCode, Event};
 pub use crate::session::Service;
-use crate::session::{Session, error};
+use crate::session::Session;
 pub use storage::Principal;
 
 /// Turns a consultation's final transcript into a note draft, or says why it could not.

@@ -1,5 +1,6 @@
 //! The ingest protocol's messages, exactly as they travel (docs/ingest-protocol.md).
 
+use ids::{ConsultationId, Id};
 use serde::{Deserialize, Serialize};
 use transcript::{Role, Transcript};
 
@@ -35,6 +36,45 @@ pub struct Start {
     /// opened the consultation has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_token: Option<String>,
+}
+
+impl Start {
+    /// The ids, under the one rule the audit log and the vault share: what is transcribed can
+    /// always be audited and stored.
+    pub fn ids(&self) -> Result<(ConsultationId, Id), Event> {
+        let bad =
+            |e: ids::InvalidId| error(ErrorCode::BadStart, format!("{e}; use the opaque id of the video session"));
+        Ok((ConsultationId::new(self.consultation.as_str()).map_err(bad)?, Id::new(self.doctor.as_str()).map_err(bad)?))
+    }
+
+    /// 1 to [`MAX_TRACKS`] tracks with distinct ids, each at a rate in [`TRACK_RATES`].
+    pub fn validate_tracks(&self) -> Result<(), Event> {
+        let tracks = &self.tracks;
+        let bad = |message: String| Err(error(ErrorCode::BadStart, message));
+        if tracks.is_empty() || tracks.len() > MAX_TRACKS {
+            return bad(format!("declare 1 to {MAX_TRACKS} tracks"));
+        }
+        for (i, track) in tracks.iter().enumerate() {
+            if !TRACK_RATES.contains(&track.sample_rate) {
+                return bad(format!(
+                    "track {:?}: sample rate {} Hz is outside {}–{} Hz",
+                    track.id,
+                    track.sample_rate,
+                    TRACK_RATES.start(),
+                    TRACK_RATES.end()
+                ));
+            }
+            if tracks[..i].iter().any(|t| t.id == track.id) {
+                return bad(format!("track id {:?} is declared twice", track.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A protocol error for the client.
+pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
+    Event::Error { code, message: message.into() }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,13 +18,8 @@ use transcript::{Segment, Transcript};
 use crate::decoder::Decoder;
 use crate::metrics::Metrics;
 use crate::pipeline::{Output, TrackPipeline};
-use crate::protocol::{ErrorCode, Event, MAX_TRACKS, Piece, Start, TRACK_RATES, TrackSpec, parse_frame};
+use crate::protocol::{ErrorCode, Event, Piece, Start, TrackSpec, error, parse_frame};
 use crate::{Drafter, Settings};
-
-/// A protocol error for the client.
-pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
-    Event::Error { code, message: message.into() }
-}
 
 /// Everything the live service shares.
 pub struct Service {
@@ -188,8 +183,16 @@ impl Service {
     /// Opens a consultation for `principal`, or resumes the one with this id if `principal`
     /// opened it and `start` carries its resume token.
     pub fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, Event> {
-        let (consultation, doctor) = ids_of(&start)?;
+        let (consultation, doctor) = start.ids()?;
         let opening = Opening { consultation: &consultation, doctor: &doctor, principal };
+        if matches!(principal, Principal::Doctor(signed_in) if *signed_in != doctor) {
+            // A doctor's browser speaks for the doctor signed in, never for a colleague.
+            self.sink.refused(opening, Refusal::NotOwner);
+            return Err(error(
+                ErrorCode::NotOwner,
+                "a doctor's browser can only start consultations as the doctor signed in",
+            ));
+        }
         if !start.consent {
             self.sink.refused(opening, Refusal::ConsentMissing);
             return Err(error(
@@ -197,7 +200,7 @@ impl Service {
                 "the start message lacks \"consent\": true; without the patient's consent nothing is recorded or stored",
             ));
         }
-        validate_tracks(&start.tracks)?;
+        start.validate_tracks()?;
         if let Some(session) = self.consultation(consultation.as_str()) {
             return session.resume(&self.sink, opening, &start);
         }
@@ -306,35 +309,6 @@ impl Service {
     fn max_frame_samples(&self) -> usize {
         self.settings.max_frame_bytes / 2
     }
-}
-
-/// The ids of a `start`, under the one rule the audit log and the vault share: what is
-/// transcribed can always be audited and stored.
-fn ids_of(start: &Start) -> Result<(ConsultationId, Id), Event> {
-    let bad = |e: ids::InvalidId| error(ErrorCode::BadStart, format!("{e}; use the opaque id of the video session"));
-    Ok((ConsultationId::new(start.consultation.as_str()).map_err(bad)?, Id::new(start.doctor.as_str()).map_err(bad)?))
-}
-
-fn validate_tracks(tracks: &[TrackSpec]) -> Result<(), Event> {
-    let bad = |message: String| Err(error(ErrorCode::BadStart, message));
-    if tracks.is_empty() || tracks.len() > MAX_TRACKS {
-        return bad(format!("declare 1 to {MAX_TRACKS} tracks"));
-    }
-    for (i, track) in tracks.iter().enumerate() {
-        if !TRACK_RATES.contains(&track.sample_rate) {
-            return bad(format!(
-                "track {:?}: sample rate {} Hz is outside {}–{} Hz",
-                track.id,
-                track.sample_rate,
-                TRACK_RATES.start(),
-                TRACK_RATES.end()
-            ));
-        }
-        if tracks[..i].iter().any(|t| t.id == track.id) {
-            return bad(format!("track id {:?} is declared twice", track.id));
-        }
-    }
-    Ok(())
 }
 
 impl Session {

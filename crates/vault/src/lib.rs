@@ -11,6 +11,8 @@
 
 mod error;
 mod fsutil;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod keys;
 pub mod retention;
 mod seal;
