@@ -1,9 +1,12 @@
-//! The live service's consultations as the review app sees them: this is where the two crates
-//! meet, so neither depends on the other. Read-only: nothing here touches audio or the log.
+//! Where the live service and the review app meet, so neither depends on the other: the
+//! service's consultations as the review app's `LiveFeed` (read-only), and the capture page's
+//! WebSocket handed to the service as the signed-in doctor (`CaptureIngest`).
 
 use std::sync::Arc;
 
-use review::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
+use axum::extract::WebSocketUpgrade;
+use axum::response::Response;
+use review::{CaptureIngest, LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 use server::Service;
 use server::protocol::{Event, Piece};
 use server::session::{Phase, Session};
@@ -21,6 +24,16 @@ impl ServiceFeed {
         let feed = Arc::new(ServiceFeed { service, phases: watch::channel(0).0 });
         tokio::spawn(track_phases(feed.service.clone(), feed.phases.clone()));
         feed
+    }
+}
+
+/// The capture page's audio goes into the live service like any ingest client's, its principal
+/// the doctor the review session signed in.
+pub struct ServiceCapture(pub Arc<Service>);
+
+impl CaptureIngest for ServiceCapture {
+    fn accept(&self, doctor: audit::Id, upgrade: WebSocketUpgrade) -> Response {
+        server::accept(self.0.clone(), server::Principal::Doctor(doctor), upgrade)
     }
 }
 

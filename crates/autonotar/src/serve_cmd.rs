@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::config::{Config, Paths};
 use crate::listen;
-use crate::live_feed::ServiceFeed;
+use crate::live_feed::{ServiceCapture, ServiceFeed};
 use crate::models_cmd::{self, ModelsCommand};
 
 #[derive(Args)]
@@ -45,7 +45,6 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         );
     }
     let listen = args.listen.unwrap_or(config.server.listen);
-    let public_url = config.server.public_url()?;
     let tls_files = config.server.tls()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
@@ -53,6 +52,9 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
+        // Unset, the public address is the one actually bound (`--listen` and port 0 included):
+        // the capture page's same-origin check compares against it.
+        let public_url = config.server.public_url_for(bound)?;
         let keeper = Arc::new(storage::Keeper::new(vault.clone(), audit.clone(), config.retention));
         let service = server::Service::new(settings, recognizer, drafter(paths), keeper);
         let feed = ServiceFeed::start(service.clone());
@@ -73,7 +75,8 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
             review::LinkSecret::load_or_create(&review::LinkSecret::path_for(&paths.data_dir))?,
             review::ReviewConfig { public_url, retention: config.retention, ..review::ReviewConfig::default() },
         )
-        .with_live(feed);
+        .with_live(feed)
+        .with_capture(Arc::new(ServiceCapture(service.clone())));
         let app = server::router(service.clone(), keys).merge(review::router(review));
         // On SIGTERM every call still in memory is stopped and its draft stored while the
         // connections are still up (their clients get draft_ready); only then does HTTP stop.

@@ -34,6 +34,8 @@ pub struct Driver {
     child: Child,
     port: u16,
     profile: tempfile::TempDir,
+    /// Chromium only: the microphone and a shared tab's sound come from this WAV file.
+    fake_audio: Option<PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -79,20 +81,48 @@ impl Driver {
             Kind::Firefox => command.args(["--host", "127.0.0.1", "--port", &port.to_string()]),
         };
         let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start the WebDriver server");
-        Driver { kind, child, port, profile: tempfile::tempdir().unwrap(), _turn: turn }
+        Driver { kind, child, port, profile: tempfile::tempdir().unwrap(), fake_audio: None, _turn: turn }
+    }
+
+    /// Chromium whose microphone plays `wav` (looped) and whose screen sharing offers a tab with
+    /// sound, both granted without a prompt: Chromium's own media capture, fed a file.
+    pub fn chromium_with_fake_audio(wav: &Path) -> Driver {
+        let mut driver = Driver::start(Kind::Chromium);
+        driver.fake_audio = Some(wav.to_path_buf());
+        driver
     }
 
     fn capabilities(&self) -> Value {
         match self.kind {
-            Kind::Chromium => json!({
-                "browserName": "chrome",
-                "goog:chromeOptions": { "binary": CHROMIUM, "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1400,1000",
-                    format!("--user-data-dir={}", self.profile.path().display()),
-                ]},
-            }),
+            Kind::Chromium => {
+                let mut args: Vec<String> = [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1400,1000",
+                ]
+                .map(String::from)
+                .into();
+                args.push(format!("--user-data-dir={}", self.profile.path().display()));
+                if let Some(wav) = &self.fake_audio {
+                    args.extend(
+                        [
+                            "--use-fake-ui-for-media-stream",
+                            "--use-fake-device-for-media-stream",
+                            "--auto-accept-this-tab-capture",
+                        ]
+                        .map(String::from),
+                    );
+                    args.push(format!("--use-file-for-fake-audio-capture={}", wav.display()));
+                }
+                json!({ "browserName": "chrome", "goog:chromeOptions": { "binary": CHROMIUM, "args": args } })
+            }
             Kind::Firefox => json!({
                 "browserName": "firefox",
                 "moz:firefoxOptions": {

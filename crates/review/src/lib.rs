@@ -11,6 +11,7 @@
 //! from the live service through [`LiveFeed`]; the list and the live page follow them over
 //! server-sent events ([`stream`]).
 
+pub mod capture;
 pub mod link;
 mod listing;
 pub mod live;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use audit::AuditLog;
 use vault::{RetentionPolicy, Vault};
 
+pub use capture::CaptureIngest;
 pub use link::{Claims, LinkSecret, sign as sign_link};
 pub use live::{LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 pub use storage::assign_doctor;
@@ -99,6 +101,8 @@ pub struct ReviewState {
     inner: Arc<Inner>,
     /// The live service's consultations; `None` when the app runs without one.
     live: Option<Arc<dyn LiveFeed>>,
+    /// Where the capture page's audio goes; without it there is no capture page.
+    capture: Option<Arc<dyn CaptureIngest>>,
 }
 
 struct Inner {
@@ -132,6 +136,7 @@ impl ReviewState {
                 statuses,
             }),
             live: None,
+            capture: None,
         }
     }
 
@@ -142,6 +147,12 @@ impl ReviewState {
     /// Shows the live service's consultations too: in the list, and on the live page.
     pub fn with_live(mut self, feed: Arc<dyn LiveFeed>) -> ReviewState {
         self.live = Some(feed);
+        self
+    }
+
+    /// Serves the capture page (`/review/optag`), streaming into `ingest`.
+    pub fn with_capture(mut self, ingest: Arc<dyn CaptureIngest>) -> ReviewState {
+        self.capture = Some(ingest);
         self
     }
 }

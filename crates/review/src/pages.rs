@@ -77,10 +77,16 @@ fn at(seconds: f64) -> String {
     format!("{}:{:02}", whole / 60, whole % 60)
 }
 
-/// The list page; its rows are replaced live from the list stream (see [`list_rows`]).
-pub fn list(doctor: &Id, listed: &[Listed]) -> Html<String> {
+/// The list page; its rows are replaced live from the list stream (see [`list_rows`]). With
+/// `capture`, it links to the capture page.
+pub fn list(doctor: &Id, listed: &[Listed], capture: bool) -> Html<String> {
+    let capture = if capture {
+        "<p><a class=\"button\" id=\"to-capture\" href=\"/review/optag\">Optag en videokonsultation</a></p>"
+    } else {
+        ""
+    };
     let body = format!(
-        "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>\
+        "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>{capture}\
          <table class=\"list\" data-stream=\"{}\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead>\
          <tbody>{}</tbody></table>",
         esc(doctor.as_str()),
@@ -112,6 +118,35 @@ pub fn list_rows(listed: &[Listed]) -> String {
         );
     }
     rows
+}
+
+/// The capture page: which consultation, the patient's consent, then the two inputs, their
+/// levels, the connection and the live transcript (filled in by `capture.js` and `live.js`).
+pub fn capture(doctor: &Id, csrf: &str) -> Html<String> {
+    let body = format!(
+        "<div class=\"capture\" data-doctor=\"{}\" data-ws=\"/review/optag/ws\"><h1>Optag en videokonsultation</h1>\
+         <noscript><p class=\"warning\">Optagelse kræver JavaScript.</p></noscript>\
+         <form id=\"capture-form\">\
+         <p><label>Konsultation <input id=\"capture-id\" name=\"consultation\" required maxlength=\"48\" \
+         pattern=\"[A-Za-z0-9._:\\-]*[A-Za-z][A-Za-z0-9._:\\-]*\" autocomplete=\"off\"></label> \
+         <span class=\"hint\">Videokonsultationens id, fx fra det virtuelle venteværelse.</span></p>\
+         <p><label><input type=\"checkbox\" id=\"capture-consent\" required> Patienten har givet samtykke til, at samtalen \
+         optages og skrives ud som udkast til journalnotat.</label></p>\
+         <p class=\"hint\">Mikrofonen optages som lægens spor. Vælg derefter fanen eller vinduet med videoopkaldet, og sæt \
+         flueben ved <em>Del lyd</em>: den lyd er patientens spor. Brug gerne headset.</p>\
+         <p><button type=\"submit\" id=\"capture-start\">Start optagelse</button></p></form>\
+         <section id=\"capture-running\" hidden><p>Forbindelse: <span id=\"capture-state\">forbinder …</span></p>\
+         <p><label>Læge <meter id=\"level-doctor\" min=\"0\" max=\"1\" value=\"0\"></meter></label> \
+         <label>Patient <meter id=\"level-patient\" min=\"0\" max=\"1\" value=\"0\"></meter></label></p>\
+         <p><button type=\"button\" id=\"capture-stop\">Stop optagelsen</button></p>\
+         <div class=\"live\" id=\"capture-live\"><p id=\"live-status\"></p>\
+         <section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2>\
+         <ol id=\"live-segments\" aria-live=\"polite\"></ol></section></div></section>\
+         <p id=\"msg\" class=\"warning\" role=\"alert\"></p><p><a href=\"/review/\">Til oversigten</a></p></div>\
+         <script src=\"/review/assets/capture.js\" defer></script>",
+        esc(doctor.as_str())
+    );
+    layout("Optag en videokonsultation", Some(csrf), &body)
 }
 
 /// During the call: the transcript as it is recognised, filled in by the live stream.

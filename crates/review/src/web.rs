@@ -22,7 +22,7 @@ use crate::pages::{self, DraftPage};
 use crate::session::{Lookup, Session};
 use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
 use crate::{Error, ReviewState};
-use crate::{link, listing, stream};
+use crate::{capture, link, listing, stream};
 
 /// The review app's routes, all under `/review/`. Mount with `Router::merge`.
 pub fn router(state: ReviewState) -> Router {
@@ -33,6 +33,13 @@ pub fn router(state: ReviewState) -> Router {
         .route("/review/k/{id}/direkte", get(stream::consultation))
         .route("/review/assets/review.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/review.js")) }))
         .route("/review/assets/live.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/live.js")) }))
+        .route("/review/assets/capture.js", get(|| async { asset(JAVASCRIPT, include_str!("assets/capture.js")) }))
+        .route(
+            "/review/assets/capture-worklet.js",
+            get(|| async { asset(JAVASCRIPT, include_str!("assets/capture-worklet.js")) }),
+        )
+        .route("/review/optag", get(capture::page))
+        .route("/review/optag/ws", get(capture::socket))
         .route(
             "/review/assets/review.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("assets/review.css")) }),
@@ -293,7 +300,7 @@ async fn login(
 async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Result<Response, Refusal> {
     blocking(move || {
         let listed = listing::overview(&state, &session.doctor)?;
-        Ok(pages::list(&session.doctor, &listed).into_response())
+        Ok(pages::list(&session.doctor, &listed, state.capture.is_some()).into_response())
     })
     .await
 }

@@ -1,0 +1,182 @@
+//! The capture page (`/review/optag`) through `autonotar serve`: the doctor's own browser records
+//! the call. Its WebSocket is authenticated by the review session and the page's own origin, never
+//! by an ingest key; a foreign origin, a missing session and a start for another doctor are
+//! refused. In Chromium, whose microphone and shared tab are fed a WAV file, the page streams both
+//! tracks, shows the live transcript, and opens the draft at stop.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use browser::fantoccini::Locator;
+use browser::{Driver, text_of, until_within};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use transcript::Role;
+
+/// How long recognition may take on a machine busy with other work.
+const WHISPER: Duration = Duration::from_secs(300);
+
+/// A signed link for `doctor` into the service at `addr`.
+fn link(dir: &Path, data: &Path, addr: &str, doctor: &str) -> String {
+    let config = dir.join(format!("link-{doctor}.toml"));
+    std::fs::write(&config, format!("[server]\npublic_url = \"http://{addr}\"\n")).unwrap();
+    let out = common::autonotar(
+        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor],
+        dir,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn session_cookie(addr: &str, link: &str) -> String {
+    let path = link.split_once(addr).unwrap().1;
+    let response = common::http_get(addr, path, None);
+    let cookie = response.lines().find_map(|l| l.strip_prefix("set-cookie: ")).expect("a session cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+fn audit_text(data: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(data.join("audit")).unwrap() {
+        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
+    }
+    text
+}
+
+/// Opens the capture socket with these headers; the HTTP status when the upgrade is refused.
+async fn capture_socket(
+    addr: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, u16> {
+    let mut request = format!("ws://{addr}/review/optag/ws").into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    }
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capture_socket_takes_only_the_signed_in_doctor_from_the_page_own_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
+    let cookie = session_cookie(&serve.addr, &link(dir.path(), &data, &serve.addr, "laege-01"));
+    let own = format!("http://{}", serve.addr);
+
+    assert_eq!(capture_socket(&serve.addr, None, Some(&own)).await.err(), Some(401), "no session");
+    assert_eq!(capture_socket(&serve.addr, Some(&cookie), Some("https://evil.example")).await.err(), Some(403));
+    assert_eq!(capture_socket(&serve.addr, Some(&cookie), None).await.err(), Some(403), "no Origin");
+    assert!(audit_text(&data).contains(r#""type":"ingest_refused","reason":"foreign_origin""#));
+
+    // Signed in as laege-01, the page cannot start a consultation for laege-02.
+    let mut socket = capture_socket(&serve.addr, Some(&cookie), Some(&own)).await.unwrap();
+    let start = |doctor: &str| {
+        Message::text(
+            serde_json::json!({
+                "type": "start", "consultation": "k-optag-1", "doctor": doctor, "consent": true,
+                "tracks": [{"id": "laege", "role": "doctor", "sample_rate": 48000, "encoding": "pcm_s16le"}],
+            })
+            .to_string(),
+        )
+    };
+    socket.send(start("laege-02")).await.unwrap();
+    let Some(Ok(Message::Text(refused))) = socket.next().await else { panic!("no answer") };
+    assert!(refused.contains(r#""code":"not_owner""#), "{refused}");
+    let mut socket = capture_socket(&serve.addr, Some(&cookie), Some(&own)).await.unwrap();
+    socket.send(start("laege-01")).await.unwrap();
+    let Some(Ok(Message::Text(started))) = socket.next().await else { panic!("no answer") };
+    assert!(started.contains(r#""type":"started""#), "{started}");
+    // Opened by the doctor's browser: no ingest key in the record.
+    let audit = audit_text(&data);
+    assert!(
+        audit.contains(r#""type":"consultation_started","consultation":"k-optag-1","doctor":"laege-01"}"#),
+        "{audit}"
+    );
+    serve.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    // Chromium plays this as the microphone, looped, and as the shared tab's sound.
+    let mic = dir.path().join("mic.wav");
+    let line =
+        [(Role::Doctor, "Good morning. Did the zebra medicine help with the cough?".to_string(), "en-us".to_string())];
+    fixtures::render_lines(&line, 1, 150, &mic).unwrap();
+
+    let data = dir.path().join("data");
+    let config = dir.path().join("autonotar.toml");
+    // Whisper base hears espeak's English reliably, not its Danish.
+    std::fs::write(&config, "[asr]\nlanguage = \"en\"\n").unwrap();
+    let serve =
+        common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let driver = Driver::chromium_with_fake_audio(&mic);
+    let client = driver.browser().await;
+    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.find(Locator::Id("to-capture")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(&client, "h1").await, "Optag en videokonsultation");
+    assert!(text_of(&client, "form#capture-form").await.contains("samtykke"));
+
+    // Without the consent ticked nothing starts.
+    let field = client.find(Locator::Id("capture-id")).await.unwrap();
+    field.send_keys("k-optag-0042").await.unwrap();
+    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let running = client.execute("return document.getElementById('capture-running').hidden;", vec![]).await.unwrap();
+    assert_eq!(running, serde_json::Value::Bool(true), "recording started without consent");
+    assert!(!audit_text(&data).contains("k-optag-0042"), "nothing is opened without consent");
+
+    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "recording",
+        "document.getElementById('capture-state').textContent === 'optager'",
+    )
+    .await;
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "the microphone's level to move",
+        "document.getElementById('level-doctor').value > 0",
+    )
+    .await;
+    // Chromium's fake screen share plays the same file: both tracks carry the line. (Through the
+    // browser's audio processing Whisper base hears "zebra" as "seabrom" and the like.)
+    for track in ["doctor", "patient"] {
+        until_within(
+            &client,
+            WHISPER,
+            &format!("the {track} track's words in the live transcript"),
+            &format!(
+                "[...document.querySelectorAll('#live-segments .seg.{track}:not(.tentative)')].some((s) => s.textContent.toLowerCase().includes('cough'))"
+            ),
+        )
+        .await;
+    }
+    client.find(Locator::Id("capture-stop")).await.unwrap().click().await.unwrap();
+    until_within(&client, WHISPER, "the draft page", "location.pathname === '/review/k/k-optag-0042'").await;
+    let page = text_of(&client, "main").await.to_lowercase();
+    assert!(page.contains("cough"), "the kept transcript: {page}");
+
+    let audit = audit_text(&data);
+    for event in [
+        r#""type":"consultation_started","consultation":"k-optag-0042","doctor":"laege-01"}"#,
+        r#""type":"draft_produced""#,
+    ] {
+        assert!(audit.contains(event), "{event} not in {audit}");
+    }
+    serve.stop();
+}
