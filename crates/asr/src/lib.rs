@@ -365,6 +365,8 @@ pub fn transcribe(
         per_track.push(segments);
     }
     let duration = tracks.iter().map(|t| t.samples.len()).max().unwrap_or(0) as f64 / RATE as f64;
+    // As the live service does with the segments it keeps (server's `drive`).
+    transcript::remove_echo(&mut per_track);
     Ok(Transcript::merge(&recognizer.options.language, duration, per_track))
 }
 

@@ -616,7 +616,9 @@ async fn drive(
     }
     // A track whose window passes failed keeps at least the text that was shown of it.
     let shown = std::mem::take(&mut session.state().shown);
-    let segments = kept.into_iter().zip(shown).map(|(kept, shown)| kept.unwrap_or(shown)).collect();
+    let mut segments: Vec<_> = kept.into_iter().zip(shown).map(|(kept, shown)| kept.unwrap_or(shown)).collect();
+    // As the offline transcription does (`asr::transcribe`), so the two stay one transcript.
+    transcript::remove_echo(&mut segments);
     let transcript = Transcript::merge(&service.settings.language, duration, segments);
     let (transcript, draft, draft_error) = finish(&service, &session, transcript).await;
     if draft_error.is_some() {

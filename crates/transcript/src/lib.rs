@@ -4,8 +4,11 @@
 //! stores it, the review app shows it and the evaluation harness scores it. It owns the three
 //! text formats the command line writes (`json`, `vtt`, `txt`) and the plain-text format that
 //! researchers and tests write by hand (`Læge: …` / `Patient: …`, one utterance a line), and
-//! [`Section`], the journal-note sections a transcript's utterances are sorted into.
+//! [`Section`], the journal-note sections a transcript's utterances are sorted into, and
+//! [`remove_echo`], which keeps the patient's words off the doctor's track when the doctor's
+//! microphone hears the speakers.
 
+pub mod echo;
 mod section;
 
 use std::fmt::{self, Write as _};
@@ -13,6 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use echo::remove_echo;
 pub use section::Section;
 
 /// The part a participant plays in the call. One audio track carries one role.
