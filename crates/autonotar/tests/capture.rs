@@ -2,7 +2,8 @@
 //! the call. Its WebSocket is authenticated by the review session and the page's own origin, never
 //! by an ingest key; a foreign origin, a missing session and a start for another doctor are
 //! refused. In Chromium, whose microphone and shared tab are fed a WAV file, the page streams both
-//! tracks, shows the live transcript, and opens the draft at stop.
+//! tracks, shows the live transcript, rides out a dropped connection without losing audio, and
+//! opens the draft at stop.
 
 mod common;
 
@@ -106,8 +107,45 @@ async fn the_capture_socket_takes_only_the_signed_in_doctor_from_the_page_own_or
     serve.stop();
 }
 
+/// A TCP relay between the browser and `serve` that can cut every connection at once: a
+/// network blip, as a Wi-Fi hand-over or a VPN reconnect makes one.
+struct Relay {
+    addr: String,
+    cut: tokio::sync::watch::Sender<u32>,
+}
+
+impl Relay {
+    async fn bind() -> (Relay, tokio::net::TcpListener) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        (Relay { addr, cut: tokio::sync::watch::channel(0).0 }, listener)
+    }
+
+    fn forward(&self, listener: tokio::net::TcpListener, to: String) {
+        let cut = self.cut.subscribe();
+        tokio::spawn(async move {
+            while let Ok((mut browser, _)) = listener.accept().await {
+                let (to, mut cut) = (to.clone(), cut.clone());
+                cut.mark_unchanged();
+                tokio::spawn(async move {
+                    let mut server = tokio::net::TcpStream::connect(&to).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut browser, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+    }
+
+    /// Drops every open connection; new ones go through again.
+    fn blip(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop() {
+async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_the_draft_opens_at_stop() {
     let dir = tempfile::tempdir().unwrap();
     // Chromium plays this as the microphone, looped, and as the shared tab's sound.
     let mic = dir.path().join("mic.wav");
@@ -115,15 +153,19 @@ async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop(
         [(Role::Doctor, "Good morning. Did the zebra medicine help with the cough?".to_string(), "en-us".to_string())];
     fixtures::render_lines(&line, 1, 150, &mic).unwrap();
 
+    // The browser reaches the service through the relay, so that is the public address.
+    let (relay, listener) = Relay::bind().await;
     let data = dir.path().join("data");
     let config = dir.path().join("autonotar.toml");
     // Whisper base hears espeak's English reliably, not its Danish.
-    std::fs::write(&config, "[asr]\nlanguage = \"en\"\n").unwrap();
+    std::fs::write(&config, format!("[asr]\nlanguage = \"en\"\n[server]\npublic_url = \"http://{}\"\n", relay.addr))
+        .unwrap();
     let serve =
         common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    relay.forward(listener, serve.addr.clone());
     let driver = Driver::chromium_with_fake_audio(&mic);
     let client = driver.browser().await;
-    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&link(dir.path(), &data, &relay.addr, "laege-01")).await.unwrap();
     client.find(Locator::Id("to-capture")).await.unwrap().click().await.unwrap();
     assert_eq!(text_of(&client, "h1").await, "Optag en videokonsultation");
     assert!(text_of(&client, "form#capture-form").await.contains("samtykke"));
@@ -153,6 +195,23 @@ async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop(
         "document.getElementById('level-doctor').value > 0",
     )
     .await;
+    until_within(
+        &client,
+        WHISPER,
+        "the first live text",
+        "document.querySelector('#live-segments .seg:not(.tentative)')",
+    )
+    .await;
+
+    // The network drops: the page reconnects by itself, resumes, and sends what the server missed.
+    relay.blip();
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "the page to resume",
+        "document.getElementById('capture-state').textContent.includes('genoprettet')",
+    )
+    .await;
     // Chromium's fake screen share plays the same file: both tracks carry the line. (Through the
     // browser's audio processing Whisper base hears "zebra" as "seabrom" and the like.)
     for track in ["doctor", "patient"] {
@@ -166,6 +225,8 @@ async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop(
         )
         .await;
     }
+    let warnings = text_of(&client, "#msg").await;
+    assert!(!warnings.contains("nåede ikke frem") && !warnings.contains("tabt"), "audio was lost: {warnings}");
     client.find(Locator::Id("capture-stop")).await.unwrap().click().await.unwrap();
     until_within(&client, WHISPER, "the draft page", "location.pathname === '/review/k/k-optag-0042'").await;
     let page = text_of(&client, "main").await.to_lowercase();
@@ -174,6 +235,7 @@ async fn the_doctor_records_a_call_from_the_browser_and_the_draft_opens_at_stop(
     let audit = audit_text(&data);
     for event in [
         r#""type":"consultation_started","consultation":"k-optag-0042","doctor":"laege-01"}"#,
+        r#""type":"consultation_resumed","consultation":"k-optag-0042","doctor":"laege-01"}"#,
         r#""type":"draft_produced""#,
     ] {
         assert!(audit.contains(event), "{event} not in {audit}");
