@@ -13,7 +13,7 @@ use ids::{ConsultationId, Id};
 use secrets::Zeroizing;
 use storage::{KeepError, Opening, Principal, Refusal, Sink};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
-use transcript::{Segment, Transcript};
+use transcript::{Role, Segment, Transcript};
 
 use crate::decoder::Decoder;
 use crate::metrics::Metrics;
@@ -498,11 +498,20 @@ impl Session {
         let mut state = self.state();
         for output in outputs {
             match output {
-                Output::Committed { segment, latency } => {
+                Output::Committed { mut segment, latency } => {
                     metrics.commit_latency(latency);
+                    state.partials[segment.track] = None;
+                    // The doctor's microphone hearing the patient: shown only on the patient's
+                    // track. The patient's pass for the same speech ends first, so it is usually
+                    // committed by now; what slips through is still taken out of the kept transcript.
+                    if segment.speaker == Role::Doctor
+                        && transcript::take_out_echo(&mut segment, state.shown.iter().flatten()) > 0
+                        && segment.text.is_empty()
+                    {
+                        continue;
+                    }
                     let number = state.commits;
                     state.commits += 1;
-                    state.partials[segment.track] = None;
                     state.log.push(Event::Committed(Piece {
                         track: segment.track,
                         speaker: segment.speaker,

@@ -30,31 +30,43 @@ struct Heard {
 /// utterance of a non-doctor track; a segment left without words goes. Returns how many words
 /// were taken out.
 pub fn remove_echo(tracks: &mut [Vec<Segment>]) -> usize {
-    let heard: Vec<Heard> = tracks
-        .iter()
-        .flatten()
-        .filter(|segment| segment.speaker != Role::Doctor && !segment.words.is_empty())
-        .map(|segment| Heard {
-            start: segment.start,
-            end: segment.end,
-            words: segment.words.iter().map(|word| (word.start, normalised(&word.text))).collect(),
-        })
-        .collect();
+    let heard: Vec<Heard> = tracks.iter().flatten().filter_map(Heard::of).collect();
     if heard.is_empty() {
         return 0;
     }
     let mut removed = 0;
     for track in tracks.iter_mut() {
         for segment in track.iter_mut().filter(|segment| segment.speaker == Role::Doctor) {
-            removed += take_out_echo(segment, &heard);
+            removed += take_out(segment, &heard);
         }
         track.retain(|segment| segment.speaker != Role::Doctor || !segment.text.is_empty());
     }
     removed
 }
 
+/// As [`remove_echo`], for one doctor-track segment as it is committed during a call, against the
+/// other tracks' segments committed so far. Returns how many words were taken out; a segment left
+/// with no text is all echo.
+pub fn take_out_echo<'a>(segment: &mut Segment, others: impl IntoIterator<Item = &'a Segment>) -> usize {
+    let near =
+        |other: &&Segment| other.end >= segment.start - ALIGNED_SECONDS && other.start <= segment.end + ALIGNED_SECONDS;
+    let heard: Vec<Heard> = others.into_iter().filter(near).filter_map(Heard::of).collect();
+    take_out(segment, &heard)
+}
+
+impl Heard {
+    /// What a non-doctor segment said, if it has words.
+    fn of(segment: &Segment) -> Option<Heard> {
+        (segment.speaker != Role::Doctor && !segment.words.is_empty()).then(|| Heard {
+            start: segment.start,
+            end: segment.end,
+            words: segment.words.iter().map(|word| (word.start, normalised(&word.text))).collect(),
+        })
+    }
+}
+
 /// Removes the echoed words from `segment`, rebuilding its text and times from the words left.
-fn take_out_echo(segment: &mut Segment, heard: &[Heard]) -> usize {
+fn take_out(segment: &mut Segment, heard: &[Heard]) -> usize {
     let mut drop = vec![false; segment.words.len()];
     for utterance in heard {
         let over: Vec<usize> = (0..segment.words.len())
@@ -156,6 +168,16 @@ mod tests {
         ];
         assert_eq!(remove_echo(&mut tracks), 0);
         assert_eq!(tracks[0].len(), 2);
+    }
+
+    #[test]
+    fn a_segment_committed_during_the_call_is_checked_against_what_the_patient_said_so_far() {
+        let patient = segment(Role::Patient, 2.5, 5.0, "Jeg har haft ondt i halsen i tre dage.");
+        let mut echo = segment(Role::Doctor, 2.58, 5.08, "Jeg har haft ondt i halsen i tre dage.");
+        assert_eq!(take_out_echo(&mut echo, [&patient]), 9);
+        assert!(echo.text.is_empty());
+        let mut own = segment(Role::Doctor, 0.0, 2.0, "Hvad kan jeg hjælpe med?");
+        assert_eq!(take_out_echo(&mut own, [&patient]), 0);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use echo::remove_echo;
+pub use echo::{remove_echo, take_out_echo};
 pub use section::Section;
 
 /// The part a participant plays in the call. One audio track carries one role.
