@@ -3,7 +3,7 @@
 //! by an ingest key; a foreign origin, a missing session and a start for another doctor are
 //! refused. In Chromium, whose microphone and shared tab are fed a WAV file, the page streams both
 //! tracks, shows the live transcript, rides out a dropped connection without losing audio, and
-//! opens the draft at stop.
+//! opens the draft at stop. In Firefox, which has no tab to share headless, the page says so.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use browser::fantoccini::Locator;
-use browser::{Driver, text_of, until_within};
+use browser::{Driver, Kind, text_of, until_within};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -163,7 +163,7 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     let serve =
         common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     relay.forward(listener, serve.addr.clone());
-    let driver = Driver::chromium_with_fake_audio(&mic);
+    let driver = Driver::with_fake_media(Kind::Chromium, &mic);
     let client = driver.browser().await;
     client.goto(&link(dir.path(), &data, &relay.addr, "laege-01")).await.unwrap();
     client.find(Locator::Id("to-capture")).await.unwrap().click().await.unwrap();
@@ -203,6 +203,8 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     )
     .await;
 
+    driver.screenshot(&client, "optag").await;
+
     // The network drops: the page reconnects by itself, resumes, and sends what the server missed.
     relay.blip();
     until_within(
@@ -212,9 +214,10 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
         "document.getElementById('capture-state').textContent.includes('genoprettet')",
     )
     .await;
-    // Chromium's fake screen share plays the microphone's file too: the doctor's track carries
-    // the patient's words as an echo, which is shown, and kept, on the patient's track only.
-    // (Through the browser's audio processing Whisper base hears "zebra" as "seabrom" and the like.)
+    // Chromium's fake screen share plays the microphone's file too, but each fake device starts
+    // it when opened, so the two copies are not a controlled echo (that is measured in
+    // crates/asr/tests/echo.rs); the patient's track must show the words. (Through the browser's
+    // audio processing Whisper base hears "zebra" as "seabrom" and the like.)
     until_within(
         &client,
         WHISPER,
@@ -235,18 +238,6 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     until_within(&client, WHISPER, "the draft page", "location.pathname === '/review/k/k-optag-0042'").await;
     let page = text_of(&client, "main").await.to_lowercase();
     assert!(page.contains("cough"), "the kept transcript: {page}");
-    let doctor_lines = client
-        .execute(
-            "return [...document.querySelectorAll('.transcript .seg.doctor')].map((s) => s.textContent).join('|');",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        !doctor_lines.as_str().unwrap_or_default().to_lowercase().contains("cough"),
-        "echo kept as the doctor's: {doctor_lines}"
-    );
-
     let audit = audit_text(&data);
     for event in [
         r#""type":"consultation_started","consultation":"k-optag-0042","doctor":"laege-01"}"#,
@@ -255,5 +246,32 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     ] {
         assert!(audit.contains(event), "{event} not in {audit}");
     }
+    serve.stop();
+}
+
+/// Firefox fakes a microphone but, headless, has no screen or tab to share: the page says so in
+/// Danish, and nothing is opened or recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_tab_to_share_the_page_says_so_and_records_nothing_in_firefox() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
+    let driver = Driver::with_fake_media(Kind::Firefox, &dir.path().join("unused.wav"));
+    let client = driver.browser().await;
+    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&format!("http://{}/review/optag", serve.addr)).await.unwrap();
+    client.find(Locator::Id("capture-id")).await.unwrap().send_keys("k-optag-0043").await.unwrap();
+    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    until_within(
+        &client,
+        Duration::from_secs(30),
+        "the warning that no tab was shared",
+        "document.getElementById('msg').textContent.includes('Der blev ikke delt nogen fane')",
+    )
+    .await;
+    let running = client.execute("return document.getElementById('capture-running').hidden;", vec![]).await.unwrap();
+    assert_eq!(running, serde_json::Value::Bool(true));
+    assert!(!audit_text(&data).contains("k-optag-0043"), "nothing is opened without both inputs");
     serve.stop();
 }

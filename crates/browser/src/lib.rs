@@ -34,7 +34,8 @@ pub struct Driver {
     child: Child,
     port: u16,
     profile: tempfile::TempDir,
-    /// Chromium only: the microphone and a shared tab's sound come from this WAV file.
+    /// Fake media devices granted without a prompt; Chromium plays this WAV file as the
+    /// microphone and as a shared tab's sound (Firefox has its own fake microphone, no file).
     fake_audio: Option<PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
@@ -84,10 +85,11 @@ impl Driver {
         Driver { kind, child, port, profile: tempfile::tempdir().unwrap(), fake_audio: None, _turn: turn }
     }
 
-    /// Chromium whose microphone plays `wav` (looped) and whose screen sharing offers a tab with
-    /// sound, both granted without a prompt: Chromium's own media capture, fed a file.
-    pub fn chromium_with_fake_audio(wav: &Path) -> Driver {
-        let mut driver = Driver::start(Kind::Chromium);
+    /// The browser's own media capture with fake devices, granted without a prompt. Chromium's
+    /// microphone plays `wav` (looped) and its screen sharing offers a tab with that sound;
+    /// Firefox's fake microphone plays a tone, and headless it has no screen to share.
+    pub fn with_fake_media(kind: Kind, wav: &Path) -> Driver {
+        let mut driver = Driver::start(kind);
         driver.fake_audio = Some(wav.to_path_buf());
         driver
     }
@@ -129,7 +131,11 @@ impl Driver {
                     "binary": FIREFOX,
                     "args": ["-headless", "--width=1400", "--height=1000", "-profile", self.profile.path()],
                     // Lets the page read the clipboard back without Firefox's paste prompt.
-                    "prefs": { "dom.events.testing.asyncClipboard": true },
+                    "prefs": {
+                        "dom.events.testing.asyncClipboard": true,
+                        "media.navigator.streams.fake": self.fake_audio.is_some(),
+                        "media.navigator.permission.disabled": self.fake_audio.is_some(),
+                    },
                 },
             }),
         }

@@ -211,8 +211,11 @@
     say("");
     if (!$("capture-consent").checked) { say("Optagelsen kræver patientens samtykke."); return; }
     try {
-      media = [await microphone()];
-      media.push(await sharedTab());
+      // The tab first: a browser lets a page ask to share one only straight after a click, and
+      // the microphone's permission prompt may take longer than that.
+      const tab = await sharedTab();
+      media = [tab]; // so that a refused microphone also ends the share
+      media = [await microphone(), tab];
       context = new AudioContext({ sampleRate: RATE });
       await context.audioWorklet.addModule("/review/assets/capture-worklet.js");
       media.forEach((stream, index) => {
