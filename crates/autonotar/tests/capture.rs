@@ -275,3 +275,38 @@ async fn without_a_tab_to_share_the_page_says_so_and_records_nothing_in_firefox(
     assert!(!audit_text(&data).contains("k-optag-0043"), "nothing is opened without both inputs");
     serve.stop();
 }
+
+/// A microphone that stays silent (muted, or the wrong device) gets a Danish warning after 30 s,
+/// while the recording goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_microphone_gets_a_warning_while_recording_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let silence = dir.path().join("silence.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&silence, spec).unwrap();
+    (0..16_000 * 5).for_each(|_| writer.write_sample(0i16).unwrap());
+    writer.finalize().unwrap();
+    let data = dir.path().join("data");
+    let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
+    let driver = Driver::with_fake_media(Kind::Chromium, &silence);
+    let client = driver.browser().await;
+    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&format!("http://{}/review/optag", serve.addr)).await.unwrap();
+    client.find(Locator::Id("capture-id")).await.unwrap().send_keys("k-optag-0044").await.unwrap();
+    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    until_within(
+        &client,
+        Duration::from_secs(60),
+        "the warning about the silent microphone",
+        "document.getElementById('msg').textContent.includes('Der er ikke kommet lyd fra mikrofonen')",
+    )
+    .await;
+    assert_eq!(text_of(&client, "#capture-state").await, "optager");
+    serve.stop();
+}

@@ -97,13 +97,12 @@
   let quietWatch = null;
   const watchQuiet = () => setInterval(() => {
     if (!started || stopping) return;
-    TRACKS.forEach((spec, index) => {
-      const track = tracks[index];
-      if (!track.warned && Date.now() - track.lastSound > QUIET_SECONDS * 1000) {
-        track.warned = true;
-        say(`Der er ikke kommet lyd fra ${spec.name} i ${QUIET_SECONDS} sekunder. Tjek at mikrofonen ikke er slået fra, og at fanen med videoopkaldet deles med lyd.`);
-      }
-    });
+    const quiet = TRACKS.filter((_, index) => Date.now() - tracks[index].lastSound > QUIET_SECONDS * 1000);
+    const fresh = quiet.some((spec) => !tracks[TRACKS.indexOf(spec)].warned);
+    quiet.forEach((spec) => { tracks[TRACKS.indexOf(spec)].warned = true; });
+    if (fresh) {
+      say(`Der er ikke kommet lyd fra ${quiet.map((spec) => spec.name).join(" og ")} i ${QUIET_SECONDS} sekunder. Tjek at mikrofonen ikke er slået fra, og at fanen med videoopkaldet deles med lyd.`);
+    }
   }, 1000);
 
   const startMessage = () => JSON.stringify({
