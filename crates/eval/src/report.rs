@@ -510,10 +510,6 @@ fn to_markdown(blocks: &[Block]) -> String {
     out
 }
 
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn to_html(blocks: &[Block]) -> String {
     let mut out = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Evaluation report</title>\n<style>\
@@ -525,33 +521,33 @@ fn to_html(blocks: &[Block]) -> String {
         match block {
             Block::Heading(text) => {
                 let level = if index == 0 { 1 } else { 2 };
-                let _ = writeln!(out, "<h{level}>{}</h{level}>", escape_html(text));
+                let _ = writeln!(out, "<h{level}>{}</h{level}>", html::escape(text));
             }
             Block::Paragraph(text) => {
-                let _ = writeln!(out, "<p>{}</p>", escape_html(text));
+                let _ = writeln!(out, "<p>{}</p>", html::escape(text));
             }
             Block::Table { head, rows } => {
                 out.push_str("<table>\n<tr>");
                 for h in head {
-                    let _ = write!(out, "<th>{}</th>", escape_html(h));
+                    let _ = write!(out, "<th>{}</th>", html::escape(h));
                 }
                 out.push_str("</tr>\n");
                 for r in rows {
                     out.push_str("<tr>");
                     for c in r {
-                        let _ = write!(out, "<td>{}</td>", escape_html(c));
+                        let _ = write!(out, "<td>{}</td>", html::escape(c));
                     }
                     out.push_str("</tr>\n");
                 }
                 out.push_str("</table>\n");
             }
             Block::Plot { title, svg, .. } => {
-                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape_html(title));
+                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", html::escape(title));
             }
             Block::List(items) => {
                 out.push_str("<ul>\n");
                 for item in items {
-                    let _ = writeln!(out, "<li>{}</li>", escape_html(item));
+                    let _ = writeln!(out, "<li>{}</li>", html::escape(item));
                 }
                 out.push_str("</ul>\n");
             }

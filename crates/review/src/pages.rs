@@ -1,5 +1,5 @@
 //! The HTML of every page, in Danish. Everything that came from a person or the vault goes
-//! through [`esc`]; the script adds behaviour but the pages are whole without it.
+//! through [`html::escape`]; the script adds behaviour but the pages are whole without it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit::Id;
 use axum::response::Html;
+use html::escape;
 use note::{Draft, Section};
 use transcript::{Role, Segment, Transcript};
 
@@ -18,24 +19,8 @@ const LOW_CONFIDENCE: f32 = 0.6;
 /// Below this a transcript word is marked as uncertainly heard.
 const UNCERTAIN_WORD: f32 = 0.5;
 
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
-    let csrf = csrf.map(|t| format!("<meta name=\"csrf\" content=\"{}\">", esc(t))).unwrap_or_default();
+    let csrf = csrf.map(|t| format!("<meta name=\"csrf\" content=\"{}\">", escape(t))).unwrap_or_default();
     Html(format!(
         "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{csrf}\
@@ -43,18 +28,22 @@ fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
          <script src=\"/review/assets/review.js\" defer></script><script src=\"/review/assets/live.js\" defer></script></head>\
          <body><header class=\"top\"><a class=\"brand\" href=\"/review/\">Autonotar</a></header>\
          <main id=\"main\">{body}</main></body></html>",
-        esc(title)
+        escape(title)
     ))
 }
 
 /// A page that only says something (refusals, errors).
 pub fn message(title: &str, text: &str) -> Html<String> {
-    layout(title, None, &format!("<section class=\"message\"><h1>{}</h1><p>{}</p></section>", esc(title), esc(text)))
+    layout(
+        title,
+        None,
+        &format!("<section class=\"message\"><h1>{}</h1><p>{}</p></section>", escape(title), escape(text)),
+    )
 }
 
 /// Shown once after a link was accepted; moves on to `target` by itself.
 pub fn entering(target: &str) -> Html<String> {
-    let target = esc(target);
+    let target = escape(target);
     Html(format!(
         "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"0;url={target}\"><title>Logger ind · Autonotar</title>\
@@ -89,7 +78,7 @@ pub fn list(doctor: &Id, listed: &[Listed], capture: bool) -> Html<String> {
         "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>{capture}\
          <table class=\"list\" data-stream=\"{}\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead>\
          <tbody>{}</tbody></table>",
-        esc(doctor.as_str()),
+        escape(doctor.as_str()),
         crate::LIST_STREAM_PATH,
         list_rows(listed)
     );
@@ -103,7 +92,7 @@ pub fn list_rows(listed: &[Listed]) -> String {
     }
     let mut rows = String::new();
     for item in listed {
-        let id = esc(&item.id);
+        let id = escape(&item.id);
         let link = match item.status {
             Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
             Status::Discarded => id.clone(),
@@ -144,14 +133,14 @@ pub fn capture(doctor: &Id, csrf: &str) -> Html<String> {
          <ol id=\"live-segments\" aria-live=\"polite\"></ol></section></div></section>\
          <p id=\"msg\" class=\"warning\" role=\"alert\"></p><p><a href=\"/review/\">Til oversigten</a></p></div>\
          <script src=\"/review/assets/capture.js\" defer></script>",
-        esc(doctor.as_str())
+        escape(doctor.as_str())
     );
     layout("Optag en videokonsultation", Some(csrf), &body)
 }
 
 /// During the call: the transcript as it is recognised, filled in by the live stream.
 pub fn live(consultation: &str, status: Status) -> Html<String> {
-    let id = esc(consultation);
+    let id = escape(consultation);
     let body = format!(
         "<div class=\"live\" data-stream=\"/review/k/{id}/direkte\"><h1>Samtalen direkte · {id}</h1>\
          <p id=\"live-status\">{}</p>\
@@ -169,7 +158,7 @@ pub fn live(consultation: &str, status: Status) -> Html<String> {
 /// twice, `data-start` puts it in time order (tracks commit independently).
 pub fn live_committed(number: u32, text: &LiveText) -> String {
     let attributes = format!("id=\"ls-{number}\" data-track=\"{}\" data-start=\"{:.2}\"", text.track, text.start);
-    segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &esc(text.text.trim()))
+    segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &escape(text.text.trim()))
 }
 
 /// A track's tentative text, replacing its earlier tentative text.
@@ -181,7 +170,7 @@ pub fn live_tentative(text: &LiveText) -> String {
         text.speaker,
         text.start,
         " · foreløbig",
-        &esc(text.text.trim()),
+        &escape(text.text.trim()),
     )
 }
 
@@ -209,7 +198,7 @@ pub fn not_ready(consultation: &str, status: Status) -> Html<String> {
         None,
         &format!(
             "<h1>{}</h1><p>{}</p><p>{}</p><p><a href=\"/review/\">Til oversigten</a></p>",
-            esc(consultation),
+            escape(consultation),
             badge(status),
             text
         ),
@@ -227,7 +216,7 @@ pub struct DraftPage<'a> {
 }
 
 pub fn draft(page: &DraftPage) -> Html<String> {
-    let id = esc(page.consultation);
+    let id = escape(page.consultation);
     let segments: HashMap<u32, &Segment> = page.transcript.segments.iter().map(|s| (s.id, s)).collect();
     let checked = page.statements.iter().filter(|s| s.state != StatementState::Unchecked).count();
     let mut body = String::with_capacity(64 * 1024);
@@ -235,7 +224,7 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         body,
         "<div class=\"draft\" data-base=\"/review/k/{id}\"><section class=\"note\" aria-label=\"Kladde\">\
          <h1>Kladde · {id}</h1><p class=\"header-line\">{}</p>",
-        esc(&page.draft.header)
+        escape(&page.draft.header)
     );
     if page.approved {
         let _ = write!(
@@ -259,8 +248,8 @@ pub fn draft(page: &DraftPage) -> Html<String> {
                 body,
                 "<li class=\"att\" tabindex=\"0\" data-evidence=\"{}\"><p class=\"text\">{}</p><p class=\"reason\">{}</p>{}</li>",
                 evidence_ids(evidence),
-                esc(&item.text),
-                esc(&item.reason),
+                escape(&item.text),
+                escape(&item.reason),
                 quotes(evidence, &segments)
             );
         }
@@ -283,7 +272,7 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         body.push_str("</ol></section>");
     }
     if !page.approved {
-        let csrf = esc(page.csrf);
+        let csrf = escape(page.csrf);
         let options: String =
             Section::ALL.iter().map(|s| format!("<option value=\"{}\">{}</option>", s.label(), s.heading())).collect();
         let _ = write!(
@@ -366,10 +355,10 @@ fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>
     let unsure = if statement.uncertain_words.is_empty() {
         String::new()
     } else {
-        format!("<p class=\"unsure\">Usikkert hørt: {}</p>", esc(&statement.uncertain_words.join(", ")))
+        format!("<p class=\"unsure\">Usikkert hørt: {}</p>", escape(&statement.uncertain_words.join(", ")))
     };
     let drafted = match &statement.drafted {
-        Some(drafted) if statement.is_edited() => format!("<p class=\"was\">Kladdens ordlyd: {}</p>", esc(drafted)),
+        Some(drafted) if statement.is_edited() => format!("<p class=\"was\">Kladdens ordlyd: {}</p>", escape(drafted)),
         _ => String::new(),
     };
     format!(
@@ -377,7 +366,7 @@ fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>
          <div class=\"row\"><span class=\"text\">{}</span>{badges}{actions}</div>{unsure}{drafted}{}</li>",
         if low { " low" } else { "" },
         evidence_ids(&statement.evidence),
-        esc(&statement.text),
+        escape(&statement.text),
         quotes(&statement.evidence, segments),
         id = statement.id,
     )
@@ -402,23 +391,23 @@ fn quotes(ids: &[u32], segments: &HashMap<u32, &Segment>) -> String {
 /// A segment's words, those the recogniser was unsure of marked.
 fn segment_text(segment: &Segment) -> String {
     if segment.words.is_empty() {
-        return esc(segment.text.trim());
+        return escape(segment.text.trim());
     }
     let mut out = String::new();
     for word in &segment.words {
         if word.probability < UNCERTAIN_WORD {
             let spoken = word.text.trim_start();
             out.push_str(&word.text[..word.text.len() - spoken.len()]);
-            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", esc(spoken));
+            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", escape(spoken));
         } else {
-            out.push_str(&esc(&word.text));
+            out.push_str(&escape(&word.text));
         }
     }
     out
 }
 
 pub fn note(consultation: &str, csrf: &str, text: &str, exported: bool) -> Html<String> {
-    let id = esc(consultation);
+    let id = escape(consultation);
     let state = if exported {
         "Notatet er markeret som overført til journalen."
     } else {
@@ -431,21 +420,21 @@ pub fn note(consultation: &str, csrf: &str, text: &str, exported: bool) -> Html<
          <form method=\"post\" action=\"/review/k/{id}/notat.txt\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\">Hent som tekstfil</button></form></div>\
          <p><a href=\"/review/k/{id}\">Se kladden med samtalen</a> · <a href=\"/review/\">Til oversigten</a></p></div>",
-        esc(text),
-        esc(csrf)
+        escape(text),
+        escape(csrf)
     );
     layout(&format!("Notat {consultation}"), Some(csrf), &body)
 }
 
 pub fn confirm_discard(consultation: &str, csrf: &str) -> Html<String> {
-    let id = esc(consultation);
+    let id = escape(consultation);
     let body = format!(
         "<section class=\"message\"><h1>Kassér konsultation {id}?</h1>\
          <p>Kladde, samtale og rettelser slettes ved næste oprydning og kan ikke hentes tilbage.</p>\
          <form method=\"post\" action=\"/review/k/{id}/kasser\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\" class=\"danger\" id=\"confirm-discard\">Ja, kassér</button> \
          <a href=\"/review/k/{id}\">Nej, tilbage til kladden</a></form></section>",
-        esc(csrf)
+        escape(csrf)
     );
     layout("Kassér konsultation", None, &body)
 }

@@ -130,21 +130,6 @@ fn markdown(blocks: &[Block]) -> String {
     out
 }
 
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:75em;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em;width:100%}\
 th,td{border:1px solid #bbb;padding:0.3em 0.6em;text-align:left;vertical-align:top}\
@@ -161,22 +146,22 @@ fn html(blocks: &[Block]) -> String {
         .unwrap_or("Auditrapport");
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape_html(title)
+        html::escape(title)
     );
     for block in blocks {
         match block {
-            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", escape_html(text))),
-            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape_html(text))),
+            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", html::escape(text))),
+            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", html::escape(text))),
             Block::Table(table) => {
                 out.push_str("<table>\n<tr>");
                 for column in &table.columns {
-                    out.push_str(&format!("<th>{}</th>", escape_html(column.heading())));
+                    out.push_str(&format!("<th>{}</th>", html::escape(column.heading())));
                 }
                 out.push_str("</tr>\n");
                 for row in &table.rows {
                     out.push_str(if row.alert { "<tr class=\"alert\">" } else { "<tr>" });
                     for column in &table.columns {
-                        let parts: Vec<String> = column.cell(row).into_iter().map(escape_html).collect();
+                        let parts: Vec<String> = column.cell(row).into_iter().map(html::escape).collect();
                         out.push_str(&format!("<td>{}</td>", parts.join("<br>")));
                     }
                     out.push_str("</tr>\n");
