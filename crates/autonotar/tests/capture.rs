@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use browser::fantoccini::Locator;
@@ -20,31 +19,11 @@ use transcript::Role;
 /// How long recognition may take on a machine busy with other work.
 const WHISPER: Duration = Duration::from_secs(300);
 
-/// A signed link for `doctor` into the service at `addr`.
-fn link(dir: &Path, data: &Path, addr: &str, doctor: &str) -> String {
-    let config = dir.join(format!("link-{doctor}.toml"));
-    std::fs::write(&config, format!("[server]\npublic_url = \"http://{addr}\"\n")).unwrap();
-    let out = common::autonotar(
-        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor],
-        dir,
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn session_cookie(addr: &str, link: &str) -> String {
-    let path = link.split_once(addr).unwrap().1;
-    let response = common::http_get(addr, path, None);
-    let cookie = response.lines().find_map(|l| l.strip_prefix("set-cookie: ")).expect("a session cookie");
-    cookie.split(';').next().unwrap().to_string()
-}
-
-fn audit_text(data: &Path) -> String {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(data.join("audit")).unwrap() {
-        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
-    }
-    text
+/// Fills in the consultation id, ticks the consent and presses start on the capture page.
+async fn start_capture(client: &browser::fantoccini::Client, consultation: &str) {
+    client.find(Locator::Id("capture-id")).await.unwrap().send_keys(consultation).await.unwrap();
+    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
 }
 
 /// Opens the capture socket with these headers; the HTTP status when the upgrade is refused.
@@ -72,13 +51,13 @@ async fn the_capture_socket_takes_only_the_signed_in_doctor_from_the_page_own_or
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
-    let cookie = session_cookie(&serve.addr, &link(dir.path(), &data, &serve.addr, "laege-01"));
+    let cookie = common::session_cookie(&serve.addr, &common::link(dir.path(), &data, &serve.addr, "laege-01"));
     let own = format!("http://{}", serve.addr);
 
     assert_eq!(capture_socket(&serve.addr, None, Some(&own)).await.err(), Some(401), "no session");
     assert_eq!(capture_socket(&serve.addr, Some(&cookie), Some("https://evil.example")).await.err(), Some(403));
     assert_eq!(capture_socket(&serve.addr, Some(&cookie), None).await.err(), Some(403), "no Origin");
-    assert!(audit_text(&data).contains(r#""type":"ingest_refused","reason":"foreign_origin""#));
+    assert!(common::audit_text(&data).contains(r#""type":"ingest_refused","reason":"foreign_origin""#));
 
     // Signed in as laege-01, the page cannot start a consultation for laege-02.
     let mut socket = capture_socket(&serve.addr, Some(&cookie), Some(&own)).await.unwrap();
@@ -99,7 +78,7 @@ async fn the_capture_socket_takes_only_the_signed_in_doctor_from_the_page_own_or
     let Some(Ok(Message::Text(started))) = socket.next().await else { panic!("no answer") };
     assert!(started.contains(r#""type":"started""#), "{started}");
     // Opened by the doctor's browser: no ingest key in the record.
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     assert!(
         audit.contains(r#""type":"consultation_started","consultation":"k-optag-1","doctor":"laege-01"}"#),
         "{audit}"
@@ -165,7 +144,7 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     relay.forward(listener, serve.addr.clone());
     let driver = Driver::with_fake_media(Kind::Chromium, &mic);
     let client = driver.browser().await;
-    client.goto(&link(dir.path(), &data, &relay.addr, "laege-01")).await.unwrap();
+    client.goto(&common::link(dir.path(), &data, &relay.addr, "laege-01")).await.unwrap();
     client.find(Locator::Id("to-capture")).await.unwrap().click().await.unwrap();
     assert_eq!(text_of(&client, "h1").await, "Optag en videokonsultation");
     assert!(text_of(&client, "form#capture-form").await.contains("samtykke"));
@@ -177,7 +156,7 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     tokio::time::sleep(Duration::from_secs(1)).await;
     let running = client.execute("return document.getElementById('capture-running').hidden;", vec![]).await.unwrap();
     assert_eq!(running, serde_json::Value::Bool(true), "recording started without consent");
-    assert!(!audit_text(&data).contains("k-optag-0042"), "nothing is opened without consent");
+    assert!(!common::audit_text(&data).contains("k-optag-0042"), "nothing is opened without consent");
 
     client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
     client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
@@ -238,7 +217,7 @@ async fn the_doctor_records_a_call_from_the_browser_through_a_network_blip_and_t
     until_within(&client, WHISPER, "the draft page", "location.pathname === '/review/k/k-optag-0042'").await;
     let page = text_of(&client, "main").await.to_lowercase();
     assert!(page.contains("cough"), "the kept transcript: {page}");
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     for event in [
         r#""type":"consultation_started","consultation":"k-optag-0042","doctor":"laege-01"}"#,
         r#""type":"consultation_resumed","consultation":"k-optag-0042","doctor":"laege-01"}"#,
@@ -258,11 +237,9 @@ async fn without_a_tab_to_share_the_page_says_so_and_records_nothing_in_firefox(
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
     let driver = Driver::with_fake_media(Kind::Firefox, &dir.path().join("unused.wav"));
     let client = driver.browser().await;
-    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&common::link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
     client.goto(&format!("http://{}/review/optag", serve.addr)).await.unwrap();
-    client.find(Locator::Id("capture-id")).await.unwrap().send_keys("k-optag-0043").await.unwrap();
-    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    start_capture(&client, "k-optag-0043").await;
     until_within(
         &client,
         Duration::from_secs(30),
@@ -272,7 +249,7 @@ async fn without_a_tab_to_share_the_page_says_so_and_records_nothing_in_firefox(
     .await;
     let running = client.execute("return document.getElementById('capture-running').hidden;", vec![]).await.unwrap();
     assert_eq!(running, serde_json::Value::Bool(true));
-    assert!(!audit_text(&data).contains("k-optag-0043"), "nothing is opened without both inputs");
+    assert!(!common::audit_text(&data).contains("k-optag-0043"), "nothing is opened without both inputs");
     serve.stop();
 }
 
@@ -295,11 +272,9 @@ async fn a_silent_microphone_gets_a_warning_while_recording_goes_on() {
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
     let driver = Driver::with_fake_media(Kind::Chromium, &silence);
     let client = driver.browser().await;
-    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&common::link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
     client.goto(&format!("http://{}/review/optag", serve.addr)).await.unwrap();
-    client.find(Locator::Id("capture-id")).await.unwrap().send_keys("k-optag-0044").await.unwrap();
-    client.find(Locator::Id("capture-consent")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("capture-start")).await.unwrap().click().await.unwrap();
+    start_capture(&client, "k-optag-0044").await;
     until_within(
         &client,
         Duration::from_secs(60),

@@ -61,15 +61,6 @@ fn silence_frame(sequence: u32) -> Message {
     Message::binary(frame)
 }
 
-/// Every audit record written so far, as text (the records are JSON lines; no words of a call).
-fn audit_text(data: &Path) -> String {
-    let mut text = String::new();
-    for entry in std::fs::read_dir(data.join("audit")).unwrap() {
-        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
-    }
-    text
-}
-
 /// A 16 kHz 16-bit WAV of `frames` silent frames on `channels` channels (2 or fewer: hound then
 /// writes the plain 44-byte header the tests patch).
 fn write_silence(path: &Path, channels: u16, frames: usize) {
@@ -117,7 +108,7 @@ fn only_a_valid_ingest_key_connects_and_revoking_one_takes_effect_at_once() {
     assert!(common::stderr(&after).contains("HTTP 401"), "revoked without a restart: {}", common::stderr(&after));
     serve.stop();
 
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     for record in ["\"ingest_key_created\"", "\"ingest_key_revoked\"", "\"unknown_key\"", "\"ingest_key\":\"tests\""] {
         assert!(audit.contains(record), "no {record} in the audit log");
     }
@@ -183,7 +174,7 @@ async fn a_call_cannot_be_taken_over_squatted_or_lost_to_a_shutdown_and_deletion
         String::from_utf8_lossy(&run(dir.path(), &[&args[..], &["retention", "status"]].concat()).stdout).into_owned();
     assert!(status_text.contains("k-late") && status_text.contains("k-owned"), "{status_text}");
 
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     for record in ["\"not_owner\"", "\"already_exists\"", "\"consultation_resumed\"", "\"ingest_key\":\"intruder\""] {
         assert!(audit.contains(record), "no {record} in the audit log");
     }
@@ -201,7 +192,7 @@ async fn a_call_cannot_be_taken_over_squatted_or_lost_to_a_shutdown_and_deletion
     std::fs::write(&key_file, key).unwrap();
     let swept = run(dir.path(), &[&args[..], &sweep].concat());
     assert!(swept.status.success(), "{}", common::stderr(&swept));
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     assert!(audit.contains("\"key_shredded\"") && audit.contains("\"k-late\""), "deletions are on record");
     let verify = run(dir.path(), &[&args[..], &["audit", "verify"]].concat());
     assert!(String::from_utf8_lossy(&verify.stdout).starts_with("OK: "), "{}", common::stderr(&verify));
@@ -286,7 +277,7 @@ fn idle_sockets_oversized_heads_and_a_login_flood_cost_the_service_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     common::http_get(&serve.addr, "/review/", Some("autonotar_review=forged"));
     serve.stop();
-    let audit = audit_text(&data);
+    let audit = common::audit_text(&data);
     let failed = audit.lines().filter(|line| line.contains("\"login_failed\"")).count();
     assert!((30..=32).contains(&failed), "{failed} login_failed records for 201 failures");
     assert!(audit.contains("\"suppressed\":170"), "the last record does not carry the count");

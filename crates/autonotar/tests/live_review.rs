@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,26 +31,6 @@ fn millis_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
 }
 
-/// A signed link for `doctor` into the service at `addr`, as the practice system's button gets it.
-fn link(dir: &Path, data: &Path, addr: &str, doctor: &str) -> String {
-    let config = dir.join(format!("link-{doctor}.toml"));
-    std::fs::write(&config, format!("[server]\npublic_url = \"http://{addr}\"\n")).unwrap();
-    let out = common::autonotar(
-        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor],
-        dir,
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// The session cookie another doctor gets from their own link, for plain HTTP requests.
-fn session_cookie(addr: &str, link: &str) -> String {
-    let path = link.split_once(addr).unwrap().1;
-    let response = common::http_get(addr, path, None);
-    let cookie = response.lines().find_map(|l| l.strip_prefix("set-cookie: ")).expect("a session cookie");
-    cookie.split(';').next().unwrap().to_string()
-}
-
 async fn js(client: &Client, script: &str) -> Value {
     client.execute(script, vec![]).await.unwrap()
 }
@@ -75,7 +54,7 @@ async fn live_flow(kind: Kind) {
     let origin = format!("http://{}", serve.addr);
 
     let client = driver.browser().await;
-    client.goto(&link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
+    client.goto(&common::link(dir.path(), &data, &serve.addr, "laege-01")).await.unwrap();
     assert_eq!(text_of(&client, "h1").await, "Dagens konsultationer");
     assert!(text_of(&client, "table.list tbody").await.contains("Ingen konsultationer"));
     let list_tab = client.window().await.unwrap();
@@ -108,7 +87,7 @@ async fn live_flow(kind: Kind) {
     assert_eq!(js(&client, "return window.notReloaded === true;").await, Value::Bool(true));
 
     // Another doctor sees nothing of it, not even while it is going on.
-    let other = session_cookie(&serve.addr, &link(dir.path(), &data, &serve.addr, "laege-02"));
+    let other = common::session_cookie(&serve.addr, &common::link(dir.path(), &data, &serve.addr, "laege-02"));
     assert!(!common::http_get(&serve.addr, "/review/", Some(&other)).contains(CONSULTATION));
     for path in [format!("/review/k/{CONSULTATION}"), format!("/review/k/{CONSULTATION}/direkte")] {
         let response = common::http_get(&serve.addr, &path, Some(&other));

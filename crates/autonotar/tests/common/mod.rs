@@ -133,3 +133,32 @@ pub fn http_get(addr: &str, path: &str, cookie: Option<&str>) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// A signed link for `doctor` into the service at `addr`, as the practice system's button gets it.
+pub fn link(dir: &Path, data: &Path, addr: &str, doctor: &str) -> String {
+    let config = dir.join(format!("link-{doctor}.toml"));
+    std::fs::write(&config, format!("[server]\npublic_url = \"http://{addr}\"\n")).unwrap();
+    let out = autonotar(
+        &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "link", "--doctor", doctor],
+        dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The session cookie a doctor gets from `link`, for plain HTTP requests.
+pub fn session_cookie(addr: &str, link: &str) -> String {
+    let path = link.split_once(addr).unwrap().1;
+    let response = http_get(addr, path, None);
+    let cookie = response.lines().find_map(|l| l.strip_prefix("set-cookie: ")).expect("a session cookie");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Every audit record written so far, as text (the records are JSON lines; no words of a call).
+pub fn audit_text(data: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(data.join("audit")).unwrap() {
+        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
+    }
+    text
+}
