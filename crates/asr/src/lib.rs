@@ -48,6 +48,22 @@ pub enum Error {
         "could not load the Whisper model {path}: {reason} (is it a whisper.cpp GGML file? `autonotar models fetch` rebuilds the default one)"
     )]
     ModelBroken { path: PathBuf, reason: String },
+    #[error(
+        "{0} is a CTranslate2 model directory, not a whisper.cpp file: convert it once with `autonotar models convert {0} OUT.bin`, then set [models] whisper to OUT.bin"
+    )]
+    NotConverted(PathBuf),
+    #[error(
+        "{path} is an English-only Whisper ({size}), but the language is {language:?}: it would write English words for that speech. Use a multilingual model, or set [asr] language = \"en\" for English calls"
+    )]
+    EnglishOnly { path: PathBuf, size: String, language: String },
+    #[error("{0:?} is not a language Whisper knows: set [asr] language to an ISO 639-1 code such as \"da\"")]
+    UnknownLanguage(String),
+    #[error(
+        "the initial prompt is {tokens} tokens, and Whisper reads at most {budget}: shorten [asr] initial_prompt (the vocabulary is added only as far as it fits)"
+    )]
+    PromptTooLong { tokens: usize, budget: usize },
+    #[error("[asr] initial_prompt and vocabulary must not contain NUL characters")]
+    PromptNul,
     #[error("speech recognition failed: {0}")]
     Whisper(String),
     #[error(transparent)]
@@ -66,13 +82,16 @@ pub struct Options {
     pub threads: usize,
     /// 1 = greedy decoding; more = beam search of that width (slower, slightly better).
     pub beam_size: usize,
-    /// Vocabulary to prime the decoder with, e.g. drug names a clinic uses.
+    /// Text the decoder reads as if it had been said just before each pass.
     pub initial_prompt: Option<String>,
+    /// Words to prime the decoder with (drug names, the clinic's own terms), most important
+    /// first: appended to the prompt as far as Whisper's prompt budget allows.
+    pub vocabulary: Vec<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { language: "da".into(), threads: 2, beam_size: 1, initial_prompt: None }
+        Options { language: "da".into(), threads: 2, beam_size: 1, initial_prompt: None, vocabulary: Vec::new() }
     }
 }
 
@@ -80,12 +99,24 @@ impl Default for Options {
 pub struct Recognizer {
     context: WhisperContext,
     options: Options,
+    /// The initial prompt with as much of the vocabulary as fits, built once at load.
+    prompt: Option<String>,
 }
 
 impl Recognizer {
     pub fn load(model: &Path, options: Options) -> Result<Recognizer, Error> {
+        if model.is_dir() && model.join("model.bin").is_file() {
+            return Err(Error::NotConverted(model.to_path_buf()));
+        }
         if !model.is_file() {
             return Err(Error::ModelMissing(model.to_path_buf()));
+        }
+        // whisper.cpp reads these as C strings (a NUL would be a panic in whisper-rs).
+        if !options.language.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(Error::UnknownLanguage(options.language.clone()));
+        }
+        if options.initial_prompt.iter().chain(&options.vocabulary).any(|text| text.contains('\0')) {
+            return Err(Error::PromptNul);
         }
         whisper_rs::install_logging_hooks();
         let broken = |reason: String| Error::ModelBroken { path: model.to_path_buf(), reason };
@@ -93,7 +124,25 @@ impl Recognizer {
             .map_err(|e| broken(e.to_string()))?;
         // A state that cannot be made means a model that cannot decode: say so now.
         context.create_state().map_err(|e| broken(e.to_string()))?;
-        Ok(Recognizer { context, options })
+        if whisper_rs::get_lang_id(&options.language).is_none() {
+            return Err(Error::UnknownLanguage(options.language.clone()));
+        }
+        // whisper.cpp would quietly decode English-only models as English whatever the language.
+        if !context.is_multilingual() && options.language != "en" {
+            let size = context.model_type_readable_str_lossy().map(|s| s.into_owned()).unwrap_or_default();
+            return Err(Error::EnglishOnly {
+                path: model.to_path_buf(),
+                size: format!("{size}.en"),
+                language: options.language,
+            });
+        }
+        let prompt = prompt_within_budget(&context, &options)?;
+        Ok(Recognizer { context, options, prompt })
+    }
+
+    /// The prompt every pass starts from, if any.
+    pub fn prompt(&self) -> Option<&str> {
+        self.prompt.as_deref()
     }
 
     /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
@@ -118,7 +167,7 @@ impl Recognizer {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
-        if let Some(prompt) = &self.options.initial_prompt {
+        if let Some(prompt) = &self.prompt {
             params.set_initial_prompt(prompt);
         }
         if let Pass::Utterance = pass {
@@ -183,6 +232,42 @@ impl Recognizer {
         }
         Ok(out)
     }
+}
+
+/// The initial prompt followed by as many vocabulary words as fit in the tokens whisper.cpp
+/// reads of a prompt (half its text context, less one), so that none is cut off mid-word:
+/// whisper.cpp itself would keep the *last* tokens of a prompt too long for it.
+fn prompt_within_budget(context: &WhisperContext, options: &Options) -> Result<Option<String>, Error> {
+    let budget = (context.n_text_ctx() / 2 - 1).max(0) as usize;
+    // A token is at least one byte, so a text never needs more tokens than it has bytes.
+    let count = |text: &str| context.tokenize(text, text.len() + 1).map(|t| t.len()).map_err(whisper_error);
+    let mut prompt = options.initial_prompt.clone().unwrap_or_default().trim().to_string();
+    let tokens = count(&prompt)?;
+    if tokens > budget {
+        return Err(Error::PromptTooLong { tokens, budget });
+    }
+    let mut listed = 0;
+    for word in options.vocabulary.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+        let separator = match (prompt.is_empty(), listed) {
+            (true, _) => "",
+            (false, 0) => " ",
+            (false, _) => ", ",
+        };
+        let longer = format!("{prompt}{separator}{word}");
+        if count(&longer)? > budget {
+            break;
+        }
+        prompt = longer;
+        listed += 1;
+    }
+    if !options.vocabulary.is_empty() {
+        // Configured words, not spoken ones: safe to log.
+        tracing::info!(
+            "Whisper prompt: {listed} of {} vocabulary words fit in its {budget} tokens",
+            options.vocabulary.len()
+        );
+    }
+    Ok((!prompt.is_empty()).then_some(prompt))
 }
 
 /// One decoded stretch, timed within the audio it was decoded from.
