@@ -28,7 +28,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     let settings = config.server.settings(&paths.models_dir, &config.asr.language);
     if !model.is_file() || server::check_models(&settings).is_err() {
         eprintln!("models missing in {}: fetching them first", paths.models_dir.display());
-        models_cmd::run(ModelsCommand::Fetch, paths)?;
+        models_cmd::run(ModelsCommand::Fetch { tests: false }, paths)?;
     }
     server::check_models(&settings)?;
     let recognizer = asr::Recognizer::load(&model, config.asr.options())?;

@@ -244,3 +244,15 @@ pub fn drug_named(word: &str) -> Option<&'static Drug> {
         })
     })
 }
+
+/// The drug names the drafter knows, generic then brand, for priming Whisper
+/// (`[asr] prime_with_lexicon`): the words a general-purpose model hears worst in a GP's call.
+/// Inflected or colloquial aliases ("pillen", "panodiler") are left out: Whisper spells those
+/// from ordinary Danish.
+pub fn priming_words() -> Vec<&'static str> {
+    let brands = DRUGS.iter().flat_map(|d| d.aliases.iter().copied()).filter(|alias| {
+        !DRUGS.iter().any(|d| alias.starts_with(d.name) || (d.name.starts_with(alias) && alias != &d.name))
+            && !matches!(*alias, "pillen" | "p-pille" | "ppiller" | "panodiler")
+    });
+    DRUGS.iter().map(|d| d.name).chain(brands).collect()
+}

@@ -22,6 +22,7 @@ use transcript::{Role, Segment, Transcript};
 
 pub use classifier::{LABELS, Label, MODEL_FILE, NoteModel, OnnxClassifier, Section, transcript_features};
 pub use draft::{Attention, Change, Draft, Evidence, Kind, NoteSection, Statement, Value};
+pub use lexicon::priming_words;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
