@@ -61,6 +61,14 @@ pub enum Event {
         consultation: Id,
         doctor: Id,
     },
+    /// A draft of the text committed so far was shown while the call went on: to the doctor
+    /// on the live page, or (with `ingest_key`) to the video platform's client. Memory only.
+    InterimDraftViewed {
+        consultation: Id,
+        doctor: Id,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ingest_key: Option<Id>,
+    },
     DraftViewed(DraftUse),
     DraftEdited(DraftUse),
     DraftApproved(DraftUse),
@@ -273,6 +281,7 @@ impl Event {
             Event::TranscriptProduced { .. } => "transcript_produced",
             Event::DraftProduced { .. } => "draft_produced",
             Event::LiveTranscriptViewed { .. } => "live_transcript_viewed",
+            Event::InterimDraftViewed { .. } => "interim_draft_viewed",
             Event::DraftViewed(_) => "draft_viewed",
             Event::DraftEdited(_) => "draft_edited",
             Event::DraftApproved(_) => "draft_approved",
@@ -317,6 +326,7 @@ impl Event {
             | Event::RetentionChanged { consultation, .. }
             | Event::TranscriptProduced { consultation, .. }
             | Event::LiveTranscriptViewed { consultation, .. }
+            | Event::InterimDraftViewed { consultation, .. }
             | Event::DraftProduced { consultation, .. }
             | Event::ArtefactDeleted { consultation, .. }
             | Event::KeyShredded { consultation, .. } => Some(consultation),
@@ -333,6 +343,7 @@ impl Event {
             | Event::ConsultationResumed { doctor, .. }
             | Event::ConsultationRefused { doctor, .. }
             | Event::LiveTranscriptViewed { doctor, .. }
+            | Event::InterimDraftViewed { doctor, ingest_key: None, .. }
             | Event::LoginSucceeded { doctor } => Actor::Doctor(doctor.clone()),
             Event::ResearchExportMade { researcher, .. } => Actor::Researcher(researcher.clone()),
             Event::LoginFailed { .. } | Event::IngestRefused { .. } => Actor::Anonymous,

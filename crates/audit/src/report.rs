@@ -170,6 +170,10 @@ fn describe(event: &Event) -> String {
             format!("Notatudkast dannet og krypteret{}", deadline_text(Some(*delete_by)))
         }
         Event::LiveTranscriptViewed { .. } => "Transskription fulgt direkte under samtalen".into(),
+        Event::InterimDraftViewed { ingest_key: None, .. } => "Foreløbig kladde vist under samtalen".into(),
+        Event::InterimDraftViewed { ingest_key: Some(key), .. } => {
+            format!("Foreløbig kladde sendt til videoplatformen (nøgle {key}) under samtalen")
+        }
         Event::DraftViewed(used) => format!("Udkast set{}", deadline_text(used.delete_by)),
         Event::DraftEdited(used) => format!("Udkast redigeret{}", deadline_text(used.delete_by)),
         Event::DraftApproved(used) => format!("Udkast godkendt{}", deadline_text(used.delete_by)),

@@ -117,6 +117,9 @@ pub struct ServerConfig {
     pub keep_finished_seconds: u64,
     /// Spacing of interim recognition passes over ongoing speech; 0 commits only at pauses.
     pub interim_seconds: f64,
+    /// How often, at most, the note is drafted from the text committed so far during a call
+    /// (shown on the live page, and sent to ingest clients that ask); 0 drafts only at hang-up.
+    pub interim_draft_seconds: f64,
     /// How long a new ingest connection may take to send its `start`.
     pub start_timeout_seconds: u64,
     /// How often `serve` runs the retention sweep; 0 leaves sweeping to `retention sweep` (cron).
@@ -151,6 +154,7 @@ impl Default for ServerConfig {
             idle_timeout_seconds: defaults.idle_timeout.as_secs(),
             keep_finished_seconds: defaults.keep_finished.as_secs(),
             interim_seconds: defaults.interim_every,
+            interim_draft_seconds: defaults.interim_draft_every.map_or(0.0, |d| d.as_secs_f64()),
             start_timeout_seconds: defaults.start_timeout.as_secs(),
             sweep_interval_seconds: 15 * 60,
             max_connections: 256,
@@ -214,6 +218,7 @@ impl ServerConfig {
         whole("idle_timeout_seconds", self.idle_timeout_seconds, 1..=DAY)?;
         whole("keep_finished_seconds", self.keep_finished_seconds, 0..=DAY)?;
         seconds("interim_seconds", self.interim_seconds, 0.0..=60.0)?;
+        seconds("interim_draft_seconds", self.interim_draft_seconds, 0.0..=3600.0)?;
         whole("start_timeout_seconds", self.start_timeout_seconds, 1..=600)?;
         whole("sweep_interval_seconds", self.sweep_interval_seconds, 0..=DAY)?;
         whole("max_connections", self.max_connections as u64, 1..=65_536)?;
@@ -237,6 +242,8 @@ impl ServerConfig {
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
             keep_finished: std::time::Duration::from_secs(self.keep_finished_seconds),
             interim_every: self.interim_seconds,
+            interim_draft_every: (self.interim_draft_seconds > 0.0)
+                .then(|| std::time::Duration::from_secs_f64(self.interim_draft_seconds)),
             start_timeout: std::time::Duration::from_secs(self.start_timeout_seconds),
         }
     }

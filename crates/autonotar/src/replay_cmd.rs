@@ -30,6 +30,9 @@ pub struct ReplayArgs {
     /// Also print partial (uncommitted) text.
     #[arg(long)]
     pub partials: bool,
+    /// Ask for and print the interim drafts: the note drafted from the text committed so far.
+    #[arg(long)]
+    pub interim_draft: bool,
     /// Cut the connection abruptly after this many frames per track, then resume (tests the service).
     #[arg(long, value_name = "FRAMES")]
     pub drop_connection_after: Option<u32>,
@@ -60,6 +63,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         tracks: server::client::tracks_of(recording),
         drop_after: args.drop_connection_after,
         draft_timeout: Duration::from_secs(args.draft_timeout),
+        interim_draft: args.interim_draft,
     };
     let partials = args.partials;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -97,6 +101,9 @@ fn print_event(event: &Event, partials: bool) {
         Event::Committed(p) => println!("[{}] {}: {}", clock(p.start), p.speaker.danish(), p.text),
         Event::Partial(p) if partials => {
             println!("[{}] {} (foreløbig): {}", clock(p.start), p.speaker.danish(), p.text)
+        }
+        Event::InterimDraft { commits, draft } => {
+            println!("--- Kladde (foreløbig), fra {commits} afsnit ---\n{}---", draft.note_text())
         }
         Event::Gap { track, expected, got, .. } => eprintln!("gap on track {track}: frames {expected}..{got} missing"),
         Event::Duplicate { track, sequence, .. } => eprintln!("duplicate frame {sequence} on track {track} dropped"),

@@ -29,11 +29,14 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
     fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
     let data = dir.path().join("data");
+    // Interim drafts often enough to come during this short call; the replay asks for them.
+    std::fs::write(dir.path().join("autonotar.toml"), "[server]\ninterim_draft_seconds = 0.3\n").unwrap();
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
     let replay = serve.replay(
         dir.path(),
         &[
             wav.to_str().unwrap(),
+            "--interim-draft",
             "--speed",
             "4",
             "--consultation",
@@ -47,6 +50,7 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     let said = String::from_utf8_lossy(&replay.stdout).to_lowercase();
     assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));
     assert!(said.contains("zebra") || said.contains("copenhagen"), "the service heard: {said}");
+    assert!(said.contains("kladde (foreløbig)"), "no interim draft came: {said}");
     let (status, logs) = serve.terminate();
     assert!(status.success(), "{logs}");
 
@@ -61,7 +65,9 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
         }
     }
     let stored = String::from_utf8_lossy(&stored).to_lowercase();
-    for event in ["consultation_started", "audio_received", "transcript_produced", "draft_produced"] {
+    for event in
+        ["consultation_started", "audio_received", "interim_draft_viewed", "transcript_produced", "draft_produced"]
+    {
         assert!(stored.contains(event), "no {event} record in the audit log");
     }
     for marker in ["zebra", "copenhagen", "cough", "medicine"] {

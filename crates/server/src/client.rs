@@ -42,6 +42,8 @@ pub struct Replay {
     /// exercises the server's resume path.
     pub drop_after: Option<u32>,
     pub draft_timeout: Duration,
+    /// Ask for `interim_draft` events.
+    pub interim_draft: bool,
 }
 
 /// What one replay saw.
@@ -106,6 +108,7 @@ impl Replay {
             tracks: self.tracks.iter().map(|(spec, _)| spec.clone()).collect(),
             consent: true,
             resume_token: resume_token.clone(),
+            interim_draft: self.interim_draft,
         });
         let lost = |e: tokio_tungstenite::tungstenite::Error| Error::Lost(e.to_string());
         socket.send(Message::text(serde_json::to_string(&start).expect("start serialises"))).await.map_err(lost)?;
@@ -181,7 +184,8 @@ impl Replay {
                                     }
                                     new
                                 }
-                                Event::Partial(_) => true,
+                                // Sent fresh to each connection, never replayed from the log.
+                                Event::Partial(_) | Event::InterimDraft { .. } => true,
                                 Event::Started { .. } | Event::Resumed { .. } => false,
                                 _ => {
                                     replayed_others += 1;
@@ -191,7 +195,7 @@ impl Replay {
                             if !fresh {
                                 continue;
                             }
-                            if !matches!(event, Event::Committed(_) | Event::Partial(_)) {
+                            if !matches!(event, Event::Committed(_) | Event::Partial(_) | Event::InterimDraft { .. }) {
                                 other_events_seen += 1;
                             }
                             on_event(&event);

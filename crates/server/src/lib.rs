@@ -37,7 +37,7 @@ pub use crate::keys::IngestKeys;
 use crate::protocol::error;
 use crate::protocol::{ClientMessage, ErrorCode, Event};
 pub use crate::session::Service;
-use crate::session::Session;
+use crate::session::{Phase, Session};
 pub use storage::Principal;
 
 /// Turns a consultation's final transcript into a note draft, or says why it could not.
@@ -64,6 +64,9 @@ pub struct Settings {
     pub start_timeout: Duration,
     /// Spacing (s) of interim passes over speech still going on; 0 commits only at pauses.
     pub interim_every: f64,
+    /// How often, at most, the note is drafted from the text committed so far while a call
+    /// goes on; `None` drafts only at hang-up.
+    pub interim_draft_every: Option<Duration>,
 }
 
 impl Settings {
@@ -78,6 +81,7 @@ impl Settings {
             keep_finished: Duration::from_secs(600),
             start_timeout: Duration::from_secs(10),
             interim_every: 0.5,
+            interim_draft_every: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -213,10 +217,13 @@ async fn connection(service: Arc<Service>, principal: Principal, socket: WebSock
         };
         let reply = match message {
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
-                Ok(ClientMessage::Start(start)) => match service.open(start, &principal) {
-                    Ok(opened) => break opened,
-                    Err(event) => event,
-                },
+                Ok(ClientMessage::Start(start)) => {
+                    let interim_draft = start.interim_draft;
+                    match service.open(start, &principal) {
+                        Ok(opened) => break (opened, interim_draft),
+                        Err(event) => event,
+                    }
+                }
                 Ok(ClientMessage::Stop) => {
                     error(ErrorCode::NotStarted, "stop before start: send a start message first")
                 }
@@ -231,9 +238,11 @@ async fn connection(service: Arc<Service>, principal: Principal, socket: WebSock
         let _ = sink.close().await;
         return;
     };
+    let (opened, interim_draft) = opened;
     let (session, id) = (opened.session, opened.connection);
     let (direct, replies) = mpsc::channel(64);
-    let writer = tokio::spawn(write_events(sink, session.clone(), id, opened.greeting, replies));
+    let interim = interim_draft.then(|| InterimFor { service: service.clone(), principal: principal.clone() });
+    let writer = tokio::spawn(write_events(sink, session.clone(), id, opened.greeting, replies, interim));
     while let Some(Ok(message)) = stream.next().await {
         let reply = match message {
             Message::Binary(bytes) => session.accept_frame(&service, id, &bytes).await.err(),
@@ -265,20 +274,54 @@ async fn connection(service: Arc<Service>, principal: Principal, socket: WebSock
     }
 }
 
+/// A connection whose `start` asked for interim drafts: who it is, for the audit record.
+struct InterimFor {
+    service: Arc<Service>,
+    principal: Principal,
+}
+
+impl InterimFor {
+    /// Records, before the first interim draft goes out, that this client is shown it; `false`
+    /// when the record could not be written, and then none is sent.
+    async fn audited(&self, session: &Session) -> bool {
+        let (service, principal) = (self.service.clone(), self.principal.clone());
+        let (consultation, doctor) = (session.consultation.clone(), session.doctor.clone());
+        let recorded = tokio::task::spawn_blocking(move || {
+            let opening = storage::Opening { consultation: &consultation, doctor: &doctor, principal: &principal };
+            service.sink().interim_draft_shown(opening)
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(consultation = %session.consultation, "no interim drafts for this connection: {e}");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// Sends the session's log from the start (a resumed client gets it again and drops what it
-/// has by segment number), partial text, and this connection's own replies.
+/// has by segment number), partial text, this connection's own replies and, if it asked for
+/// them, the interim drafts.
 async fn write_events(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     session: Arc<Session>,
     connection: u64,
     greeting: Event,
     mut replies: mpsc::Receiver<Event>,
+    mut interim: Option<InterimFor>,
 ) {
     let mut version = session.subscribe();
+    if interim.is_some() {
+        session.want_interim();
+    }
     if sink.send(json(&greeting)).await.is_err() {
         return;
     }
     let mut cursor = 0;
+    let (mut interim_sent, mut interim_audited) = (None, false);
     loop {
         let Some((events, partials)) = session.pending(connection, cursor) else {
             let _ =
@@ -289,6 +332,21 @@ async fn write_events(
         for event in events.iter().chain(partials.into_iter().map(Event::Partial).collect::<Vec<_>>().iter()) {
             if sink.send(json(event)).await.is_err() {
                 return;
+            }
+        }
+        if let (Some(wanted), Some(draft)) = (&interim, session.interim())
+            && interim_sent != Some(draft.commits)
+            && session.phase() == Phase::Recording
+        {
+            if !interim_audited && !wanted.audited(&session).await {
+                interim = None;
+            } else {
+                interim_audited = true;
+                interim_sent = Some(draft.commits);
+                let event = Event::InterimDraft { commits: draft.commits, draft: Box::new(draft.draft.clone()) };
+                if sink.send(json(&event)).await.is_err() {
+                    return;
+                }
             }
         }
         tokio::select! {

@@ -20,6 +20,8 @@ pub struct Metrics {
     decoding_us: AtomicU64,
     latency: Mutex<Histogram>,
     hangup_to_draft: Mutex<Histogram>,
+    interim_drafts: AtomicU64,
+    interim_drafting_us: AtomicU64,
 }
 
 #[derive(Default)]
@@ -75,6 +77,12 @@ impl Metrics {
         self.hangup_to_draft.lock().unwrap_or_else(|p| p.into_inner()).observe(seconds);
     }
 
+    /// One interim draft made during a call, in `seconds` of drafting.
+    pub fn interim_draft(&self, seconds: f64) {
+        self.interim_drafts.fetch_add(1, Ordering::Relaxed);
+        self.interim_drafting_us.fetch_add(micros(seconds), Ordering::Relaxed);
+    }
+
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -126,6 +134,18 @@ impl Metrics {
             "counter",
             "draft_ready events sent.",
             get(&self.drafts_produced) as f64,
+        );
+        metric(
+            "autonotar_interim_drafts_total",
+            "counter",
+            "Drafts made during calls from the text committed so far.",
+            get(&self.interim_drafts) as f64,
+        );
+        metric(
+            "autonotar_interim_drafting_seconds_total",
+            "counter",
+            "Time spent making them, off the Whisper worker.",
+            get(&self.interim_drafting_us) as f64 / 1e6,
         );
         metric("autonotar_errors_total", "counter", "Protocol and processing errors.", get(&self.errors) as f64);
         metric("autonotar_gaps_total", "counter", "Sequence gaps detected.", get(&self.gaps) as f64);

@@ -36,6 +36,10 @@ pub struct Start {
     /// opened the consultation has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_token: Option<String>,
+    /// Also send `interim_draft` events: the note drafted from the text committed so far,
+    /// while the call goes on (each first sending to a connection is audited).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interim_draft: bool,
 }
 
 impl Start {
@@ -193,6 +197,13 @@ pub enum Event {
         draft: Option<Box<note::Draft>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         draft_error: Option<String>,
+    },
+    /// Only to a client whose `start` asked for it: the note drafted from the first `commits`
+    /// committed segments (never from partial text), replaced by the next one and, at hang-up,
+    /// by `draft_ready`'s. Its evidence indexes the committed segments in time order.
+    InterimDraft {
+        commits: u32,
+        draft: Box<note::Draft>,
     },
     Error {
         code: ErrorCode,

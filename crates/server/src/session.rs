@@ -69,6 +69,8 @@ pub struct Session {
     /// Bumped whenever the log or the partials change; connections wait on it.
     version: watch::Sender<u64>,
     stop_signal: Notify,
+    /// Set once anyone asked to be shown interim drafts: until then none are made.
+    interim_wanted: std::sync::atomic::AtomicBool,
 }
 
 struct State {
@@ -82,9 +84,24 @@ struct State {
     last_activity: Instant,
     stopped_at: Option<Instant>,
     finished: bool,
-    /// The committed text per track, as shown during the call.
+    /// The committed text per track, as shown during the call, each with its commit number.
     shown: Vec<Vec<Segment>>,
+    shown_numbers: Vec<Vec<u32>>,
     commits: u32,
+    /// The latest draft of the text committed so far, while the call goes on.
+    interim: Option<Arc<Interim>>,
+}
+
+/// A draft made during the call from the text committed so far (never from tentative text),
+/// by the same drafter and verifier as the draft at hang-up. Memory only.
+#[derive(Debug)]
+pub struct Interim {
+    /// How many commits it was drafted from; a newer interim draft has more.
+    pub commits: u32,
+    pub draft: note::Draft,
+    /// For each segment of the transcript it was drafted from (which its evidence indexes), the
+    /// commit number of that segment in the event log.
+    pub commit_of_segment: Vec<u32>,
 }
 
 /// Where a consultation in memory is in its life.
@@ -250,10 +267,13 @@ impl Service {
                 stopped_at: None,
                 finished: false,
                 shown: vec![Vec::new(); n],
+                shown_numbers: vec![Vec::new(); n],
                 commits: 0,
+                interim: None,
             }),
             version: watch::channel(0).0,
             stop_signal: Notify::new(),
+            interim_wanted: Default::default(),
         });
         {
             // Checked and taken under one lock, so two starts cannot both take the last place.
@@ -295,6 +315,9 @@ impl Service {
             )));
         }
         tokio::spawn(drive(self.clone(), session.clone(), tracks));
+        if let (Some(drafter), Some(every)) = (self.drafter.clone(), self.settings.interim_draft_every) {
+            tokio::spawn(draft_while_recording(self.clone(), session.clone(), drafter, every));
+        }
         Ok(Opened {
             greeting: Event::Started {
                 consultation: consultation.to_string(),
@@ -374,6 +397,35 @@ impl Session {
         let state = self.state();
         let events = state.log.get(cursor..).unwrap_or_default().to_vec();
         (events, state.partials.iter().flatten().cloned().collect())
+    }
+
+    /// Asks for interim drafts from now on (a connection or an onlooker that shows them).
+    pub fn want_interim(&self) {
+        self.interim_wanted.store(true, Ordering::Relaxed);
+    }
+
+    /// The latest draft of the text committed so far, if one was made.
+    pub fn interim(&self) -> Option<Arc<Interim>> {
+        self.state().interim.clone()
+    }
+
+    /// The committed text so far as a transcript, with each segment's commit number; `None`
+    /// when nothing new was committed since `after` commits.
+    fn committed_since(&self, after: u32, language: &str) -> Option<(u32, Transcript, Vec<u32>)> {
+        let state = self.state();
+        if state.commits == after || state.stopped_at.is_some() {
+            return None;
+        }
+        let mut numbered: Vec<(u32, Segment)> =
+            state.shown_numbers.iter().flatten().copied().zip(state.shown.iter().flatten().cloned()).collect();
+        let commits = state.commits;
+        drop(state);
+        // In time order, as Transcript::merge orders them, so evidence indexes match.
+        numbered.sort_by(|a, b| a.1.start.total_cmp(&b.1.start).then(a.1.track.cmp(&b.1.track)));
+        let duration = numbered.iter().map(|(_, s)| s.end).fold(0.0, f64::max);
+        let (numbers, segments): (Vec<u32>, Vec<Segment>) = numbered.into_iter().unzip();
+        let transcript = Transcript::merge(language, duration, vec![segments]);
+        Some((commits, transcript, numbers))
     }
 
     /// Events from `cursor` on and the pending partials, or `None` when `connection` is superseded.
@@ -521,6 +573,7 @@ impl Session {
                         text: segment.text.clone(),
                         is_final: true,
                     }));
+                    state.shown_numbers[segment.track].push(number);
                     state.shown[segment.track].push(segment);
                 }
                 Output::Partial(piece) => {
@@ -581,6 +634,45 @@ async fn run_track(
         Err(e) => {
             session.report(error(ErrorCode::TranscriptionFailed, format!("track {index}: {e}")), &metrics);
             (seconds, None)
+        }
+    }
+}
+
+/// Drafts the committed text every `every` while the call goes on, when something new was
+/// committed. The drafter runs on the blocking pool, off the Whisper worker's thread, so a draft
+/// never holds up a decoding pass; a failed draft keeps the previous one.
+async fn draft_while_recording(service: Arc<Service>, session: Arc<Session>, drafter: Drafter, every: Duration) {
+    let mut drafted = 0;
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if session.phase() != Phase::Recording {
+            return;
+        }
+        if !session.interim_wanted.load(Ordering::Relaxed) {
+            continue;
+        }
+        let Some((commits, transcript, commit_of_segment)) =
+            session.committed_since(drafted, &service.settings.language)
+        else {
+            continue;
+        };
+        let drafter = drafter.clone();
+        let began = Instant::now();
+        let made = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter(&transcript))).ok()
+        })
+        .await;
+        service.metrics.interim_draft(began.elapsed().as_secs_f64());
+        drafted = commits;
+        if let Ok(Some(Ok(draft))) = made {
+            let mut state = session.state();
+            if state.stopped_at.is_none() {
+                state.interim = Some(Arc::new(Interim { commits, draft, commit_of_segment }));
+                drop(state);
+                session.changed();
+            }
         }
     }
 }

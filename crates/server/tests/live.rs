@@ -32,13 +32,22 @@ struct Running {
 
 /// Starts a service on 127.0.0.1:0 that keeps nothing (the `serve` tests check storage).
 async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> Running {
+    start_server_drafting(language, None, adjust).await
+}
+
+/// As [`start_server`], drafting with `drafter`.
+async fn start_server_drafting(
+    language: &str,
+    drafter: Option<server::Drafter>,
+    adjust: impl FnOnce(&mut Settings),
+) -> Running {
     let models = models_dir();
     let mut settings = Settings::new(models.clone());
     settings.language = language.into();
     adjust(&mut settings);
     let options = asr::Options { language: language.into(), ..asr::Options::default() };
     let recognizer = asr::Recognizer::load(&models.join("ggml-base-q8_0.bin"), options).unwrap();
-    let service = Service::new(settings, recognizer, None, Arc::new(storage::Transient));
+    let service = Service::new(settings, recognizer, drafter, Arc::new(storage::Transient));
     let (keys, key) = IngestKeys::ephemeral(ids::Id::new("tests").unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -88,6 +97,7 @@ fn replay(server: &Running, wav: &Path, consultation: &str, speed: f64, drop_aft
         tracks: tracks_of(audio::read_wav(wav).unwrap()),
         drop_after,
         draft_timeout: Duration::from_secs(120),
+        interim_draft: false,
     }
 }
 
@@ -161,6 +171,65 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
     assert!(http_get(server.addr, "/healthz").await.ends_with("ok\n"));
 }
 
+/// The real note drafter over the fetched section model.
+fn note_drafter() -> server::Drafter {
+    let models = models_dir();
+    let model = note::OnnxClassifier::open(&models, &models.join(note::MODEL_FILE)).unwrap();
+    Arc::new(move |transcript: &transcript::Transcript| note::draft(transcript, &model).map_err(|e| e.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interim_drafts_come_during_the_call_and_rest_only_on_committed_text() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let consultation = fixtures::Consultation::load(&fixtures::corpus_dir().join("c01-ondt-i-halsen.toml")).unwrap();
+    let wav = fixtures::render(&consultation, dir.path()).unwrap();
+    let server = start_server_drafting("da", Some(note_drafter()), |settings| {
+        settings.interim_draft_every = Some(Duration::from_secs(1));
+    })
+    .await;
+    let mut asking = replay(&server, &wav, "c-interim-1", 2.0, None);
+    asking.interim_draft = true;
+    let report = asking.run(&mut |_| {}).await.unwrap();
+
+    let mut committed: Vec<server::protocol::Piece> = Vec::new();
+    let mut interim_statements = 0;
+    let mut interim_drafts = 0;
+    for event in &report.events {
+        match event {
+            Event::Committed(piece) => committed.push(piece.clone()),
+            Event::InterimDraft { commits, draft } => {
+                interim_drafts += 1;
+                // Drafted from exactly the commits this client had already been sent, nothing
+                // tentative: every statement's evidence is made of those segments, in time order.
+                let mut drafted_from: Vec<_> = committed.iter().take(*commits as usize).collect();
+                assert_eq!(drafted_from.len(), *commits as usize, "drafted from commits not yet sent");
+                drafted_from.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.track.cmp(&b.track)));
+                for statement in draft.sections.iter().flat_map(|s| &s.statements) {
+                    interim_statements += 1;
+                    let ids = &statement.evidence.segments;
+                    assert!(ids.iter().all(|&id| (id as usize) < drafted_from.len()), "{statement:?}");
+                    let first = drafted_from[ids[0] as usize];
+                    assert!((statement.evidence.start - first.start).abs() < 0.01, "{statement:?} vs {first:?}");
+                }
+            }
+            Event::DraftReady { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(
+        interim_drafts >= 2 && interim_statements > 0,
+        "{interim_drafts} interim drafts, {interim_statements} statements"
+    );
+    assert!(matches!(report.draft(), Some(Event::DraftReady { draft: Some(_), .. })));
+    let metrics = http_get(server.addr, "/metrics").await;
+    assert!(metric(&metrics, "autonotar_interim_drafts_total") >= interim_drafts as f64);
+
+    // A client that did not ask gets none.
+    let plain = replay(&server, &wav, "c-interim-2", 0.0, None).run(&mut |_| {}).await.unwrap();
+    assert!(!plain.events.iter().any(|e| matches!(e, Event::InterimDraft { .. })));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio() {
     let _turn = turn();
@@ -225,6 +294,7 @@ fn start_message(consultation: &str, consent: bool, rate: u32) -> Message {
         tracks: vec![track("a", Role::Doctor), track("b", Role::Patient)],
         consent,
         resume_token: None,
+        interim_draft: false,
     };
     Message::text(serde_json::to_string(&ClientMessage::Start(start)).unwrap())
 }

@@ -101,6 +101,9 @@ pub trait Sink: Send + Sync {
     fn resumed(&self, opening: Opening<'_>);
     /// A connection refused before any `start` (no key, a wrong key, a foreign origin).
     fn refused_connection(&self, reason: IngestRefusal, key: Option<&Id>);
+    /// Before the first interim draft goes to the connection of `opening.principal`. An `Err`
+    /// keeps it from being sent.
+    fn interim_draft_shown(&self, opening: Opening<'_>) -> Result<(), Error>;
     /// At hang-up, before the client is given the transcript and draft.
     fn keep(&self, finished: &Finished) -> Result<(), KeepError>;
 }
@@ -234,6 +237,15 @@ impl Sink for Keeper {
         }
     }
 
+    fn interim_draft_shown(&self, opening: Opening<'_>) -> Result<(), Error> {
+        self.log().append(audit::Event::InterimDraftViewed {
+            consultation: opening.consultation.as_id().clone(),
+            doctor: opening.doctor.clone(),
+            ingest_key: opening.principal.ingest_key(),
+        })?;
+        Ok(())
+    }
+
     fn keep(&self, finished: &Finished) -> Result<(), KeepError> {
         self.store(finished)
     }
@@ -250,6 +262,9 @@ impl Sink for Transient {
     fn refused(&self, _: Opening<'_>, _: Refusal) {}
     fn resumed(&self, _: Opening<'_>) {}
     fn refused_connection(&self, _: IngestRefusal, _: Option<&Id>) {}
+    fn interim_draft_shown(&self, _: Opening<'_>) -> Result<(), Error> {
+        Ok(())
+    }
     fn keep(&self, _: &Finished) -> Result<(), KeepError> {
         Ok(())
     }

@@ -73,6 +73,7 @@ impl LiveService {
             tracks,
             drop_after: None,
             draft_timeout: DRAFT_MARGIN + Duration::from_secs_f64(longest),
+            interim_draft: false,
         };
         let report = self.runtime.block_on(replay.run(&mut |_| {}))?;
         // A track whose recognition failed leaves a transcript with holes: scoring it would
