@@ -107,6 +107,9 @@ impl LiveFeed for ServiceFeed {
 /// review app stops listening.
 async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
     let mut version = session.subscribe();
+    // The live page shows the note as it forms.
+    session.want_interim();
+    let mut interim_shown = None;
     let mut cursor = 0;
     // The tentative text last sent per track: the log's version changes with every audio frame,
     // and the page only needs to hear of text that changed.
@@ -124,7 +127,12 @@ async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
                     (LiveUpdate::Committed { number, text: text(piece) }, false)
                 }
                 Event::Stopped { .. } => (LiveUpdate::Stopped, false),
-                Event::DraftReady { draft: Some(_), .. } => (LiveUpdate::DraftReady, true),
+                Event::DraftReady { draft: Some(draft), .. } => {
+                    if updates.send(LiveUpdate::FinalDraft(Arc::new(*draft))).await.is_err() {
+                        return;
+                    }
+                    (LiveUpdate::DraftReady, true)
+                }
                 Event::DraftReady { draft: None, .. } => (LiveUpdate::NoDraft, true),
                 _ => continue,
             };
@@ -141,6 +149,18 @@ async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
                 if updates.send(LiveUpdate::Tentative(text(piece))).await.is_err() {
                     return;
                 }
+            }
+        }
+        if let Some(interim) = session.interim().filter(|i| interim_shown != Some(i.commits))
+            && session.phase() == Phase::Recording
+        {
+            interim_shown = Some(interim.commits);
+            let update = LiveUpdate::InterimDraft {
+                draft: Arc::new(interim.draft.clone()),
+                commit_of_segment: Arc::new(interim.commit_of_segment.clone()),
+            };
+            if updates.send(update).await.is_err() {
+                return;
             }
         }
         tokio::select! {

@@ -48,7 +48,8 @@ async fn live_flow(kind: Kind) {
     let data = dir.path().join("data");
     // Whisper base hears espeak's English reliably, not its Danish.
     let config = dir.path().join("autonotar.toml");
-    std::fs::write(&config, "[asr]\nlanguage = \"en\"\n").unwrap();
+    // An interim draft every second, so several come during this short call.
+    std::fs::write(&config, "[asr]\nlanguage = \"en\"\n[server]\ninterim_draft_seconds = 1\n").unwrap();
     let serve =
         common::Serve::start(dir.path(), &["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     let origin = format!("http://{}", serve.addr);
@@ -117,7 +118,6 @@ async fn live_flow(kind: Kind) {
     .await;
     let first = text_of(&client, committed).await;
     assert!(["Læge · 0:0", "Patient · 0:0"].iter().any(|p| first.starts_with(p)), "who and when come first: {first}");
-    driver.screenshot(&client, "direkte").await;
     until_within(&client, WHISPER, "the patient's words", &format!(
         "[...document.querySelectorAll('{committed}')].some((s) => s.textContent.toLowerCase().includes('sore throat'))"
     ))
@@ -126,6 +126,11 @@ async fn live_flow(kind: Kind) {
         js(&client, "return document.querySelectorAll('#live-segments .tentative').length <= 2;").await,
         Value::Bool(true)
     );
+    // Beside the transcript, the note forms from the final text before the call ends.
+    until_within(&client, WHISPER, "the interim draft", "document.querySelector('#live-draft .header-line')").await;
+    assert_eq!(text_of(&client, ".interim h2").await, "Kladde (foreløbig)");
+    assert!(text_of(&client, "#live-draft .header-line").await.starts_with("Videokonsultation"));
+    driver.screenshot(&client, "direkte").await;
 
     // Read before hang-up: the page is about to turn into another.
     let arrivals = js(&client, "return window.arrivals;").await;
@@ -137,6 +142,8 @@ async fn live_flow(kind: Kind) {
     until_within(&client, WHISPER, "the draft page", "document.querySelector('h1')?.textContent.startsWith('Kladde')")
         .await;
     assert!(client.current_url().await.unwrap().path().ends_with(&format!("/review/k/{CONSULTATION}")));
+    // The final draft replaced the interim one, and the page says how they differ.
+    assert!(text_of(&client, "#changes").await.contains("i forhold til den foreløbige kladde"));
     let conversation = js(&client, "return document.querySelector('.transcript ol').textContent;").await;
     assert!(
         conversation.as_str().unwrap().to_lowercase().contains("throat"),
@@ -159,6 +166,8 @@ async fn live_flow(kind: Kind) {
     let (records, _) = audit::read_records(&data.join("audit")).unwrap();
     assert!(records.iter().any(|r| matches!(&r.event,
         audit::Event::LiveTranscriptViewed { consultation, doctor } if consultation.as_str() == CONSULTATION && doctor.as_str() == "laege-01")));
+    assert!(records.iter().any(|r| matches!(&r.event,
+        audit::Event::InterimDraftViewed { consultation, doctor, ingest_key: None } if consultation.as_str() == CONSULTATION && doctor.as_str() == "laege-01")));
     let logs = serve.stop().to_lowercase();
     for marker in ["sore throat", "headache", "monday"] {
         let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(marker)).collect();

@@ -11,7 +11,7 @@ use html::escape;
 use note::{Draft, Section};
 use transcript::{Role, Segment, Transcript};
 
-use crate::live::LiveText;
+use crate::live::{DraftChanges, LiveText};
 use crate::store::{Listed, ReviewStatement, StatementState, Status};
 
 /// Below this a statement is marked for a closer look.
@@ -145,13 +145,41 @@ pub fn live(consultation: &str, status: Status) -> Html<String> {
         "<div class=\"live\" data-stream=\"/review/k/{id}/direkte\"><h1>Samtalen direkte · {id}</h1>\
          <p id=\"live-status\">{}</p>\
          <p class=\"hint\">Teksten kommer, mens der tales. <span class=\"tentative-sample\">Grå, kursiv tekst</span> er foreløbig \
-         og kan endnu ændre sig; sort tekst er endelig. Kladden vises her, så snart samtalen er slut.</p>\
-         <section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2>\
+         og kan endnu ændre sig; sort tekst er endelig. Kladden skrives undervejs ud fra den endelige tekst; \
+         når samtalen er slut, afløses den af kladden til gennemsyn.</p>\
+         <div class=\"live-columns\"><section class=\"transcript\" aria-label=\"Samtalen\"><h2>Samtalen</h2>\
          <ol id=\"live-segments\" aria-live=\"polite\"></ol></section>\
+         <section class=\"note interim\" aria-label=\"Kladde (foreløbig)\"><h2>Kladde (foreløbig)</h2>\
+         <div id=\"live-draft\"><p class=\"hint\">Kladden begynder, når der er sagt noget.</p></div></section></div>\
          <p id=\"msg\" role=\"alert\"></p><p><a href=\"/review/\">Til oversigten</a></p></div>",
         badge(status)
     );
     layout(&format!("Direkte {consultation}"), None, &body)
+}
+
+/// The note drafted so far, section by section, each statement linked to the committed text it
+/// rests on (`commit_of_segment` turns its evidence into the live page's commit numbers). View
+/// only: nothing here can be edited or approved.
+pub fn live_draft(draft: &Draft, commit_of_segment: &[u32]) -> String {
+    let mut out = format!("<p class=\"header-line\">{}</p>", escape(&draft.header));
+    for section in &draft.sections {
+        let _ = write!(out, "<section class=\"sec\"><h3>{}</h3><ul class=\"stmts\">", escape(&section.heading));
+        for statement in &section.statements {
+            let link = statement
+                .evidence
+                .segments
+                .first()
+                .and_then(|&segment| commit_of_segment.get(segment as usize))
+                .map(|number| format!(" <a class=\"meta\" href=\"#ls-{number}\">{}</a>", at(statement.evidence.start)))
+                .unwrap_or_default();
+            let _ = write!(out, "<li class=\"stmt\">{}{link}</li>", escape(&statement.text));
+        }
+        out.push_str("</ul></section>");
+    }
+    if !draft.attention.is_empty() {
+        let _ = write!(out, "<p class=\"hint\">{} til lægens opmærksomhed.</p>", draft.attention.len());
+    }
+    out
 }
 
 /// One committed stretch of the live transcript; `number` keeps a reconnect from showing it
@@ -213,6 +241,8 @@ pub struct DraftPage<'a> {
     pub transcript: &'a Transcript,
     pub statements: &'a [ReviewStatement],
     pub approved: bool,
+    /// How the draft differs from the interim one the live page last showed, when it came from there.
+    pub changes: Option<DraftChanges>,
 }
 
 pub fn draft(page: &DraftPage) -> Html<String> {
@@ -226,6 +256,14 @@ pub fn draft(page: &DraftPage) -> Html<String> {
          <h1>Kladde · {id}</h1><p class=\"header-line\">{}</p>",
         escape(&page.draft.header)
     );
+    if let Some(c) = page.changes {
+        let _ = write!(
+            body,
+            "<p class=\"changes\" id=\"changes\">Ved samtalens slut: {} udsagn tilføjet, {} fjernet og {} ændret \
+             i forhold til den foreløbige kladde.</p>",
+            c.added, c.dropped, c.changed
+        );
+    }
     if page.approved {
         let _ = write!(
             body,

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, watch};
 
-use crate::live::LiveUpdate;
+use crate::live::{DraftChanges, LiveUpdate};
 use crate::store::Status;
 use crate::web::{Doctor, Refusal, audit, blocking, consultation_id};
 use crate::{ReviewState, listing, pages};
@@ -81,19 +81,66 @@ pub async fn consultation(
         state.live.as_ref().and_then(|feed| feed.follow(&session.doctor, &consultation)).ok_or(Refusal::NotFound)?;
     // Recorded before any of the transcript leaves.
     let (doctor, viewed) = (session.doctor.clone(), consultation.clone());
-    blocking(move || audit(&state, AuditEvent::LiveTranscriptViewed { consultation: viewed, doctor })).await?;
-    Ok(sse(updates, move |update| render(&consultation, update)))
+    let log = state.clone();
+    blocking(move || audit(&log, AuditEvent::LiveTranscriptViewed { consultation: viewed, doctor })).await?;
+    let (events, rendered) = mpsc::channel(16);
+    tokio::spawn(forward(state, session.doctor.clone(), consultation, updates, events));
+    Ok(sse(rendered, |event| event))
 }
 
-fn render(consultation: &Id, update: LiveUpdate) -> Event {
-    let event = Event::default();
-    match update {
-        LiveUpdate::Committed { number, text } => event.event("committed").data(pages::live_committed(number, &text)),
-        LiveUpdate::Tentative(text) => event.event("tentative").data(pages::live_tentative(&text)),
-        LiveUpdate::Stopped => event.event("status").data(pages::badge(Status::Transcribing)),
-        LiveUpdate::DraftReady => event.event("ready").data(format!("/review/k/{}", consultation.as_str())),
-        LiveUpdate::NoDraft => event
-            .event("failed")
-            .data("Samtalen er slut, men der kunne ikke laves en kladde. Skriv notatet som vanligt, og kontakt jeres it-ansvarlige."),
+/// Turns the live updates into the page's events. The first interim draft is audited before it
+/// is sent (a log that cannot record means no interim draft for this page); the final draft is
+/// compared with the last interim one, and the draft page is told what changed.
+async fn forward(
+    state: ReviewState,
+    doctor: Id,
+    consultation: Id,
+    mut updates: mpsc::Receiver<LiveUpdate>,
+    events: mpsc::Sender<Event>,
+) {
+    let (mut shown, mut interim_allowed): (Option<std::sync::Arc<note::Draft>>, Option<bool>) = (None, None);
+    let mut changes = None;
+    while let Some(update) = updates.recv().await {
+        let event = match update {
+            LiveUpdate::InterimDraft { draft, commit_of_segment } => {
+                if interim_allowed.is_none() {
+                    let (state, doctor, viewed) = (state.clone(), doctor.clone(), consultation.clone());
+                    let recorded = blocking(move || {
+                        let event = AuditEvent::InterimDraftViewed { consultation: viewed, doctor, ingest_key: None };
+                        audit(&state, event)
+                    })
+                    .await;
+                    interim_allowed = Some(recorded.is_ok());
+                }
+                if interim_allowed != Some(true) {
+                    continue;
+                }
+                let html = pages::live_draft(&draft, &commit_of_segment);
+                shown = Some(draft);
+                Event::default().event("draft").data(html)
+            }
+            LiveUpdate::FinalDraft(last) => {
+                changes = shown.as_deref().map(|interim| DraftChanges::between(interim, &last));
+                continue;
+            }
+            LiveUpdate::DraftReady => {
+                let mut page = format!("/review/k/{}", consultation.as_str());
+                if let Some(changes) = changes {
+                    page.push_str(&format!("?aendringer={}", changes.to_query()));
+                }
+                Event::default().event("ready").data(page)
+            }
+            LiveUpdate::Committed { number, text } => {
+                Event::default().event("committed").data(pages::live_committed(number, &text))
+            }
+            LiveUpdate::Tentative(text) => Event::default().event("tentative").data(pages::live_tentative(&text)),
+            LiveUpdate::Stopped => Event::default().event("status").data(pages::badge(Status::Transcribing)),
+            LiveUpdate::NoDraft => Event::default().event("failed").data(
+                "Samtalen er slut, men der kunne ikke laves en kladde. Skriv notatet som vanligt, og kontakt jeres it-ansvarlige.",
+            ),
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
     }
 }

@@ -305,10 +305,17 @@ async fn list(State(state): State<ReviewState>, Doctor(session): Doctor) -> Resu
     .await
 }
 
+/// `?aendringer=added-dropped-changed`: set by the live page when it hands over at hang-up.
+#[derive(serde::Deserialize)]
+struct FromLive {
+    aendringer: Option<String>,
+}
+
 async fn draft_page(
     State(state): State<ReviewState>,
     Doctor(session): Doctor,
     Path(id): Path<String>,
+    axum::extract::Query(from_live): axum::extract::Query<FromLive>,
 ) -> Result<Response, Refusal> {
     let consultation = consultation_id(&id)?;
     // During the call the consultation is only in the live service: its page follows the call.
@@ -336,6 +343,7 @@ async fn draft_page(
             transcript: &transcript,
             statements: record.statements.as_deref().unwrap_or_default(),
             approved: status == Status::Approved,
+            changes: from_live.aendringer.as_deref().and_then(crate::live::DraftChanges::from_query),
         };
         Ok(pages::draft(&page).into_response())
     })

@@ -36,6 +36,11 @@
       if (old) old.replaceWith(item); else segments.append(item);
       reveal(item);
     });
+    // The note drafted from the final text so far, replaced whole each time.
+    source.addEventListener("draft", (e) => {
+      const draft = document.getElementById("live-draft");
+      if (draft) draft.innerHTML = e.data;
+    });
     source.addEventListener("status", (e) => { document.getElementById("live-status").innerHTML = e.data; });
     source.addEventListener("ready", (e) => { source.close(); location.assign(e.data); });
     source.addEventListener("failed", (e) => { source.close(); say(e.data); });
