@@ -134,10 +134,12 @@ mod tests {
                 "evidence": {"segments": [segment], "start": *segment as f64 * 2.0, "end": *segment as f64 * 2.0 + 1.0}});
             match sections.iter_mut().find(|s| s["section"] == *section) {
                 Some(existing) => existing["statements"].as_array_mut().unwrap().push(statement),
-                None => sections.push(serde_json::json!({"section": section, "heading": section, "statements": [statement]})),
+                None => sections
+                    .push(serde_json::json!({"section": section, "heading": section, "statements": [statement]})),
             }
         }
-        let json = serde_json::json!({"header": "Videokonsultation.", "sections": sections, "attention": [], "model": "t"});
+        let json =
+            serde_json::json!({"header": "Videokonsultation.", "sections": sections, "attention": [], "model": "t"});
         serde_json::from_value(json).unwrap()
     }
 
