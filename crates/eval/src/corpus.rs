@@ -189,7 +189,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, CorpusError> {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    secrets::hex(&Sha256::digest(bytes))
 }
 
 /// Ids become file names in the output directory, so they are kept to a safe alphabet.

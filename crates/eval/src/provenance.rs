@@ -33,7 +33,7 @@ impl FileDigest {
             hasher.update(&buffer[..read]);
             bytes += read as u64;
         }
-        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = secrets::hex(&hasher.finalize());
         Ok(FileDigest { path: path.to_path_buf(), bytes, sha256 })
     }
 }

@@ -397,7 +397,7 @@ pub fn sha256_file(path: &Path) -> Result<String, Error> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(secrets::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]
