@@ -110,6 +110,10 @@ async fn forward(
                         audit(&state, event)
                     })
                     .await;
+                    if let Err(refusal) = &recorded {
+                        // Ids only, like every review error.
+                        eprintln!("review: no interim draft for {}: the audit log cannot record it: {refusal:?}", consultation.as_str());
+                    }
                     interim_allowed = Some(recorded.is_ok());
                 }
                 if interim_allowed != Some(true) {
