@@ -29,7 +29,6 @@
 pub mod align;
 pub mod compare;
 pub mod corpus;
-pub mod normalise;
 pub mod note;
 pub mod pipeline;
 pub mod provenance;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use transcript::Transcript;
 
-use crate::normalise::normalise;
+use danish::normalise;
 
 pub use transcript::Section;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use transcript::{Role, Transcript};
 
 use crate::align::{Alignment, EditCounts, align, character_counts};
-use crate::normalise::normalise;
+use danish::normalise;
 
 /// Word and character edit counts of one comparison.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,6 @@ mod compose;
 mod draft;
 pub mod features;
 mod lexicon;
-mod text;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 //! that says something nobody said.
 
 use crate::lexicon::{NEGATIONS, dose_unit, drug_named};
-use crate::text::{Token, danish_number, pressure_text, tokenize};
+use danish::{Token, danish_number, pressure_text, tokenize};
 
 /// `Err` says, in Danish for the doctor, what in `statement` the evidence does not contain.
 pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {

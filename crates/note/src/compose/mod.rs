@@ -10,7 +10,7 @@ use transcript::{Role, Segment};
 use crate::classifier::{Label, Section};
 use crate::draft::{Change, Kind, Value};
 use crate::lexicon::{self, Absent, Drug, SYMPTOMS, Symptom, dose_unit, drug_named, time_unit, word_matches};
-use crate::text::{Token, danish_number, pressure_text, tokenize};
+use danish::{Token, danish_number, pressure_text, tokenize};
 
 mod measurements;
 mod medications;

@@ -10,12 +10,15 @@
 //! 3. punctuation is dropped, except inside numbers: `38,5` and `38.5` both become `38,5`,
 //!    `1.000` becomes `1000`, and a slash between numbers is read aloud (`145/90` → `145 over
 //!    90`); hyphens split words (`covid-19` → `covid 19`);
-//! 4. Danish number words become digits (`otteogtredive` → `38`, `fem hundrede` → `500`,
-//!    `halvanden` → `1,5`, `to og halvfems` → `92`) and `N komma M` becomes `N,M`. The articles
-//!    `en`/`et` are numbers only in front of `hundrede`/`tusind` or a unit that notes count in
-//!    ([`COUNTED_NOUNS`]: "en uge" → `1 uge`, "et gram" → `1 gram`), and after `hundrede og`
-//!    (`hundrede og et` → `101`); elsewhere they stay words ("en patient", "et par"). The
-//!    stressed `én`/`ét` is always 1. Ordinals are left alone.
+//! 4. Danish number words become digits, read by [`crate::numbers`] exactly as the drafter reads
+//!    them (`otteogtredive` → `38`, `fem hundrede` → `500`, `to og halvfems` → `92`), `halvanden`
+//!    → `1,5`, and `N komma M` becomes `N,M`. The articles `en`/`et` are numbers only in front of
+//!    `hundrede`/`tusind` or a unit that notes count in ([`crate::numbers::COUNTED`]: "en uge" →
+//!    `1 uge`, "et gram" → `1 gram`), and after `hundrede og` (`hundrede og et` → `101`);
+//!    elsewhere they stay words ("en patient", "et par"). The stressed `én`/`ét` is always 1.
+//!    Ordinals are left alone.
+
+use crate::numbers::whole_number;
 
 /// Journal abbreviations and their spoken forms. Matched against a whole word (after lower
 /// casing, ignoring trailing `,;:!?)`), so "ca." and "ca" both match but "cafe" does not.
@@ -39,35 +42,6 @@ pub const ABBREVIATIONS: &[(&str, &str)] = &[
     ("mio.", "million"),
     ("mdr.", "måneder"),
     ("%", "procent"),
-];
-
-/// Units and things a note counts: after these, "en"/"et" is the number 1 ("en uge" = "1 uge").
-pub const COUNTED_NOUNS: &[&str] = &[
-    "minut",
-    "time",
-    "dag",
-    "døgn",
-    "nat",
-    "uge",
-    "måned",
-    "år",
-    "gang",
-    "tablet",
-    "kapsel",
-    "pust",
-    "dråbe",
-    "sprøjte",
-    "pakning",
-    "liter",
-    "milliliter",
-    "gram",
-    "milligram",
-    "mikrogram",
-    "kilo",
-    "centimeter",
-    "meter",
-    "procent",
-    "million",
 ];
 
 /// Normalises `text` to the token sequence every metric compares.
@@ -130,123 +104,21 @@ fn tokenise(text: &str) -> Vec<String> {
     tokens
 }
 
-fn unit(word: &str) -> Option<u64> {
-    Some(match word {
-        "nul" => 0,
-        "en" | "et" | "én" | "ét" => 1,
-        "to" => 2,
-        "tre" => 3,
-        "fire" => 4,
-        "fem" => 5,
-        "seks" => 6,
-        "syv" => 7,
-        "otte" => 8,
-        "ni" => 9,
-        _ => return None,
-    })
-}
-
-fn tens(word: &str) -> Option<u64> {
-    Some(match word {
-        "tyve" => 20,
-        "tredive" => 30,
-        "fyrre" | "fyrretyve" => 40,
-        "halvtreds" | "halvtredsindstyve" => 50,
-        "tres" | "tresindstyve" => 60,
-        "halvfjerds" | "halvfjerdsindstyve" => 70,
-        "firs" | "firsindstyve" => 80,
-        "halvfems" | "halvfemsindstyve" => 90,
-        _ => return None,
-    })
-}
-
-/// A number word below 100 that counts on its own (not the articles `en`/`et`).
-fn below_hundred(word: &str) -> Option<u64> {
-    if word == "en" || word == "et" {
-        return None;
-    }
-    let teen = match word {
-        "ti" => Some(10),
-        "elleve" => Some(11),
-        "tolv" => Some(12),
-        "tretten" => Some(13),
-        "fjorten" => Some(14),
-        "femten" => Some(15),
-        "seksten" => Some(16),
-        "sytten" => Some(17),
-        "atten" => Some(18),
-        "nitten" => Some(19),
-        _ => None,
-    };
-    teen.or_else(|| unit(word)).or_else(|| tens(word)).or_else(|| {
-        let (ones, rest) = word.split_once("og")?;
-        Some(unit(ones)? + tens(rest)?)
-    })
-}
-
 fn is_digits(token: &str) -> bool {
     !token.is_empty() && token.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Reads `[en|et|N] hundrede [og] [N]`, a number below 100 (also written apart, `to og
-/// halvfems`), or `en`/`et` counting a noun, starting at `i`.
-fn parse_hundreds(tokens: &[String], i: usize) -> Option<(u64, usize)> {
-    let word = tokens.get(i)?.as_str();
-    let next = tokens.get(i + 1).map(String::as_str);
-    if let (Some(ones), Some("og"), Some(tens)) = (unit(word), next, tokens.get(i + 2).and_then(|t| tens(t))) {
-        return Some((ones + tens, i + 3));
-    }
-    let counts = next.is_some_and(|n| n == "hundrede" || n == "tusind" || COUNTED_NOUNS.contains(&n));
-    let (multiplier, at_hundred) = if word == "hundrede" {
-        (1, i)
-    } else if let Some(value) = below_hundred(word).or_else(|| counts.then(|| unit(word)).flatten()) {
-        if next != Some("hundrede") {
-            return Some((value, i + 1));
-        }
-        (value, i + 1)
-    } else {
-        return None;
-    };
-    let mut total = multiplier * 100;
-    let mut j = at_hundred + 1;
-    let after = |k: usize| tokens.get(k).and_then(|t| below_hundred(t).or_else(|| unit(t)));
-    if tokens.get(j).is_some_and(|t| t == "og")
-        && let Some(value) = after(j + 1)
-    {
-        total += value;
-        j += 2;
-    } else if let Some(value) = after(j) {
-        total += value;
-        j += 1;
-    }
-    Some((total, j))
-}
-
-/// Reads a whole number in words starting at `i`, with an optional `tusind` group.
-fn parse_number(tokens: &[String], i: usize) -> Option<(u64, usize)> {
-    let (mut total, mut j) = if tokens[i] == "tusind" { (1, i) } else { parse_hundreds(tokens, i)? };
-    if tokens.get(j).is_some_and(|t| t == "tusind") {
-        total *= 1000;
-        j += 1;
-        let og = usize::from(tokens.get(j).is_some_and(|t| t == "og"));
-        if let Some((rest, end)) = tokens.get(j + og).and_then(|_| parse_hundreds(tokens, j + og)) {
-            total += rest;
-            j = end;
-        }
-    }
-    Some((total, j))
-}
-
 fn numbers_to_digits(tokens: Vec<String>) -> Vec<String> {
+    let words: Vec<Option<&str>> = tokens.iter().map(|t| Some(t.as_str())).collect();
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i] == "halvanden" {
             out.push("1,5".to_string());
             i += 1;
-        } else if let Some((value, end)) = parse_number(&tokens, i) {
+        } else if let Some((value, used)) = whole_number(&words, i) {
             out.push(value.to_string());
-            i = end;
+            i += used;
         } else {
             out.push(tokens[i].clone());
             i += 1;

@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use crate::numbers::{small_number_word, whole_number};
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Token {
     Word(String),
@@ -54,92 +56,6 @@ pub fn pressure_text(systolic: u32, diastolic: u32) -> String {
     let mut out = String::new();
     let _ = write!(out, "{systolic}/{diastolic}");
     out
-}
-
-/// Words after which "en"/"et" mean the number one rather than the article.
-const COUNTED: &[&str] = &[
-    "gang",
-    "tablet",
-    "tabletter",
-    "uge",
-    "uges",
-    "dag",
-    "døgn",
-    "måned",
-    "år",
-    "time",
-    "pille",
-    "kapsel",
-    "glas",
-    "pust",
-    "sprøjte",
-    "dosis",
-    "gram",
-    "g",
-    "mg",
-    "milligram",
-    "liter",
-    "kilo",
-    "grad",
-    "øl",
-    "genstand",
-    "kop",
-    "procent",
-    "mikrogram",
-];
-
-fn unit_word(word: &str) -> Option<u32> {
-    Some(match word {
-        "nul" => 0,
-        "to" => 2,
-        "tre" => 3,
-        "fire" => 4,
-        "fem" => 5,
-        "seks" => 6,
-        "syv" => 7,
-        "otte" => 8,
-        "ni" => 9,
-        "ti" => 10,
-        "elleve" => 11,
-        "tolv" => 12,
-        "tretten" => 13,
-        "fjorten" => 14,
-        "femten" => 15,
-        "seksten" => 16,
-        "sytten" => 17,
-        "atten" => 18,
-        "nitten" => 19,
-        _ => return None,
-    })
-}
-
-fn tens_word(word: &str) -> Option<u32> {
-    Some(match word {
-        "tyve" => 20,
-        "tredive" | "tredve" => 30,
-        "fyrre" | "fyrretyve" => 40,
-        "halvtreds" | "halvtredsindstyve" => 50,
-        "tres" | "tresindstyve" => 60,
-        "halvfjerds" | "halvfjerdsindstyve" => 70,
-        "firs" | "firsindstyve" => 80,
-        "halvfems" | "halvfemsindstyve" => 90,
-        _ => return None,
-    })
-}
-
-/// A number written as one word below a hundred: "fem", "tyve", "otteogtredive".
-fn small_number_word(word: &str) -> Option<u32> {
-    if let Some(n) = unit_word(word).or_else(|| tens_word(word)) {
-        return Some(n);
-    }
-    let (unit, tens) = word.split_once("og")?;
-    let unit = match unit {
-        "en" | "et" | "én" => 1,
-        other => unit_word(other).filter(|n| (2..=9).contains(n))?,
-    };
-    // "toogthalvfjerds" is a common spelling slip for "tooghalvfjerds".
-    let tens = tens_word(tens).or_else(|| tens.strip_prefix('t').and_then(tens_word))?;
-    Some(unit + tens)
 }
 
 /// Splits into words, digit numbers and punctuation; "38,5" and "145/90" stay one token.
@@ -190,50 +106,13 @@ fn digit_token(literal: &str) -> Token {
     cleaned.parse().map(Token::Number).unwrap_or_else(|_| Token::Word(literal.to_string()))
 }
 
-/// Reads a spoken number starting at `i`; returns its value and how many tokens it used.
+/// Reads a spoken number starting at `i` (with "og en halv" and "komma" decimals); returns its
+/// value and how many tokens it used.
 fn spoken_number(tokens: &[Token], i: usize) -> Option<(f64, usize)> {
-    let word_at = |k: usize| tokens.get(k).and_then(Token::word);
-    let mut total = 0_u32;
-    let mut current = 0_u32;
-    let mut used = 0;
-    while let Some(word) = word_at(i + used) {
-        let tens_next = word_at(i + used + 1).and_then(tens_word);
-        match word {
-            // "to og halvfems": a unit and its tens written as separate words.
-            "og" if used > 0 && (1..=9).contains(&(current % 100)) && tens_next.is_some() => {
-                current = current.saturating_add(tens_next.unwrap_or(0));
-                used += 1;
-            }
-            // Nonsense such as "hundrede hundrede hundrede …" saturates instead of overflowing.
-            "hundrede" => current = current.max(1).saturating_mul(100),
-            "tusind" | "tusinde" => {
-                total = total.saturating_add(current.max(1).saturating_mul(1000));
-                current = 0;
-            }
-            "og" if used > 0
-                && (current.is_multiple_of(100) || total > 0)
-                && word_at(i + used + 1)
-                    .is_some_and(|w| small_number_word(w).is_some() || matches!(w, "en" | "et")) => {}
-            // "hundrede og et"
-            "en" | "et" if used > 0 && word_at(i + used - 1) == Some("og") => current = current.saturating_add(1),
-            "en" | "et" | "én" if used == 0 => {
-                if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind")
-                {
-                    return None;
-                }
-                current = 1;
-            }
-            _ => match small_number_word(word) {
-                Some(n) if current.is_multiple_of(100) => current = current.saturating_add(n),
-                _ => break,
-            },
-        }
-        used += 1;
-    }
-    if used == 0 {
-        return None;
-    }
-    let mut value = f64::from(total.saturating_add(current));
+    let words: Vec<Option<&str>> = tokens.iter().map(Token::word).collect();
+    let word_at = |k: usize| words.get(k).copied().flatten();
+    let (whole, mut used) = whole_number(&words, i)?;
+    let mut value = f64::from(whole);
     // "syv og en halv"
     if word_at(i + used) == Some("og") && word_at(i + used + 1) == Some("en") && word_at(i + used + 2) == Some("halv") {
         return Some((value + 0.5, used + 3));
