@@ -521,33 +521,33 @@ fn to_html(blocks: &[Block]) -> String {
         match block {
             Block::Heading(text) => {
                 let level = if index == 0 { 1 } else { 2 };
-                let _ = writeln!(out, "<h{level}>{}</h{level}>", html::escape(text));
+                let _ = writeln!(out, "<h{level}>{}</h{level}>", escape::html(text));
             }
             Block::Paragraph(text) => {
-                let _ = writeln!(out, "<p>{}</p>", html::escape(text));
+                let _ = writeln!(out, "<p>{}</p>", escape::html(text));
             }
             Block::Table { head, rows } => {
                 out.push_str("<table>\n<tr>");
                 for h in head {
-                    let _ = write!(out, "<th>{}</th>", html::escape(h));
+                    let _ = write!(out, "<th>{}</th>", escape::html(h));
                 }
                 out.push_str("</tr>\n");
                 for r in rows {
                     out.push_str("<tr>");
                     for c in r {
-                        let _ = write!(out, "<td>{}</td>", html::escape(c));
+                        let _ = write!(out, "<td>{}</td>", escape::html(c));
                     }
                     out.push_str("</tr>\n");
                 }
                 out.push_str("</table>\n");
             }
             Block::Plot { title, svg, .. } => {
-                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", html::escape(title));
+                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape::html(title));
             }
             Block::List(items) => {
                 out.push_str("<ul>\n");
                 for item in items {
-                    let _ = writeln!(out, "<li>{}</li>", html::escape(item));
+                    let _ = writeln!(out, "<li>{}</li>", escape::html(item));
                 }
                 out.push_str("</ul>\n");
             }

@@ -213,34 +213,16 @@ const COLUMNS: &[Column] = &[
     ("peak_memory_mib", |c| number(c.speed.peak_memory_bytes.map(|b| b as f64 / 1_048_576.0))),
 ];
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
-
 /// One row per consultation; an empty cell is a metric that does not apply (no reference, or
 /// the stage did not run).
 pub fn per_consultation_csv(consultations: &[ConsultationResult]) -> String {
     let mut out = COLUMNS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(",");
     out.push('\n');
     for c in consultations {
-        let row: Vec<String> = COLUMNS.iter().map(|(_, cell)| csv_field(&cell(c).unwrap_or_default())).collect();
+        let row: Vec<String> =
+            COLUMNS.iter().map(|(_, cell)| escape::csv_field(&cell(c).unwrap_or_default())).collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_what_needs_quoting() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
-    }
 }

@@ -1,5 +1,5 @@
 //! The HTML of every page, in Danish. Everything that came from a person or the vault goes
-//! through [`html::escape`]; the script adds behaviour but the pages are whole without it.
+//! through [`escape::html`]; the script adds behaviour but the pages are whole without it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit::Id;
 use axum::response::Html;
-use html::escape;
+use escape::html;
 use note::{Draft, Section};
 use transcript::{Role, Segment, Transcript};
 
@@ -20,7 +20,7 @@ const LOW_CONFIDENCE: f32 = 0.6;
 const UNCERTAIN_WORD: f32 = 0.5;
 
 fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
-    let csrf = csrf.map(|t| format!("<meta name=\"csrf\" content=\"{}\">", escape(t))).unwrap_or_default();
+    let csrf = csrf.map(|t| format!("<meta name=\"csrf\" content=\"{}\">", html(t))).unwrap_or_default();
     Html(format!(
         "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{csrf}\
@@ -28,22 +28,18 @@ fn layout(title: &str, csrf: Option<&str>, body: &str) -> Html<String> {
          <script src=\"/review/assets/review.js\" defer></script><script src=\"/review/assets/live.js\" defer></script></head>\
          <body><header class=\"top\"><a class=\"brand\" href=\"/review/\">Autonotar</a></header>\
          <main id=\"main\">{body}</main></body></html>",
-        escape(title)
+        html(title)
     ))
 }
 
 /// A page that only says something (refusals, errors).
 pub fn message(title: &str, text: &str) -> Html<String> {
-    layout(
-        title,
-        None,
-        &format!("<section class=\"message\"><h1>{}</h1><p>{}</p></section>", escape(title), escape(text)),
-    )
+    layout(title, None, &format!("<section class=\"message\"><h1>{}</h1><p>{}</p></section>", html(title), html(text)))
 }
 
 /// Shown once after a link was accepted; moves on to `target` by itself.
 pub fn entering(target: &str) -> Html<String> {
-    let target = escape(target);
+    let target = html(target);
     Html(format!(
         "<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"0;url={target}\"><title>Logger ind · Autonotar</title>\
@@ -78,7 +74,7 @@ pub fn list(doctor: &Id, listed: &[Listed], capture: bool) -> Html<String> {
         "<h1>Dagens konsultationer</h1><p class=\"who\">Logget ind som {}</p>{capture}\
          <table class=\"list\" data-stream=\"{}\"><thead><tr><th>Kl.</th><th>Konsultation</th><th>Status</th></tr></thead>\
          <tbody>{}</tbody></table>",
-        escape(doctor.as_str()),
+        html(doctor.as_str()),
         crate::LIST_STREAM_PATH,
         list_rows(listed)
     );
@@ -92,7 +88,7 @@ pub fn list_rows(listed: &[Listed]) -> String {
     }
     let mut rows = String::new();
     for item in listed {
-        let id = escape(&item.id);
+        let id = html(&item.id);
         let link = match item.status {
             Status::Approved => format!("<a href=\"/review/k/{id}/notat\">{id}</a>"),
             Status::Discarded => id.clone(),
@@ -133,14 +129,14 @@ pub fn capture(doctor: &Id, csrf: &str) -> Html<String> {
          <ol id=\"live-segments\" aria-live=\"polite\"></ol></section></div></section>\
          <p id=\"msg\" class=\"warning\" role=\"alert\"></p><p><a href=\"/review/\">Til oversigten</a></p></div>\
          <script src=\"/review/assets/capture.js\" defer></script>",
-        escape(doctor.as_str())
+        html(doctor.as_str())
     );
     layout("Optag en videokonsultation", Some(csrf), &body)
 }
 
 /// During the call: the transcript as it is recognised, filled in by the live stream.
 pub fn live(consultation: &str, status: Status) -> Html<String> {
-    let id = escape(consultation);
+    let id = html(consultation);
     let body = format!(
         "<div class=\"live\" data-stream=\"/review/k/{id}/direkte\"><h1>Samtalen direkte · {id}</h1>\
          <p id=\"live-status\">{}</p>\
@@ -161,9 +157,9 @@ pub fn live(consultation: &str, status: Status) -> Html<String> {
 /// rests on (`commit_of_segment` turns its evidence into the live page's commit numbers). View
 /// only: nothing here can be edited or approved.
 pub fn live_draft(draft: &Draft, commit_of_segment: &[u32]) -> String {
-    let mut out = format!("<p class=\"header-line\">{}</p>", escape(&draft.header));
+    let mut out = format!("<p class=\"header-line\">{}</p>", html(&draft.header));
     for section in &draft.sections {
-        let _ = write!(out, "<section class=\"sec\"><h3>{}</h3><ul class=\"stmts\">", escape(&section.heading));
+        let _ = write!(out, "<section class=\"sec\"><h3>{}</h3><ul class=\"stmts\">", html(&section.heading));
         for statement in &section.statements {
             let link = statement
                 .evidence
@@ -172,7 +168,7 @@ pub fn live_draft(draft: &Draft, commit_of_segment: &[u32]) -> String {
                 .and_then(|&segment| commit_of_segment.get(segment as usize))
                 .map(|number| format!(" <a class=\"meta\" href=\"#ls-{number}\">{}</a>", at(statement.evidence.start)))
                 .unwrap_or_default();
-            let _ = write!(out, "<li class=\"stmt\">{}{link}</li>", escape(&statement.text));
+            let _ = write!(out, "<li class=\"stmt\">{}{link}</li>", html(&statement.text));
         }
         out.push_str("</ul></section>");
     }
@@ -186,7 +182,7 @@ pub fn live_draft(draft: &Draft, commit_of_segment: &[u32]) -> String {
 /// twice, `data-start` puts it in time order (tracks commit independently).
 pub fn live_committed(number: u32, text: &LiveText) -> String {
     let attributes = format!("id=\"ls-{number}\" data-track=\"{}\" data-start=\"{:.2}\"", text.track, text.start);
-    segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &escape(text.text.trim()))
+    segment_item(&format!("seg {}", text.speaker), &attributes, text.speaker, text.start, "", &html(text.text.trim()))
 }
 
 /// A track's tentative text, replacing its earlier tentative text.
@@ -198,7 +194,7 @@ pub fn live_tentative(text: &LiveText) -> String {
         text.speaker,
         text.start,
         " · foreløbig",
-        &escape(text.text.trim()),
+        &html(text.text.trim()),
     )
 }
 
@@ -226,7 +222,7 @@ pub fn not_ready(consultation: &str, status: Status) -> Html<String> {
         None,
         &format!(
             "<h1>{}</h1><p>{}</p><p>{}</p><p><a href=\"/review/\">Til oversigten</a></p>",
-            escape(consultation),
+            html(consultation),
             badge(status),
             text
         ),
@@ -246,7 +242,7 @@ pub struct DraftPage<'a> {
 }
 
 pub fn draft(page: &DraftPage) -> Html<String> {
-    let id = escape(page.consultation);
+    let id = html(page.consultation);
     let segments: HashMap<u32, &Segment> = page.transcript.segments.iter().map(|s| (s.id, s)).collect();
     let checked = page.statements.iter().filter(|s| s.state != StatementState::Unchecked).count();
     let mut body = String::with_capacity(64 * 1024);
@@ -254,7 +250,7 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         body,
         "<div class=\"draft\" data-base=\"/review/k/{id}\"><section class=\"note\" aria-label=\"Kladde\">\
          <h1>Kladde · {id}</h1><p class=\"header-line\">{}</p>",
-        escape(&page.draft.header)
+        html(&page.draft.header)
     );
     if let Some(c) = page.changes {
         let _ = write!(
@@ -286,8 +282,8 @@ pub fn draft(page: &DraftPage) -> Html<String> {
                 body,
                 "<li class=\"att\" tabindex=\"0\" data-evidence=\"{}\"><p class=\"text\">{}</p><p class=\"reason\">{}</p>{}</li>",
                 evidence_ids(evidence),
-                escape(&item.text),
-                escape(&item.reason),
+                html(&item.text),
+                html(&item.reason),
                 quotes(evidence, &segments)
             );
         }
@@ -310,7 +306,7 @@ pub fn draft(page: &DraftPage) -> Html<String> {
         body.push_str("</ol></section>");
     }
     if !page.approved {
-        let csrf = escape(page.csrf);
+        let csrf = html(page.csrf);
         let options: String =
             Section::ALL.iter().map(|s| format!("<option value=\"{}\">{}</option>", s.label(), s.heading())).collect();
         let _ = write!(
@@ -393,10 +389,10 @@ fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>
     let unsure = if statement.uncertain_words.is_empty() {
         String::new()
     } else {
-        format!("<p class=\"unsure\">Usikkert hørt: {}</p>", escape(&statement.uncertain_words.join(", ")))
+        format!("<p class=\"unsure\">Usikkert hørt: {}</p>", html(&statement.uncertain_words.join(", ")))
     };
     let drafted = match &statement.drafted {
-        Some(drafted) if statement.is_edited() => format!("<p class=\"was\">Kladdens ordlyd: {}</p>", escape(drafted)),
+        Some(drafted) if statement.is_edited() => format!("<p class=\"was\">Kladdens ordlyd: {}</p>", html(drafted)),
         _ => String::new(),
     };
     format!(
@@ -404,7 +400,7 @@ fn statement_html(statement: &ReviewStatement, segments: &HashMap<u32, &Segment>
          <div class=\"row\"><span class=\"text\">{}</span>{badges}{actions}</div>{unsure}{drafted}{}</li>",
         if low { " low" } else { "" },
         evidence_ids(&statement.evidence),
-        escape(&statement.text),
+        html(&statement.text),
         quotes(&statement.evidence, segments),
         id = statement.id,
     )
@@ -429,23 +425,23 @@ fn quotes(ids: &[u32], segments: &HashMap<u32, &Segment>) -> String {
 /// A segment's words, those the recogniser was unsure of marked.
 fn segment_text(segment: &Segment) -> String {
     if segment.words.is_empty() {
-        return escape(segment.text.trim());
+        return html(segment.text.trim());
     }
     let mut out = String::new();
     for word in &segment.words {
         if word.probability < UNCERTAIN_WORD {
             let spoken = word.text.trim_start();
             out.push_str(&word.text[..word.text.len() - spoken.len()]);
-            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", escape(spoken));
+            let _ = write!(out, "<mark class=\"unsure\" title=\"usikkert hørt\">{}</mark>", html(spoken));
         } else {
-            out.push_str(&escape(&word.text));
+            out.push_str(&html(&word.text));
         }
     }
     out
 }
 
 pub fn note(consultation: &str, csrf: &str, text: &str, exported: bool) -> Html<String> {
-    let id = escape(consultation);
+    let id = html(consultation);
     let state = if exported {
         "Notatet er markeret som overført til journalen."
     } else {
@@ -458,21 +454,21 @@ pub fn note(consultation: &str, csrf: &str, text: &str, exported: bool) -> Html<
          <form method=\"post\" action=\"/review/k/{id}/notat.txt\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\">Hent som tekstfil</button></form></div>\
          <p><a href=\"/review/k/{id}\">Se kladden med samtalen</a> · <a href=\"/review/\">Til oversigten</a></p></div>",
-        escape(text),
-        escape(csrf)
+        html(text),
+        html(csrf)
     );
     layout(&format!("Notat {consultation}"), Some(csrf), &body)
 }
 
 pub fn confirm_discard(consultation: &str, csrf: &str) -> Html<String> {
-    let id = escape(consultation);
+    let id = html(consultation);
     let body = format!(
         "<section class=\"message\"><h1>Kassér konsultation {id}?</h1>\
          <p>Kladde, samtale og rettelser slettes ved næste oprydning og kan ikke hentes tilbage.</p>\
          <form method=\"post\" action=\"/review/k/{id}/kasser\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\" class=\"danger\" id=\"confirm-discard\">Ja, kassér</button> \
          <a href=\"/review/k/{id}\">Nej, tilbage til kladden</a></form></section>",
-        escape(csrf)
+        html(csrf)
     );
     layout("Kassér konsultation", None, &body)
 }

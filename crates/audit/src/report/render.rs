@@ -146,22 +146,22 @@ fn html(blocks: &[Block]) -> String {
         .unwrap_or("Auditrapport");
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        html::escape(title)
+        escape::html(title)
     );
     for block in blocks {
         match block {
-            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", html::escape(text))),
-            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", html::escape(text))),
+            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", escape::html(text))),
+            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape::html(text))),
             Block::Table(table) => {
                 out.push_str("<table>\n<tr>");
                 for column in &table.columns {
-                    out.push_str(&format!("<th>{}</th>", html::escape(column.heading())));
+                    out.push_str(&format!("<th>{}</th>", escape::html(column.heading())));
                 }
                 out.push_str("</tr>\n");
                 for row in &table.rows {
                     out.push_str(if row.alert { "<tr class=\"alert\">" } else { "<tr>" });
                     for column in &table.columns {
-                        let parts: Vec<String> = column.cell(row).into_iter().map(html::escape).collect();
+                        let parts: Vec<String> = column.cell(row).into_iter().map(escape::html).collect();
                         out.push_str(&format!("<td>{}</td>", parts.join("<br>")));
                     }
                     out.push_str("</tr>\n");
@@ -172,10 +172,6 @@ fn html(blocks: &[Block]) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
 }
 
 /// The columns of the CSV sheet, after `afsnit` (section).
@@ -205,7 +201,7 @@ fn csv(blocks: &[Block]) -> String {
             out.push_str(table.section);
             for (column, _) in CSV_COLUMNS {
                 out.push(',');
-                out.push_str(&csv_field(&column.cell(row).join("; ")));
+                out.push_str(&escape::csv_field(&column.cell(row).join("; ")));
             }
             out.push_str("\r\n");
         }
