@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use tokio::task::JoinHandle;
-use transcript::{Role, Segment, Word};
+use transcript::{Role, Segment, Word, bare_word};
 
 use crate::decoder::{Decoder, Priority};
 use crate::protocol::Piece;
@@ -307,7 +307,7 @@ impl TrackPipeline {
         self.last_interim = self.total;
         let mut words = self.decode_utterance(from, self.total, decoder, Priority::Spare).await?;
         let agreed =
-            self.hypothesis.iter().zip(&words).take_while(|(a, b)| normalise(&a.text) == normalise(&b.text)).count();
+            self.hypothesis.iter().zip(&words).take_while(|(a, b)| bare_word(&a.text) == bare_word(&b.text)).count();
         let rest = words.split_off(agreed);
         let mut out: Vec<Output> = self.commit(words).into_iter().collect();
         if !rest.is_empty() {
@@ -360,7 +360,7 @@ impl TrackPipeline {
     fn commit(&mut self, words: Vec<Word>) -> Option<Output> {
         let last = words.last()?;
         self.committed_until = self.committed_until.max(last.end);
-        self.shown_since_from.extend(words.iter().map(|w| normalise(&w.text)));
+        self.shown_since_from.extend(words.iter().map(|w| bare_word(&w.text)));
         let piece = self.piece(&words, None, true);
         let confidence = words.iter().map(|w| w.probability).sum::<f32>() / words.len() as f32;
         let end_sample = (piece.end * RATE as f64) as usize;
@@ -411,7 +411,7 @@ fn already_shown(shown: &[String], words: &[Word]) -> usize {
     let said = shown.concat();
     let mut heard = String::new();
     for (k, word) in words.iter().enumerate() {
-        heard.push_str(&normalise(&word.text));
+        heard.push_str(&bare_word(&word.text));
         if heard == said {
             return k + 1;
         }
@@ -424,13 +424,8 @@ fn already_shown(shown: &[String], words: &[Word]) -> usize {
     [n, n - 1, n + 1, n.saturating_sub(2), n + 2]
         .into_iter()
         .filter(|&k| (1..=words.len()).contains(&k))
-        .find(|&k| normalise(&words[k - 1].text) == *last)
+        .find(|&k| bare_word(&words[k - 1].text) == *last)
         .unwrap_or(n.min(words.len()))
-}
-
-/// A word as the agreement test compares it: case and punctuation do not count.
-fn normalise(word: &str) -> String {
-    word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 #[cfg(test)]
@@ -442,7 +437,7 @@ mod tests {
     }
 
     fn shown(text: &str) -> Vec<String> {
-        text.split(' ').map(normalise).collect()
+        text.split(' ').map(bare_word).collect()
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! Both the offline transcription and the live service's kept transcript run their per-track
 //! segments through [`remove_echo`] before merging, so the two stay the same transcript.
 
-use crate::{Role, Segment, Word};
+use crate::{Role, Segment, Word, bare_word};
 
 /// How far a repeated word's start may lie from the original's: the speaker-to-microphone delay
 /// (tens of milliseconds) plus the recogniser's word timing on two separately decoded tracks. A
@@ -60,7 +60,7 @@ impl Heard {
         (segment.speaker != Role::Doctor && !segment.words.is_empty()).then(|| Heard {
             start: segment.start,
             end: segment.end,
-            words: segment.words.iter().map(|word| (word.start, normalised(&word.text))).collect(),
+            words: segment.words.iter().map(|word| (word.start, bare_word(&word.text))).collect(),
         })
     }
 }
@@ -78,7 +78,7 @@ fn take_out(segment: &mut Segment, heard: &[Heard]) -> usize {
         let repeated = over
             .iter()
             .filter(|&&i| {
-                let (start, said) = (segment.words[i].start, normalised(&segment.words[i].text));
+                let (start, said) = (segment.words[i].start, bare_word(&segment.words[i].text));
                 utterance.words.iter().any(|(at, word)| *word == said && (at - start).abs() <= ALIGNED_SECONDS)
             })
             .count();
@@ -98,11 +98,6 @@ fn take_out(segment: &mut Segment, heard: &[Heard]) -> usize {
     }
     segment.words = kept;
     removed
-}
-
-/// A word as compared: lowercased, without punctuation.
-fn normalised(word: &str) -> String {
-    word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 #[cfg(test)]

@@ -83,6 +83,12 @@ pub struct Word {
     pub probability: f32,
 }
 
+/// A recognised word as two passes or two tracks are compared: case and punctuation do not
+/// count ("Hej," and "hej" are the same word heard).
+pub fn bare_word(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
 /// One stretch of speech by one speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
