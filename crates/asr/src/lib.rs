@@ -6,7 +6,10 @@
 //! with the language forced (auto-detection picks English on synthetic Danish), and the
 //! segments' times are mapped back through the packing to the track's own clock. Tracks are
 //! transcribed separately and merged by time, so speaker attribution comes from the channel,
-//! never from guessing.
+//! never from guessing. whisper.cpp's own log lines go to `tracing` without the ones that carry
+//! decoded words (`logs`).
+
+mod logs;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -118,7 +121,7 @@ impl Recognizer {
         if options.initial_prompt.iter().chain(&options.vocabulary).any(|text| text.contains('\0')) {
             return Err(Error::PromptNul);
         }
-        whisper_rs::install_logging_hooks();
+        logs::install();
         let broken = |reason: String| Error::ModelBroken { path: model.to_path_buf(), reason };
         let context = WhisperContext::new_with_params(model, WhisperContextParameters::default())
             .map_err(|e| broken(e.to_string()))?;

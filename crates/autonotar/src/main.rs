@@ -85,15 +85,10 @@ fn main() -> ExitCode {
     big_buffers_from_the_os();
     let cli = Cli::parse();
     use tracing_subscriber::prelude::*;
-    // whisper.cpp is never heard below info: its debug lines (compiled into debug builds) carry
-    // every decoded token, the words of the consultation.
-    let no_spoken_words = tracing_subscriber::filter::filter_fn(|meta| {
-        !(meta.target() == "whisper_rs::whisper_logging_hook" && *meta.level() > tracing::Level::INFO)
-    });
+    // No filter for spoken words is needed here: asr's log hook drops whisper.cpp's token lines.
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(tracing_subscriber::EnvFilter::try_from_env("AUTONOTAR_LOG").unwrap_or_else(|_| "warn".into()))
-        .with(no_spoken_words)
         .init();
     match run(cli) {
         Ok(code) => code,
