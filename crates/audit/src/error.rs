@@ -33,12 +33,6 @@ pub enum AuditError {
     #[error("a previous write to the audit log failed half-way; restart the service so the log can recover")]
     LogUnusable,
 
-    #[error("audit event was not recorded: no audit layer is installed in the tracing subscriber")]
-    NotRecorded,
-
-    #[error("an event with target \"audit\" was not a typed audit event (use audit::emit); it was not recorded")]
-    UntypedEvent,
-
     #[error("checkpoint file {path} is not a valid checkpoint: {reason}")]
     BadCheckpoint { path: PathBuf, reason: String },
 

@@ -2,10 +2,10 @@
 //!
 //! Every data flow (capture, transcript, draft, review, export, deletion, login, …) is an
 //! [`Event`]: a closed set of typed variants holding only opaque [`Id`]s, numbers, times and
-//! enums, so no record can carry a name, a CPR number or a word of the consultation. Events go
-//! through `tracing` ([`emit`] + [`AuditLayer`]) or straight to [`AuditLog::append`]; each becomes
-//! one JSON line, hash-chained to the one before and HMAC-signed under an audit key kept apart
-//! from the data keys, fsynced before the action is acknowledged. [`verify`] names the first
+//! enums, so no record can carry a name, a CPR number or a word of the consultation. Each event
+//! goes to [`AuditLog::append`] and becomes one JSON line, hash-chained to the one before and
+//! HMAC-signed under an audit key kept apart from the data keys, fsynced before `append` returns
+//! and so before the action is acknowledged. [`verify`] names the first
 //! edited, deleted, reordered, forged or cut-off record; [`report`] renders the per-consultation
 //! timeline, retention compliance, access per doctor and the GDPR art. 30 record for the DPO.
 //!
@@ -16,7 +16,6 @@ mod config;
 mod error;
 mod event;
 mod key;
-mod layer;
 mod log;
 mod record;
 mod segments;
@@ -35,7 +34,6 @@ pub use error::{AuditError, Result};
 pub use event::{Actor, DataCategory, DraftUse, Event, IngestRefusal, LoginFailure, Purpose, RefusalReason};
 pub use ids::{ConsultationId, Id, InvalidId, MAX_ID_LEN};
 pub use key::{AuditKey, PublicKey};
-pub use layer::{AUDIT_TARGET, AuditLayer, emit};
 pub use log::AuditLog;
 pub use record::{Checkpoint, GENESIS_HASH, MAX_RECORD_BYTES, Record, line_hash};
 pub use segments::{HEAD_FILE, read_records};

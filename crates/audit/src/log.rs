@@ -17,8 +17,7 @@ const HEAD_BYTES: usize = 512;
 /// service, a retention sweep run from the command line) can share one log.
 const LOCK_FILE: &str = "audit.lock";
 
-/// An open audit log. Within a process, share one behind a mutex (as [`crate::AuditLayer`]
-/// does); other processes may open the same directory: appends are serialised by a file lock.
+/// An open audit log. Within a process, share one behind a mutex; other processes may open the same directory: appends are serialised by a file lock.
 #[derive(Debug)]
 pub struct AuditLog {
     dir: PathBuf,

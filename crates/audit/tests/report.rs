@@ -1,27 +1,24 @@
-//! The DPO report, from events emitted through the real tracing layer into a real log.
+//! The DPO report, from events appended to a real log.
 
 mod common;
 
 use std::time::Duration;
 
 use audit::commands::{CommandOutput, ReportArgs, VerifyArgs, report_command, verify_command};
-use audit::{AuditLayer, DraftUse, Event, LoginFailure, RefusalReason, Timestamp, emit};
+use audit::{DraftUse, Event, LoginFailure, RefusalReason, Timestamp};
 use common::{TestLog, consultation, id, shredded};
-use tracing_subscriber::layer::SubscriberExt;
 
-/// Runs `body` with the audit layer of `log` installed on this thread.
-fn with_audit_layer<T>(log: &TestLog, body: impl FnOnce() -> T) -> T {
-    let subscriber = tracing_subscriber::registry().with(AuditLayer::new(log.open()));
-    tracing::subscriber::with_default(subscriber, body)
+/// Appends `events` to the log, each fsynced as in production.
+fn record(log: &TestLog, events: impl IntoIterator<Item = Event>) {
+    let mut audit = log.open();
+    for event in events {
+        audit.append(event).unwrap();
+    }
 }
 
-/// Emits a whole consultation, consent to export, through the layer.
-fn emit_consultation(log: &TestLog, number: u32) {
-    with_audit_layer(log, || {
-        for event in consultation(number, "doc1", Timestamp::now()) {
-            emit(&event).unwrap();
-        }
-    });
+/// Records a whole consultation, consent to export.
+fn record_consultation(log: &TestLog, number: u32) {
+    record(log, consultation(number, "doc1", Timestamp::now()));
 }
 
 fn report(log: &TestLog, args: ReportArgs<'_>) -> CommandOutput {
@@ -45,7 +42,7 @@ fn position(text: &str, needle: &str) -> usize {
 #[test]
 fn a_full_consultation_gives_the_whole_timeline_and_the_sweep_its_deletion() {
     let log = TestLog::new();
-    emit_consultation(&log, 1);
+    record_consultation(&log, 1);
 
     let before = report(&log, ReportArgs::default());
     assert!(before.ok, "{}", before.text);
@@ -64,10 +61,7 @@ fn a_full_consultation_gives_the_whole_timeline_and_the_sweep_its_deletion() {
     assert!(before.text.contains("### Opbevares stadig (2)"), "{}", before.text);
     assert!(before.text.contains("0 overtrædelse(r)"));
 
-    with_audit_layer(&log, || {
-        emit(&shredded(1)).unwrap();
-        emit(&Event::RetentionSweepRan { examined: 2, deleted: 0, shredded: 1 }).unwrap();
-    });
+    record(&log, [shredded(1), Event::RetentionSweepRan { examined: 2, deleted: 0, shredded: 1 }]);
     let after = report(&log, ReportArgs::default());
     assert!(after.ok, "{}", after.text);
     let deleted_at = position(&after.text, "Datanøgle dk-c000001 krypto-slettet (politik after-export-1d)");
@@ -81,7 +75,7 @@ fn a_full_consultation_gives_the_whole_timeline_and_the_sweep_its_deletion() {
 #[test]
 fn a_deadline_passed_without_a_sweep_is_listed_as_a_violation() {
     let log = TestLog::new();
-    emit_consultation(&log, 2);
+    record_consultation(&log, 2);
     // The export promised deletion of the draft within a day; two days on, nothing was deleted.
     let late = report_after_days(&log, 2);
     assert!(!late.ok);
@@ -98,12 +92,13 @@ fn a_deadline_passed_without_a_sweep_is_listed_as_a_violation() {
 fn an_artefact_deleted_after_its_deadline_is_a_violation() {
     let log = TestLog::new();
     let already_due = Timestamp::from_millis(Timestamp::now().millis() - 3 * 86_400_000);
-    with_audit_layer(&log, || {
-        emit(&Event::DraftProduced { consultation: id("c9"), artefact: id("c9.draft"), delete_by: already_due })
-            .unwrap();
-        emit(&Event::ArtefactDeleted { consultation: id("c9"), artefact: id("c9.draft"), policy: id("draft-14d") })
-            .unwrap();
-    });
+    record(
+        &log,
+        [
+            Event::DraftProduced { consultation: id("c9"), artefact: id("c9.draft"), delete_by: already_due },
+            Event::ArtefactDeleted { consultation: id("c9"), artefact: id("c9.draft"), policy: id("draft-14d") },
+        ],
+    );
     let output = report(&log, ReportArgs::default());
     assert!(!output.ok);
     assert!(output.text.contains("OVERTRÆDELSE: slettet 3 d 0 t for sent"), "{}", output.text);
@@ -112,32 +107,31 @@ fn an_artefact_deleted_after_its_deadline_is_a_violation() {
 #[test]
 fn access_refusals_and_logins_are_listed_per_doctor() {
     let log = TestLog::new();
-    with_audit_layer(&log, || {
-        emit(&Event::LoginSucceeded { doctor: id("doc1") }).unwrap();
-        emit(&Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor: Some(id("doc2")), suppressed: 0 })
-            .unwrap();
-        emit(&Event::ConsultationRefused {
-            consultation: id("c7"),
-            doctor: id("doc2"),
-            reason: RefusalReason::ConsentMissing,
-            ingest_key: None,
-        })
-        .unwrap();
-        emit(&Event::DraftViewed(DraftUse {
-            consultation: id("c3"),
-            artefact: id("c3.draft"),
-            doctor: id("doc2"),
-            delete_by: None,
-        }))
-        .unwrap();
-        emit(&Event::ResearchExportMade {
-            researcher: id("res1"),
-            export: id("export-2026-11"),
-            consultations: 12,
-            delete_by: None,
-        })
-        .unwrap();
-    });
+    record(
+        &log,
+        [
+            Event::LoginSucceeded { doctor: id("doc1") },
+            Event::LoginFailed { reason: LoginFailure::LinkAlreadyUsed, doctor: Some(id("doc2")), suppressed: 0 },
+            Event::ConsultationRefused {
+                consultation: id("c7"),
+                doctor: id("doc2"),
+                reason: RefusalReason::ConsentMissing,
+                ingest_key: None,
+            },
+            Event::DraftViewed(DraftUse {
+                consultation: id("c3"),
+                artefact: id("c3.draft"),
+                doctor: id("doc2"),
+                delete_by: None,
+            }),
+            Event::ResearchExportMade {
+                researcher: id("res1"),
+                export: id("export-2026-11"),
+                consultations: 12,
+                delete_by: None,
+            },
+        ],
+    );
     let text = report(&log, ReportArgs::default()).text;
     let doc1 = position(&text, "### Læge doc1");
     let doc2 = position(&text, "### Læge doc2");
@@ -176,7 +170,7 @@ fn the_art_30_record_comes_from_the_configuration() {
 #[test]
 fn html_and_csv_render_the_same_report() {
     let log = TestLog::new();
-    emit_consultation(&log, 4);
+    record_consultation(&log, 4);
     let html = report(&log, ReportArgs { format: Some("html"), ..ReportArgs::default() }).text;
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<style>") && html.contains("lang=\"da\""));
     assert!(!html.contains("http://") && !html.contains("https://"), "must be self-contained");
@@ -252,21 +246,18 @@ fn verify_from_a_date_and_against_an_exported_checkpoint() {
 fn a_changed_deadline_replaces_the_promised_one() {
     let log = TestLog::new();
     let now = Timestamp::now();
-    with_audit_layer(&log, || {
-        emit(&Event::AudioStored {
-            consultation: id("c5"),
-            artefact: id("c5.audio-0"),
-            delete_by: now.plus(common::DAY),
-        })
-        .unwrap();
-        emit(&Event::RetentionChanged {
-            consultation: id("c5"),
-            artefacts: vec![id("c5.audio-0")],
-            delete_by: now.plus(90 * common::DAY),
-            policy: id("research-consent"),
-        })
-        .unwrap();
-    });
+    record(
+        &log,
+        [
+            Event::AudioStored { consultation: id("c5"), artefact: id("c5.audio-0"), delete_by: now.plus(common::DAY) },
+            Event::RetentionChanged {
+                consultation: id("c5"),
+                artefacts: vec![id("c5.audio-0")],
+                delete_by: now.plus(90 * common::DAY),
+                policy: id("research-consent"),
+            },
+        ],
+    );
     let output = report_after_days(&log, 7);
     assert!(output.ok, "the research class allows 90 days:\n{}", output.text);
     assert!(output.text.contains("Slettefrist ændret (politik research-consent) for 1 artefakt(er)"));
