@@ -9,7 +9,7 @@ use axum::response::Response;
 use review::{CaptureIngest, LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 use server::Service;
 use server::protocol::{Event, Piece};
-use server::session::{Phase, Session};
+use server::{Phase, Session};
 use tokio::sync::{mpsc, watch};
 
 pub struct ServiceFeed {

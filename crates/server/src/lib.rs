@@ -3,20 +3,20 @@
 //! a note draft when it hangs up.
 //!
 //! Each track runs its own task (resampling to 16 kHz, Silero VAD with state carried across
-//! frames, the commit policy in [`pipeline`]); all Whisper decoding goes to one worker thread
-//! ([`decoder`]), shared in arrival order between every live consultation. Sessions outlive
+//! frames, the commit policy in `pipeline`); all Whisper decoding goes to one worker thread
+//! (`decoder`), shared in arrival order between every live consultation. Sessions outlive
 //! their connection so a client can reconnect and resume. The protocol is in
 //! `docs/ingest-protocol.md`; [`client`] is its reference client.
 
 pub mod client;
-pub mod decoder;
+mod decoder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod keys;
-pub mod metrics;
-pub mod pipeline;
+mod keys;
+mod metrics;
+mod pipeline;
 pub mod protocol;
-pub mod session;
+mod session;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,8 +36,9 @@ use tokio::sync::mpsc;
 pub use crate::keys::IngestKeys;
 use crate::protocol::error;
 use crate::protocol::{ClientMessage, ErrorCode, Event};
-pub use crate::session::Service;
-use crate::session::{Phase, Session};
+// Onlookers (the review app's live pages, through the binary) read a consultation in memory
+// through `Session`'s read-only methods and its `subscribe`; the rest stays in this crate.
+pub use crate::session::{Interim, Phase, Service, Session};
 pub use storage::Principal;
 
 /// Turns a consultation's final transcript into a note draft, or says why it could not.

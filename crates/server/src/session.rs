@@ -23,8 +23,8 @@ use crate::{Drafter, Settings};
 
 /// Everything the live service shares.
 pub struct Service {
-    pub settings: Settings,
-    pub metrics: Arc<Metrics>,
+    pub(crate) settings: Settings,
+    pub(crate) metrics: Arc<Metrics>,
     decoder: Decoder,
     drafter: Option<Drafter>,
     /// Hears every step first (the audit log, then the vault, in `serve`).
@@ -116,7 +116,7 @@ pub enum Phase {
 }
 
 /// What a connection gets from [`Service::open`].
-pub struct Opened {
+pub(crate) struct Opened {
     pub session: Arc<Session>,
     pub connection: u64,
     pub greeting: Event,
@@ -144,7 +144,7 @@ impl Service {
     }
 
     /// Where the service's steps are recorded; the HTTP layer reports refused connections here.
-    pub fn sink(&self) -> &dyn Sink {
+    pub(crate) fn sink(&self) -> &dyn Sink {
         self.sink.as_ref()
     }
 
@@ -199,7 +199,7 @@ impl Service {
 
     /// Opens a consultation for `principal`, or resumes the one with this id if `principal`
     /// opened it and `start` carries its resume token.
-    pub fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, Event> {
+    pub(crate) fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, Event> {
         let (consultation, doctor) = start.ids()?;
         let opening = Opening { consultation: &consultation, doctor: &doctor, principal };
         if matches!(principal, Principal::Doctor(signed_in) if *signed_in != doctor) {
@@ -429,7 +429,7 @@ impl Session {
     }
 
     /// Events from `cursor` on and the pending partials, or `None` when `connection` is superseded.
-    pub fn pending(&self, connection: u64, cursor: usize) -> Option<(Vec<Event>, Vec<Piece>)> {
+    pub(crate) fn pending(&self, connection: u64, cursor: usize) -> Option<(Vec<Event>, Vec<Piece>)> {
         let mut state = self.state();
         if state.connection != connection {
             return None;
@@ -441,7 +441,7 @@ impl Session {
 
     /// Takes one binary frame from connection `connection`. Protocol problems come back as the
     /// event to send; gaps and duplicates go to the log.
-    pub async fn accept_frame(&self, service: &Service, connection: u64, bytes: &[u8]) -> Result<(), Event> {
+    pub(crate) async fn accept_frame(&self, service: &Service, connection: u64, bytes: &[u8]) -> Result<(), Event> {
         let Some((track, sequence, payload)) = parse_frame(bytes) else {
             return Err(error(
                 ErrorCode::BadFrame,
@@ -532,7 +532,7 @@ impl Session {
     }
 
     /// Stops taking audio; the tracks flush and the draft follows.
-    pub fn stop(&self, reason: &str) {
+    pub(crate) fn stop(&self, reason: &str) {
         let Some(inputs) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
         drop(inputs);
         let mut state = self.state();
