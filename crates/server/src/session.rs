@@ -392,7 +392,7 @@ impl Session {
     }
 
     /// Events from `cursor` on and each track's current tentative text, for an onlooker: unlike
-    /// [`Session::pending`] it leaves the partials for the ingest connection.
+    /// `pending` it leaves the partials for the ingest connection.
     pub fn snapshot(&self, cursor: usize) -> (Vec<Event>, Vec<Piece>) {
         let state = self.state();
         let events = state.log.get(cursor..).unwrap_or_default().to_vec();
