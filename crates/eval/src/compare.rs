@@ -3,8 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::record::ConsultationResult;
 use crate::results::{ResultsError, RunResults};
-use crate::run::ConsultationResult;
 use crate::speed::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +219,7 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Comparison, ResultsError> {
             .push(format!("the runs scored different corpus manifests ({} and {})", ha.corpus.name, hb.corpus.name));
     }
     let stages =
-        |h: &crate::run::RunHeader| format!("{} {}", h.stages, if h.streaming { "streaming" } else { "offline" });
+        |h: &crate::record::RunHeader| format!("{} {}", h.stages, if h.streaming { "streaming" } else { "offline" });
     if stages(ha) != stages(hb) {
         warnings.push(format!("the runs ran different stages ({} and {})", stages(ha), stages(hb)));
     }

@@ -9,8 +9,9 @@ use plotters::prelude::*;
 use transcript::Role;
 
 use crate::note::Section;
+use crate::out_dir::{OutDir, RunError};
+use crate::record::ConsultationResult;
 use crate::results::{RunResults, per_consultation_csv};
-use crate::run::{ConsultationResult, OutDir, RunError};
 use crate::speed::Summary;
 
 enum Block {

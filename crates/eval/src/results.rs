@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use transcript::Role;
 
 use crate::note::{Ratio, Section};
-use crate::run::{ConsultationResult, RunHeader};
+use crate::record::{ConsultationResult, RunHeader};
 use crate::speed::{Summary, summarise};
 use crate::transcription::ErrorRates;
 

@@ -5,65 +5,24 @@
 //! last and atomically, so its presence means the consultation is done. Run again with the same
 //! output directory and settings and those consultations are skipped; failed ones are retried.
 
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use transcript::Transcript;
 
 use crate::corpus::{Consultation, ConsultationSpec, Corpus, wav_duration};
-use crate::note::{NoteScores, score_note};
+use crate::note::score_note;
+use crate::out_dir::{OutDir, RunError};
 use crate::pipeline::{AsrMode, Pipeline, PipelineError};
 use crate::provenance::{ConfigRecord, FileDigest, Machine, git_revision, utc_now};
+use crate::record::{ConsultationResult, CorpusRecord, ReferencesPresent, RunHeader, Stages, StreamingComparison};
 use crate::report;
 use crate::results::{RunResults, summarise_run};
-use crate::speed::{PeakMemory, Speed, real_time_factor, transcription_after_hangup};
-use crate::transcription::{ErrorRates, TranscriptionScores, score_transcript};
-
-/// Which stages run. The note stage alone drafts from the reference transcript, which
-/// measures drafting without recognition errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stages {
-    pub asr: bool,
-    pub note: bool,
-}
-
-impl Default for Stages {
-    fn default() -> Stages {
-        Stages { asr: true, note: true }
-    }
-}
-
-impl FromStr for Stages {
-    type Err = String;
-
-    /// `asr`, `note` or `asr,note`.
-    fn from_str(s: &str) -> Result<Stages, String> {
-        let mut stages = Stages { asr: false, note: false };
-        for stage in s.split(',').map(str::trim) {
-            match stage {
-                "asr" => stages.asr = true,
-                "note" => stages.note = true,
-                other => {
-                    return Err(format!("unknown stage {other:?}: use asr, note or asr,note"));
-                }
-            }
-        }
-        Ok(stages)
-    }
-}
-
-impl fmt::Display for Stages {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [(self.asr, "asr"), (self.note, "note")].iter().filter(|s| s.0).map(|s| s.1).collect();
-        f.write_str(&names.join(","))
-    }
-}
+use crate::speed::{PeakMemory, real_time_factor, transcription_after_hangup};
+use crate::transcription::score_transcript;
 
 /// Everything about a run that the caller decides.
 #[derive(Debug, Clone)]
@@ -92,116 +51,6 @@ impl RunOptions {
             seed: 0,
             config: None,
             model_files: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CorpusRecord {
-    pub name: String,
-    pub description: Option<String>,
-    pub manifest: PathBuf,
-    pub manifest_sha256: String,
-    pub consultations: usize,
-}
-
-/// The reproducibility header of a run (`run.json`, and the top of every report).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunHeader {
-    pub harness_version: String,
-    pub started: String,
-    pub finished: Option<String>,
-    /// False while running and after an interruption.
-    pub complete: bool,
-    pub git_revision: Option<String>,
-    pub pipeline: String,
-    pub corpus: CorpusRecord,
-    pub stages: Stages,
-    pub streaming: bool,
-    pub jobs: usize,
-    pub seed: u64,
-    pub config: Option<ConfigRecord>,
-    pub models: Vec<FileDigest>,
-    pub machine: Machine,
-}
-
-impl RunHeader {
-    /// The settings that must match for a run to be resumed into the same directory: the
-    /// first that differs, with its value then and now.
-    fn differs_from(&self, other: &RunHeader) -> Option<(&'static str, String, String)> {
-        let pairs = [
-            ("corpus manifest", self.corpus.manifest_sha256.clone(), other.corpus.manifest_sha256.clone()),
-            ("pipeline", self.pipeline.clone(), other.pipeline.clone()),
-            ("stages", self.stages.to_string(), other.stages.to_string()),
-            ("streaming", self.streaming.to_string(), other.streaming.to_string()),
-            ("seed", self.seed.to_string(), other.seed.to_string()),
-            ("config", digest_of(&self.config), digest_of(&other.config)),
-            ("model files", models_of(&self.models), models_of(&other.models)),
-            // Results of two code revisions or two machines must not be mixed in one table.
-            (
-                "git revision",
-                self.git_revision.clone().unwrap_or_default(),
-                other.git_revision.clone().unwrap_or_default(),
-            ),
-            ("machine", format!("{:?}", self.machine), format!("{:?}", other.machine)),
-        ];
-        pairs.into_iter().find(|(_, a, b)| a != b)
-    }
-}
-
-fn digest_of(config: &Option<ConfigRecord>) -> String {
-    config.as_ref().map_or_else(|| "none".to_string(), |c| c.sha256.clone())
-}
-
-fn models_of(models: &[FileDigest]) -> String {
-    models.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>().join(",")
-}
-
-/// Whether the streaming path agrees with offline transcription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StreamingComparison {
-    /// The offline transcript against the reference.
-    pub offline: Option<TranscriptionScores>,
-    pub offline_real_time_factor: Option<f64>,
-    /// The streaming transcript against the offline one, taken as the reference.
-    pub streaming_vs_offline: ErrorRates,
-    /// Streaming WER minus offline WER (both against the reference).
-    pub wer_difference: Option<f64>,
-}
-
-/// Which references a consultation had.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReferencesPresent {
-    pub transcript: bool,
-    pub note: bool,
-    pub facts: bool,
-}
-
-/// Everything measured about one consultation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConsultationResult {
-    pub id: String,
-    pub topic: Option<String>,
-    /// Why the consultation failed; the fields that were measured before the failure stay.
-    pub error: Option<String>,
-    pub references: ReferencesPresent,
-    pub transcription: Option<TranscriptionScores>,
-    pub streaming: Option<StreamingComparison>,
-    pub note: Option<NoteScores>,
-    pub speed: Speed,
-}
-
-impl ConsultationResult {
-    fn new(spec: &ConsultationSpec) -> ConsultationResult {
-        ConsultationResult {
-            id: spec.id.clone(),
-            topic: spec.metadata.topic.clone(),
-            error: None,
-            references: ReferencesPresent::default(),
-            transcription: None,
-            streaming: None,
-            note: None,
-            speed: Speed::default(),
         }
     }
 }
@@ -240,96 +89,6 @@ pub struct RunOutcome {
     /// Every file the harness wrote or replaced, all inside `out_dir`.
     pub written: Vec<PathBuf>,
     pub results: RunResults,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error(
-        "{} holds a different run ({what}: {before} then, {now} now); give a new --out, or delete it to start over",
-        out.display()
-    )]
-    DifferentRun { out: PathBuf, what: &'static str, before: String, now: String },
-    #[error(
-        "{} already holds files and no run.json: give a new or empty directory as --out",
-        out.display()
-    )]
-    NotARunDir { out: PathBuf },
-    #[error("{} is not a run header this harness can read ({reason}); give a new --out", path.display())]
-    BadRunDir { path: PathBuf, reason: String },
-    #[error("cannot read model file {}: {source}", path.display())]
-    Model { path: PathBuf, source: std::io::Error },
-    #[error("cannot draw {}: {reason}", path.display())]
-    Plot { path: PathBuf, reason: String },
-}
-
-/// The output directory, whose files are private to the user (0700/0600): they hold
-/// transcripts and notes in plaintext.
-pub(crate) struct OutDir {
-    root: PathBuf,
-    written: Mutex<Vec<PathBuf>>,
-}
-
-impl OutDir {
-    pub(crate) fn new(root: &Path) -> Result<OutDir, RunError> {
-        let out = OutDir { root: root.to_path_buf(), written: Mutex::new(Vec::new()) };
-        out.ensure_dir(root)?;
-        // An --out the user made beforehand keeps its mode otherwise; its contents are private.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
-            .map_err(|source| RunError::Write { path: root.into(), source })?;
-        Ok(out)
-    }
-
-    fn ensure_dir(&self, dir: &Path) -> Result<(), RunError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| RunError::Write { path: dir.into(), source })
-    }
-
-    pub(crate) fn path(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
-    }
-
-    /// Writes `relative` atomically: a reader (or a resumed run) sees the old file or the
-    /// whole new one, never half of it.
-    pub(crate) fn write(&self, relative: &str, contents: &[u8]) -> Result<PathBuf, RunError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = self.root.join(relative);
-        if let Some(parent) = path.parent() {
-            self.ensure_dir(parent)?;
-        }
-        let partial = path
-            .with_file_name(format!("{}.partial", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        let error = |source| RunError::Write { path: path.clone(), source };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)
-            .map_err(error)?;
-        file.write_all(contents).and_then(|()| file.sync_all()).map_err(error)?;
-        std::fs::rename(&partial, &path).map_err(error)?;
-        if let Ok(mut written) = self.written.lock() {
-            written.push(path.clone());
-        }
-        Ok(path)
-    }
-
-    pub(crate) fn write_json<T: Serialize>(&self, relative: &str, value: &T) -> Result<PathBuf, RunError> {
-        let json = serde_json::to_string_pretty(value).expect("results always serialise");
-        self.write(relative, json.as_bytes())
-    }
-
-    fn into_written(self) -> Vec<PathBuf> {
-        self.written.into_inner().unwrap_or_default()
-    }
 }
 
 /// Runs `corpus` through `pipeline` into `options.out_dir`, resuming an earlier run there.
