@@ -4,12 +4,12 @@
 //! same-origin check, never by an ingest key, and is handed to the live service through
 //! [`CaptureIngest`], so this crate does not depend on the service.
 
-use audit::{Event as AuditEvent, Id, IngestRefusal};
+use audit::{Id, IngestRefusal};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::web::{Doctor, Refusal, audit, blocking};
+use crate::request::{Doctor, Refusal, audit, blocking};
 use crate::{ReviewState, pages};
 
 /// The ingest side of the capture page: takes a WebSocket whose doctor the review session has
@@ -40,7 +40,7 @@ pub async fn socket(
     let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
     if origin != Some(own_origin(&state.inner.config.public_url)) {
         blocking(move || {
-            let event = AuditEvent::IngestRefused { reason: IngestRefusal::ForeignOrigin, key: None, suppressed: 0 };
+            let event = audit::Event::IngestRefused { reason: IngestRefusal::ForeignOrigin, key: None, suppressed: 0 };
             audit(&state, event)
         })
         .await?;

@@ -17,6 +17,7 @@ mod listing;
 pub mod live;
 mod localtime;
 mod pages;
+mod request;
 pub mod session;
 pub mod store;
 mod stream;

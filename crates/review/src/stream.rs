@@ -5,15 +5,15 @@
 
 use std::convert::Infallible;
 
-use audit::{Event as AuditEvent, Id};
+use audit::Id;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, watch};
 
 use crate::live::{DraftChanges, LiveUpdate};
+use crate::request::{Doctor, Refusal, audit, blocking, consultation_id};
 use crate::store::Status;
-use crate::web::{Doctor, Refusal, audit, blocking, consultation_id};
 use crate::{ReviewState, listing, pages};
 
 /// An event stream of whatever `updates` brings, each turned into an SSE event by `render`.
@@ -82,7 +82,7 @@ pub async fn consultation(
     // Recorded before any of the transcript leaves.
     let (doctor, viewed) = (session.doctor.clone(), consultation.clone());
     let log = state.clone();
-    blocking(move || audit(&log, AuditEvent::LiveTranscriptViewed { consultation: viewed, doctor })).await?;
+    blocking(move || audit(&log, audit::Event::LiveTranscriptViewed { consultation: viewed, doctor })).await?;
     let (events, rendered) = mpsc::channel(16);
     tokio::spawn(forward(state, session.doctor.clone(), consultation, updates, events));
     Ok(sse(rendered, |event| event))
@@ -106,7 +106,7 @@ async fn forward(
                 if interim_allowed.is_none() {
                     let (state, doctor, viewed) = (state.clone(), doctor.clone(), consultation.clone());
                     let recorded = blocking(move || {
-                        let event = AuditEvent::InterimDraftViewed { consultation: viewed, doctor, ingest_key: None };
+                        let event = audit::Event::InterimDraftViewed { consultation: viewed, doctor, ingest_key: None };
                         audit(&state, event)
                     })
                     .await;

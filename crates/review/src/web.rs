@@ -6,20 +6,21 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use audit::{ConsultationId, DraftUse, Event as AuditEvent, Id, LoginFailure, Timestamp};
+use audit::{DraftUse, Id, Timestamp};
 use axum::Form;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
-use axum::http::request::Parts;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use note::Section;
-use vault::{ArtefactKind, Event as VaultEvent};
+use vault::{ArtefactKind, Milestone};
 
 use crate::pages::{self, DraftPage};
-use crate::session::{Lookup, Session};
+use crate::request::{Doctor, Refusal, audit, audit_failed_login, blocking, consultation_id};
+use crate::session::Session;
 use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
 use crate::{Error, ReviewState};
 use crate::{capture, link, listing, stream};
@@ -56,116 +57,6 @@ pub fn router(state: ReviewState) -> Router {
         .with_state(state)
 }
 
-/// Why a request was refused, as the doctor is told.
-#[derive(Debug)]
-pub enum Refusal {
-    NotLoggedIn,
-    SessionInvalid,
-    Link(LoginFailure),
-    Csrf,
-    NotFound,
-    /// The consultation can no longer be changed (approved or discarded).
-    Closed,
-    BadInput(&'static str),
-    Internal(Error),
-}
-
-impl From<storage::Error> for Refusal {
-    fn from(error: storage::Error) -> Refusal {
-        Error::from(error).into()
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(error: Error) -> Refusal {
-        match error {
-            // Ids come from the address bar: one the vault cannot name is simply not there.
-            Error::Vault(vault::Error::Missing { .. } | vault::Error::InvalidId(_) | vault::Error::Shredded { .. }) => {
-                Refusal::NotFound
-            }
-            other => Refusal::Internal(other),
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (status, title, message) = match &self {
-            Refusal::NotLoggedIn => (
-                StatusCode::UNAUTHORIZED,
-                "Ikke logget ind",
-                "Du er ikke logget ind. Åbn notatet fra knappen i lægesystemet.",
-            ),
-            Refusal::SessionInvalid => (
-                StatusCode::UNAUTHORIZED,
-                "Sessionen er ugyldig",
-                "Din session er udløbet eller ugyldig. Åbn notatet igen fra knappen i lægesystemet.",
-            ),
-            Refusal::Link(LoginFailure::LinkExpired) => (
-                StatusCode::FORBIDDEN,
-                "Linket er udløbet",
-                "Linket er udløbet. Åbn notatet igen fra knappen i lægesystemet for at få et nyt link.",
-            ),
-            Refusal::Link(LoginFailure::LinkAlreadyUsed) => (
-                StatusCode::FORBIDDEN,
-                "Linket er allerede brugt",
-                "Linket er allerede brugt. Af sikkerhedshensyn virker et link kun én gang. Åbn notatet igen fra knappen i lægesystemet.",
-            ),
-            Refusal::Link(_) => (
-                StatusCode::FORBIDDEN,
-                "Ugyldigt link",
-                "Linket er ugyldigt. Åbn notatet fra knappen i lægesystemet; kopier ikke linket i hånden.",
-            ),
-            Refusal::Csrf => (
-                StatusCode::FORBIDDEN,
-                "Handlingen blev afvist",
-                "Handlingen blev afvist af sikkerhedshensyn (sikkerhedsnøglen manglede eller passede ikke). Genindlæs siden og prøv igen.",
-            ),
-            Refusal::NotFound => {
-                (StatusCode::NOT_FOUND, "Ikke fundet", "Konsultationen findes ikke, eller du har ikke adgang til den.")
-            }
-            Refusal::Closed => (
-                StatusCode::CONFLICT,
-                "Kan ikke ændres",
-                "Konsultationen er godkendt eller kasseret og kan ikke længere ændres.",
-            ),
-            Refusal::BadInput(what) => (StatusCode::BAD_REQUEST, "Ugyldig forespørgsel", *what),
-            Refusal::Internal(error) => {
-                // Ids and paths only: vault and audit errors carry no consultation content.
-                eprintln!("review: {error}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Der opstod en fejl",
-                    "Der opstod en fejl, og intet blev ændret. Prøv igen; bliver fejlen ved, så kontakt jeres it-ansvarlige.",
-                )
-            }
-        };
-        (status, pages::message(title, message)).into_response()
-    }
-}
-
-/// A logged-in doctor.
-pub struct Doctor(pub(crate) Session);
-
-impl FromRequestParts<ReviewState> for Doctor {
-    type Rejection = Refusal;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ReviewState) -> Result<Doctor, Refusal> {
-        match state.inner.sessions.lookup(&parts.headers) {
-            Lookup::Valid(session) => Ok(Doctor(session)),
-            Lookup::None => Err(Refusal::NotLoggedIn),
-            Lookup::Invalid => {
-                let state = state.clone();
-                blocking(move || {
-                    audit_failed_login(&state, LoginFailure::SessionInvalid, None)?;
-                    Err(Refusal::SessionInvalid)
-                })
-                .await
-            }
-        }
-    }
-}
-
 /// A state-changing request: a logged-in doctor, the session's CSRF token, a consultation id
 /// (and for statement routes a statement number) from the address, and the form.
 pub struct Change {
@@ -196,33 +87,6 @@ impl FromRequest<ReviewState> for Change {
         };
         Ok(Change { session, consultation, statement, headers, form })
     }
-}
-
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
-) -> Result<T, Refusal> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
-}
-
-pub(crate) fn audit(state: &ReviewState, event: AuditEvent) -> Result<(), Refusal> {
-    let mut log = state.inner.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    log.append(event).map(drop).map_err(|e| Refusal::Internal(e.into()))
-}
-
-/// A failed login's record, unless the throttle counts it into the next one. Either way the
-/// request is refused: nothing is disclosed, so nothing waits on the record.
-fn audit_failed_login(state: &ReviewState, reason: LoginFailure, doctor: Option<Id>) -> Result<(), Refusal> {
-    let admitted = state.inner.failed_logins.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).admit();
-    match admitted {
-        Some(suppressed) => audit(state, AuditEvent::LoginFailed { reason, doctor, suppressed }),
-        None => Ok(()),
-    }
-}
-
-/// The consultation id from the address, under the one rule ingest and the vault apply; any
-/// other is "not found", as nothing can have been stored under it.
-pub(crate) fn consultation_id(raw: &str) -> Result<Id, Refusal> {
-    ConsultationId::new(raw).map(|id| id.as_id().clone()).map_err(|_| Refusal::NotFound)
 }
 
 fn draft_artefact(consultation: &Id) -> Result<Id, Refusal> {
@@ -280,7 +144,7 @@ async fn login(
                 return Err(Refusal::Link(refused.reason));
             }
         };
-        audit(&state, AuditEvent::LoginSucceeded { doctor: claims.doctor.clone() })?;
+        audit(&state, audit::Event::LoginSucceeded { doctor: claims.doctor.clone() })?;
         let token = inner.sessions.start(claims.doctor)?;
         let cookie = inner.sessions.cookie_header(&token, inner.config.public_url.starts_with("https://"));
         let target = match &claims.consultation {
@@ -335,7 +199,7 @@ async fn draft_page(
             record.statements = Some(store::working_copy(&draft));
             store::save(vault, consultation.as_str(), &record)?;
         }
-        audit(&state, AuditEvent::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
+        audit(&state, audit::Event::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
         let page = DraftPage {
             consultation: consultation.as_str(),
             csrf: &session.csrf,
@@ -366,7 +230,7 @@ fn edit(
     let statements = record.statements.get_or_insert_with(Vec::new);
     let changed = change(statements)?;
     let statement = statements.iter().find(|s| s.id == changed).cloned().ok_or(Refusal::NotFound)?;
-    audit(state, AuditEvent::DraftEdited(draft_use(consultation, &session.doctor, None)?))?;
+    audit(state, audit::Event::DraftEdited(draft_use(consultation, &session.doctor, None)?))?;
     store::save(vault, consultation.as_str(), &record)?;
     Ok(statement)
 }
@@ -472,10 +336,10 @@ async fn approve(
             statement.state = StatementState::Accepted;
         }
         let text = store::note_text(&draft.header, statements);
-        audit(&state, AuditEvent::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
+        audit(&state, audit::Event::DraftApproved(draft_use(&consultation, &session.doctor, None)?))?;
         store::save(vault, consultation.as_str(), &record)?;
         vault.put(consultation.as_str(), ArtefactKind::Note, text.as_bytes()).map_err(Error::from)?;
-        vault.record(consultation.as_str(), VaultEvent::Approved).map_err(Error::from)?;
+        vault.record(consultation.as_str(), Milestone::Approved).map_err(Error::from)?;
         state.statuses_changed();
         Ok(Redirect::to(&format!("/review/k/{}/notat", consultation.as_str())).into_response())
     })
@@ -504,7 +368,7 @@ async fn note_page(
         let text = approved_note(&state, &session, &consultation)?;
         let exported =
             state.inner.vault.consultation(consultation.as_str()).map_err(Error::from)?.lifecycle.exported.is_some();
-        audit(&state, AuditEvent::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
+        audit(&state, audit::Event::DraftViewed(draft_use(&consultation, &session.doctor, None)?))?;
         Ok(pages::note(consultation.as_str(), &session.csrf, &text, exported).into_response())
     })
     .await
@@ -514,8 +378,8 @@ async fn note_page(
 /// its retention clock) and gives out its text.
 fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
     let text = approved_note(state, session, consultation)?;
-    audit_lifecycle_event(state, consultation, VaultEvent::Exported, |delete_by| {
-        Ok(AuditEvent::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))
+    audit_lifecycle_event(state, consultation, Milestone::Exported, |delete_by| {
+        Ok(audit::Event::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))
     })?;
     Ok(text)
 }
@@ -525,8 +389,8 @@ fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<S
 fn audit_lifecycle_event(
     state: &ReviewState,
     consultation: &Id,
-    event: VaultEvent,
-    audit_event: impl FnOnce(SystemTime) -> Result<AuditEvent, Refusal>,
+    event: Milestone,
+    audit_event: impl FnOnce(SystemTime) -> Result<audit::Event, Refusal>,
 ) -> Result<(), Refusal> {
     let vault = &state.inner.vault;
     let at = vault.now();
@@ -593,8 +457,8 @@ async fn discard(
 ) -> Result<Response, Refusal> {
     blocking(move || {
         own(&state, &session.doctor, &consultation)?;
-        audit_lifecycle_event(&state, &consultation, VaultEvent::Discarded, |delete_by| {
-            Ok(AuditEvent::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))
+        audit_lifecycle_event(&state, &consultation, Milestone::Discarded, |delete_by| {
+            Ok(audit::Event::DraftDiscarded(draft_use(&consultation, &session.doctor, Some(delete_by))?))
         })?;
         state.statuses_changed();
         Ok(Redirect::to("/review/").into_response())

@@ -179,7 +179,7 @@ impl Keeper {
         }
         let stored = (|| -> Result<(), Error> {
             self.vault.put(id, ArtefactKind::Transcript, finished.transcript.to_json().as_bytes())?;
-            self.vault.record(id, vault::Event::TranscriptFinal)?;
+            self.vault.record(id, vault::Milestone::TranscriptFinal)?;
             if let Some(draft) = &finished.draft {
                 self.vault.put(id, ArtefactKind::Draft, draft.to_json().as_bytes())?;
             }

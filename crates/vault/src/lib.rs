@@ -23,7 +23,7 @@ pub use error::{Error, Result};
 pub use keys::Kek;
 pub use retention::{Deletion, RetentionPolicy};
 pub use vault::{
-    ArtefactInfo, ArtefactKind, ArtefactReader, ArtefactWriter, Consultation, Event, Lifecycle, Shredding, Vault,
+    ArtefactInfo, ArtefactKind, ArtefactReader, ArtefactWriter, Consultation, Lifecycle, Milestone, Shredding, Vault,
 };
 /// Plaintext comes back in a buffer that is wiped when dropped.
 pub use zeroize::Zeroizing;

@@ -84,9 +84,10 @@ impl FromStr for ArtefactKind {
     }
 }
 
-/// Lifecycle events of a consultation; the retention rules run from their timestamps.
+/// A step in a consultation's life that the retention rules count from (its time is kept in
+/// the [`Lifecycle`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum Milestone {
     TranscriptFinal,
     Approved,
     Exported,
@@ -114,18 +115,18 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    fn slot(&mut self, event: Event) -> &mut Option<SystemTime> {
+    fn slot(&mut self, event: Milestone) -> &mut Option<SystemTime> {
         match event {
-            Event::TranscriptFinal => &mut self.transcript_final,
-            Event::Approved => &mut self.approved,
-            Event::Exported => &mut self.exported,
-            Event::Discarded => &mut self.discarded,
+            Milestone::TranscriptFinal => &mut self.transcript_final,
+            Milestone::Approved => &mut self.approved,
+            Milestone::Exported => &mut self.exported,
+            Milestone::Discarded => &mut self.discarded,
         }
     }
 
     /// The lifecycle once `event` is recorded at `at` (whole seconds), as [`Vault::record_at`]
     /// will leave it: lets the deadline it brings be audited before it is recorded.
-    pub fn after(mut self, event: Event, at: SystemTime) -> Lifecycle {
+    pub fn after(mut self, event: Milestone, at: SystemTime) -> Lifecycle {
         self.slot(event).get_or_insert(whole_seconds(at));
         self
     }
@@ -304,13 +305,13 @@ impl Vault {
 
     /// Records a lifecycle event at the current time. The first occurrence counts: retention
     /// deadlines never move later because an event is repeated.
-    pub fn record(&self, id: &str, event: Event) -> Result<()> {
+    pub fn record(&self, id: &str, event: Milestone) -> Result<()> {
         self.record_at(id, event, self.now())
     }
 
     /// [`Vault::record`] at a time taken earlier (whole seconds), so that the deadline audited
     /// before the event ([`Lifecycle::after`]) is exactly the one it brings.
-    pub fn record_at(&self, id: &str, event: Event, at: SystemTime) -> Result<()> {
+    pub fn record_at(&self, id: &str, event: Milestone, at: SystemTime) -> Result<()> {
         self.update(id, |keyring| {
             keyring.lifecycle = keyring.lifecycle.after(event, at);
             Ok(())

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use common::{Clock, Scratch, vault_with_clock};
 use vault::retention::{self, Deleted, Rule};
-use vault::{ArtefactKind, Error, Event, Kek, RetentionPolicy, Vault};
+use vault::{ArtefactKind, Error, Kek, Milestone, RetentionPolicy, Vault};
 
 const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -47,13 +47,13 @@ fn populate(vault: &Vault, clock: &Clock) -> Expected {
         vault.put("exported", kind, kind.to_string().as_bytes()).unwrap();
     }
     let transcript_final = at(30 * MIN);
-    vault.record("exported", Event::TranscriptFinal).unwrap();
+    vault.record("exported", Milestone::TranscriptFinal).unwrap();
     at(HOUR);
-    vault.record("exported", Event::Approved).unwrap();
+    vault.record("exported", Milestone::Approved).unwrap();
     let exported = at(2 * HOUR);
-    vault.record("exported", Event::Exported).unwrap();
+    vault.record("exported", Milestone::Exported).unwrap();
     at(3 * HOUR);
-    vault.record("exported", Event::Exported).unwrap(); // a repeat does not move the deadline
+    vault.record("exported", Milestone::Exported).unwrap(); // a repeat does not move the deadline
     expect(&mut expected, transcript_final, "exported", AUDIO, Rule::AudioTranscriptFinal);
     for kind in TEXT {
         expect(&mut expected, exported + 7 * DAY, "exported", kind, Rule::AfterExport);
@@ -76,10 +76,10 @@ fn populate(vault: &Vault, clock: &Clock) -> Expected {
     vault.put("research", AUDIO, b"pcm").unwrap();
     vault.put("research", ArtefactKind::Transcript, b"transcript").unwrap();
     at(30 * MIN);
-    vault.record("research", Event::TranscriptFinal).unwrap();
+    vault.record("research", Milestone::TranscriptFinal).unwrap();
     let exported = at(HOUR);
-    vault.record("research", Event::Approved).unwrap();
-    vault.record("research", Event::Exported).unwrap();
+    vault.record("research", Milestone::Approved).unwrap();
+    vault.record("research", Milestone::Exported).unwrap();
     expect(&mut expected, created + 90 * DAY, "research", AUDIO, Rule::AudioMaxAge);
     expect(&mut expected, exported + 365 * DAY, "research", ArtefactKind::Transcript, Rule::AfterExport);
     expect(&mut expected, exported + 365 * DAY, "research", "record", Rule::AfterExport);
@@ -89,7 +89,7 @@ fn populate(vault: &Vault, clock: &Clock) -> Expected {
     vault.create("discarded", false).unwrap();
     vault.put("discarded", ArtefactKind::Draft, b"draft").unwrap();
     let discarded = at(5 * MIN);
-    vault.record("discarded", Event::Discarded).unwrap();
+    vault.record("discarded", Milestone::Discarded).unwrap();
     expect(&mut expected, discarded, "discarded", ArtefactKind::Draft, Rule::Discarded);
     expect(&mut expected, discarded, "discarded", "record", Rule::Discarded);
 
@@ -178,7 +178,7 @@ fn withdrawn_research_consent_falls_back_to_standard_limits() {
     let vault = vault_with_clock(scratch.path(), Kek::generate().unwrap(), &clock);
     vault.create("c", true).unwrap();
     vault.put("c", AUDIO, b"pcm").unwrap();
-    vault.record("c", Event::TranscriptFinal).unwrap();
+    vault.record("c", Milestone::TranscriptFinal).unwrap();
     let policy = RetentionPolicy::default();
     assert!(retention::sweep(&vault, &policy, t0() + 2 * DAY, &mut |_| Ok(())).unwrap().deletions.is_empty());
     vault.set_research_consent("c", false).unwrap();

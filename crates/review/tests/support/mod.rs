@@ -12,7 +12,7 @@ use audit::{AuditConfig, AuditLog, Id};
 use note::{Label, NoteModel, Section};
 use review::{LinkSecret, ReviewConfig, ReviewState};
 use transcript::{Transcript, Word};
-use vault::{ArtefactKind, Event, Kek, Vault};
+use vault::{ArtefactKind, Kek, Milestone, Vault};
 
 /// Sections from the corpus annotations: the review app is under test here, not the classifier.
 pub struct Annotated(pub Vec<String>);
@@ -135,7 +135,7 @@ pub fn store(vault: &Vault, id: &str, doctor: &str, transcript: &Transcript, lab
     vault.create(id, false).unwrap();
     review::assign_doctor(vault, id, &Id::new(doctor).unwrap()).unwrap();
     vault.put(id, ArtefactKind::Transcript, transcript.to_json().as_bytes()).unwrap();
-    vault.record(id, Event::TranscriptFinal).unwrap();
+    vault.record(id, Milestone::TranscriptFinal).unwrap();
     vault.put(id, ArtefactKind::Draft, draft.to_json().as_bytes()).unwrap();
 }
 
