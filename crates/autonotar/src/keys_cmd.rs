@@ -20,7 +20,7 @@ pub fn run(command: KeysCommand, config: &Config, paths: &Paths) -> anyhow::Resu
         KeysCommand::Rotate => {
             // Opened first: a rotation the log cannot record is not started.
             let mut log = paths.open_audit(config)?;
-            let rotation = vault::keys::rotate_key_file(&paths.key_file, &paths.data_dir)?;
+            let rotation = vault::rotation::rotate_key_file(&paths.key_file, &paths.data_dir)?;
             let key = audit::Id::new(format!("kek-{}", secrets::hex(&rotation.new_fingerprint)))?;
             log.append(audit::Event::KeyRotated { key, rewrapped: rotation.resealed as u64 })?;
             println!("{rotation}");

@@ -1,11 +1,11 @@
-//! The key-encryption key (KEK): where it comes from, how it is created and rotated.
+//! The key-encryption key (KEK): where it comes from and how it is created (rotation:
+//! `crate::rotation`).
 //!
 //! The KEK never comes from the config file. It is read from a key file that only its owner
 //! may read (`autonotar keys init` creates one) or from the `AUTONOTAR_KEK` environment
 //! variable, both holding the 32 key bytes in standard base64.
 
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use secrets::{Text, Zeroizing};
@@ -109,7 +109,7 @@ pub fn init(path: &Path) -> Result<KeyFileCreated> {
 }
 
 /// Writes a new key file; never replaces one.
-fn write_key_file(path: &Path, kek: &Kek) -> Result<()> {
+pub(crate) fn write_key_file(path: &Path, kek: &Kek) -> Result<()> {
     secrets::write_new(path, &kek.0, Text::Base64).map_err(|e| key_file_error(path, e))
 }
 
@@ -127,73 +127,9 @@ fn key_file_error(path: &Path, error: secrets::Error) -> Error {
     Error::KeyFile { path: path.to_path_buf(), problem }
 }
 
-/// What a rotation did, printable for the CLI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rotation {
-    /// Records re-sealed under the new KEK.
-    pub resealed: usize,
-    /// Records already under the new KEK (left by an interrupted rotation).
-    pub already_new: usize,
-    /// The key file now holding the new KEK, when the rotation replaced one.
-    pub key_file: Option<PathBuf>,
-    pub new_fingerprint: [u8; 16],
-}
-
-impl fmt::Display for Rotation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "re-sealed {} key record(s) under the new key {}",
-            self.resealed,
-            secrets::hex(&self.new_fingerprint)
-        )?;
-        if self.already_new > 0 {
-            write!(f, " ({} were already done by an interrupted rotation)", self.already_new)?;
-        }
-        if let Some(path) = &self.key_file {
-            write!(f, "; {} now holds the new key", path.display())?;
-        }
-        Ok(())
-    }
-}
-
-/// Re-seals every key record of the vault in `data_dir` from `old` to `new`, one atomic file
-/// replacement at a time; artefact files are not touched. Records already under `new` are
-/// skipped, so an interrupted rotation is finished by running it again with the same keys.
-pub fn rotate(data_dir: &Path, old: &Kek, new: &Kek) -> Result<Rotation> {
-    let (resealed, already_new) = crate::vault::reseal_all(data_dir, old, new)?;
-    Ok(Rotation { resealed, already_new, key_file: None, new_fingerprint: new.fingerprint() })
-}
-
-/// `autonotar keys rotate`: generates a new KEK, re-seals the vault under it and replaces the
-/// key file. The new key is first written beside the key file (`<key file>.next`); a crash at
-/// any point is finished by running this again, which picks up that pending key.
-pub fn rotate_key_file(key_file: &Path, data_dir: &Path) -> Result<Rotation> {
-    let old = Kek::from_file(key_file)?;
-    let pending = pending_path(key_file);
-    let new = if pending.exists() {
-        Kek::from_file(&pending)?
-    } else {
-        let new = Kek::generate()?;
-        write_key_file(&pending, &new)?;
-        new
-    };
-    let mut rotation = rotate(data_dir, &old, &new)?;
-    fs::rename(&pending, key_file).map_err(Error::io("replace key file", key_file))?;
-    crate::fsutil::sync_dir_of(key_file)?;
-    rotation.key_file = Some(key_file.to_path_buf());
-    Ok(rotation)
-}
-
-/// Where `rotate_key_file` keeps the new key until the rotation is complete.
-pub fn pending_path(key_file: &Path) -> PathBuf {
-    let mut name = key_file.as_os_str().to_owned();
-    name.push(".next");
-    PathBuf::from(name)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

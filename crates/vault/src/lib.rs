@@ -3,7 +3,8 @@
 //! under data keys that are sealed by a key-encryption key, and is deleted on time by
 //! crypto-shredding (destroying the data key before the ciphertext).
 //!
-//! - [`keys`]: the key-encryption key ([`Kek`]): key file or `AUTONOTAR_KEK`, init, rotation.
+//! - [`keys`]: the key-encryption key ([`Kek`]): key file or `AUTONOTAR_KEK`, init.
+//! - [`rotation`]: re-sealing the vault under a new KEK (`autonotar keys rotate`).
 //! - [`Vault`]: create consultations, record their lifecycle, write and read artefacts.
 //! - [`retention`]: the GDPR retention policy, `status` and `sweep`.
 //!
@@ -15,6 +16,7 @@ mod fsutil;
 pub mod fuzzing;
 pub mod keys;
 pub mod retention;
+pub mod rotation;
 mod seal;
 mod stream;
 mod vault;

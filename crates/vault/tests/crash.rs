@@ -118,7 +118,7 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
         }
     }
     let started = Instant::now();
-    let full = vault::keys::rotate_key_file(&key_file, &dir).unwrap();
+    let full = vault::rotation::rotate_key_file(&key_file, &dir).unwrap();
     let full_time = started.elapsed();
     assert_eq!(full.resealed, ids.len() + 1);
     kek = Kek::from_file(&key_file).unwrap();
@@ -132,7 +132,7 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
 
         // Every record is under the old or the new key, never neither.
         let old = kek.clone();
-        let pending = vault::keys::pending_path(&key_file);
+        let pending = vault::rotation::pending_path(&key_file);
         let new = if pending.exists() { Kek::from_file(&pending).unwrap() } else { Kek::from_file(&key_file).unwrap() };
         let under_either = |path: &Path| {
             let bytes = std::fs::read(path).unwrap();
@@ -145,7 +145,7 @@ fn rotation_killed_at_random_points_is_finished_by_running_it_again() {
 
         // Running the rotation again finishes it; then everything opens under the key file.
         if pending.exists() || Kek::from_file(&key_file).unwrap().fingerprint() == old.fingerprint() {
-            vault::keys::rotate_key_file(&key_file, &dir).unwrap();
+            vault::rotation::rotate_key_file(&key_file, &dir).unwrap();
         }
         kek = Kek::from_file(&key_file).unwrap();
         let vault = Vault::open(&dir, kek.clone()).unwrap();

@@ -212,7 +212,7 @@ fn rotated_kek_still_opens_old_data_and_the_old_kek_no_longer_does() {
     // Rotation needs the vault closed everywhere (see the_key_cannot_be_rotated_under_an_open_vault).
     let Fixture { _scratch, kek, vault } = f;
     drop(vault);
-    let rotation = vault::keys::rotate(&dir, &kek, &new).unwrap();
+    let rotation = vault::rotation::rotate(&dir, &kek, &new).unwrap();
     assert_eq!((rotation.resealed, rotation.already_new), (2, 0)); // keyring + vault record
     assert_eq!(fs::read(&file).unwrap(), ciphertext_before, "artefacts are not touched");
 
@@ -221,7 +221,7 @@ fn rotated_kek_still_opens_old_data_and_the_old_kek_no_longer_does() {
     assert!(matches!(Vault::open(&dir, kek.clone()), Err(Error::WrongKey { .. })));
     drop(reopened);
     // Running it again (as after a crash) finds nothing left to do.
-    assert_eq!(vault::keys::rotate(&dir, &kek, &new).unwrap().resealed, 0);
+    assert_eq!(vault::rotation::rotate(&dir, &kek, &new).unwrap().resealed, 0);
 }
 
 #[test]
@@ -280,12 +280,12 @@ fn no_plaintext_reaches_the_disk() {
 fn the_key_cannot_be_rotated_under_an_open_vault() {
     let f = Fixture::new();
     f.vault.create("c-open", false).unwrap();
-    let error = vault::keys::rotate(f.vault.data_dir(), &f.kek, &Kek::generate().unwrap()).unwrap_err();
+    let error = vault::rotation::rotate(f.vault.data_dir(), &f.kek, &Kek::generate().unwrap()).unwrap_err();
     assert!(matches!(error, Error::InUse { .. }), "{error}");
     assert!(error.to_string().contains("stop it before rotating"), "{error}");
     let data_dir = f.vault.data_dir().to_path_buf();
     let kek = f.kek.clone();
     drop(f.vault);
-    let rotation = vault::keys::rotate(&data_dir, &kek, &Kek::generate().unwrap()).unwrap();
+    let rotation = vault::rotation::rotate(&data_dir, &kek, &Kek::generate().unwrap()).unwrap();
     assert_eq!(rotation.resealed, 2, "the vault record and the one keyring");
 }

@@ -69,7 +69,7 @@ fn run(args: &[&str]) -> Result<(), Error> {
             Ok(())
         }
         ["rotate", key_file, dir] => {
-            println!("{}", vault::keys::rotate_key_file(Path::new(key_file), Path::new(dir))?);
+            println!("{}", vault::rotation::rotate_key_file(Path::new(key_file), Path::new(dir))?);
             Ok(())
         }
         ["sweep", dir, now] => {
