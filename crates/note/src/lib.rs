@@ -92,6 +92,37 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
     Ok(Draft { header: header(segments), sections, attention, model: model.name() })
 }
 
+/// The drafter a long-running service holds: a note model opened once, or, when it could not
+/// be opened, the reason, so that every draft asked of it says why there is none instead of the
+/// service refusing to start.
+pub struct Drafter {
+    model: Result<Box<dyn NoteModel + Send + Sync>, String>,
+}
+
+impl Drafter {
+    /// Drafts with `model`.
+    pub fn new(model: impl NoteModel + Send + Sync + 'static) -> Drafter {
+        Drafter { model: Ok(Box::new(model)) }
+    }
+
+    /// Drafts with the section model `model` (ONNX Runtime from `models_dir`), or holds why it
+    /// cannot.
+    pub fn open(models_dir: &Path, model: &Path) -> Drafter {
+        Drafter { model: OnnxClassifier::open(models_dir, model).map(|m| Box::new(m) as _).map_err(|e| e.to_string()) }
+    }
+
+    /// Why this drafter cannot draft, if it cannot.
+    pub fn problem(&self) -> Option<&str> {
+        self.model.as_ref().err().map(String::as_str)
+    }
+
+    /// The draft of `transcript`, or why there is none, in one line for the client.
+    pub fn draft(&self, transcript: &Transcript) -> Result<Draft, String> {
+        let model = self.model.as_ref().map_err(Clone::clone)?;
+        draft(transcript, model.as_ref()).map_err(|e| e.to_string())
+    }
+}
+
 /// Verifies each candidate against the segments it cites: those that pass become statements
 /// in their section, those that fail become points for the doctor's attention.
 fn assemble(segments: &[Segment], candidates: Vec<compose::Candidate>) -> (Vec<NoteSection>, Vec<Attention>) {

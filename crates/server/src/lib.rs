@@ -41,9 +41,6 @@ use crate::protocol::{ClientMessage, ErrorCode, Event};
 pub use crate::session::{Interim, Phase, Service, Session};
 pub use storage::Principal;
 
-/// Turns a consultation's final transcript into a note draft, or says why it could not.
-pub type Drafter = Arc<dyn Fn(&transcript::Transcript) -> Result<note::Draft, String> + Send + Sync>;
-
 /// The service's limits and choices; the defaults are what `autonotar serve` uses.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -15,18 +15,18 @@ use storage::{KeepError, Opening, Principal, Refusal, Sink};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use transcript::{Role, Segment, Transcript};
 
+use crate::Settings;
 use crate::decoder::Decoder;
 use crate::metrics::Metrics;
 use crate::pipeline::{Output, TrackPipeline};
 use crate::protocol::{ErrorCode, Event, Piece, Start, TrackSpec, error, parse_frame};
-use crate::{Drafter, Settings};
 
 /// Everything the live service shares.
 pub struct Service {
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<Metrics>,
     decoder: Decoder,
-    drafter: Option<Drafter>,
+    drafter: Option<Arc<note::Drafter>>,
     /// Hears every step first (the audit log, then the vault, in `serve`).
     sink: Arc<dyn Sink>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
@@ -126,7 +126,7 @@ impl Service {
     pub fn new(
         settings: Settings,
         recognizer: asr::Recognizer,
-        drafter: Option<Drafter>,
+        drafter: Option<Arc<note::Drafter>>,
         sink: Arc<dyn Sink>,
     ) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
@@ -641,7 +641,12 @@ async fn run_track(
 /// Drafts the committed text every `every` while the call goes on, when something new was
 /// committed. The drafter runs on the blocking pool, off the Whisper worker's thread, so a draft
 /// never holds up a decoding pass; a failed draft keeps the previous one.
-async fn draft_while_recording(service: Arc<Service>, session: Arc<Session>, drafter: Drafter, every: Duration) {
+async fn draft_while_recording(
+    service: Arc<Service>,
+    session: Arc<Session>,
+    drafter: Arc<note::Drafter>,
+    every: Duration,
+) {
     let mut drafted = 0;
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -661,7 +666,7 @@ async fn draft_while_recording(service: Arc<Service>, session: Arc<Session>, dra
         let drafter = drafter.clone();
         let began = Instant::now();
         let made = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter(&transcript))).ok()
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter.draft(&transcript))).ok()
         })
         .await;
         service.metrics.interim_draft(began.elapsed().as_secs_f64());
@@ -762,7 +767,7 @@ async fn finish(
     let work = tokio::task::spawn_blocking(move || {
         // A drafter that panics costs the draft, never the transcript.
         let drafted = drafter.map(|drafter| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter(&transcript)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drafter.draft(&transcript)))
                 .unwrap_or_else(|_| Err("the note model crashed".into()))
         });
         let (draft, draft_error) = match drafted {

@@ -38,7 +38,7 @@ async fn start_server(language: &str, adjust: impl FnOnce(&mut Settings)) -> Run
 /// As [`start_server`], drafting with `drafter`.
 async fn start_server_drafting(
     language: &str,
-    drafter: Option<server::Drafter>,
+    drafter: Option<Arc<note::Drafter>>,
     adjust: impl FnOnce(&mut Settings),
 ) -> Running {
     let models = models_dir();
@@ -172,10 +172,9 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
 }
 
 /// The real note drafter over the fetched section model.
-fn note_drafter() -> server::Drafter {
+fn note_drafter() -> Arc<note::Drafter> {
     let models = models_dir();
-    let model = note::OnnxClassifier::open(&models, &models.join(note::MODEL_FILE)).unwrap();
-    Arc::new(move |transcript: &transcript::Transcript| note::draft(transcript, &model).map_err(|e| e.to_string()))
+    Arc::new(note::Drafter::new(note::OnnxClassifier::open(&models, &models.join(note::MODEL_FILE)).unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
