@@ -71,6 +71,8 @@ pub enum Error {
     Whisper(String),
     #[error(transparent)]
     Vad(#[from] vad::Error),
+    #[error(transparent)]
+    Audio(#[from] audio::Error),
 }
 
 fn whisper_error(e: whisper_rs::WhisperError) -> Error {
@@ -423,6 +425,48 @@ impl Packer {
 pub struct Track {
     pub role: Role,
     pub samples: Vec<f32>,
+}
+
+/// One participant's audio as recorded, at its own rate, before it is resampled: what the
+/// offline path reads from a file and the streaming path sends to the live service.
+pub struct Recorded {
+    pub role: Role,
+    pub sample_rate: u32,
+    pub samples: Vec<f32>,
+}
+
+impl Recorded {
+    /// The channels of `recording`, channel `i` spoken by `roles[i]` (channels without a role
+    /// are left out).
+    pub fn channels(recording: audio::Recording, roles: &[Role]) -> Vec<Recorded> {
+        let sample_rate = recording.sample_rate;
+        recording
+            .channels
+            .into_iter()
+            .zip(roles)
+            .map(|(samples, &role)| Recorded { role, sample_rate, samples })
+            .collect()
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// The offline path, for `transcribe`, `draft` and the research harness alike: each recorded
+/// track resampled to 16 kHz by the same streaming resampler the live service runs, then
+/// [`transcribe`].
+pub fn transcribe_recorded(
+    tracks: &[Recorded],
+    models_dir: &Path,
+    recognizer: &mut Recognizer,
+    progress: &mut dyn FnMut(f64, f64),
+) -> Result<Transcript, Error> {
+    let tracks = tracks
+        .iter()
+        .map(|t| Ok(Track { role: t.role, samples: audio::to_16k(&t.samples, t.sample_rate)? }))
+        .collect::<Result<Vec<_>, Error>>()?;
+    transcribe(&tracks, models_dir, recognizer, progress)
 }
 
 /// Transcribes tracks one after another and merges their segments by time. `progress` hears

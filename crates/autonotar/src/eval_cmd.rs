@@ -147,17 +147,13 @@ impl Pipeline for Production {
     }
 
     fn transcribe(&self, input: &ConsultationInput, mode: AsrMode) -> Result<TranscriptRun, PipelineError> {
-        let tracks = Recorded::read(&input.audio)?;
+        let tracks = recorded(&input.audio)?;
         if let AsrMode::Streaming = mode {
             let live = self.live.as_ref().ok_or("the streaming path runs only with --streaming")?;
             return live.transcribe(tracks);
         }
-        let tracks = tracks
-            .into_iter()
-            .map(|t| Ok(asr::Track { role: t.role, samples: audio::to_16k(&t.samples, t.sample_rate)? }))
-            .collect::<Result<Vec<_>, audio::Error>>()?;
         let mut recognizer = self.recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let transcript = asr::transcribe(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
+        let transcript = asr::transcribe_recorded(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
         Ok(TranscriptRun { transcript, after_hangup_seconds: None })
     }
 
@@ -182,38 +178,25 @@ impl Pipeline for Production {
     }
 }
 
-/// One participant's audio as recorded, before either path resamples it.
-struct Recorded {
-    role: Role,
-    sample_rate: u32,
-    samples: Vec<f32>,
-}
-
-impl Recorded {
-    /// Every participant's track: a channel of one WAV (its role from the manifest, else by
-    /// position) or the first channel of its own file.
-    fn read(audio: &Audio) -> Result<Vec<Recorded>, PipelineError> {
-        let mut tracks = Vec::new();
-        match audio {
-            Audio::Multichannel { path, roles } => {
-                let recording = audio::read_wav(path)?;
-                for (index, samples) in recording.channels.into_iter().enumerate() {
-                    let role = roles.get(index).copied().unwrap_or_else(|| Role::for_channel(index));
-                    tracks.push(Recorded { role, sample_rate: recording.sample_rate, samples });
-                }
-            }
-            Audio::Tracks(files) => {
-                for file in files {
-                    let recording = audio::read_wav(&file.path)?;
-                    let samples = recording.channels.into_iter().next().ok_or("a track file without audio")?;
-                    tracks.push(Recorded { role: file.role, sample_rate: recording.sample_rate, samples });
-                }
-            }
+/// Every participant's track of a corpus entry: a channel of one WAV (its role from the
+/// manifest, else by position) or the first channel of its own file.
+fn recorded(audio: &Audio) -> Result<Vec<asr::Recorded>, PipelineError> {
+    match audio {
+        Audio::Multichannel { path, roles } => {
+            let recording = audio::read_wav(path)?;
+            let roles: Vec<Role> = (0..recording.channels.len())
+                .map(|i| roles.get(i).copied().unwrap_or_else(|| Role::for_channel(i)))
+                .collect();
+            Ok(asr::Recorded::channels(recording, &roles))
         }
-        Ok(tracks)
-    }
-
-    fn seconds(&self) -> f64 {
-        self.samples.len() as f64 / self.sample_rate as f64
+        Audio::Tracks(files) => files
+            .iter()
+            .map(|file| {
+                let recording = audio::read_wav(&file.path)?;
+                let sample_rate = recording.sample_rate;
+                let samples = recording.channels.into_iter().next().ok_or("a track file without audio")?;
+                Ok(asr::Recorded { role: file.role, sample_rate, samples })
+            })
+            .collect(),
     }
 }

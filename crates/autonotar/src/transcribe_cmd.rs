@@ -63,7 +63,8 @@ pub fn run(args: TranscribeArgs, config: &Config, paths: &Paths) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// The offline path: WAV → per-channel 16 kHz tracks → VAD → Whisper → merged transcript.
+/// A WAV recording, one channel per participant, through the offline path
+/// (`asr::transcribe_recorded`), with a progress bar on a terminal.
 pub fn transcribe_wav(
     input: &Path,
     roles: Option<Vec<Role>>,
@@ -73,13 +74,10 @@ pub fn transcribe_wav(
 ) -> anyhow::Result<Transcript> {
     let recording = audio::read_wav(input)?;
     let roles = roles_for(roles, recording.channels.len())?;
+    let tracks = asr::Recorded::channels(recording, &roles);
     let mut recognizer = asr::Recognizer::load(model, options)?;
-    let mut tracks = Vec::new();
-    for (samples, role) in recording.channels.iter().zip(roles) {
-        tracks.push(asr::Track { role, samples: audio::to_16k(samples, recording.sample_rate)? });
-    }
     let bar = progress_bar();
-    let transcript = asr::transcribe(&tracks, &paths.models_dir, &mut recognizer, &mut |done, total| {
+    let transcript = asr::transcribe_recorded(&tracks, &paths.models_dir, &mut recognizer, &mut |done, total| {
         bar.set_length(total.ceil() as u64);
         bar.set_position(done as u64);
     })?;

@@ -12,8 +12,6 @@ use eval::{PipelineError, TranscriptRun};
 use server::client::Replay;
 use server::protocol::{Encoding, Event, TRACK_RATES, TrackSpec};
 
-use super::Recorded;
-
 /// Frame length the replay sends, as `autonotar replay` does by default.
 const FRAME_MS: u32 = 100;
 /// Waiting for the draft after stop, on top of the audio's own length: a replay faster than the
@@ -56,8 +54,8 @@ impl LiveService {
 
     /// Replays the tracks as one live consultation and returns the transcript `draft_ready`
     /// carried, with the time from stop to `draft_ready` as the part after the hang-up.
-    pub fn transcribe(&self, tracks: Vec<Recorded>) -> Result<TranscriptRun, PipelineError> {
-        let longest = tracks.iter().map(Recorded::seconds).fold(0.0, f64::max);
+    pub fn transcribe(&self, tracks: Vec<asr::Recorded>) -> Result<TranscriptRun, PipelineError> {
+        let longest = tracks.iter().map(asr::Recorded::seconds).fold(0.0, f64::max);
         let tracks = tracks
             .into_iter()
             .enumerate()
@@ -92,8 +90,8 @@ impl LiveService {
 /// production) in 32-bit floats (what the browser snippet sends; no requantising, so offline and
 /// streaming hear the same samples). A rate the protocol does not take is brought to 16 kHz
 /// first, as a client would have to.
-fn declare(index: usize, track: Recorded) -> Result<(TrackSpec, Vec<f32>), PipelineError> {
-    let Recorded { role, sample_rate, samples } = track;
+fn declare(index: usize, track: asr::Recorded) -> Result<(TrackSpec, Vec<f32>), PipelineError> {
+    let asr::Recorded { role, sample_rate, samples } = track;
     let (sample_rate, samples) = if TRACK_RATES.contains(&sample_rate) {
         (sample_rate, samples)
     } else {
