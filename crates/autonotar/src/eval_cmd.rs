@@ -64,6 +64,9 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     }
     let mut options = eval::RunOptions::new(out);
     options.stages = args.stages.parse().map_err(anyhow::Error::msg)?;
+    if args.streaming && !options.stages.asr {
+        bail!("--streaming compares two ways of transcribing: run it with the asr stage (--stages asr,note)");
+    }
     options.streaming = args.streaming;
     options.jobs = args.jobs.max(1);
     if let Some(path) = config_file {
@@ -72,8 +75,18 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     }
     let whisper = paths.whisper_model(config);
     let classifier = paths.models_dir.join(note::MODEL_FILE);
-    options.model_files = vec![whisper.clone(), classifier.clone(), paths.models_dir.join(vad::MODEL_FILE)];
-    let mut description = format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language);
+    // The note stage alone drafts from the reference transcripts: no Whisper, no VAD, no audio.
+    let transcribes = options.stages.asr;
+    options.model_files = if transcribes {
+        vec![whisper.clone(), classifier.clone(), paths.models_dir.join(vad::MODEL_FILE)]
+    } else {
+        vec![classifier.clone()]
+    };
+    let mut description = if transcribes {
+        format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language)
+    } else {
+        format!("{} from the reference transcripts", note::MODEL_FILE)
+    };
     let live = if args.streaming {
         if !(args.speed.is_finite() && args.speed >= 0.0) {
             bail!(
@@ -92,7 +105,9 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
         None
     };
     let pipeline = Production {
-        recognizer: Mutex::new(asr::Recognizer::load(&whisper, config.asr.options())?),
+        recognizer: transcribes
+            .then(|| asr::Recognizer::load(&whisper, config.asr.options()).map(Mutex::new))
+            .transpose()?,
         live,
         classifier: note::OnnxClassifier::open(&paths.models_dir, &classifier)?,
         models_dir: paths.models_dir.clone(),
@@ -134,7 +149,7 @@ struct Production {
     /// Offline, Whisper decodes one window at a time, whatever `--jobs` says: two at once on two
     /// cores slow each other down badly. (With `--streaming` and `--jobs` > 1 the live service's
     /// decoder runs beside this one.)
-    recognizer: Mutex<asr::Recognizer>,
+    recognizer: Option<Mutex<asr::Recognizer>>,
     live: Option<live::LiveService>,
     classifier: note::OnnxClassifier,
     models_dir: PathBuf,
@@ -152,7 +167,8 @@ impl Pipeline for Production {
             let live = self.live.as_ref().ok_or("the streaming path runs only with --streaming")?;
             return live.transcribe(tracks);
         }
-        let mut recognizer = self.recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let recognizer = self.recognizer.as_ref().ok_or("transcription runs only with the asr stage")?;
+        let mut recognizer = recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let transcript = asr::transcribe_recorded(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
         Ok(TranscriptRun { transcript, after_hangup_seconds: None })
     }

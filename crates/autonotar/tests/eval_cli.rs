@@ -46,6 +46,33 @@ fn eval_runs_the_production_pipeline_writes_every_output_and_is_audited() {
     );
 }
 
+/// `--stages note` scores the drafter from the reference transcripts of the shipped held-out
+/// corpus, whose audio is not rendered: no Whisper, no audio, every consultation scored.
+#[test]
+fn eval_of_the_note_stage_alone_needs_no_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("no-audio")).unwrap();
+    let held_out =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval/corpora/synthetic-da/held-out.toml");
+    let corpus = eval::Corpus::load(&held_out).unwrap();
+    let args =
+        ["--data-dir", "data", "eval", "--corpus", held_out.to_str().unwrap(), "--stages", "note", "--out", "run"];
+    let output = autonotar(&[&args[..], &["--audio-dir", "no-audio"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&format!("{} evaluated, 0 resumed, 0 failed", corpus.consultations.len())), "{stdout}");
+    assert!(!dir.path().join("run/transcripts").exists(), "nothing was transcribed");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/results.json")).unwrap()).unwrap();
+    let recall = results["summary"]["fact_recall"].as_f64().expect("fact recall over the corpus");
+    assert!(recall > 0.0 && recall < 1.0, "{recall}");
+    assert!(results["header"]["pipeline"].as_str().unwrap().contains("from the reference transcripts"));
+
+    let streaming = autonotar(&[&args[..], &["--streaming"]].concat(), dir.path());
+    assert!(!streaming.status.success());
+    assert!(stderr(&streaming).contains("run it with the asr stage"), "{}", stderr(&streaming));
+}
+
 /// `--streaming` on a one-consultation corpus of English espeak audio (Whisper base hears it
 /// reliably), given as one file per participant, plus an entry whose audio is missing: the live
 /// service in the process hears the replay, the report compares it with offline, and the

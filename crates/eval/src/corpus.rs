@@ -304,6 +304,12 @@ impl ConsultationSpec {
                 "; for the synthetic corpus, render it with `cargo run -p fixtures --bin render-fixtures -- --out <audio_dir>`",
             )?;
         }
+        self.load_references()
+    }
+
+    /// Reads the references without looking for the audio: all a run of the note stage alone
+    /// needs, which drafts from the reference transcript.
+    pub fn load_references(&self) -> Result<Consultation, CorpusError> {
         let mut references = References::default();
         let mut metadata = self.metadata.clone();
         if let Some(path) = &self.script {

@@ -272,7 +272,10 @@ fn evaluate(
     out: &OutDir,
     result: &mut ConsultationResult,
 ) -> Result<(), String> {
-    let Consultation { input, references } = spec.load().map_err(|e| e.to_string())?;
+    // Drafting from the reference transcript needs no audio: a researcher comparing drafters
+    // should not have to render it first.
+    let loaded = if options.stages.asr { spec.load() } else { spec.load_references() };
+    let Consultation { input, references } = loaded.map_err(|e| e.to_string())?;
     result.topic = input.metadata.topic.clone();
     result.references = ReferencesPresent {
         transcript: references.transcript.is_some(),
