@@ -78,6 +78,11 @@ pub(super) fn change(u: &Utterance, at: usize) -> Change {
         })
     };
     let any = |stems: &[&str]| words.iter().any(|w| stems.iter().any(|s| w.starts_with(s)));
+    // "Du skal ikke stoppe med Eliquis": a change said with a negation is the drug going on
+    // as it is, never the change.
+    if words.iter().any(|w| matches!(*w, "ikke" | "aldrig")) {
+        return Change::Current;
+    }
     if near(&["sætte", "sætter"], "op") || any(&["øge", "øger", "øges", "hæve", "hæver"]) {
         Change::Increased
     } else if near(&["sætte", "sætter"], "ned") || any(&["nedsætte", "reducere", "trappe", "halvere"]) {

@@ -234,6 +234,10 @@ mod tests {
             Section::Plan,
         );
         assert!(has(&found, "plan: Paracetamol mikstur 7,5 ml 4 gange i døgnet."), "{found:?}");
+        let found = said("Læge: Du skal ikke stoppe med Eliquis. Den fortsætter, som den er.", Section::Medicin);
+        assert!(!found.iter().any(|f| f.contains("seponeres")), "a negated stop is no stop: {found:?}");
+        let found = said("Læge: Vi øger ikke din metformin, den bliver på fem hundrede milligram.", Section::Medicin);
+        assert!(!found.iter().any(|f| f.contains("øges")), "{found:?}");
     }
 
     #[test]
