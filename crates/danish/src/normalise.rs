@@ -127,16 +127,25 @@ fn numbers_to_digits(tokens: Vec<String>) -> Vec<String> {
     out
 }
 
-/// `38 komma 5` → `38,5`.
+/// `38 komma 5` → `38,5`; after "komma", "en"/"et" is the digit 1 (`37 komma en` → `37,1`), as
+/// the drafter reads it.
 fn merge_decimals(tokens: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
         let whole = out.last().is_some_and(|t| is_digits(t));
-        if whole && tokens[i] == "komma" && tokens.get(i + 1).is_some_and(|t| is_digits(t)) {
+        let fraction = tokens.get(i + 1).and_then(|t| match t.as_str() {
+            "en" | "et" | "én" | "ét" => Some("1"),
+            digits if is_digits(digits) => Some(digits),
+            _ => None,
+        });
+        if whole
+            && tokens[i] == "komma"
+            && let Some(fraction) = fraction
+        {
             if let Some(last) = out.last_mut() {
                 last.push(',');
-                last.push_str(&tokens[i + 1]);
+                last.push_str(fraction);
             }
             i += 2;
         } else {
@@ -144,7 +153,18 @@ fn merge_decimals(tokens: Vec<String>) -> Vec<String> {
             i += 1;
         }
     }
-    out
+    out.into_iter().map(without_trailing_zeros).collect()
+}
+
+/// `4,0` → `4` and `7,50` → `7,5`: the same value however many decimals were written or said.
+fn without_trailing_zeros(token: String) -> String {
+    match token.split_once(',') {
+        Some((whole, fraction)) if is_digits(whole) && is_digits(fraction) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() { whole.to_string() } else { format!("{whole},{fraction}") }
+        }
+        _ => token,
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +186,8 @@ mod tests {
         assert_eq!(n("otteogtredive komma fem"), "38,5");
         assert_eq!(n("38,5"), "38,5");
         assert_eq!(n("38.5 grader"), "38,5 grader");
+        assert_eq!(n("syvogtredive komma en"), "37,1");
+        assert_eq!(n("kalium fire komma nul og 4,0 og 7,50"), "kalium 4 og 4 og 7,5");
         assert_eq!(n("i fire dage"), "i 4 dage");
         assert_eq!(n("to tabletter af fem hundrede milligram"), "2 tabletter af 500 milligram");
         assert_eq!(n("2 tabletter af 500 mg"), "2 tabletter af 500 milligram");
