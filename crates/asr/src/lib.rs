@@ -6,10 +6,12 @@
 //! with the language forced (auto-detection picks English on synthetic Danish), and the
 //! segments' times are mapped back through the packing to the track's own clock. Tracks are
 //! transcribed separately and merged by time, so speaker attribution comes from the channel,
-//! never from guessing. whisper.cpp's own log lines go to `tracing` without the ones that carry
-//! decoded words (`logs`).
+//! never from guessing. A sentence Whisper repeats in a loop is kept once (`loops`), and
+//! whisper.cpp's own log lines go to `tracing` without the ones that carry decoded words
+//! (`logs`).
 
 mod logs;
+mod loops;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -235,7 +237,7 @@ impl Recognizer {
                     .collect(),
             });
         }
-        Ok(out)
+        Ok(loops::without_loops(out))
     }
 }
 
