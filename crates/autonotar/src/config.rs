@@ -17,6 +17,7 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub models: ModelsConfig,
     pub asr: AsrConfig,
+    pub note: NoteConfig,
     pub vault: VaultConfig,
     pub retention: vault::RetentionPolicy,
     pub audit: audit::AuditConfig,
@@ -96,6 +97,31 @@ impl AsrConfig {
             initial_prompt: self.initial_prompt.clone(),
             vocabulary: self.priming_words(),
         }
+    }
+}
+
+/// `[note]`: the drafter.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoteConfig {
+    /// The Danish hunspell dictionary a statement's words are checked against: the path of its
+    /// `.aff` and `.dic` files without the extension. A statement with a word that is neither
+    /// Danish (inflections and compounds included), a drug nor a clinical term goes to the
+    /// doctor's attention instead of the note.
+    pub dictionary: PathBuf,
+}
+
+impl Default for NoteConfig {
+    fn default() -> Self {
+        NoteConfig { dictionary: PathBuf::from(danish::SYSTEM_DICTIONARY) }
+    }
+}
+
+impl Config {
+    /// The drafter of `draft`, `serve` and `eval`: the section model in the models directory and
+    /// the Danish dictionary, or the reason it cannot draft.
+    pub fn drafter(&self, paths: &Paths) -> note::Drafter {
+        note::Drafter::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE), &self.note.dictionary)
     }
 }
 

@@ -36,8 +36,7 @@ pub fn run(args: DraftArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
     } else {
         note::load_transcript(&args.input)?
     };
-    let classifier = note::OnnxClassifier::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE))?;
-    let draft = note::draft(&transcript, &classifier)?;
+    let draft = config.drafter(paths).draft(&transcript).map_err(anyhow::Error::msg)?;
     let text = match args.format {
         DraftFormat::Text => draft.to_text(),
         DraftFormat::Json => draft.to_json() + "\n",

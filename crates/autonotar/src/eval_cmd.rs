@@ -82,6 +82,8 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     } else {
         vec![classifier.clone()]
     };
+    // The dictionary decides which statements reach the note: part of what a run depends on.
+    options.model_files.extend(["aff", "dic"].map(|extension| config.note.dictionary.with_extension(extension)));
     let mut description = if transcribes {
         format!("whisper {} + {} ({})", whisper.display(), note::MODEL_FILE, config.asr.language)
     } else {
@@ -104,12 +106,16 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     } else {
         None
     };
+    let drafter = config.drafter(paths);
+    if let Some(problem) = drafter.problem() {
+        bail!("{problem}");
+    }
     let pipeline = Production {
         recognizer: transcribes
             .then(|| asr::Recognizer::load(&whisper, config.asr.options()).map(Mutex::new))
             .transpose()?,
         live,
-        classifier: note::OnnxClassifier::open(&paths.models_dir, &classifier)?,
+        drafter,
         models_dir: paths.models_dir.clone(),
         description,
     };
@@ -151,7 +157,7 @@ struct Production {
     /// decoder runs beside this one.)
     recognizer: Option<Mutex<asr::Recognizer>>,
     live: Option<live::LiveService>,
-    classifier: note::OnnxClassifier,
+    drafter: note::Drafter,
     models_dir: PathBuf,
     description: String,
 }
@@ -174,7 +180,7 @@ impl Pipeline for Production {
     }
 
     fn draft(&self, _input: &ConsultationInput, transcript: &Transcript) -> Result<eval::Draft, PipelineError> {
-        let draft = note::draft(transcript, &self.classifier)?;
+        let draft = self.drafter.draft(transcript)?;
         Ok(eval::Draft {
             sections: draft
                 .sections

@@ -56,7 +56,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         // the capture page's same-origin check compares against it.
         let public_url = config.server.public_url_for(bound)?;
         let keeper = Arc::new(storage::Keeper::new(vault.clone(), audit.clone(), config.retention));
-        let service = server::Service::new(settings, recognizer, Some(drafter(paths)), keeper);
+        let service = server::Service::new(settings, recognizer, Some(drafter(config, paths)), keeper);
         let feed = ServiceFeed::start(service.clone());
         if let Some(every) = config.server.sweep_interval() {
             tokio::spawn(sweep_every(every, vault.clone(), audit.clone(), config.retention));
@@ -161,10 +161,10 @@ fn append_checkpoint(audit: &Mutex<audit::AuditLog>, path: &Path) {
     }
 }
 
-/// The section model in the models directory. One that cannot be opened does not stop the
-/// service: each draft_ready then carries the transcript and says why there is no draft.
-fn drafter(paths: &Paths) -> Arc<note::Drafter> {
-    let drafter = note::Drafter::open(&paths.models_dir, &paths.models_dir.join(note::MODEL_FILE));
+/// The section model in the models directory and the word list. One that cannot be opened does
+/// not stop the service: each draft_ready then carries the transcript and says why there is no draft.
+fn drafter(config: &Config, paths: &Paths) -> Arc<note::Drafter> {
+    let drafter = config.drafter(paths);
     if let Some(problem) = drafter.problem() {
         tracing::warn!("drafts are off until the note model opens: {problem}");
         eprintln!("warning: no note drafts: {problem}");

@@ -34,6 +34,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/cache"))),
     };
     let model = OnnxClassifier::open(&models, &models.join(MODEL_FILE))?;
+    let words = danish::Words::load(std::path::Path::new(danish::SYSTEM_DICTIONARY))?;
     let consultations = Consultation::load_all(&corpus)?;
     if consultations.is_empty() {
         return Err(format!("no consultations in {}", corpus.display()).into());
@@ -56,11 +57,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let transcript = Transcript::merge("da", offset, tracks);
-        note::draft(&transcript, &model)?; // warm-up
+        note::draft(&transcript, &model, &words)?; // warm-up
         let started = Instant::now();
         let mut statements = 0;
         for _ in 0..runs {
-            let draft = note::draft(&transcript, &model)?;
+            let draft = note::draft(&transcript, &model, &words)?;
             statements = draft.sections.iter().map(|s| s.statements.len()).sum();
         }
         let per_draft = started.elapsed().as_secs_f64() / f64::from(runs);

@@ -211,6 +211,59 @@ pub fn dose_unit(word: &str) -> Option<&'static str> {
     })
 }
 
+/// Clinical words a general Danish word list lacks: lab values and the abbreviations notes use
+/// for them, scales and questionnaires. With the drug names, these count as heard words.
+pub const CLINICAL_TERMS: &[&str] = &[
+    "hba1c",
+    "egfr",
+    "tsh",
+    "t4",
+    "inr",
+    "ekg",
+    "fev1",
+    "fvc",
+    "crp",
+    "ldl",
+    "hdl",
+    "psa",
+    "alat",
+    "ggt",
+    "kreatinin",
+    "kolesterol",
+    "kolesterolen",
+    "urinstiks",
+    "stix",
+    "mdi",
+    "asrs",
+    "pn",
+    "atc",
+    "kol",
+    "adhd",
+    "covid",
+    "fmk",
+    "helicobacter",
+    "impetigo",
+    "peak",
+    "spacer",
+    "mg",
+    "ml",
+    "kg",
+    "cm",
+    "mmol",
+    "µg",
+    "ie",
+    "kl",
+    "ca",
+    "pga",
+    "evt",
+    "dvs",
+];
+
+/// Whether `word` (lower case) is a drug name or a clinical term the drafter knows.
+pub fn is_clinical_term(word: &str) -> bool {
+    CLINICAL_TERMS.contains(&word) || drug_named(word).is_some()
+}
+
 /// Words that negate what follows in their clause.
 pub const NEGATIONS: &[&str] = &["ingen", "ikke", "intet", "aldrig", "hverken", "uden", "nej", "ingenting"];
 

@@ -17,6 +17,7 @@ pub mod verify;
 
 use std::path::{Path, PathBuf};
 
+use danish::Words;
 use transcript::{Role, Segment, Transcript};
 
 pub use classifier::{LABELS, Label, MODEL_FILE, NoteModel, OnnxClassifier, Section, transcript_features};
@@ -59,8 +60,9 @@ const UNCERTAIN_WORD: f32 = 0.5;
 /// A segment below this mean confidence (and without word timings) is marked as a whole.
 const UNCERTAIN_SEGMENT: f32 = 0.6;
 
-/// Drafts the note for `transcript`, classifying its utterances with `model`.
-pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Error> {
+/// Drafts the note for `transcript`, classifying its utterances with `model`; a statement with
+/// a word that is not Danish (`words`) goes to the doctor's attention instead of the note.
+pub fn draft(transcript: &Transcript, model: &dyn NoteModel, words: &Words) -> Result<Draft, Error> {
     let segments = &transcript.segments;
     let mut attention = Vec::new();
     if segments.iter().all(|s| s.text.trim().is_empty()) {
@@ -80,7 +82,7 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
     if labels.len() != segments.len() {
         return Err(Error::LabelCount { expected: segments.len(), got: labels.len() });
     }
-    let (mut sections, dropped) = assemble(segments, compose::candidates(segments, &labels));
+    let (mut sections, dropped) = assemble(segments, compose::candidates(segments, &labels), words);
     attention.extend(dropped);
     sections.sort_by_key(|s| s.section);
     if sections.is_empty() {
@@ -96,36 +98,43 @@ pub fn draft(transcript: &Transcript, model: &dyn NoteModel) -> Result<Draft, Er
 /// be opened, the reason, so that every draft asked of it says why there is none instead of the
 /// service refusing to start.
 pub struct Drafter {
-    model: Result<Box<dyn NoteModel + Send + Sync>, String>,
+    parts: Result<(Box<dyn NoteModel + Send + Sync>, Words), String>,
 }
 
 impl Drafter {
-    /// Drafts with `model`.
-    pub fn new(model: impl NoteModel + Send + Sync + 'static) -> Drafter {
-        Drafter { model: Ok(Box::new(model)) }
+    /// Drafts with `model`, checking words against `words`.
+    pub fn new(model: impl NoteModel + Send + Sync + 'static, words: Words) -> Drafter {
+        Drafter { parts: Ok((Box::new(model), words)) }
     }
 
-    /// Drafts with the section model `model` (ONNX Runtime from `models_dir`), or holds why it
-    /// cannot.
-    pub fn open(models_dir: &Path, model: &Path) -> Drafter {
-        Drafter { model: OnnxClassifier::open(models_dir, model).map(|m| Box::new(m) as _).map_err(|e| e.to_string()) }
+    /// Drafts with the section model `model` (ONNX Runtime from `models_dir`) and the Danish
+    /// dictionary `dictionary` (`danish::Words::load`), or holds why it cannot.
+    pub fn open(models_dir: &Path, model: &Path, dictionary: &Path) -> Drafter {
+        let parts = OnnxClassifier::open(models_dir, model)
+            .map_err(|e| e.to_string())
+            .and_then(|model| Ok((Box::new(model) as _, Words::load(dictionary).map_err(|e| e.to_string())?)));
+        Drafter { parts }
     }
 
     /// Why this drafter cannot draft, if it cannot.
     pub fn problem(&self) -> Option<&str> {
-        self.model.as_ref().err().map(String::as_str)
+        self.parts.as_ref().err().map(String::as_str)
     }
 
     /// The draft of `transcript`, or why there is none, in one line for the client.
     pub fn draft(&self, transcript: &Transcript) -> Result<Draft, String> {
-        let model = self.model.as_ref().map_err(Clone::clone)?;
-        draft(transcript, model.as_ref()).map_err(|e| e.to_string())
+        let (model, words) = self.parts.as_ref().map_err(Clone::clone)?;
+        draft(transcript, model.as_ref(), words).map_err(|e| e.to_string())
     }
 }
 
 /// Verifies each candidate against the segments it cites: those that pass become statements
 /// in their section, those that fail become points for the doctor's attention.
-fn assemble(segments: &[Segment], candidates: Vec<compose::Candidate>) -> (Vec<NoteSection>, Vec<Attention>) {
+fn assemble(
+    segments: &[Segment],
+    candidates: Vec<compose::Candidate>,
+    words: &Words,
+) -> (Vec<NoteSection>, Vec<Attention>) {
     let mut sections: Vec<NoteSection> = Vec::new();
     let mut attention = Vec::new();
     for candidate in candidates {
@@ -140,6 +149,7 @@ fn assemble(segments: &[Segment], candidates: Vec<compose::Candidate>) -> (Vec<N
             Err("ingen udsagn i samtalen at henvise til".to_string())
         } else {
             verify::verify(&candidate.text, &said.join(" "))
+                .and_then(|()| verify::heard_as_danish(&candidate.text, words))
         };
         if let Err(reason) = verdict {
             attention.push(Attention {
@@ -249,6 +259,11 @@ mod tests {
     use super::*;
     use crate::compose::Candidate;
 
+    /// The words these statements are made of: the word check passes them all.
+    fn words() -> Words {
+        Words::new("SET UTF-8\n", "2\nfeber\ningen\n").unwrap()
+    }
+
     fn said(id: u32, speaker: Role, text: &str) -> Segment {
         Segment {
             id,
@@ -278,6 +293,7 @@ mod tests {
                 candidate(Section::Anamnese, "Ingen feber.", vec![1]),
                 candidate(Section::Plan, "Ibuprofen 400 mg.", vec![1]),
             ],
+            &words(),
         );
         let kept: Vec<&str> = sections.iter().flat_map(|s| &s.statements).map(|s| s.text.as_str()).collect();
         assert_eq!(kept, ["Feber 38,5."]);
@@ -291,7 +307,7 @@ mod tests {
     #[test]
     fn a_tampered_draft_shows_its_unsupported_statements() {
         let segments = vec![said(0, Role::Patient, "Otteogtredive komma fem.")];
-        let (sections, _) = assemble(&segments, vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])]);
+        let (sections, _) = assemble(&segments, vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])], &words());
         let transcript = Transcript { language: "da".into(), duration: 3.0, segments };
         let mut draft =
             Draft { header: "Videokonsultation.".into(), sections, attention: Vec::new(), model: "test".into() };
@@ -312,6 +328,7 @@ mod tests {
                 candidate(Section::Anamnese, "Ingen feber.", vec![0]),
                 candidate(Section::Anamnese, "Ingen feber.", vec![1]),
             ],
+            &words(),
         );
         assert!(attention.is_empty());
         assert_eq!(sections[0].statements.len(), 1);
@@ -323,7 +340,7 @@ mod tests {
         let mut segment = said(0, Role::Patient, "Otteogtredive komma fem.");
         segment.words =
             vec![transcript::Word { text: " Otteogtredive".into(), start: 0.0, end: 1.0, probability: 0.3 }];
-        let (sections, _) = assemble(&[segment], vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])]);
+        let (sections, _) = assemble(&[segment], vec![candidate(Section::Anamnese, "Feber 38,5.", vec![0])], &words());
         assert_eq!(sections[0].statements[0].uncertain_words, ["Otteogtredive"]);
     }
 }

@@ -6,8 +6,8 @@
 //! the statement: a rule bug shows up as a dropped statement with a reason, not as a note
 //! that says something nobody said.
 
-use crate::lexicon::{NEGATIONS, dose_unit, drug_named};
-use danish::{Token, danish_number, pressure_text, tokenize};
+use crate::lexicon::{DRUGS, NEGATIONS, dose_unit, drug_named, is_clinical_term};
+use danish::{Token, Words, danish_number, pressure_text, tokenize};
 
 /// `Err` says, in Danish for the doctor, what in `statement` the evidence does not contain.
 pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
@@ -51,6 +51,55 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
         }
     }
     if missing.is_empty() { Ok(()) } else { Err(format!("ikke sagt i samtalen: {}", missing.join(", "))) }
+}
+
+/// `Err` names the words of `statement` that are neither Danish (`words`) nor a drug or a
+/// clinical term the drafter knows: a misrecognition copied into a note ("ont i
+/// helsingigthien") would read as something the patient said.
+pub fn heard_as_danish(statement: &str, words: &Words) -> Result<(), String> {
+    let mut unknown: Vec<String> = Vec::new();
+    // As written, not lower-cased: the dictionary knows names only capitalised.
+    for word in statement.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()) {
+        if !heard(word, words) && !unknown.iter().any(|u| u == word) {
+            unknown.push(word.to_string());
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let quoted: Vec<String> = unknown.iter().map(|w| format!("«{w}»")).collect();
+    Err(format!("ikke danske ord, måske fejlhørt: {}; lyt optagelsen igennem", quoted.join(", ")))
+}
+
+/// A word as heard: Danish, a number, a drug or clinical term, a drug compound
+/// ("hydrocortisoncremen"), or hyphenated parts each of which is ("kol-rehabilitering", the
+/// "hånd-" of "hånd-, fod- og mundsyge").
+fn heard(word: &str, words: &Words) -> bool {
+    let lower = word.to_lowercase();
+    let drug_compound = || {
+        DRUGS.iter().flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied())).any(|name| {
+            lower
+                .strip_prefix(name)
+                .is_some_and(|rest| DRUG_ENDINGS.contains(&rest) || (rest.chars().count() >= 3 && words.knows(rest)))
+        })
+    };
+    word.chars().any(|c| c.is_ascii_digit())
+        || is_clinical_term(&lower)
+        || words.knows(word)
+        // The drafter writes from lower-cased tokens; the dictionary knows names capitalised.
+        || words.knows(&capitalised(&lower))
+        || drug_compound()
+        // "t-shirt", "p-piller": a single letter before a hyphen is an abbreviation.
+        || (word.contains('-')
+            && word.split('-').filter(|part| !part.is_empty()).all(|part| part.chars().count() == 1 || heard(part, words)))
+}
+
+/// Endings a drug's name takes in speech ("Ventolinen", "penicillinens").
+const DRUG_ENDINGS: &[&str] = &["n", "en", "et", "s", "ns", "ens", "r", "rne", "erne"];
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 #[cfg(test)]

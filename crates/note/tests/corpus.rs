@@ -16,7 +16,7 @@ fn the_corpus_drafts_with_every_statement_supported_by_what_was_said() {
     assert!(consultations.len() >= 40, "the corpus has {} consultations", consultations.len());
     for consultation in &consultations {
         let transcript = consultation.transcript();
-        let draft = note::draft(&transcript, &model).unwrap();
+        let draft = note::draft(&transcript, &model, fixtures::danish_words()).unwrap();
         assert!(draft.header.starts_with("Videokonsultation"), "{}: {}", consultation.id, draft.header);
         assert!(!draft.sections.is_empty(), "{}: empty draft\n{}", consultation.id, draft.to_text());
         let unsupported = draft.unsupported(&transcript);

@@ -30,7 +30,7 @@ fn typed(text: &str) -> Transcript {
 }
 
 fn draft_of(text: &str) -> note::Draft {
-    note::draft(&typed(text), model()).expect("drafting a typed transcript")
+    note::draft(&typed(text), model(), fixtures::danish_words()).expect("drafting a typed transcript")
 }
 
 fn section_text(draft: &note::Draft, section: Section) -> String {
@@ -59,7 +59,7 @@ Patient: Tak, farvel.
 #[test]
 fn a_sore_throat_consultation_becomes_a_note_with_evidence() {
     let transcript = typed(SORE_THROAT);
-    let draft = note::draft(&transcript, model()).unwrap();
+    let draft = note::draft(&transcript, model(), fixtures::danish_words()).unwrap();
     let text = draft.to_text();
     assert!(text.starts_with("Videokonsultation.\n"), "{text}");
     let anamnese = section_text(&draft, Section::Anamnese);
@@ -136,13 +136,18 @@ fn unsure_recognition_is_marked_in_the_text() {
     let fever = &mut transcript.segments[3];
     fever.confidence = 0.55;
     fever.words = vec![Word { text: " otteogtredive".into(), start: fever.start, end: fever.end, probability: 0.2 }];
-    let draft = note::draft(&transcript, model()).unwrap();
+    let draft = note::draft(&transcript, model(), fixtures::danish_words()).unwrap();
     assert!(draft.to_text().contains(" 38,5. [usikkert hørt: otteogtredive]"), "{}", draft.to_text());
 }
 
 #[test]
 fn an_empty_transcript_gives_an_empty_draft_that_says_so() {
-    let draft = note::draft(&Transcript { language: "da".into(), duration: 0.0, segments: vec![] }, model()).unwrap();
+    let draft = note::draft(
+        &Transcript { language: "da".into(), duration: 0.0, segments: vec![] },
+        model(),
+        fixtures::danish_words(),
+    )
+    .unwrap();
     assert!(draft.sections.is_empty());
     assert!(draft.to_text().contains("Transskriptionen er tom"), "{}", draft.to_text());
 }
@@ -192,7 +197,7 @@ fn a_three_hour_transcript_is_drafted() {
         .collect();
     let long = Transcript::merge("da", 3.0 * 3600.0, tracks);
     assert!(long.segments.len() > 2900);
-    let draft = note::draft(&long, model()).unwrap();
+    let draft = note::draft(&long, model(), fixtures::danish_words()).unwrap();
     // The same statement said 230 times is one statement citing many places, not 230 lines.
     let hoste: Vec<_> =
         draft.sections.iter().flat_map(|s| &s.statements).filter(|s| s.text == "Ingen hoste.").collect();
@@ -243,7 +248,7 @@ impl NoteModel for OneLabelShort {
 
 #[test]
 fn a_model_that_miscounts_is_an_error() {
-    let err = note::draft(&typed(SORE_THROAT), &OneLabelShort).unwrap_err().to_string();
+    let err = note::draft(&typed(SORE_THROAT), &OneLabelShort, fixtures::danish_words()).unwrap_err().to_string();
     assert!(err.contains("12 labels for 13 utterances"), "{err}");
 }
 
@@ -303,4 +308,32 @@ fn nonsense_input_is_drafted_without_panicking() {
     ];
     let draft = draft_of(&lines.join("\n"));
     let _ = (draft.to_text(), draft.to_json());
+}
+
+/// Every utterance in one section, as a model sure of itself would label them.
+struct AllIn(Section);
+
+impl NoteModel for AllIn {
+    fn classify(&self, transcript: &Transcript) -> Result<Vec<note::Label>, note::Error> {
+        Ok(vec![note::Label { section: Some(self.0), probability: 1.0 }; transcript.segments.len()])
+    }
+
+    fn name(&self) -> String {
+        "all-in-one".into()
+    }
+}
+
+#[test]
+fn a_garbled_word_never_enters_the_note_as_heard() {
+    // What Whisper made of the demo's "ondt i halsen og næsen" on poorly heard audio.
+    let heard = "Læge: Hvad kan jeg hjælpe med?\nPatient: Jeg har haft ont i helsingigthien og nå.\nPatient: Og så har jeg haft feber i tre dage.";
+    let draft = note::draft(&typed(heard), &AllIn(Section::Kontaktaarsag), fixtures::danish_words()).unwrap();
+    let note = draft.note_text();
+    assert!(!note.contains("helsingigthien"), "{note}");
+    let flagged = draft.attention.iter().find(|a| a.text.contains("helsingigthien")).expect("listed for the doctor");
+    assert!(flagged.reason.contains("«helsingigthien»") && flagged.reason.contains("fejlhørt"), "{}", flagged.reason);
+    // Compounds of Danish words, drugs and lab abbreviations are words as heard.
+    let plain = "Patient: Mit hjemmeblodtryk var højt, og jeg tager Eliquis.\nLæge: Dit HbA1c og din eGFR er fine.";
+    let draft = note::draft(&typed(plain), &AllIn(Section::Anamnese), fixtures::danish_words()).unwrap();
+    assert!(draft.attention.iter().all(|a| !a.reason.contains("fejlhørt")), "{:#?}", draft.attention);
 }

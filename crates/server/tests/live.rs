@@ -174,7 +174,8 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
 /// The real note drafter over the fetched section model.
 fn note_drafter() -> Arc<note::Drafter> {
     let models = models_dir();
-    Arc::new(note::Drafter::new(note::OnnxClassifier::open(&models, &models.join(note::MODEL_FILE)).unwrap()))
+    let model = note::OnnxClassifier::open(&models, &models.join(note::MODEL_FILE)).unwrap();
+    Arc::new(note::Drafter::new(model, danish::Words::load(std::path::Path::new(danish::SYSTEM_DICTIONARY)).unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

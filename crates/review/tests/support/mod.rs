@@ -131,7 +131,7 @@ pub fn seed(vault: &Vault, id: &str, doctor: &str, fixture: &str) -> Transcript 
 
 /// Stores `transcript` and its draft (sections from `labels`, one per segment) as `doctor`'s.
 pub fn store(vault: &Vault, id: &str, doctor: &str, transcript: &Transcript, labels: Vec<String>) {
-    let draft = note::draft(transcript, &Annotated(labels)).expect("draft");
+    let draft = note::draft(transcript, &Annotated(labels), fixtures::danish_words()).expect("draft");
     vault.create(id, false).unwrap();
     review::assign_doctor(vault, id, &Id::new(doctor).unwrap()).unwrap();
     vault.put(id, ArtefactKind::Transcript, transcript.to_json().as_bytes()).unwrap();
