@@ -121,11 +121,11 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     };
     let bar = indicatif::ProgressBar::new(0);
     let outcome = eval::run(&corpus, &pipeline, &options, &AtomicBool::new(false), &|event| match event {
-        eval::Event::Planned { total, already_done } => {
+        eval::Progress::Planned { total, already_done } => {
             bar.set_length(total as u64);
             bar.set_position(already_done as u64);
         }
-        eval::Event::Finished { .. } => bar.inc(1),
+        eval::Progress::Finished { .. } => bar.inc(1),
         _ => {}
     })?;
     bar.finish_and_clear();

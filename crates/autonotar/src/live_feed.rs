@@ -8,7 +8,7 @@ use axum::extract::WebSocketUpgrade;
 use axum::response::Response;
 use review::{CaptureIngest, LiveConsultation, LiveFeed, LivePhase, LiveText, LiveUpdate};
 use server::Service;
-use server::protocol::{Event, Piece};
+use server::protocol::{Piece, ServerMessage};
 use server::{Phase, Session};
 use tokio::sync::{mpsc, watch};
 
@@ -119,21 +119,21 @@ async fn relay(session: Arc<Session>, updates: mpsc::Sender<LiveUpdate>) {
         cursor += events.len();
         for event in events {
             let (update, last) = match event {
-                Event::Committed(piece) => {
+                ServerMessage::Committed(piece) => {
                     if let Some(slot) = shown.get_mut(piece.track) {
                         *slot = None;
                     }
                     let number = piece.segment.unwrap_or_default();
                     (LiveUpdate::Committed { number, text: text(piece) }, false)
                 }
-                Event::Stopped { .. } => (LiveUpdate::Stopped, false),
-                Event::DraftReady { draft: Some(draft), .. } => {
+                ServerMessage::Stopped { .. } => (LiveUpdate::Stopped, false),
+                ServerMessage::DraftReady { draft: Some(draft), .. } => {
                     if updates.send(LiveUpdate::FinalDraft(Arc::new(*draft))).await.is_err() {
                         return;
                     }
                     (LiveUpdate::DraftReady, true)
                 }
-                Event::DraftReady { draft: None, .. } => (LiveUpdate::NoDraft, true),
+                ServerMessage::DraftReady { draft: None, .. } => (LiveUpdate::NoDraft, true),
                 _ => continue,
             };
             if updates.send(update).await.is_err() || last {

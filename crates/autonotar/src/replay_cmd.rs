@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use server::protocol::Event;
+use server::protocol::ServerMessage;
 
 #[derive(Args)]
 pub struct ReplayArgs {
@@ -95,20 +95,24 @@ fn ingest_url(server: &str) -> String {
     if base.ends_with("/v1/ingest") { base } else { format!("{base}/v1/ingest") }
 }
 
-fn print_event(event: &Event, partials: bool) {
+fn print_event(event: &ServerMessage, partials: bool) {
     let clock = |t: f64| format!("{:02}:{:02}", (t / 60.0) as u64, t as u64 % 60);
     match event {
-        Event::Committed(p) => println!("[{}] {}: {}", clock(p.start), p.speaker.danish(), p.text),
-        Event::Partial(p) if partials => {
+        ServerMessage::Committed(p) => println!("[{}] {}: {}", clock(p.start), p.speaker.danish(), p.text),
+        ServerMessage::Partial(p) if partials => {
             println!("[{}] {} (foreløbig): {}", clock(p.start), p.speaker.danish(), p.text)
         }
-        Event::InterimDraft { commits, draft } => {
+        ServerMessage::InterimDraft { commits, draft } => {
             println!("--- Kladde (foreløbig), fra {commits} afsnit ---\n{}---", draft.note_text())
         }
-        Event::Gap { track, expected, got, .. } => eprintln!("gap on track {track}: frames {expected}..{got} missing"),
-        Event::Duplicate { track, sequence, .. } => eprintln!("duplicate frame {sequence} on track {track} dropped"),
-        Event::Error { code, message } => eprintln!("server error {code:?}: {message}"),
-        Event::DraftReady { transcript, draft, draft_error, .. } => {
+        ServerMessage::Gap { track, expected, got, .. } => {
+            eprintln!("gap on track {track}: frames {expected}..{got} missing")
+        }
+        ServerMessage::Duplicate { track, sequence, .. } => {
+            eprintln!("duplicate frame {sequence} on track {track} dropped")
+        }
+        ServerMessage::Error { code, message } => eprintln!("server error {code:?}: {message}"),
+        ServerMessage::DraftReady { transcript, draft, draft_error, .. } => {
             // The kept transcript can differ from the text committed live: it is decoded in
             // whole windows, as `autonotar transcribe` decodes.
             println!("--- transcript ---");

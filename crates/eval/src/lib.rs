@@ -48,4 +48,4 @@ pub use pipeline::{AsrMode, Pipeline, PipelineError, ReferencePipeline, Transcri
 pub use provenance::ConfigRecord;
 pub use record::Stages;
 pub use results::{ResultsError, RunResults};
-pub use run::{Event, RunOptions, RunOutcome, run};
+pub use run::{Progress, RunOptions, RunOutcome, run};

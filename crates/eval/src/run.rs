@@ -57,7 +57,7 @@ impl RunOptions {
 
 /// Progress, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'a> {
+pub enum Progress<'a> {
     /// Before the first consultation: how many there are and how many an earlier run finished.
     Planned {
         total: usize,
@@ -99,7 +99,7 @@ pub fn run(
     pipeline: &dyn Pipeline,
     options: &RunOptions,
     cancel: &AtomicBool,
-    progress: &(dyn Fn(Event<'_>) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<RunOutcome, RunError> {
     let header_path = options.out_dir.join("run.json");
     let occupied = std::fs::read_dir(&options.out_dir).is_ok_and(|mut entries| entries.next().is_some());
@@ -128,7 +128,7 @@ pub fn run(
         }
     }
     let todo: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_none()).collect();
-    progress(Event::Planned { total: corpus.consultations.len(), already_done: resumed.len() });
+    progress(Progress::Planned { total: corpus.consultations.len(), already_done: resumed.len() });
 
     let next = AtomicUsize::new(0);
     let fresh: Mutex<Vec<(usize, ConsultationResult)>> = Mutex::new(Vec::new());
@@ -139,7 +139,7 @@ pub fn run(
                 break;
             };
             let spec = &corpus.consultations[index];
-            progress(Event::Started { id: &spec.id });
+            progress(Progress::Started { id: &spec.id });
             let mut result = evaluate_guarded(spec, pipeline, options, &out);
             if let Err(error) = out.write_json(&format!("consultations/{}.json", spec.id), &result) {
                 result.error.get_or_insert_with(|| error.to_string());
@@ -147,7 +147,7 @@ pub fn run(
                     first.get_or_insert(error);
                 }
             }
-            progress(Event::Finished { id: &spec.id, error: result.error.as_deref() });
+            progress(Progress::Finished { id: &spec.id, error: result.error.as_deref() });
             if let Ok(mut fresh) = fresh.lock() {
                 fresh.push((index, result));
             }

@@ -196,7 +196,7 @@ fn write_manifest(dir: &Path, name: &str, with_scripts: bool) -> PathBuf {
     path
 }
 
-fn no_progress(_: eval::Event<'_>) {}
+fn no_progress(_: eval::Progress<'_>) {}
 
 fn run_reference(corpus: &Corpus, options: &RunOptions) -> eval::RunOutcome {
     run(corpus, &ReferencePipeline::from_corpus(corpus), options, &AtomicBool::new(false), &no_progress).unwrap()

@@ -111,7 +111,7 @@ struct Inner {
     audit: Arc<Mutex<AuditLog>>,
     secret: LinkSecret,
     config: ReviewConfig,
-    sessions: session::Sessions,
+    sessions: session::DoctorSessions,
     used_links: link::UsedLinks,
     /// Failed logins are anyone's to cause: counted, not each written.
     failed_logins: Mutex<audit::Throttle>,
@@ -123,7 +123,7 @@ struct Inner {
 impl ReviewState {
     /// `audit` is the service's one audit log, shared with everything else that writes to it.
     pub fn new(vault: Vault, audit: Arc<Mutex<AuditLog>>, secret: LinkSecret, config: ReviewConfig) -> ReviewState {
-        let sessions = session::Sessions::new(config.session_ttl);
+        let sessions = session::DoctorSessions::new(config.session_ttl);
         let statuses = tokio::sync::watch::channel(0).0;
         ReviewState {
             inner: Arc::new(Inner {

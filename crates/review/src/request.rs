@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::pages;
-use crate::session::{Lookup, Session};
+use crate::session::{DoctorSession, Lookup};
 use crate::{Error, ReviewState};
 
 /// Why a request was refused, as the doctor is told.
@@ -102,7 +102,7 @@ impl IntoResponse for Refusal {
 }
 
 /// A logged-in doctor.
-pub struct Doctor(pub(crate) Session);
+pub struct Doctor(pub(crate) DoctorSession);
 
 impl FromRequestParts<ReviewState> for Doctor {
     type Rejection = Refusal;

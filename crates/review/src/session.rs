@@ -16,25 +16,22 @@ pub const COOKIE_NAME: &str = "autonotar_review";
 
 /// One doctor's session.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct DoctorSession {
     pub doctor: Id,
     pub csrf: String,
     expires: Instant,
 }
 
-impl Session {
+impl DoctorSession {
     /// Whether `presented` is this session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        let (expected, presented) = (self.csrf.as_bytes(), presented.as_bytes());
-        // No early exit on the first differing byte: the time taken says nothing about the token.
-        expected.len() == presented.len()
-            && expected.iter().zip(presented).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+        secrets::same(self.csrf.as_bytes(), presented.as_bytes())
     }
 }
 
-pub struct Sessions {
+pub struct DoctorSessions {
     ttl: Duration,
-    live: Mutex<HashMap<String, Session>>,
+    live: Mutex<HashMap<String, DoctorSession>>,
 }
 
 /// What the request's cookie says.
@@ -43,19 +40,22 @@ pub enum Lookup {
     None,
     /// A cookie naming no live session: expired, from before a restart, or forged.
     Invalid,
-    Valid(Session),
+    Valid(DoctorSession),
 }
 
-impl Sessions {
-    pub fn new(ttl: Duration) -> Sessions {
-        Sessions { ttl, live: Mutex::new(HashMap::new()) }
+impl DoctorSessions {
+    pub fn new(ttl: Duration) -> DoctorSessions {
+        DoctorSessions { ttl, live: Mutex::new(HashMap::new()) }
     }
 
     /// Starts a session for `doctor`; returns its cookie token.
     pub fn start(&self, doctor: Id) -> Result<String, Error> {
         let token = secrets::hex(&crate::link::random::<32>()?);
-        let session =
-            Session { doctor, csrf: secrets::hex(&crate::link::random::<32>()?), expires: Instant::now() + self.ttl };
+        let session = DoctorSession {
+            doctor,
+            csrf: secrets::hex(&crate::link::random::<32>()?),
+            expires: Instant::now() + self.ttl,
+        };
         let mut live = self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         live.retain(|_, s| s.expires > now);

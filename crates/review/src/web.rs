@@ -20,7 +20,7 @@ use vault::{ArtefactKind, Milestone};
 
 use crate::pages::{self, DraftPage};
 use crate::request::{Doctor, Refusal, audit, audit_failed_login, blocking, consultation_id};
-use crate::session::Session;
+use crate::session::DoctorSession;
 use crate::store::{self, ReviewRecord, ReviewStatement, StatementState, Status};
 use crate::{Error, ReviewState};
 use crate::{capture, link, listing, stream};
@@ -60,7 +60,7 @@ pub fn router(state: ReviewState) -> Router {
 /// A state-changing request: a logged-in doctor, the session's CSRF token, a consultation id
 /// (and for statement routes a statement number) from the address, and the form.
 pub struct Change {
-    session: Session,
+    session: DoctorSession,
     consultation: Id,
     statement: Option<u32>,
     headers: HeaderMap,
@@ -115,7 +115,7 @@ fn status(state: &ReviewState, consultation: &Id) -> Result<Status, Refusal> {
     Ok(Status::of(&consultation))
 }
 
-fn check_csrf(session: &Session, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), Refusal> {
+fn check_csrf(session: &DoctorSession, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(), Refusal> {
     let presented = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
@@ -218,7 +218,7 @@ async fn draft_page(
 /// returns the changed statement.
 fn edit(
     state: &ReviewState,
-    session: &Session,
+    session: &DoctorSession,
     consultation: &Id,
     change: impl FnOnce(&mut Vec<ReviewStatement>) -> Result<u32, Refusal>,
 ) -> Result<ReviewStatement, Refusal> {
@@ -347,7 +347,7 @@ async fn approve(
 }
 
 /// The approved note's text, for the doctor's own approved consultation.
-fn approved_note(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
+fn approved_note(state: &ReviewState, session: &DoctorSession, consultation: &Id) -> Result<String, Refusal> {
     own(state, &session.doctor, consultation)?;
     if status(state, consultation)? != Status::Approved {
         return Err(Refusal::NotFound);
@@ -376,7 +376,7 @@ async fn note_page(
 
 /// Audits the export, with the deadline it brings, then marks the note exported (which starts
 /// its retention clock) and gives out its text.
-fn export(state: &ReviewState, session: &Session, consultation: &Id) -> Result<String, Refusal> {
+fn export(state: &ReviewState, session: &DoctorSession, consultation: &Id) -> Result<String, Refusal> {
     let text = approved_note(state, session, consultation)?;
     audit_lifecycle_event(state, consultation, Milestone::Exported, |delete_by| {
         Ok(audit::Event::DraftExported(draft_use(consultation, &session.doctor, Some(delete_by))?))

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::protocol::{ClientMessage, Encoding, Event, Start, TrackSpec, frame};
+use crate::protocol::{ClientMessage, Encoding, ServerMessage, Start, TrackSpec, frame};
 
 /// Connection attempts in a row before the client gives up.
 const ATTEMPTS: usize = 5;
@@ -50,7 +50,7 @@ pub struct Replay {
 #[derive(Debug, Default)]
 pub struct Report {
     /// Every event, duplicates of a resumed log removed.
-    pub events: Vec<Event>,
+    pub events: Vec<ServerMessage>,
     /// Seconds from sending a committed segment's last frame to receiving the commit.
     pub commit_latencies: Vec<f64>,
     /// Seconds from `stop` to `draft_ready`.
@@ -59,8 +59,8 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn draft(&self) -> Option<&Event> {
-        self.events.iter().find(|e| matches!(e, Event::DraftReady { .. }))
+    pub fn draft(&self) -> Option<&ServerMessage> {
+        self.events.iter().find(|e| matches!(e, ServerMessage::DraftReady { .. }))
     }
 }
 
@@ -114,13 +114,15 @@ impl Replay {
         socket.send(Message::text(serde_json::to_string(&start).expect("start serialises"))).await.map_err(lost)?;
         while let Some(message) = socket.next().await {
             let Message::Text(text) = message.map_err(lost)? else { continue };
-            match serde_json::from_str::<Event>(&text) {
-                Ok(Event::Started { next_sequence, resume_token: token, .. }) => {
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(ServerMessage::Started { next_sequence, resume_token: token, .. }) => {
                     *resume_token = Some(token);
                     return Ok((socket, next_sequence));
                 }
-                Ok(Event::Resumed { next_sequence, .. }) => return Ok((socket, next_sequence)),
-                Ok(Event::Error { code, message }) => return Err(Error::Refused(format!("{code:?}: {message}"))),
+                Ok(ServerMessage::Resumed { next_sequence, .. }) => return Ok((socket, next_sequence)),
+                Ok(ServerMessage::Error { code, message }) => {
+                    return Err(Error::Refused(format!("{code:?}: {message}")));
+                }
                 _ => continue,
             }
         }
@@ -129,7 +131,7 @@ impl Replay {
 
     /// Streams every track, sends stop, and returns once `draft_ready` arrived. `on_event`
     /// hears each new event as it comes.
-    pub async fn run(&self, on_event: &mut dyn FnMut(&Event)) -> Result<Report, Error> {
+    pub async fn run(&self, on_event: &mut dyn FnMut(&ServerMessage)) -> Result<Report, Error> {
         let mut report = Report::default();
         let mut seen_segments = HashSet::new();
         let mut other_events_seen = 0usize;
@@ -172,9 +174,9 @@ impl Replay {
                         message = stream.next() => {
                             let Some(message) = message else { return Err("server closed the connection".to_string()) };
                             let Message::Text(text) = message.map_err(|e| e.to_string())? else { continue };
-                            let Ok(event) = serde_json::from_str::<Event>(&text) else { continue };
+                            let Ok(event) = serde_json::from_str::<ServerMessage>(&text) else { continue };
                             let fresh = match &event {
-                                Event::Committed(piece) => {
+                                ServerMessage::Committed(piece) => {
                                     let new = piece.segment.is_some_and(|s| seen_segments.insert(s));
                                     if new {
                                         let frame = (piece.end * 1000.0 / self.frame_ms as f64) as usize;
@@ -185,8 +187,8 @@ impl Replay {
                                     new
                                 }
                                 // Sent fresh to each connection, never replayed from the log.
-                                Event::Partial(_) | Event::InterimDraft { .. } => true,
-                                Event::Started { .. } | Event::Resumed { .. } => false,
+                                ServerMessage::Partial(_) | ServerMessage::InterimDraft { .. } => true,
+                                ServerMessage::Started { .. } | ServerMessage::Resumed { .. } => false,
                                 _ => {
                                     replayed_others += 1;
                                     replayed_others > other_events_seen
@@ -195,12 +197,12 @@ impl Replay {
                             if !fresh {
                                 continue;
                             }
-                            if !matches!(event, Event::Committed(_) | Event::Partial(_) | Event::InterimDraft { .. }) {
+                            if !matches!(event, ServerMessage::Committed(_) | ServerMessage::Partial(_) | ServerMessage::InterimDraft { .. }) {
                                 other_events_seen += 1;
                             }
                             on_event(&event);
-                            let done = matches!(event, Event::DraftReady { .. });
-                            if !matches!(event, Event::Partial(_)) {
+                            let done = matches!(event, ServerMessage::DraftReady { .. });
+                            if !matches!(event, ServerMessage::Partial(_)) {
                                 report.events.push(event);
                             }
                             if done {

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 
 pub use crate::keys::IngestKeys;
 use crate::protocol::error;
-use crate::protocol::{ClientMessage, ErrorCode, Event};
+use crate::protocol::{ClientMessage, ErrorCode, ServerMessage};
 // Onlookers (the review app's live pages, through the binary) read a consultation in memory
 // through `Session`'s read-only methods and its `subscribe`; the rest stays in this crate.
 pub use crate::session::{Interim, Phase, Service, Session};
@@ -188,7 +188,7 @@ pub fn accept(service: Arc<Service>, principal: Principal, upgrade: WebSocketUpg
         .into_response()
 }
 
-fn json(event: &Event) -> Message {
+fn json(event: &ServerMessage) -> Message {
     Message::Text(serde_json::to_string(event).expect("events always serialise").into())
 }
 
@@ -196,7 +196,7 @@ fn json(event: &Event) -> Message {
 /// task sends the session's events back.
 async fn connection(service: Arc<Service>, principal: Principal, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let refuse = |event: Event| {
+    let refuse = |event: ServerMessage| {
         service.metrics.error();
         json(&event)
     };
@@ -258,7 +258,7 @@ async fn connection(service: Arc<Service>, principal: Principal, socket: WebSock
             Message::Ping(_) | Message::Pong(_) => None,
         };
         if let Some(reply) = reply {
-            let superseded = matches!(reply, Event::Error { code: ErrorCode::Superseded, .. });
+            let superseded = matches!(reply, ServerMessage::Error { code: ErrorCode::Superseded, .. });
             service.metrics.error();
             if direct.send(reply).await.is_err() || superseded {
                 break;
@@ -307,8 +307,8 @@ async fn write_events(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     session: Arc<Session>,
     connection: u64,
-    greeting: Event,
-    mut replies: mpsc::Receiver<Event>,
+    greeting: ServerMessage,
+    mut replies: mpsc::Receiver<ServerMessage>,
     mut interim: Option<InterimFor>,
 ) {
     let mut version = session.subscribe();
@@ -327,7 +327,7 @@ async fn write_events(
             break;
         };
         cursor += events.len();
-        for event in events.iter().chain(partials.into_iter().map(Event::Partial).collect::<Vec<_>>().iter()) {
+        for event in events.iter().chain(partials.into_iter().map(ServerMessage::Partial).collect::<Vec<_>>().iter()) {
             if sink.send(json(event)).await.is_err() {
                 return;
             }
@@ -341,7 +341,8 @@ async fn write_events(
             } else {
                 interim_audited = true;
                 interim_sent = Some(draft.commits);
-                let event = Event::InterimDraft { commits: draft.commits, draft: Box::new(draft.draft.clone()) };
+                let event =
+                    ServerMessage::InterimDraft { commits: draft.commits, draft: Box::new(draft.draft.clone()) };
                 if sink.send(json(&event)).await.is_err() {
                     return;
                 }

@@ -45,14 +45,14 @@ pub struct Start {
 impl Start {
     /// The ids, under the one rule the audit log and the vault share: what is transcribed can
     /// always be audited and stored.
-    pub fn ids(&self) -> Result<(ConsultationId, Id), Event> {
+    pub fn ids(&self) -> Result<(ConsultationId, Id), ServerMessage> {
         let bad =
             |e: ids::InvalidId| error(ErrorCode::BadStart, format!("{e}; use the opaque id of the video session"));
         Ok((ConsultationId::new(self.consultation.as_str()).map_err(bad)?, Id::new(self.doctor.as_str()).map_err(bad)?))
     }
 
     /// 1 to [`MAX_TRACKS`] tracks with distinct ids, each at a rate in [`TRACK_RATES`].
-    pub fn validate_tracks(&self) -> Result<(), Event> {
+    pub fn validate_tracks(&self) -> Result<(), ServerMessage> {
         let tracks = &self.tracks;
         let bad = |message: String| Err(error(ErrorCode::BadStart, message));
         if tracks.is_empty() || tracks.len() > MAX_TRACKS {
@@ -77,8 +77,8 @@ impl Start {
 }
 
 /// A protocol error for the client.
-pub fn error(code: ErrorCode, message: impl Into<String>) -> Event {
-    Event::Error { code, message: message.into() }
+pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { code, message: message.into() }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,10 +151,10 @@ pub fn parse_frame(bytes: &[u8]) -> Option<(usize, u32, &[u8])> {
     Some((header[0] as usize, u32::from_le_bytes([header[1], header[2], header[3], header[4]]), &bytes[FRAME_HEADER..]))
 }
 
-/// JSON events from the server.
+/// What the server sends, as JSON text frames (`ClientMessage` is the other way).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
+pub enum ServerMessage {
     /// A new consultation is open; send frames from sequence 0 on every track. Keep
     /// `resume_token` (in memory only): a resume after a lost connection must send it.
     Started {

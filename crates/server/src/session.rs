@@ -19,7 +19,7 @@ use crate::Settings;
 use crate::decoder::Decoder;
 use crate::metrics::Metrics;
 use crate::pipeline::{Output, TrackPipeline};
-use crate::protocol::{ErrorCode, Event, Piece, Start, TrackSpec, error, parse_frame};
+use crate::protocol::{ErrorCode, Piece, ServerMessage, Start, TrackSpec, error, parse_frame};
 
 /// Everything the live service shares.
 pub struct Service {
@@ -76,7 +76,7 @@ pub struct Session {
 struct State {
     next_sequence: Vec<u32>,
     /// Every event a client must see, in order; a resumed connection gets it again from the start.
-    log: Vec<Event>,
+    log: Vec<ServerMessage>,
     /// The latest uncommitted text per track.
     partials: Vec<Option<Piece>>,
     /// Which connection owns the session; an older one is closed when a newer one resumes.
@@ -119,7 +119,7 @@ pub enum Phase {
 pub(crate) struct Opened {
     pub session: Arc<Session>,
     pub connection: u64,
-    pub greeting: Event,
+    pub greeting: ServerMessage,
 }
 
 impl Service {
@@ -199,7 +199,7 @@ impl Service {
 
     /// Opens a consultation for `principal`, or resumes the one with this id if `principal`
     /// opened it and `start` carries its resume token.
-    pub(crate) fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, Event> {
+    pub(crate) fn open(self: &Arc<Self>, start: Start, principal: &Principal) -> Result<Opened, ServerMessage> {
         let (consultation, doctor) = start.ids()?;
         let opening = Opening { consultation: &consultation, doctor: &doctor, principal };
         if matches!(principal, Principal::Doctor(signed_in) if *signed_in != doctor) {
@@ -319,7 +319,7 @@ impl Service {
             tokio::spawn(draft_while_recording(self.clone(), session.clone(), drafter, every));
         }
         Ok(Opened {
-            greeting: Event::Started {
+            greeting: ServerMessage::Started {
                 consultation: consultation.to_string(),
                 next_sequence: vec![0; n],
                 resume_token: session.resume_token.to_string(),
@@ -343,7 +343,12 @@ impl Session {
         self.version.send_modify(|v| *v += 1);
     }
 
-    fn resume(self: &Arc<Self>, sink: &Arc<dyn Sink>, opening: Opening<'_>, start: &Start) -> Result<Opened, Event> {
+    fn resume(
+        self: &Arc<Self>,
+        sink: &Arc<dyn Sink>,
+        opening: Opening<'_>,
+        start: &Start,
+    ) -> Result<Opened, ServerMessage> {
         let token = start.resume_token.as_deref().unwrap_or_default();
         if &self.owner != opening.principal
             || &self.doctor != opening.doctor
@@ -368,8 +373,10 @@ impl Session {
         let mut state = self.state();
         state.connection += 1;
         state.last_activity = Instant::now();
-        let greeting =
-            Event::Resumed { consultation: self.consultation.to_string(), next_sequence: state.next_sequence.clone() };
+        let greeting = ServerMessage::Resumed {
+            consultation: self.consultation.to_string(),
+            next_sequence: state.next_sequence.clone(),
+        };
         let connection = state.connection;
         drop(state);
         sink.resumed(opening);
@@ -393,7 +400,7 @@ impl Session {
 
     /// Events from `cursor` on and each track's current tentative text, for an onlooker: unlike
     /// `pending` it leaves the partials for the ingest connection.
-    pub fn snapshot(&self, cursor: usize) -> (Vec<Event>, Vec<Piece>) {
+    pub fn snapshot(&self, cursor: usize) -> (Vec<ServerMessage>, Vec<Piece>) {
         let state = self.state();
         let events = state.log.get(cursor..).unwrap_or_default().to_vec();
         (events, state.partials.iter().flatten().cloned().collect())
@@ -429,7 +436,7 @@ impl Session {
     }
 
     /// Events from `cursor` on and the pending partials, or `None` when `connection` is superseded.
-    pub(crate) fn pending(&self, connection: u64, cursor: usize) -> Option<(Vec<Event>, Vec<Piece>)> {
+    pub(crate) fn pending(&self, connection: u64, cursor: usize) -> Option<(Vec<ServerMessage>, Vec<Piece>)> {
         let mut state = self.state();
         if state.connection != connection {
             return None;
@@ -441,7 +448,12 @@ impl Session {
 
     /// Takes one binary frame from connection `connection`. Protocol problems come back as the
     /// event to send; gaps and duplicates go to the log.
-    pub(crate) async fn accept_frame(&self, service: &Service, connection: u64, bytes: &[u8]) -> Result<(), Event> {
+    pub(crate) async fn accept_frame(
+        &self,
+        service: &Service,
+        connection: u64,
+        bytes: &[u8],
+    ) -> Result<(), ServerMessage> {
         let Some((track, sequence, payload)) = parse_frame(bytes) else {
             return Err(error(
                 ErrorCode::BadFrame,
@@ -481,7 +493,7 @@ impl Session {
             };
             let expected = state.next_sequence[track];
             if sequence < expected {
-                state.log.push(Event::Duplicate { track, sequence, expected });
+                state.log.push(ServerMessage::Duplicate { track, sequence, expected });
                 service.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
                 drop(state);
                 self.changed();
@@ -505,7 +517,7 @@ impl Session {
                         ),
                     ));
                 }
-                state.log.push(Event::Gap { track, expected, got: sequence, silence_seconds });
+                state.log.push(ServerMessage::Gap { track, expected, got: sequence, silence_seconds });
                 service.metrics.gaps.fetch_add(1, Ordering::Relaxed);
                 let mut filled = vec![0.0; missing as usize];
                 filled.append(&mut samples);
@@ -537,7 +549,7 @@ impl Session {
         drop(inputs);
         let mut state = self.state();
         state.stopped_at = Some(Instant::now());
-        state.log.push(Event::Stopped { reason: reason.into() });
+        state.log.push(ServerMessage::Stopped { reason: reason.into() });
         drop(state);
         self.stop_signal.notify_one();
         self.changed();
@@ -564,7 +576,7 @@ impl Session {
                     }
                     let number = state.commits;
                     state.commits += 1;
-                    state.log.push(Event::Committed(Piece {
+                    state.log.push(ServerMessage::Committed(Piece {
                         track: segment.track,
                         speaker: segment.speaker,
                         segment: Some(number),
@@ -586,7 +598,7 @@ impl Session {
         self.changed();
     }
 
-    fn report(&self, event: Event, metrics: &Metrics) {
+    fn report(&self, event: ServerMessage, metrics: &Metrics) {
         metrics.error();
         self.state().log.push(event);
         self.changed();
@@ -735,7 +747,7 @@ async fn drive(
         if let Some(stopped) = state.stopped_at {
             service.metrics.hangup_to_draft(stopped.elapsed().as_secs_f64());
         }
-        state.log.push(Event::DraftReady {
+        state.log.push(ServerMessage::DraftReady {
             consultation: session.consultation.to_string(),
             transcript: Box::new(transcript),
             draft: draft.map(Box::new),

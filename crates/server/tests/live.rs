@@ -10,7 +10,7 @@ use std::time::Duration;
 use fixtures::models_dir;
 use futures_util::{SinkExt, StreamExt};
 use server::client::{Replay, tracks_of};
-use server::protocol::{ClientMessage, Encoding, ErrorCode, Event, Start, TrackSpec, frame};
+use server::protocol::{ClientMessage, Encoding, ErrorCode, ServerMessage, Start, TrackSpec, frame};
 use server::{IngestKeys, Service, Settings};
 use tokio_tungstenite::tungstenite::Message;
 use transcript::Role;
@@ -101,11 +101,11 @@ fn replay(server: &Running, wav: &Path, consultation: &str, speed: f64, drop_aft
     }
 }
 
-fn committed_text(events: &[Event], role: Role) -> String {
+fn committed_text(events: &[ServerMessage], role: Role) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Committed(p) if p.speaker == role => Some(p.text.to_lowercase()),
+            ServerMessage::Committed(p) if p.speaker == role => Some(p.text.to_lowercase()),
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -129,11 +129,14 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
         assert!(patient.contains(word), "patient lacks {word:?}: {patient}");
     }
     assert!(
-        report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. } | Event::Error { .. })),
+        report.events.iter().all(|e| !matches!(
+            e,
+            ServerMessage::Gap { .. } | ServerMessage::Duplicate { .. } | ServerMessage::Error { .. }
+        )),
         "{:?}",
         report.events
     );
-    let Some(Event::DraftReady { consultation, transcript, draft, .. }) = report.draft() else {
+    let Some(ServerMessage::DraftReady { consultation, transcript, draft, .. }) = report.draft() else {
         panic!("no draft_ready")
     };
     assert_eq!(consultation, "c-live-1");
@@ -197,8 +200,8 @@ async fn interim_drafts_come_during_the_call_and_rest_only_on_committed_text() {
     let mut interim_drafts = 0;
     for event in &report.events {
         match event {
-            Event::Committed(piece) => committed.push(piece.clone()),
-            Event::InterimDraft { commits, draft } => {
+            ServerMessage::Committed(piece) => committed.push(piece.clone()),
+            ServerMessage::InterimDraft { commits, draft } => {
                 interim_drafts += 1;
                 // Drafted from exactly the commits this client had already been sent, nothing
                 // tentative: every statement's evidence is made of those segments, in time order.
@@ -213,7 +216,7 @@ async fn interim_drafts_come_during_the_call_and_rest_only_on_committed_text() {
                     assert!((statement.evidence.start - first.start).abs() < 0.01, "{statement:?} vs {first:?}");
                 }
             }
-            Event::DraftReady { .. } => break,
+            ServerMessage::DraftReady { .. } => break,
             _ => {}
         }
     }
@@ -221,13 +224,13 @@ async fn interim_drafts_come_during_the_call_and_rest_only_on_committed_text() {
         interim_drafts >= 2 && interim_statements > 0,
         "{interim_drafts} interim drafts, {interim_statements} statements"
     );
-    assert!(matches!(report.draft(), Some(Event::DraftReady { draft: Some(_), .. })));
+    assert!(matches!(report.draft(), Some(ServerMessage::DraftReady { draft: Some(_), .. })));
     let metrics = http_get(server.addr, "/metrics").await;
     assert!(metric(&metrics, "autonotar_interim_drafts_total") >= interim_drafts as f64);
 
     // A client that did not ask gets none.
     let plain = replay(&server, &wav, "c-interim-2", 0.0, None).run(&mut |_| {}).await.unwrap();
-    assert!(!plain.events.iter().any(|e| matches!(e, Event::InterimDraft { .. })));
+    assert!(!plain.events.iter().any(|e| matches!(e, ServerMessage::InterimDraft { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +244,7 @@ async fn a_connection_cut_mid_stream_resumes_without_losing_or_duplicating_audio
     let report = replay(&server, &wav, "c-resume", 4.0, Some(45)).run(&mut |_| {}).await.unwrap();
     assert_eq!(report.reconnects, 1);
     assert!(
-        report.events.iter().all(|e| !matches!(e, Event::Gap { .. } | Event::Duplicate { .. })),
+        report.events.iter().all(|e| !matches!(e, ServerMessage::Gap { .. } | ServerMessage::Duplicate { .. })),
         "{:?}",
         report.events
     );
@@ -276,7 +279,7 @@ async fn connect(server: &Running) -> Socket {
 
 async fn next_event(
     ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> Option<Event> {
+) -> Option<ServerMessage> {
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await.ok()?? {
             Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
@@ -299,9 +302,9 @@ fn start_message(consultation: &str, consent: bool, rate: u32) -> Message {
     Message::text(serde_json::to_string(&ClientMessage::Start(start)).unwrap())
 }
 
-fn error_code(event: Option<Event>) -> ErrorCode {
+fn error_code(event: Option<ServerMessage>) -> ErrorCode {
     match event {
-        Some(Event::Error { code, .. }) => code,
+        Some(ServerMessage::Error { code, .. }) => code,
         other => panic!("expected an error, got {other:?}"),
     }
 }
@@ -335,7 +338,7 @@ async fn bad_input_gets_clear_protocol_errors() {
 
     let mut ws = connect(&server).await;
     ws.send(start_message("c-bad", true, 16000)).await.unwrap();
-    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    assert!(matches!(next_event(&mut ws).await, Some(ServerMessage::Started { .. })));
     ws.send(Message::binary(frame(5, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::UnknownTrack);
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 4096]))).await.unwrap();
@@ -344,16 +347,19 @@ async fn bad_input_gets_clear_protocol_errors() {
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadFrame);
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
-    assert_eq!(next_event(&mut ws).await, Some(Event::Duplicate { track: 0, sequence: 0, expected: 1 }));
+    assert_eq!(next_event(&mut ws).await, Some(ServerMessage::Duplicate { track: 0, sequence: 0, expected: 1 }));
     ws.send(Message::binary(frame(0, 4, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
-    assert_eq!(next_event(&mut ws).await, Some(Event::Gap { track: 0, expected: 1, got: 4, silence_seconds: 0.03 }));
+    assert_eq!(
+        next_event(&mut ws).await,
+        Some(ServerMessage::Gap { track: 0, expected: 1, got: 4, silence_seconds: 0.03 })
+    );
     ws.send(Message::binary(frame(0, 1_000_000, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::GapTooLarge);
     ws.send(Message::text(r#"{"type":"start"}"#)).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::MalformedMessage);
     // The client never sends stop: the idle timeout finalises the consultation.
-    assert_eq!(next_event(&mut ws).await, Some(Event::Stopped { reason: "idle_timeout".into() }));
-    assert!(matches!(next_event(&mut ws).await, Some(Event::DraftReady { .. })));
+    assert_eq!(next_event(&mut ws).await, Some(ServerMessage::Stopped { reason: "idle_timeout".into() }));
+    assert!(matches!(next_event(&mut ws).await, Some(ServerMessage::DraftReady { .. })));
     // Audio after the end is refused.
     ws.send(Message::binary(frame(1, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::Stopped);
@@ -369,7 +375,7 @@ async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bou
     let server = start_server("da", |s| s.max_buffered_seconds = 2.0).await;
     let mut ws = connect(&server).await;
     ws.send(start_message("c-flood", true, 16000)).await.unwrap();
-    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    assert!(matches!(next_event(&mut ws).await, Some(ServerMessage::Started { .. })));
     // Ten minutes of quiet noise per track as fast as the socket takes it.
     let noise: Vec<f32> = (0..1600).map(|i| ((i * 7919 % 200) as f32 / 200.0 - 0.5) * 0.002).collect();
     let mut worst_lag: f64 = 0.0;
@@ -384,7 +390,7 @@ async fn a_client_far_ahead_of_real_time_is_slowed_down_not_buffered_without_bou
     ws.send(Message::text(r#"{"type":"stop"}"#)).await.unwrap();
     loop {
         match next_event(&mut ws).await {
-            Some(Event::DraftReady { transcript, .. }) => {
+            Some(ServerMessage::DraftReady { transcript, .. }) => {
                 assert!((transcript.duration - 600.0).abs() < 0.1, "{}", transcript.duration);
                 break;
             }
@@ -409,7 +415,7 @@ async fn only_key_holders_reach_ingest_and_a_running_call_cannot_be_taken_over()
 
     let mut owner = connect(&server).await;
     owner.send(start_message("c-owned", true, 16000)).await.unwrap();
-    let Some(Event::Started { resume_token, .. }) = next_event(&mut owner).await else { panic!("not started") };
+    let Some(ServerMessage::Started { resume_token, .. }) = next_event(&mut owner).await else { panic!("not started") };
     owner.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
 
     // Same id and tracks but no resume token: refused, and given nothing of the call.
@@ -426,14 +432,14 @@ async fn only_key_holders_reach_ingest_and_a_running_call_cannot_be_taken_over()
     assert_eq!(error_code(next_event(&mut guess).await), ErrorCode::NotOwner);
     owner.send(Message::binary(frame(0, 1, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
     owner.send(Message::binary(frame(0, 1, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
-    assert_eq!(next_event(&mut owner).await, Some(Event::Duplicate { track: 0, sequence: 1, expected: 2 }));
+    assert_eq!(next_event(&mut owner).await, Some(ServerMessage::Duplicate { track: 0, sequence: 1, expected: 2 }));
 
     // The owner's own resume with its token still works.
     let mut again = connect(&server).await;
     start["resume_token"] = resume_token.into();
     again.send(Message::text(start.to_string())).await.unwrap();
     assert!(
-        matches!(next_event(&mut again).await, Some(Event::Resumed { ref next_sequence, .. }) if next_sequence == &[2, 0])
+        matches!(next_event(&mut again).await, Some(ServerMessage::Resumed { ref next_sequence, .. }) if next_sequence == &[2, 0])
     );
 
     // A connection that never sends start is closed.
@@ -447,20 +453,22 @@ async fn ids_follow_the_one_rule_and_sequence_numbers_never_wrap() {
     for bad in ["../../x", "010203-1234", "Søren", "c-2026 Jens Hansen", &"c".repeat(49)] {
         let mut ws = connect(&server).await;
         ws.send(start_message(bad, true, 16000)).await.unwrap();
-        let Some(Event::Error { code, message }) = next_event(&mut ws).await else { panic!("{bad:?} accepted") };
+        let Some(ServerMessage::Error { code, message }) = next_event(&mut ws).await else {
+            panic!("{bad:?} accepted")
+        };
         assert_eq!(code, ErrorCode::BadStart, "{bad:?}");
         assert!(!message.contains(bad), "the refusal repeats the id: {message}");
     }
     let mut ws = connect(&server).await;
     ws.send(start_message("c-wrap", true, 16000)).await.unwrap();
-    assert!(matches!(next_event(&mut ws).await, Some(Event::Started { .. })));
+    assert!(matches!(next_event(&mut ws).await, Some(ServerMessage::Started { .. })));
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[]))).await.unwrap();
     // Empty frames make the jump to the last sequence number a gap of no audio.
     ws.send(Message::binary(frame(0, u32::MAX, Encoding::PcmS16le, &[]))).await.unwrap();
     assert_eq!(error_code(next_event(&mut ws).await), ErrorCode::BadFrame);
     // Nothing wrapped: sequence 0 is still a duplicate, not a new frame.
     ws.send(Message::binary(frame(0, 0, Encoding::PcmS16le, &[0.0; 160]))).await.unwrap();
-    assert_eq!(next_event(&mut ws).await, Some(Event::Duplicate { track: 0, sequence: 0, expected: 1 }));
+    assert_eq!(next_event(&mut ws).await, Some(ServerMessage::Duplicate { track: 0, sequence: 0, expected: 1 }));
 
     // Twenty starts at once for three places: exactly three open (one is c-wrap).
     let starts = (0..20).map(|i| {
@@ -472,11 +480,10 @@ async fn ids_follow_the_one_rule_and_sequence_numbers_never_wrap() {
         }
     });
     let results = futures_util::future::join_all(starts).await;
-    let started = results.iter().filter(|(e, _)| matches!(e, Some(Event::Started { .. }))).count();
+    let started = results.iter().filter(|(e, _)| matches!(e, Some(ServerMessage::Started { .. }))).count();
     assert_eq!(started, 2, "{:?}", results.iter().map(|(e, _)| e).collect::<Vec<_>>());
-    assert!(
-        results
-            .iter()
-            .all(|(e, _)| matches!(e, Some(Event::Started { .. } | Event::Error { code: ErrorCode::Busy, .. })))
-    );
+    assert!(results.iter().all(|(e, _)| matches!(
+        e,
+        Some(ServerMessage::Started { .. } | ServerMessage::Error { code: ErrorCode::Busy, .. })
+    )));
 }

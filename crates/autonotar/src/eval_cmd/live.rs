@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use eval::{PipelineError, TranscriptRun};
 use server::client::Replay;
-use server::protocol::{Encoding, Event, TRACK_RATES, TrackSpec};
+use server::protocol::{Encoding, ServerMessage, TRACK_RATES, TrackSpec};
 
 /// Frame length the replay sends, as `autonotar replay` does by default.
 const FRAME_MS: u32 = 100;
@@ -76,10 +76,12 @@ impl LiveService {
         let report = self.runtime.block_on(replay.run(&mut |_| {}))?;
         // A track whose recognition failed leaves a transcript with holes: scoring it would
         // report the failure as recognition errors.
-        if let Some(Event::Error { code, message }) = report.events.iter().find(|e| matches!(e, Event::Error { .. })) {
+        if let Some(ServerMessage::Error { code, message }) =
+            report.events.iter().find(|e| matches!(e, ServerMessage::Error { .. }))
+        {
             return Err(format!("the live service reported {code:?}: {message}").into());
         }
-        let Some(Event::DraftReady { transcript, .. }) = report.draft() else {
+        let Some(ServerMessage::DraftReady { transcript, .. }) = report.draft() else {
             return Err("the live service ended without draft_ready".into());
         };
         Ok(TranscriptRun { transcript: (**transcript).clone(), after_hangup_seconds: Some(report.hangup_to_draft) })
