@@ -1,16 +1,11 @@
 //! `autonotar eval`: the research unit's harness, running the production pipeline over a corpus.
 
-mod live;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use eval::{AsrMode, Audio, ConsultationInput, Pipeline, PipelineError, TranscriptRun};
-use transcript::{Role, Transcript};
 
 use crate::config::{Config, Paths};
 
@@ -89,7 +84,7 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
     } else {
         format!("{} from the reference transcripts", note::MODEL_FILE)
     };
-    let live = if args.streaming {
+    if args.streaming {
         if !(args.speed.is_finite() && args.speed >= 0.0) {
             bail!(
                 "--speed {} is not a replay pace: use 1 for real time, a larger number for faster, 0 for as fast as possible",
@@ -99,26 +94,22 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
         // The pace changes the streaming results, so it is part of what the header records
         // and what a resumed run must match.
         description.push_str(&format!("; streaming through the live service, replayed at {}x real time", args.speed));
-        let settings = config.server.settings(&paths.models_dir, &config.asr.language);
-        server::check_models(&settings)?;
-        // The service's own decoder: it owns its recogniser, as in `autonotar serve`.
-        Some(live::LiveService::start(settings, asr::Recognizer::load(&whisper, config.asr.options())?, args.speed)?)
-    } else {
-        None
-    };
+    }
     let drafter = config.drafter(paths);
     if let Some(problem) = drafter.problem() {
         bail!("{problem}");
     }
-    let pipeline = Production {
-        recognizer: transcribes
-            .then(|| asr::Recognizer::load(&whisper, config.asr.options()).map(Mutex::new))
-            .transpose()?,
-        live,
-        drafter,
-        models_dir: paths.models_dir.clone(),
-        description,
-    };
+    let recognizer = transcribes.then(|| asr::Recognizer::load(&whisper, config.asr.options())).transpose()?;
+    let mut pipeline = production::Production::new(recognizer, drafter, paths.models_dir.clone(), description);
+    if args.streaming {
+        let settings = config.server.settings(&paths.models_dir, &config.asr.language);
+        server::check_models(&settings)?;
+        // The service's own decoder: it owns its recogniser, as in `autonotar serve`.
+        let recognizer = asr::Recognizer::load(&whisper, config.asr.options())?;
+        let live =
+            production::LiveService::start(settings, recognizer, args.speed).map_err(anyhow::Error::from_boxed)?;
+        pipeline = pipeline.with_streaming(live);
+    }
     let bar = indicatif::ProgressBar::new(0);
     let outcome = eval::run(&corpus, &pipeline, &options, &AtomicBool::new(false), &|event| match event {
         eval::Progress::Planned { total, already_done } => {
@@ -147,78 +138,4 @@ pub fn run(args: EvalArgs, config_file: Option<&Path>, config: &Config, paths: &
         eprintln!("failed: {id}: {reason}");
     }
     Ok(if outcome.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// The production pipeline: the same offline path as `transcribe` and `draft`, and with
-/// `--streaming` the live service of `serve`.
-struct Production {
-    /// Offline, Whisper decodes one window at a time, whatever `--jobs` says: two at once on two
-    /// cores slow each other down badly. (With `--streaming` and `--jobs` > 1 the live service's
-    /// decoder runs beside this one.)
-    recognizer: Option<Mutex<asr::Recognizer>>,
-    live: Option<live::LiveService>,
-    drafter: note::Drafter,
-    models_dir: PathBuf,
-    description: String,
-}
-
-impl Pipeline for Production {
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-
-    fn transcribe(&self, input: &ConsultationInput, mode: AsrMode) -> Result<TranscriptRun, PipelineError> {
-        let tracks = recorded(&input.audio)?;
-        if let AsrMode::Streaming = mode {
-            let live = self.live.as_ref().ok_or("the streaming path runs only with --streaming")?;
-            return live.transcribe(tracks);
-        }
-        let recognizer = self.recognizer.as_ref().ok_or("transcription runs only with the asr stage")?;
-        let mut recognizer = recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let transcript = asr::transcribe_recorded(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
-        Ok(TranscriptRun { transcript, after_hangup_seconds: None })
-    }
-
-    fn draft(&self, _input: &ConsultationInput, transcript: &Transcript) -> Result<eval::Draft, PipelineError> {
-        let draft = self.drafter.draft(transcript)?;
-        Ok(eval::Draft {
-            sections: draft
-                .sections
-                .iter()
-                .map(|s| eval::DraftSection {
-                    heading: s.heading.clone(),
-                    statements: s
-                        .statements
-                        .iter()
-                        .map(|st| eval::Statement { text: st.text.clone(), evidence: st.evidence.segments.clone() })
-                        .collect(),
-                })
-                .collect(),
-            // Without "Til lægens opmærksomhed": what was dropped is not in the note.
-            rendered: draft.note_text(),
-        })
-    }
-}
-
-/// Every participant's track of a corpus entry: a channel of one WAV (its role from the
-/// manifest, else by position) or the first channel of its own file.
-fn recorded(audio: &Audio) -> Result<Vec<asr::Recorded>, PipelineError> {
-    match audio {
-        Audio::Multichannel { path, roles } => {
-            let recording = audio::read_wav(path)?;
-            let roles: Vec<Role> = (0..recording.channels.len())
-                .map(|i| roles.get(i).copied().unwrap_or_else(|| Role::for_channel(i)))
-                .collect();
-            Ok(asr::Recorded::channels(recording, &roles))
-        }
-        Audio::Tracks(files) => files
-            .iter()
-            .map(|file| {
-                let recording = audio::read_wav(&file.path)?;
-                let sample_rate = recording.sample_rate;
-                let samples = recording.channels.into_iter().next().ok_or("a track file without audio")?;
-                Ok(asr::Recorded { role: file.role, sample_rate, samples })
-            })
-            .collect(),
-    }
 }

@@ -1,4 +1,4 @@
-//! `autonotar eval --streaming`: the live service runs in this process on a free loopback port,
+//! The streaming path of `autonotar eval --streaming`: the live service runs in this process on a free loopback port,
 //! and each consultation is replayed to it by the reference client as a live call, so the
 //! streaming transcript comes from exactly the code a clinic runs (`server`), not a copy of it.
 
@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use eval::{PipelineError, TranscriptRun};
 use server::client::Replay;
 use server::protocol::{Encoding, ServerMessage, TRACK_RATES, TrackSpec};
@@ -33,12 +32,16 @@ pub struct LiveService {
 impl LiveService {
     /// Starts the service without a drafter: the harness drafts itself and times that part, so
     /// `draft_ready` marks the end of transcription.
-    pub fn start(settings: server::Settings, recognizer: asr::Recognizer, speed: f64) -> anyhow::Result<LiveService> {
+    pub fn start(
+        settings: server::Settings,
+        recognizer: asr::Recognizer,
+        speed: f64,
+    ) -> Result<LiveService, PipelineError> {
         // Two workers, as `autonotar serve` has: the replay and the service share them.
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
-            .context("cannot open a loopback port for the streaming evaluation")?;
+            .map_err(|e| format!("cannot open a loopback port for the streaming evaluation: {e}"))?;
         let address = listener.local_addr()?;
         // The corpora are synthetic and the transcripts are the results: nothing is kept or audited.
         let service = server::Service::new(settings, recognizer, None, Arc::new(storage::Transient));
