@@ -83,9 +83,15 @@ pub(super) fn change(u: &Utterance, at: usize) -> Change {
     if words.iter().any(|w| matches!(*w, "ikke" | "aldrig")) {
         return Change::Current;
     }
-    if near(&["sætte", "sætter"], "op") || any(&["øge", "øger", "øges", "hæve", "hæver"]) {
+    // Whole verb forms where a prefix would catch other words: "hævede ankler" are swollen, not
+    // raised, and "trappen" is a staircase.
+    let form = |forms: &[&str]| words.iter().any(|w| forms.contains(w));
+    if near(&["sætte", "sætter"], "op") || form(&["øge", "øger", "øges", "øget", "hæve", "hæver", "hæves"]) {
         Change::Increased
-    } else if near(&["sætte", "sætter"], "ned") || any(&["nedsætte", "reducere", "trappe", "halvere"]) {
+    } else if near(&["sætte", "sætter"], "ned")
+        || any(&["nedsætte", "reducere", "halvere"])
+        || form(&["trappe", "trapper", "trappes", "udtrappe", "udtrappes", "nedtrappe", "nedtrappes"])
+    {
         Change::Decreased
     } else if any(&["stop", "seponer"]) || near(&["holde", "holder"], "op") {
         Change::Stopped

@@ -238,6 +238,10 @@ mod tests {
         assert!(!found.iter().any(|f| f.contains("seponeres")), "a negated stop is no stop: {found:?}");
         let found = said("Læge: Vi øger ikke din metformin, den bliver på fem hundrede milligram.", Section::Medicin);
         assert!(!found.iter().any(|f| f.contains("øges")), "{found:?}");
+        let found = said("Læge: Nogle får hævede ankler af amlodipin.", Section::Medicin);
+        assert!(!found.iter().any(|f| f.contains("øges")), "swollen is not raised: {found:?}");
+        let found = said("Læge: Metoprolol trappes ned over en uge.", Section::Medicin);
+        assert!(found.iter().any(|f| f.contains("Metoprolol nedsættes") || f.contains("trappes")), "{found:?}");
     }
 
     #[test]
