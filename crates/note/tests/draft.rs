@@ -66,8 +66,9 @@ fn a_sore_throat_consultation_becomes_a_note_with_evidence() {
     for expected in ["Ondt i halsen i 4 dage.", "Ingen hoste.", "Ingen kendt allergi."] {
         assert!(anamnese.contains(expected), "{expected:?} missing from Anamnese: {text}");
     }
-    // A temperature the patient measured is history or a finding, as the classifier judges.
-    assert!(text.contains("Feber 38,5.") || text.contains("Temperatur 38,5."), "{text}");
+    // A temperature the patient measured is history or a finding, as the classifier judges,
+    // and measured at home either way.
+    assert!(text.contains("Feber 38,5 målt hjemme.") || text.contains("Temperatur 38,5 målt hjemme."), "{text}");
     assert!(section_text(&draft, Section::Kontaktaarsag).contains("Ondt i halsen."), "{text}");
     let plan = section_text(&draft, Section::Plan);
     for expected in ["Podning i morgen.", "Kontrol om 2 uger."] {
@@ -112,7 +113,7 @@ fn home_measurements_go_to_objektivt() {
              Patient: Jeg vejer fireoghalvfems kilo.\n",
     );
     let objektivt = section_text(&draft, Section::Objektivt);
-    for expected in ["Blodtryk 145/90.", "Puls 62.", "Vægt 94 kg."] {
+    for expected in ["Hjemmeblodtryk 145/90.", "Puls 62 målt hjemme.", "Vægt 94 kg målt hjemme."] {
         assert!(objektivt.contains(expected), "{expected:?} missing: {}", draft.to_text());
     }
 }
@@ -137,7 +138,7 @@ fn unsure_recognition_is_marked_in_the_text() {
     fever.confidence = 0.55;
     fever.words = vec![Word { text: " otteogtredive".into(), start: fever.start, end: fever.end, probability: 0.2 }];
     let draft = note::draft(&transcript, model(), fixtures::danish_words()).unwrap();
-    assert!(draft.to_text().contains(" 38,5. [usikkert hørt: otteogtredive]"), "{}", draft.to_text());
+    assert!(draft.to_text().contains(" 38,5 målt hjemme. [usikkert hørt: otteogtredive]"), "{}", draft.to_text());
 }
 
 #[test]

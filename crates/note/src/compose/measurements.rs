@@ -118,9 +118,15 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
                         || dose_unit(w).is_some_and(|d| d != "%")
                 });
                 let threshold_or_clock = before.is_some_and(|w| matches!(w, "under" | "over" | "kl" | "klokken"));
+                // "Jeg har tabt mig tre kilo" is a change in weight, not a weight.
+                let weight_change = u.tokens[at.saturating_sub(3)..at]
+                    .iter()
+                    .filter_map(Token::word)
+                    .any(|w| matches!(w, "tabt" | "taget" | "mistet" | "tager" | "taber" | "ned" | "op"));
                 if !counts_something
                     && !threshold_or_clock
                     && let Some(gauge) = gauge_for(u, question, at, *n)
+                    && !(gauge.name == "vægt" && weight_change)
                 {
                     read.push((gauge.name, danish_number(*n)));
                 }
@@ -149,15 +155,69 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
         // classifier hears it; every other home measurement is Objektivt.
         let history = matches!(u.label.section, Some(Section::Anamnese | Section::Kontaktaarsag));
         let section = if *name == "temperatur" && history { Section::Anamnese } else { Section::Objektivt };
-        let label = if *name == "temperatur" && fever_talk { "Feber" } else { gauge.map_or("Blodtryk", |g| g.shown) };
+        // Measured by the patient or a carer, not in the clinic: a GP's note says so, unless
+        // the value comes from somewhere else they were ("på sygehuset målte de 39,8").
+        let elsewhere = u.words().any(|w| ELSEWHERE.iter().any(|place| w.starts_with(place)));
+        let home = u.segment.speaker != Role::Doctor && !elsewhere;
+        let label = match (*name, gauge) {
+            ("temperatur", _) if fever_talk => "Feber",
+            (_, Some(g)) => g.shown,
+            (_, None) if home => "Hjemmeblodtryk",
+            (_, None) => "Blodtryk",
+        };
         let shown: Vec<String> =
             values.iter().map(|v| unit.map_or_else(|| v.clone(), |unit| format!("{v} {unit}"))).collect();
+        // "mellem otte og ti" is a range, not two readings.
+        let shown = match range(&u.tokens) {
+            Some((low, high)) => {
+                match (values.iter().position(|v| *v == low), values.iter().position(|v| *v == high)) {
+                    (Some(l), Some(h)) if h == l + 1 => {
+                        let mut ranged = shown.clone();
+                        ranged[l] = format!("mellem {} og {}", shown[l], shown[h]);
+                        ranged.remove(h);
+                        ranged
+                    }
+                    _ => shown,
+                }
+            }
+            None => shown,
+        };
+        let place = if home && gauge.is_some() { " målt hjemme" } else { "" };
         let data = values
             .iter()
             .map(|v| Value::Measurement { name: name.to_string(), value: v.clone(), unit: unit.map(str::to_string) })
             .collect();
         let asked: Vec<usize> = question.map(|q| q.index).into_iter().collect();
-        push(section, format!("{label} {}.", shown.join(" og ")), Kind::Measurement, data, &asked);
+        push(section, format!("{label} {}{place}.", shown.join(" og ")), Kind::Measurement, data, &asked);
     }
     names.contains(&"temperatur")
+}
+
+/// Places a patient or carer may report a measurement from that are not their home.
+const ELSEWHERE: &[&str] = &[
+    "sygehus",
+    "hospital",
+    "afdeling",
+    "børneafdeling",
+    "skadestue",
+    "lægevagt",
+    "akutmodtag",
+    "ambulance",
+    "klinik",
+    "apotek",
+    "tandlæge",
+    "speciallæge",
+    "journal",
+];
+
+/// The two ends of a range said as "mellem N og M", as the note writes numbers.
+fn range(tokens: &[Token]) -> Option<(String, String)> {
+    tokens.windows(4).find_map(|w| match w {
+        [Token::Word(between), Token::Number(low), Token::Word(and), Token::Number(high)]
+            if between == "mellem" && and == "og" && low < high =>
+        {
+            Some((danish_number(*low), danish_number(*high)))
+        }
+        _ => None,
+    })
 }

@@ -191,7 +191,7 @@ mod tests {
             "Læge: Har du et peak flow-apparat?\nPatient: Ja. Fire hundrede og ti. Det bedste er fem hundrede og tyve. Eller fem hundrede og tredive? Nej, fem hundrede og tyve.",
             Section::Objektivt,
         );
-        assert!(has(&found, "objektivt: Peak flow 410 og 520."), "{found:?}");
+        assert!(has(&found, "objektivt: Peak flow 410 og 520 målt hjemme."), "{found:?}");
     }
 
     #[test]
@@ -245,9 +245,42 @@ mod tests {
     }
 
     #[test]
+    fn home_measurements_ranges_and_findings_on_video_are_written_as_such() {
+        let found =
+            said("Patient: Jeg målte temperaturen i morges, den var otteogtredive komma ni.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Temperatur 38,9 målt hjemme."), "{found:?}");
+        let found = said("Anden: Hendes blodsukker har ligget mellem otte og ti.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Blodsukker mellem 8 og 10 målt hjemme."), "{found:?}");
+        let found =
+            said("Patient: I går var blodtrykket hundrede og otteogtredive over seksogfirs.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Hjemmeblodtryk 138/86."), "{found:?}");
+        let found = said("Læge: Kaliummet er fire komma to.", Section::Objektivt);
+        assert!(
+            has(&found, "objektivt: Kalium 4,2."),
+            "a value the doctor reads out is not a home measurement: {found:?}"
+        );
+        let found = said("Læge: Jeg kan se, at anklen er hævet og lidt rød.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Anklen er hævet og lidt rød, set på video."), "{found:?}");
+        let found = said("Læge: Jeg kan se i journalen, at du havde kvalme sidst.", Section::Objektivt);
+        assert!(!found.iter().any(|f| f.contains("video")), "read in the record, not seen: {found:?}");
+        let found = said("Læge: Jeg kan se, at dine blodprøver er fine.", Section::Objektivt);
+        assert!(!found.iter().any(|f| f.contains("video")), "{found:?}");
+        let found =
+            said("Anden: På børneafdelingen målte de temperaturen til niogtredive komma otte.", Section::Objektivt);
+        assert!(!found.iter().any(|f| f.contains("målt hjemme")), "measured at the hospital: {found:?}");
+        let found = said("Patient: Jeg har tabt mig tre kilo. I morges vejede jeg enogtres kilo.", Section::Objektivt);
+        assert!(has(&found, "objektivt: Vægt 61 kg målt hjemme."), "a loss is not a weight: {found:?}");
+        let found = said(
+            "Patient: Blodsukkeret har ligget mellem ni og elleve, og i morges var blodsukkeret ti komma to.",
+            Section::Objektivt,
+        );
+        assert!(has(&found, "objektivt: Blodsukker mellem 9 og 11 og 10,2 målt hjemme."), "{found:?}");
+    }
+
+    #[test]
     fn measurements_need_their_gauge() {
         let found = said("Læge: Hvad var pulsen?\nPatient: Toogtres. Og jeg har to børn.", Section::Objektivt);
-        assert!(has(&found, "objektivt: Puls 62."), "{found:?}");
+        assert!(has(&found, "objektivt: Puls 62 målt hjemme."), "{found:?}");
         let found = said("Læge: Ring hvis iltmætningen kommer under fireoghalvfems.", Section::Plan);
         assert!(!found.iter().any(|f| f.contains("Iltmætning 94")), "a threshold is no measurement: {found:?}");
     }

@@ -36,13 +36,56 @@ pub(super) fn summary(u: &Utterance, structured: bool, reason_open: bool) -> Opt
     }
     // Where rules found structure, only the sentences they did not read are summarised.
     let sentences = sentences(&u.tokens);
+    // The doctor's "Jeg kan se, at anklen er hævet" is a finding on video.
+    let findings = section == Section::Objektivt && !patient;
     let kept: Vec<String> = sentences
         .iter()
         .filter(|s| !structured || !read_by_rules(s))
-        .filter_map(|s| telegraphic(s, patient))
+        .filter_map(|s| match observed(s).filter(|_| findings) {
+            Some(finding) => {
+                telegraphic(finding, false).map(|text| format!("{}, set på video.", text.trim_end_matches('.')))
+            }
+            None => telegraphic(s, patient),
+        })
         .take(if section == Section::Vurdering || section == Section::Kontaktaarsag { 1 } else { 3 })
         .collect();
     (!kept.is_empty()).then(|| (section, kept.join(" ")))
+}
+
+/// What the doctor says they see on the video: the sentence after "jeg kan se, at" or "jeg ser,
+/// at". Not what they read ("Jeg kan se i journalen, at …", "… at dine prøver er fine"): a
+/// sentence naming a record, a result or a picture is no finding on video.
+fn observed(sentence: &[Token]) -> Option<&[Token]> {
+    const READ: &[&str] = &[
+        "journal",
+        "svar",
+        "prøve",
+        "blodprøve",
+        "resultat",
+        "tal",
+        "måling",
+        "brev",
+        "billede",
+        "foto",
+        "epikrise",
+        "papir",
+        "skema",
+        "scanning",
+        "røntgen",
+        "ekg",
+        "skrevet",
+        "står",
+    ];
+    let positions: Vec<usize> = (0..sentence.len()).filter(|&i| sentence[i].word().is_some()).collect();
+    let word = |n: usize| positions.get(n).and_then(|&i| sentence[i].word());
+    let at = match (word(0), word(1), word(2), word(3)) {
+        (Some("jeg"), Some("kan"), Some("se"), Some("at")) => positions[3],
+        (Some("jeg"), Some("ser"), Some("at"), _) => positions[2],
+        _ => return None,
+    };
+    let rest = &sentence[at + 1..];
+    let reads = rest.iter().filter_map(Token::word).any(|w| READ.iter().any(|r| w.starts_with(r)));
+    (!reads && !rest.is_empty()).then_some(rest)
 }
 
 /// Does the sentence hold something a rule extracts (a symptom, drug, dose, measurement or
