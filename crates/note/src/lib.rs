@@ -148,8 +148,9 @@ fn assemble(
         let verdict = if cited.is_empty() {
             Err("ingen udsagn i samtalen at henvise til".to_string())
         } else {
-            verify::verify(&candidate.text, &said.join(" "))
-                .and_then(|()| verify::heard_as_danish(&candidate.text, words))
+            let evidence = said.join(" ");
+            verify::verify(&candidate.text, &evidence)
+                .and_then(|()| verify::heard_as_danish(&candidate.text, &evidence, words))
         };
         if let Err(reason) = verdict {
             attention.push(Attention {

@@ -55,13 +55,25 @@ pub fn verify(statement: &str, evidence: &str) -> Result<(), String> {
 
 /// `Err` names the words of `statement` that are neither Danish (`words`) nor a drug or a
 /// clinical term the drafter knows: a misrecognition copied into a note ("ont i
-/// helsingigthien") would read as something the patient said.
-pub fn heard_as_danish(statement: &str, words: &Words) -> Result<(), String> {
+/// helsingigthien") would read as something the patient said. A name counts only where the
+/// evidence writes it capitalised ("Poul Erik"): the dictionary holds thousands of names
+/// ("Sette", "Minne"), and a garble that happens to be one is still a garble.
+pub fn heard_as_danish(statement: &str, evidence: &str, words: &Words) -> Result<(), String> {
+    let split = |text: &str| {
+        text.split(|c: char| !c.is_alphanumeric() && c != '-')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let names: Vec<String> = split(evidence)
+        .into_iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .map(|w| w.to_lowercase())
+        .collect();
     let mut unknown: Vec<String> = Vec::new();
-    // As written, not lower-cased: the dictionary knows names only capitalised.
-    for word in statement.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()) {
-        if !heard(word, words) && !unknown.iter().any(|u| u == word) {
-            unknown.push(word.to_string());
+    for word in split(statement) {
+        if !heard(&word, &names, words) && !unknown.contains(&word) {
+            unknown.push(word);
         }
     }
     if unknown.is_empty() {
@@ -71,10 +83,11 @@ pub fn heard_as_danish(statement: &str, words: &Words) -> Result<(), String> {
     Err(format!("ikke danske ord, måske fejlhørt: {}; lyt optagelsen igennem", quoted.join(", ")))
 }
 
-/// A word as heard: Danish, a number, a drug or clinical term, a drug compound
+/// A word as heard: Danish (in lower case, so a sentence's capital does not make a name of
+/// it), a name the evidence capitalises, a number, a drug or clinical term, a drug compound
 /// ("hydrocortisoncremen"), or hyphenated parts each of which is ("kol-rehabilitering", the
 /// "hånd-" of "hånd-, fod- og mundsyge").
-fn heard(word: &str, words: &Words) -> bool {
+fn heard(word: &str, names: &[String], words: &Words) -> bool {
     let lower = word.to_lowercase();
     let drug_compound = || {
         DRUGS.iter().flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied())).any(|name| {
@@ -85,13 +98,15 @@ fn heard(word: &str, words: &Words) -> bool {
     };
     word.chars().any(|c| c.is_ascii_digit())
         || is_clinical_term(&lower)
-        || words.knows(word)
-        // The drafter writes from lower-cased tokens; the dictionary knows names capitalised.
-        || words.knows(&capitalised(&lower))
+        || words.knows(&lower)
+        || (names.contains(&lower) && words.knows(&capitalised(&lower)))
         || drug_compound()
         // "t-shirt", "p-piller": a single letter before a hyphen is an abbreviation.
         || (word.contains('-')
-            && word.split('-').filter(|part| !part.is_empty()).all(|part| part.chars().count() == 1 || heard(part, words)))
+            && word
+                .split('-')
+                .filter(|part| !part.is_empty())
+                .all(|part| part.chars().count() == 1 || heard(part, names, words)))
 }
 
 /// Endings a drug's name takes in speech ("Ventolinen", "penicillinens").

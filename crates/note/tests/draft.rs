@@ -337,4 +337,10 @@ fn a_garbled_word_never_enters_the_note_as_heard() {
     let plain = "Patient: Mit hjemmeblodtryk var højt, og jeg tager Eliquis.\nLæge: Dit HbA1c og din eGFR er fine.";
     let draft = note::draft(&typed(plain), &AllIn(Section::Anamnese), fixtures::danish_words()).unwrap();
     assert!(draft.attention.iter().all(|a| !a.reason.contains("fejlhørt")), "{:#?}", draft.attention);
+    // A name counts where the transcript capitalises it; a garble that happens to be a name in
+    // the dictionary ("Sette") does not.
+    let named = "Læge: Poul Erik skal komme til kontrol om en uge.\nLæge: Jeg vil du tænke at ikke vil sette din af det at gøre til.";
+    let draft = note::draft(&typed(named), &AllIn(Section::Plan), fixtures::danish_words()).unwrap();
+    assert!(draft.attention.iter().all(|a| !a.text.contains("Poul")), "{:#?}", draft.attention);
+    assert!(draft.attention.iter().any(|a| a.reason.contains("«sette»")), "{:#?}", draft.attention);
 }
