@@ -6,6 +6,7 @@
 //! the statement: a rule bug shows up as a dropped statement with a reason, not as a note
 //! that says something nobody said.
 
+use crate::compose::capitalise;
 use crate::lexicon::{DRUGS, NEGATIONS, dose_unit, drug_named, is_clinical_term};
 use danish::{Token, Words, danish_number, pressure_text, tokenize};
 
@@ -99,7 +100,7 @@ fn heard(word: &str, names: &[String], words: &Words) -> bool {
     word.chars().any(|c| c.is_ascii_digit())
         || is_clinical_term(&lower)
         || words.knows(&lower)
-        || (names.contains(&lower) && words.knows(&capitalised(&lower)))
+        || (names.contains(&lower) && words.knows(&capitalise(&lower)))
         || drug_compound()
         // "t-shirt", "p-piller": a single letter before a hyphen is an abbreviation.
         || (word.contains('-')
@@ -111,11 +112,6 @@ fn heard(word: &str, names: &[String], words: &Words) -> bool {
 
 /// Endings a drug's name takes in speech ("Ventolinen", "penicillinens").
 const DRUG_ENDINGS: &[&str] = &["n", "en", "et", "s", "ns", "ens", "r", "rne", "erne"];
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
-}
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ mod symptoms;
 use measurements::*;
 use medications::*;
 use plan::*;
+pub(crate) use summary::capitalise;
 use summary::*;
 use symptoms::*;
 

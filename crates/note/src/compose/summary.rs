@@ -204,7 +204,7 @@ fn unit_abbreviation(word: &str) -> Option<&'static str> {
     })
 }
 
-pub(super) fn capitalise(text: &str) -> String {
+pub(crate) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
