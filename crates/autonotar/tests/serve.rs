@@ -29,7 +29,8 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     .map(|(r, t, v)| (r, t.to_string(), v.to_string()));
     fixtures::render_lines(&lines, 2, 150, &wav).unwrap();
     let data = dir.path().join("data");
-    // Interim drafts often enough to come during this short call; the replay asks for them.
+    // Interim drafts often enough to come during this short call, replayed in real time so that
+    // text is committed while it still runs (at 4x both lines could commit only at the stop).
     std::fs::write(dir.path().join("autonotar.toml"), "[server]\ninterim_draft_seconds = 0.3\n").unwrap();
     let serve = common::Serve::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
     let replay = serve.replay(
@@ -38,7 +39,7 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
             wav.to_str().unwrap(),
             "--interim-draft",
             "--speed",
-            "4",
+            "1",
             "--consultation",
             "k-2026-0001",
             "--doctor",

@@ -118,6 +118,12 @@ pub fn whole_number(words: &[Option<&str>], i: usize) -> Option<(u32, usize)> {
             }
             "hundrede" if current >= 100 => break,
             "hundrede" => current = current.max(1).saturating_mul(100),
+            // "nul" stands alone: "mellem nul og ti" is two numbers, not ten.
+            "nul" if used == 0 => {
+                used = 1;
+                break;
+            }
+            "nul" => break,
             "tusind" | "tusinde" if used > 0 && current == 0 => break,
             "tusind" | "tusinde" => {
                 total = total.saturating_add(current.max(1).saturating_mul(1000));
@@ -132,7 +138,9 @@ pub fn whole_number(words: &[Option<&str>], i: usize) -> Option<(u32, usize)> {
             // The stressed "én" is always the number.
             "én" | "ét" if used == 0 => current = 1,
             "en" | "et" if used == 0 => {
-                if !word_at(i + 1).is_some_and(|next| COUNTED.contains(&next) || next == "hundrede" || next == "tusind")
+                // "en komma tre" is 1,3.
+                if !word_at(i + 1)
+                    .is_some_and(|next| COUNTED.contains(&next) || matches!(next, "hundrede" | "tusind" | "komma"))
                 {
                     return None;
                 }
@@ -181,5 +189,7 @@ mod tests {
         assert_eq!(read("to tre gange"), [2, 3]);
         assert_eq!(read("tusind tusind"), [1000, 1000]);
         assert_eq!(read("hundrede hundrede"), [100, 100]);
+        assert_eq!(read("mellem nul og ti"), [0, 10]);
+        assert_eq!(read("en komma tre"), [1, 3]);
     }
 }

@@ -288,14 +288,20 @@ pub fn word_matches(pattern: &str, word: &str) -> bool {
     }
 }
 
-/// The drug `word` names, allowing Danish definite and plural endings ("penicillinen").
+/// Endings a drug's name takes in speech: definite, plural, genitive, and "creme" written on.
+pub const DRUG_ENDINGS: &[&str] = &["", "n", "en", "et", "s", "ns", "ens", "r", "rne", "erne", "creme"];
+
+/// The drug `word` names, allowing Danish definite and plural endings ("penicillinen",
+/// "Ventolinen").
 pub fn drug_named(word: &str) -> Option<&'static Drug> {
-    DRUGS.iter().find(|d| {
-        std::iter::once(d.name).chain(d.aliases.iter().copied()).any(|name| {
-            word.strip_prefix(name)
-                .is_some_and(|rest| matches!(rest, "" | "en" | "et" | "s" | "ens" | "erne" | "creme"))
-        })
-    })
+    DRUGS
+        .iter()
+        .find(|d| drug_names(d).any(|name| word.strip_prefix(name).is_some_and(|rest| DRUG_ENDINGS.contains(&rest))))
+}
+
+/// A drug's generic name and its aliases.
+pub fn drug_names(drug: &Drug) -> impl Iterator<Item = &'static str> {
+    std::iter::once(drug.name).chain(drug.aliases.iter().copied())
 }
 
 /// The drug names the drafter knows, generic then brand, for priming Whisper

@@ -7,7 +7,7 @@
 //! that says something nobody said.
 
 use crate::compose::capitalise;
-use crate::lexicon::{DRUGS, NEGATIONS, dose_unit, drug_named, is_clinical_term};
+use crate::lexicon::{DRUGS, NEGATIONS, dose_unit, drug_named, drug_names, is_clinical_term};
 use danish::{Token, Words, danish_number, pressure_text, tokenize};
 
 /// `Err` says, in Danish for the doctor, what in `statement` the evidence does not contain.
@@ -66,9 +66,12 @@ pub fn heard_as_danish(statement: &str, evidence: &str, words: &Words) -> Result
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
-    let names: Vec<String> = split(evidence)
-        .into_iter()
-        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+    // Names as the evidence writes them: capitalised inside a sentence (a recogniser capitalises
+    // every sentence's first word, garbles included), and not in capitals throughout.
+    let names: Vec<String> = evidence
+        .split(['.', '?', '!', '\n'])
+        .flat_map(|sentence| split(sentence).into_iter().skip(1))
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().skip(1).any(char::is_lowercase))
         .map(|w| w.to_lowercase())
         .collect();
     let mut unknown: Vec<String> = Vec::new();
@@ -91,27 +94,23 @@ pub fn heard_as_danish(statement: &str, evidence: &str, words: &Words) -> Result
 fn heard(word: &str, names: &[String], words: &Words) -> bool {
     let lower = word.to_lowercase();
     let drug_compound = || {
-        DRUGS.iter().flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied())).any(|name| {
-            lower
-                .strip_prefix(name)
-                .is_some_and(|rest| DRUG_ENDINGS.contains(&rest) || (rest.chars().count() >= 3 && words.knows(rest)))
-        })
+        DRUGS
+            .iter()
+            .flat_map(drug_names)
+            .any(|name| lower.strip_prefix(name).is_some_and(|rest| rest.chars().count() >= 3 && words.knows(rest)))
     };
     word.chars().any(|c| c.is_ascii_digit())
         || is_clinical_term(&lower)
         || words.knows(&lower)
         || (names.contains(&lower) && words.knows(&capitalise(&lower)))
         || drug_compound()
-        // "t-shirt", "p-piller": a single letter before a hyphen is an abbreviation.
+        // "p-piller": a single letter before a hyphen is an abbreviation.
         || (word.contains('-')
             && word
                 .split('-')
                 .filter(|part| !part.is_empty())
                 .all(|part| part.chars().count() == 1 || heard(part, names, words)))
 }
-
-/// Endings a drug's name takes in speech ("Ventolinen", "penicillinens").
-const DRUG_ENDINGS: &[&str] = &["n", "en", "et", "s", "ns", "ens", "r", "rne", "erne"];
 
 #[cfg(test)]
 mod tests {

@@ -343,4 +343,8 @@ fn a_garbled_word_never_enters_the_note_as_heard() {
     let draft = note::draft(&typed(named), &AllIn(Section::Plan), fixtures::danish_words()).unwrap();
     assert!(draft.attention.iter().all(|a| !a.text.contains("Poul")), "{:#?}", draft.attention);
     assert!(draft.attention.iter().any(|a| a.reason.contains("«sette»")), "{:#?}", draft.attention);
+    // Nor does one the recogniser capitalised only because it opens a sentence.
+    let opening = "Læge: Sette din af det med tabletterne om morgenen og om aftenen.";
+    let draft = note::draft(&typed(opening), &AllIn(Section::Plan), fixtures::danish_words()).unwrap();
+    assert!(draft.attention.iter().any(|a| a.reason.contains("«Sette»")), "{:#?}", draft.attention);
 }

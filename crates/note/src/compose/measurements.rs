@@ -157,8 +157,12 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
         let section = if *name == "temperatur" && history { Section::Anamnese } else { Section::Objektivt };
         // Measured by the patient or a carer, not in the clinic: a GP's note says so, unless
         // the value comes from somewhere else they were ("på sygehuset målte de 39,8").
-        let elsewhere = u.words().any(|w| ELSEWHERE.iter().any(|place| w.starts_with(place)));
-        let home = u.segment.speaker != Role::Doctor && !elsewhere;
+        // ("Hvad målte de på sygehuset?" – "Niogtredive komma otte."). A lab value the patient
+        // repeats ("Mit TSH var …") was never measured at home at all.
+        let said = u.words().chain(question.into_iter().flat_map(|q| q.words()));
+        let elsewhere = said.into_iter().any(|w| ELSEWHERE.iter().any(|place| w.starts_with(place)));
+        let home_gauge = gauge.is_none_or(|g| HOME_GAUGES.contains(&g.name));
+        let home = u.segment.speaker != Role::Doctor && !elsewhere && home_gauge;
         let label = match (*name, gauge) {
             ("temperatur", _) if fever_talk => "Feber",
             (_, Some(g)) => g.shown,
@@ -193,8 +197,16 @@ pub(super) fn measurements(u: &Utterance, question: Option<&Utterance>, push: &m
     names.contains(&"temperatur")
 }
 
+/// What a patient or carer measures at home (blood pressure has no gauge of its own); the rest
+/// are laboratory values.
+const HOME_GAUGES: &[&str] = &["temperatur", "iltmætning", "blodsukker", "puls", "peak flow", "vægt", "livvidde"];
+
 /// Places a patient or carer may report a measurement from that are not their home.
 const ELSEWHERE: &[&str] = &[
+    "plejecenter",
+    "plejehjem",
+    "praksis",
+    "læge",
     "sygehus",
     "hospital",
     "afdeling",

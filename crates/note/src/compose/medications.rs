@@ -86,11 +86,21 @@ pub(super) fn change(u: &Utterance, at: usize) -> Change {
     // Whole verb forms where a prefix would catch other words: "hævede ankler" are swollen, not
     // raised, and "trappen" is a staircase.
     let form = |forms: &[&str]| words.iter().any(|w| forms.contains(w));
-    if near(&["sætte", "sætter"], "op") || form(&["øge", "øger", "øges", "øget", "hæve", "hæver", "hæves"]) {
+    if near(&["sætte", "sætter"], "op") || form(&["øge", "øger", "øges", "hæve", "hæver", "hæves"]) {
         Change::Increased
     } else if near(&["sætte", "sætter"], "ned")
         || any(&["nedsætte", "reducere", "halvere"])
-        || form(&["trappe", "trapper", "trappes", "udtrappe", "udtrappes", "nedtrappe", "nedtrappes"])
+        || form(&[
+            "trappe",
+            "trapper",
+            "trappes",
+            "udtrappe",
+            "udtrapper",
+            "udtrappes",
+            "nedtrappe",
+            "nedtrapper",
+            "nedtrappes",
+        ])
     {
         Change::Decreased
     } else if any(&["stop", "seponer"]) || near(&["holde", "holder"], "op") {

@@ -239,6 +239,8 @@ mod tests {
         assert!(!found.iter().any(|f| f.contains("seponeres")), "a negated stop is no stop: {found:?}");
         let found = said("Læge: Vi øger ikke din metformin, den bliver på fem hundrede milligram.", Section::Medicin);
         assert!(!found.iter().any(|f| f.contains("øges")), "{found:?}");
+        let found = said("Læge: Ibuprofen giver øget risiko for mavesår.", Section::Medicin);
+        assert!(!found.iter().any(|f| f.contains("øges")), "a greater risk is no dose change: {found:?}");
         let found = said("Læge: Nogle får hævede ankler af amlodipin.", Section::Medicin);
         assert!(!found.iter().any(|f| f.contains("øges")), "swollen is not raised: {found:?}");
         let found = said("Læge: Metoprolol trappes ned over en uge.", Section::Medicin);
@@ -269,6 +271,11 @@ mod tests {
         let found =
             said("Anden: På børneafdelingen målte de temperaturen til niogtredive komma otte.", Section::Objektivt);
         assert!(!found.iter().any(|f| f.contains("målt hjemme")), "measured at the hospital: {found:?}");
+        let found = said("Patient: Mit TSH var otte komma to.", Section::Objektivt);
+        assert!(!found.iter().any(|f| f.contains("målt hjemme")), "a lab value: {found:?}");
+        let found =
+            said("Læge: Hvad målte de på sygehuset?\nAnden: Niogtredive komma otte i temperatur.", Section::Objektivt);
+        assert!(!found.iter().any(|f| f.contains("målt hjemme")), "the place is in the question: {found:?}");
         let found = said("Patient: Jeg har tabt mig tre kilo. I morges vejede jeg enogtres kilo.", Section::Objektivt);
         assert!(has(&found, "objektivt: Vægt 61 kg målt hjemme."), "a loss is not a weight: {found:?}");
         let found = said(
