@@ -152,20 +152,31 @@ impl Recognizer {
         self.prompt.as_deref()
     }
 
+    /// Cores a pass uses unless told otherwise (`[asr] threads`).
+    pub fn threads(&self) -> usize {
+        self.options.threads.max(1)
+    }
+
     /// Decodes up to 30 s of 16 kHz audio. Times are seconds from the start of `samples`.
-    pub fn recognize(&mut self, samples: &[f32]) -> Result<Vec<Recognized>, Error> {
+    pub fn recognize(&self, samples: &[f32]) -> Result<Vec<Recognized>, Error> {
         self.recognize_pass(samples, Pass::Window)
     }
 
     /// Decodes `samples` as `pass` says.
-    pub fn recognize_pass(&mut self, samples: &[f32], pass: Pass) -> Result<Vec<Recognized>, Error> {
+    pub fn recognize_pass(&self, samples: &[f32], pass: Pass) -> Result<Vec<Recognized>, Error> {
+        self.recognize_on(samples, pass, self.threads())
+    }
+
+    /// [`Recognizer::recognize_pass`] on `threads` cores. The words do not depend on the thread
+    /// count; passes on separate states may run at once from several threads.
+    pub fn recognize_on(&self, samples: &[f32], pass: Pass, threads: usize) -> Result<Vec<Recognized>, Error> {
         let strategy = match self.options.beam_size {
             0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
             n => SamplingStrategy::BeamSearch { beam_size: n as i32, patience: -1.0 },
         };
         let mut params = FullParams::new(strategy);
         params.set_language(Some(&self.options.language));
-        params.set_n_threads(self.options.threads.max(1) as i32);
+        params.set_n_threads(threads.max(1) as i32);
         params.set_translate(false);
         // Each window stands alone: carrying text over lets one hallucination seed the next.
         params.set_no_context(true);
@@ -461,7 +472,7 @@ impl Recorded {
 pub fn transcribe_recorded(
     tracks: &[Recorded],
     models_dir: &Path,
-    recognizer: &mut Recognizer,
+    recognizer: &Recognizer,
     progress: &mut dyn FnMut(f64, f64),
 ) -> Result<Transcript, Error> {
     let tracks = tracks
@@ -476,7 +487,7 @@ pub fn transcribe_recorded(
 pub fn transcribe(
     tracks: &[Track],
     models_dir: &Path,
-    recognizer: &mut Recognizer,
+    recognizer: &Recognizer,
     progress: &mut dyn FnMut(f64, f64),
 ) -> Result<Transcript, Error> {
     let total: f64 = tracks.iter().map(|t| t.samples.len() as f64 / RATE as f64).sum();

@@ -49,13 +49,13 @@ fn the_patient_heard_through_the_doctor_microphone_stays_on_the_patient_track() 
     }
 
     let options = asr::Options { language: "en".into(), threads: 2, ..asr::Options::default() };
-    let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
-    let mut transcribe = |doctor: &[f32]| {
+    let recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
+    let transcribe = |doctor: &[f32]| {
         let tracks = [
             asr::Track { role: Role::Doctor, samples: doctor.to_vec() },
             asr::Track { role: Role::Patient, samples: patient.clone() },
         ];
-        asr::transcribe(&tracks, &models_dir(), &mut recognizer, &mut |_, _| {}).unwrap()
+        asr::transcribe(&tracks, &models_dir(), &recognizer, &mut |_, _| {}).unwrap()
     };
     let clean = transcribe(&doctor);
     let with_echo = transcribe(&echoed);
@@ -64,7 +64,7 @@ fn the_patient_heard_through_the_doctor_microphone_stays_on_the_patient_track() 
 
     // The echo was there to be removed: the doctor track alone, as Whisper hears it, repeats the patient.
     let doctor_only = [asr::Track { role: Role::Doctor, samples: echoed }];
-    let heard = asr::transcribe(&doctor_only, &models_dir(), &mut recognizer, &mut |_, _| {}).unwrap();
+    let heard = asr::transcribe(&doctor_only, &models_dir(), &recognizer, &mut |_, _| {}).unwrap();
     let heard_text = heard.segments.iter().map(|s| s.text.to_lowercase()).collect::<String>();
     assert!(
         heard_text.contains("throat") || heard_text.contains("night"),

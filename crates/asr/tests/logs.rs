@@ -36,7 +36,7 @@ fn whisper_logs_are_forwarded_without_the_words_it_decoded() {
     let recording = audio::read_wav(&fixtures::render(consultation, dir.path()).unwrap()).unwrap();
     let patient = audio::to_16k(&recording.channels[1], recording.sample_rate).unwrap();
     let options = asr::Options { language: "da".into(), threads: 2, ..asr::Options::default() };
-    let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
+    let recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
     let heard: Vec<String> = recognizer
         .recognize(&patient[..patient.len().min(asr::MAX_WINDOW_SAMPLES)])
         .unwrap()

@@ -22,7 +22,7 @@ fn a_window_decodes_the_same_after_other_passes() {
     let window = asr::pack(&regions)[0].samples(&patient);
 
     let options = asr::Options { language: "da".into(), threads: 2, ..asr::Options::default() };
-    let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
+    let recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
     let first = text(recognizer.recognize(&window).unwrap());
     assert!(!first.is_empty());
     assert_eq!(text(recognizer.recognize(&window).unwrap()), first, "the same window twice");

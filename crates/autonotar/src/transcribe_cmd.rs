@@ -75,9 +75,9 @@ pub fn transcribe_wav(
     let recording = audio::read_wav(input)?;
     let roles = roles_for(roles, recording.channels.len())?;
     let tracks = asr::Recorded::channels(recording, &roles);
-    let mut recognizer = asr::Recognizer::load(model, options)?;
+    let recognizer = asr::Recognizer::load(model, options)?;
     let bar = progress_bar();
-    let transcript = asr::transcribe_recorded(&tracks, &paths.models_dir, &mut recognizer, &mut |done, total| {
+    let transcript = asr::transcribe_recorded(&tracks, &paths.models_dir, &recognizer, &mut |done, total| {
         bar.set_length(total.ceil() as u64);
         bar.set_position(done as u64);
     })?;

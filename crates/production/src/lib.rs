@@ -57,8 +57,8 @@ impl Pipeline for Production {
             return live.transcribe(tracks);
         }
         let recognizer = self.recognizer.as_ref().ok_or("transcription runs only with the asr stage")?;
-        let mut recognizer = recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let transcript = asr::transcribe_recorded(&tracks, &self.models_dir, &mut recognizer, &mut |_, _| {})?;
+        let recognizer = recognizer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transcript = asr::transcribe_recorded(&tracks, &self.models_dir, &recognizer, &mut |_, _| {})?;
         Ok(TranscriptRun { transcript, after_hangup_seconds: None })
     }
 

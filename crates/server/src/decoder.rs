@@ -1,13 +1,21 @@
-//! The one Whisper worker: a std thread owning the only [`asr::Recognizer`], shared in priority
-//! order between every live consultation. whisper.cpp's threads spin on every core, so two
-//! decodes at once would only slow each other; one worker runs one pass at a time.
+//! The Whisper workers: one model, shared in priority order between every live consultation,
+//! and a budget of cores (`[asr] threads`) that the passes running at once never exceed.
+//! whisper.cpp's threads spin while they wait for each other, so two passes wanting the same
+//! core slow each other badly; passes that each have their own cores do not.
 //!
-//! Three kinds of work compete for it. Text the doctor is waiting to see ([`Priority::Now`])
-//! goes first; the window passes that make the kept transcript ([`Priority::Later`]) next; guesses
-//! made while the worker would otherwise be idle ([`Priority::Spare`]: interim passes over
-//! ongoing speech, early passes over a window that may still grow) last. A pass that has started
-//! runs to its end: whisper.cpp's encoder step, the bulk of a pass, cannot be interrupted, so
-//! cancelling a pass would throw its work away while saving the waiting text little.
+//! Four kinds of work compete. Text the doctor is waiting to see ([`Priority::Now`]) goes first;
+//! the last window passes of a consultation that has hung up ([`Priority::Final`]: its draft
+//! waits for them) next; the window passes that make the kept transcript during the call
+//! ([`Priority::Later`]) after; guesses made while cores would otherwise be idle
+//! ([`Priority::Spare`]: interim passes over ongoing speech, early passes over a window that may
+//! still grow) last. A pass that has started runs to its end: whisper.cpp's encoder step, the
+//! bulk of a pass, cannot be interrupted, so cancelling a pass would throw its work away.
+//!
+//! A window pass costs seconds, an utterance pass a fraction of one. So that shown text never
+//! waits behind a window pass, window passes together hold at most all cores but one, and
+//! during the call each runs on one core; an utterance pass takes every free core when no
+//! window pass is waiting for one. A consultation's final passes, which nobody speaking waits
+//! behind, take every free core.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,32 +31,100 @@ const MIN_SAMPLES: usize = audio::TARGET_RATE as usize * 11 / 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     Now,
+    Final,
     Later,
     Spare,
 }
 
+const PRIORITIES: usize = 4;
+
+type Answer = Result<Vec<asr::Recognized>, String>;
+
 struct Job {
     samples: Vec<f32>,
     pass: asr::Pass,
-    reply: oneshot::Sender<Result<Vec<asr::Recognized>, String>>,
+    priority: Priority,
+    reply: oneshot::Sender<Answer>,
 }
 
-#[derive(Default)]
+/// A job given cores to run on.
+struct Started {
+    job: Job,
+    cores: usize,
+}
+
 struct Queue {
     /// Waiting jobs, one queue per priority, in [`Priority`] order.
-    waiting: [VecDeque<Job>; 3],
-    running: bool,
+    waiting: [VecDeque<Job>; PRIORITIES],
+    cores: usize,
+    /// Cores held by the passes running now.
+    cores_busy: usize,
+    windows_running: usize,
     closed: bool,
 }
 
 impl Queue {
-    fn busy(&self) -> bool {
-        self.running || self.waiting.iter().any(|q| !q.is_empty())
+    fn new(cores: usize) -> Queue {
+        Queue { waiting: Default::default(), cores, cores_busy: 0, windows_running: 0, closed: false }
+    }
+
+    fn free(&self) -> usize {
+        self.cores - self.cores_busy
+    }
+
+    /// Window passes running at once: all cores but one, so an utterance pass always finds one.
+    fn window_slots(&self) -> usize {
+        self.cores.saturating_sub(1).max(1)
+    }
+
+    fn may_start(&self, pass: asr::Pass) -> bool {
+        self.free() > 0 && (pass == asr::Pass::Utterance || self.windows_running < self.window_slots())
+    }
+
+    fn waiting(&self) -> impl Iterator<Item = &Job> {
+        self.waiting.iter().flatten()
+    }
+
+    /// The first waiting job in priority order that may start now, with the cores it gets;
+    /// jobs whose caller gave up (an early pass over a window that has grown since) are dropped.
+    fn start_next(&mut self) -> Option<Started> {
+        for queue in &mut self.waiting {
+            queue.retain(|job| !job.reply.is_closed());
+        }
+        let (priority, position) = (0..PRIORITIES)
+            .find_map(|p| self.waiting[p].iter().position(|job| self.may_start(job.pass)).map(|i| (p, i)))?;
+        let job = self.waiting[priority].remove(position).expect("found above");
+        let cores = match (job.pass, job.priority) {
+            (asr::Pass::Utterance, _)
+                if self.waiting().any(|j| j.pass == asr::Pass::Window && self.may_start(j.pass)) =>
+            {
+                1
+            }
+            (asr::Pass::Utterance, _) | (asr::Pass::Window, Priority::Final)
+                if !self.waiting().any(|j| j.pass == asr::Pass::Utterance) =>
+            {
+                self.free()
+            }
+            _ => 1,
+        };
+        self.cores_busy += cores;
+        if job.pass == asr::Pass::Window {
+            self.windows_running += 1;
+        }
+        Some(Started { job, cores })
+    }
+
+    fn finished(&mut self, pass: asr::Pass, cores: usize) {
+        self.cores_busy -= cores;
+        if pass == asr::Pass::Window {
+            self.windows_running -= 1;
+        }
     }
 }
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// Rung when a job arrives, a pass ends or the workers are to stop.
     wake: Condvar,
 }
 
@@ -57,27 +133,22 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next job whose caller still waits for it, marked as running; `None` once closed.
-    fn take(&self) -> Option<Job> {
+    /// The next job to run, once one may start; `None` once closed.
+    fn take(&self) -> Option<Started> {
         let mut queue = self.lock();
         loop {
             if queue.closed {
                 return None;
             }
-            match queue.waiting.iter_mut().find_map(VecDeque::pop_front) {
-                // Its caller gave up (an early pass over a window that has grown since).
-                Some(job) if job.reply.is_closed() => continue,
-                Some(job) => {
-                    queue.running = true;
-                    return Some(job);
-                }
-                None => queue = self.wake.wait(queue).unwrap_or_else(|p| p.into_inner()),
+            if let Some(started) = queue.start_next() {
+                return Some(started);
             }
+            queue = self.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
 
-/// Ends the worker when the last [`Decoder`] clone goes.
+/// Ends the workers when the last [`Decoder`] clone goes.
 struct Owner(Arc<Shared>);
 
 impl Drop for Owner {
@@ -93,29 +164,36 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// Starts the worker thread; it ends when the last `Decoder` clone is dropped.
-    pub fn start(mut recognizer: asr::Recognizer, metrics: Arc<Metrics>) -> Decoder {
-        let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
-        let worker = shared.clone();
-        std::thread::Builder::new()
-            .name("whisper".into())
-            .spawn(move || {
-                while let Some(mut job) = worker.take() {
-                    let audio_seconds = job.samples.len() as f64 / audio::TARGET_RATE as f64;
-                    if job.samples.len() < MIN_SAMPLES {
-                        job.samples.resize(MIN_SAMPLES, 0.0);
+    /// Starts one worker thread per core of the recognizer's budget; they end when the last
+    /// `Decoder` clone is dropped.
+    pub fn start(recognizer: asr::Recognizer, metrics: Arc<Metrics>) -> Decoder {
+        let cores = recognizer.threads();
+        let shared = Arc::new(Shared { queue: Mutex::new(Queue::new(cores)), wake: Condvar::new() });
+        let recognizer = Arc::new(recognizer);
+        for n in 0..cores {
+            let (worker, recognizer, metrics) = (shared.clone(), recognizer.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name(format!("whisper-{n}"))
+                .spawn(move || {
+                    while let Some(Started { mut job, cores }) = worker.take() {
+                        let audio_seconds = job.samples.len() as f64 / audio::TARGET_RATE as f64;
+                        if job.samples.len() < MIN_SAMPLES {
+                            job.samples.resize(MIN_SAMPLES, 0.0);
+                        }
+                        let began = Instant::now();
+                        let result =
+                            recognizer.recognize_on(&job.samples, job.pass, cores).map_err(|e| e.to_string());
+                        let seconds = began.elapsed().as_secs_f64();
+                        worker.lock().finished(job.pass, cores);
+                        worker.wake.notify_all();
+                        metrics.decoded(audio_seconds, seconds);
+                        tracing::debug!(pass = ?job.pass, priority = ?job.priority, cores, audio_seconds, seconds, ok = result.is_ok(), "whisper pass");
+                        // The track may have gone away meanwhile; its result is then of no use.
+                        let _ = job.reply.send(result);
                     }
-                    let began = Instant::now();
-                    let result = recognizer.recognize_pass(&job.samples, job.pass).map_err(|e| e.to_string());
-                    let seconds = began.elapsed().as_secs_f64();
-                    worker.lock().running = false;
-                    metrics.decoded(audio_seconds, seconds);
-                    tracing::debug!(pass = ?job.pass, audio_seconds, seconds, ok = result.is_ok(), "whisper pass");
-                    // The track may have gone away meanwhile; its result is then of no use.
-                    let _ = job.reply.send(result);
-                }
-            })
-            .expect("the OS starts a thread");
+                })
+                .expect("the OS starts a thread");
+        }
         Decoder { owner: Arc::new(Owner(shared)) }
     }
 
@@ -128,13 +206,76 @@ impl Decoder {
     ) -> Result<Vec<asr::Recognized>, String> {
         let (reply, answer) = oneshot::channel();
         let shared = &self.owner.0;
-        shared.lock().waiting[priority as usize].push_back(Job { samples, pass, reply });
-        shared.wake.notify_one();
+        shared.lock().waiting[priority as usize].push_back(Job { samples, pass, priority, reply });
+        shared.wake.notify_all();
         answer.await.map_err(|_| "the recognition worker has stopped".to_string())?
     }
 
-    /// No pass queued or running: a guess would delay nobody.
-    pub fn idle(&self) -> bool {
-        !self.owner.0.lock().busy()
+    /// A guess of kind `pass` would start at once and delay nobody: cores are free for it and
+    /// no waiting job could use them.
+    pub fn idle_for(&self, pass: asr::Pass) -> bool {
+        let queue = self.owner.0.lock();
+        queue.may_start(pass) && !queue.waiting().any(|job| job.pass == pass || queue.may_start(job.pass))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asr::Pass::{Utterance, Window};
+
+    fn queue(cores: usize, jobs: &[(asr::Pass, Priority)]) -> (Queue, Vec<oneshot::Receiver<Answer>>) {
+        let mut queue = Queue::new(cores);
+        let mut answers = Vec::new();
+        for &(pass, priority) in jobs {
+            let (reply, answer) = oneshot::channel();
+            queue.waiting[priority as usize].push_back(Job { samples: Vec::new(), pass, priority, reply });
+            answers.push(answer);
+        }
+        (queue, answers)
+    }
+
+    fn started(queue: &mut Queue) -> Option<(asr::Pass, Priority, usize)> {
+        queue.start_next().map(|s| (s.job.pass, s.job.priority, s.cores))
+    }
+
+    #[test]
+    fn shown_text_always_finds_a_core_beside_the_window_passes() {
+        let (mut q, _answers) =
+            queue(2, &[(Window, Priority::Later), (Window, Priority::Later), (Utterance, Priority::Now)]);
+        assert_eq!(started(&mut q), Some((Utterance, Priority::Now, 1)), "one core, a window pass waits for the other");
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+        assert_eq!(started(&mut q), None, "both cores busy");
+        q.finished(Utterance, 1);
+        assert_eq!(started(&mut q), None, "the second window pass waits: one core stays for shown text");
+        assert!(q.may_start(Utterance));
+    }
+
+    #[test]
+    fn an_utterance_pass_alone_takes_every_core_and_a_final_pass_too() {
+        let (mut q, _answers) = queue(2, &[(Utterance, Priority::Now)]);
+        assert_eq!(started(&mut q), Some((Utterance, Priority::Now, 2)));
+        let (mut q, _answers) = queue(2, &[(Window, Priority::Final), (Window, Priority::Later)]);
+        assert_eq!(started(&mut q), Some((Window, Priority::Final, 2)));
+        let (mut q, _answers) = queue(2, &[(Window, Priority::Later)]);
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)), "during the call a window pass takes one core");
+    }
+
+    #[test]
+    fn one_core_runs_one_pass_at_a_time_in_priority_order() {
+        let (mut q, _answers) =
+            queue(1, &[(Window, Priority::Spare), (Window, Priority::Later), (Utterance, Priority::Now)]);
+        assert_eq!(started(&mut q), Some((Utterance, Priority::Now, 1)));
+        assert_eq!(started(&mut q), None);
+        q.finished(Utterance, 1);
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+    }
+
+    #[test]
+    fn a_job_nobody_waits_for_is_dropped_unrun() {
+        let (mut q, mut answers) = queue(2, &[(Window, Priority::Spare), (Window, Priority::Later)]);
+        answers.remove(0);
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+        assert!(q.waiting().next().is_none());
     }
 }

@@ -3,8 +3,8 @@
 //! a note draft when it hangs up.
 //!
 //! Each track runs its own task (resampling to 16 kHz, Silero VAD with state carried across
-//! frames, the commit policy in `pipeline`); all Whisper decoding goes to one worker thread
-//! (`decoder`), shared in arrival order between every live consultation. Sessions outlive
+//! frames, the commit policy in `pipeline`); all Whisper decoding goes to one model on a
+//! budget of cores (`decoder`), shared in priority order between every live consultation. Sessions outlive
 //! their connection so a client can reconnect and resume. The protocol is in
 //! `docs/ingest-protocol.md`; [`client`] is its reference client.
 

@@ -3,7 +3,7 @@
 //! **What the doctor sees during the call.** A speech region is decoded on its own, cheaply
 //! ([`asr::Pass::Utterance`]), as soon as the VAD closes it, and that text is committed. While a
 //! region is still open (someone speaks at length) interim passes over it run when the Whisper
-//! worker is otherwise idle, and LocalAgreement-2 (as in ufal/whisper_streaming) commits the
+//! decoder has a core to spare, and LocalAgreement-2 (as in ufal/whisper_streaming) commits the
 //! words two successive passes agree on; the rest is shown as partial text. An open region that
 //! grows past [`FORCE_CUT`] is committed up to its last words and decoding restarts there.
 //!
@@ -13,7 +13,8 @@
 //! `autonotar transcribe` decodes, with the context of the neighbouring speech that Whisper
 //! needs to hear Danish well. The transcript at hang-up is made of these passes, so it is the
 //! offline transcript, paid for while the call goes on. Passes over a window that is still
-//! filling run when the worker is idle, so that at hang-up usually nothing is left to decode.
+//! filling run when a core is spare, so that at hang-up usually nothing is left to decode; the
+//! passes still missing at hang-up go first ([`Priority::Final`]).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -101,7 +102,7 @@ pub struct TrackPipeline {
     speech: Vec<(usize, Vec<f32>)>,
     /// Passes over complete windows, in order.
     window_passes: Vec<WindowPass>,
-    /// The latest pass over the window being filled, made while the worker was idle, and the
+    /// The latest pass over the window being filled, made while a core was spare, and the
     /// window as it then stood.
     early: Option<(asr::Window, WindowPass)>,
 }
@@ -164,7 +165,7 @@ impl TrackPipeline {
             segments.extend(joined(pass.await)?);
         }
         if let Some(window) = self.packer.finish() {
-            segments.extend(joined(self.final_pass(window, decoder).await)?);
+            segments.extend(joined(self.final_pass(window, decoder, Priority::Final).await)?);
         }
         Ok(Finished { outputs, segments })
     }
@@ -194,14 +195,14 @@ impl TrackPipeline {
                     && self.interim_every > 0
                     && length as f64 >= INTERIM_AFTER * RATE as f64
                     && self.total - self.last_interim >= self.interim_every
-                    && decoder.idle()
+                    && decoder.idle_for(asr::Pass::Utterance)
                 {
                     out.extend(self.interim(from, decoder).await?);
                 }
                 self.trim(open.max(self.decode_from.min(self.packed_until)));
             }
             None => {
-                if live && decoder.idle() {
+                if live && decoder.idle_for(asr::Pass::Window) {
                     self.pass_early(decoder);
                 }
                 self.trim(self.total.saturating_sub(KEEP_WHEN_SILENT));
@@ -250,7 +251,7 @@ impl TrackPipeline {
         self.speech.push((from, self.buffer[lo..to - self.buffer_start].to_vec()));
         self.packed_until = to;
         for window in self.packer.push(from..to) {
-            let pass = self.final_pass(window, decoder);
+            let pass = self.final_pass(window, decoder, Priority::Later);
             self.window_passes.push(pass);
         }
         // Only the window being filled still needs its audio.
@@ -258,7 +259,7 @@ impl TrackPipeline {
         self.speech.retain(|(at, samples)| at + samples.len() > keep_from);
     }
 
-    /// While the worker is idle, decodes the window being filled as it stands: if nothing joins
+    /// While a core is spare, decodes the window being filled as it stands: if nothing joins
     /// it before the track ends, its pass is already done at hang-up.
     fn pass_early(&mut self, decoder: &Decoder) {
         let Some(window) = self.packer.current() else { return };
@@ -274,20 +275,20 @@ impl TrackPipeline {
     }
 
     /// The pass over a window that will not change again: its early pass when that covered all
-    /// of it (nothing joined the window since), else a new one.
-    fn final_pass(&mut self, window: asr::Window, decoder: &Decoder) -> WindowPass {
+    /// of it (nothing joined the window since), else a new one at `priority`.
+    fn final_pass(&mut self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
         match self.early.take() {
             Some((early, pass)) if early == window => pass,
             outdated => {
                 if let Some((_, pass)) = outdated {
                     pass.abort();
                 }
-                self.window_pass(window, decoder, Priority::Later)
+                self.window_pass(window, decoder, priority)
             }
         }
     }
 
-    /// Starts a pass over `window` on the worker; its segments are in track time.
+    /// Starts a pass over `window` on the decoder; its segments are in track time.
     fn window_pass(&self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
         let samples = window.assemble(|at, len| {
             let (start, held) =

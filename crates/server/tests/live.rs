@@ -160,8 +160,8 @@ async fn a_replayed_consultation_commits_text_per_speaker_and_ends_with_draft_re
         })
         .collect();
     let options = asr::Options { language: "en".into(), ..asr::Options::default() };
-    let mut recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
-    let offline = asr::transcribe(&tracks, &models_dir(), &mut recognizer, &mut |_, _| {}).unwrap();
+    let recognizer = asr::Recognizer::load(&models_dir().join("ggml-base-q8_0.bin"), options).unwrap();
+    let offline = asr::transcribe(&tracks, &models_dir(), &recognizer, &mut |_, _| {}).unwrap();
     let lines = |t: &transcript::Transcript| {
         t.segments.iter().map(|s| format!("{:?} {:.1} {}", s.speaker, s.start, s.text)).collect::<Vec<_>>()
     };
