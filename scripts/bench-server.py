@@ -2,7 +2,8 @@
 """The live service measured: streaming-vs-offline parity, commit latency, hang-up-to-draft,
 concurrent real-time consultations, memory.
 
-Usage: scripts/bench-server.py [--concurrency 1,2,3] [--speed 1.0] [--threads 2] [--long N]
+Usage: scripts/bench-server.py [--concurrency 1,2,3,4] [--repeats 2] [--lockstep] [--speed 1.0]
+                               [--threads 2] [--long N]
 
 Builds the release binary, makes two stereo test recordings (the 13 real Danish NST clips in
 fixtures/speech/nst-da alternating between the doctor and patient channel, and an
@@ -16,7 +17,7 @@ the kept transcripts still the offline ones), with the server's peak resident me
 --long N, N ten-minute Danish consultations (the NST clips over and over) stream at once. Timings depend on the machine
 and its load. Nothing is written outside target/bench-server.
 """
-import argparse, os, re, subprocess, sys, tempfile, time, wave, array
+import argparse, os, re, subprocess, sys, tempfile, threading, time, wave, array
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -134,6 +135,9 @@ class Server:
             if m:
                 self.addr = m.group(1)
                 break
+        # Keep reading its log, so a full pipe never stalls the server.
+        log = open(work / f"server-{language}.log", "w")
+        threading.Thread(target=lambda: [log.write(line) for line in self.proc.stderr], daemon=True).start()
         time.sleep(0.5)
         self.baseline = self.memory("VmRSS")
 
@@ -147,9 +151,16 @@ class Server:
         self.proc.terminate(); self.proc.wait()
 
 
+def ingest_key():
+    """A key of the bench's own data directory for the replays (the service refuses calls without one)."""
+    created = subprocess.run([str(binary), "--data-dir", str(work / "data"), "ingest-key", "create", f"bench-{time.time_ns()}"],
+                             env=env, check=True, capture_output=True, text=True).stdout
+    return created.strip().splitlines()[-1]
+
+
 def replay(server, wav, speed, name):
-    return subprocess.Popen([str(binary), "replay", str(wav), "--server", server.addr, "--speed", str(speed), "--consultation", name, "--draft-timeout", "900"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([str(binary), "replay", str(wav), "--server", server.addr, "--speed", str(speed), "--consultation", f"{name}-{run_id}", "--draft-timeout", "900"],
+                            env=replay_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc):
@@ -163,15 +174,43 @@ def finish(proc):
     return words_by_speaker(live.splitlines()), words_by_speaker(kept.splitlines()), tuple(float(x) for x in m.groups())
 
 
+def concurrent_calls(server, wav, seconds, n, args, name):
+    """n lines of calls. Calls in a clinic do not start and end in the same second, so unless
+    --lockstep each line replays the recording --repeats times back to back, line i starting
+    i/n of a call later: n calls run at once through the middle of the run, and hang-ups fall
+    at different moments. With --lockstep all n start together once and hang up together."""
+    if args.lockstep or n == 1:
+        return [finish(p) for p in [replay(server, wav, args.speed, f"{name}-{i}") for i in range(n)]]
+    results = [[] for _ in range(n)]
+
+    def line(i):
+        time.sleep(i * seconds / n / args.speed)
+        for k in range(args.repeats):
+            results[i].append(finish(replay(server, wav, args.speed, f"{name}-{i}-{k}")))
+
+    threads = [threading.Thread(target=line, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [r for rs in results for r in rs]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", default="1,2,3,4")
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2, help="[asr] threads of the server (1 on a busy machine)")
+    parser.add_argument("--repeats", type=int, default=2, help="calls per line in the concurrency tables")
+    parser.add_argument("--lockstep", action="store_true", help="start the concurrent calls together, once (the worst case)")
     parser.add_argument("--long", type=int, default=0, metavar="N", help="then N ten-minute Danish consultations at once")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "autonotar"], check=True, cwd=root)
     inputs, (long_wav, long_seconds) = make_inputs()
+    global replay_env, run_id
+    # Consultation ids are never reused in a data directory, so each run has its own.
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    replay_env = dict(env, AUTONOTAR_INGEST_KEY=ingest_key())
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True).stdout.strip()
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, commit {commit}, {os.cpu_count()} cores, load average before the run {' '.join(load)}, [asr] threads = {args.threads}")
@@ -184,17 +223,17 @@ def main():
         offline = words_by_speaker(offline.splitlines())
         offlines[name] = offline
         server = Server(language, args.threads)
-        live, kept, (p50, p95, hangup) = finish(replay(server, wav, args.speed, "parity"))
+        live, kept, (p50, p95, hangup) = finish(replay(server, wav, args.speed, f"parity-{language}"))
         server.stop()
         print(f"| {name} | {seconds:.0f} | {100 * wer(offline, kept):.1f} % | {100 * wer(offline, live):.1f} % | {p50:.2f} | {p95:.2f} | {hangup:.2f} |", flush=True)
     for name, wav, language, seconds in inputs:
         print()
-        print(f"| concurrent {name} consultations ({seconds:.0f} s, real time) | worst commit p50 s | worst commit p95 s | worst hang-up to draft s | worst WER kept vs offline | server peak RSS MiB | per session MiB |")
+        mode = "started together" if args.lockstep else f"{args.repeats} calls per line, lines staggered"
+        print(f"| concurrent {name} consultations ({seconds:.0f} s, real time, {mode}) | worst commit p50 s | worst commit p95 s | worst hang-up to draft s | worst WER kept vs offline | server peak RSS MiB | per session MiB |")
         print("|---|---|---|---|---|---|---|")
         for n in [int(x) for x in args.concurrency.split(",")]:
             server = Server(language, args.threads)
-            procs = [replay(server, wav, args.speed, f"load-{language}-{n}-{i}") for i in range(n)]
-            finished = [finish(p) for p in procs]
+            finished = concurrent_calls(server, wav, seconds, n, args, f"load-{language}-{n}")
             peak = server.memory("VmHWM")
             server.stop()
             results = [f[2] for f in finished]
@@ -210,7 +249,11 @@ def main():
         print(f"| ten-minute Danish consultation ({long_seconds:.0f} s), {args.long} at once | commit p50 s | commit p95 s | hang-up to draft s | WER kept vs offline | server peak RSS MiB |")
         print("|---|---|---|---|---|---|")
         server = Server("da", args.threads)
-        procs = [replay(server, long_wav, args.speed, f"long-{i}") for i in range(args.long)]
+        # Started 20 s apart, so that their hang-ups do not coincide.
+        procs = []
+        for i in range(args.long):
+            procs.append(replay(server, long_wav, args.speed, f"long-{i}"))
+            time.sleep(0 if args.lockstep else 20)
         finished = [finish(p) for p in procs]
         peak = server.memory("VmHWM")
         server.stop()

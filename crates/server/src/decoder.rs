@@ -12,10 +12,11 @@
 //! bulk of a pass, cannot be interrupted, so cancelling a pass would throw its work away.
 //!
 //! A window pass costs seconds, an utterance pass a fraction of one. So that shown text never
-//! waits behind a window pass, window passes together hold at most all cores but one, and
-//! during the call each runs on one core; an utterance pass takes every free core when no
-//! window pass is waiting for one. A consultation's final passes, which nobody speaking waits
-//! behind, take every free core.
+//! waits behind a window pass, window passes together hold at most all cores but one, and while
+//! anyone speaks each runs on one core; an utterance pass takes every free core when no window
+//! pass is waiting for one. When nobody speaks on any call (tracks say so with
+//! [`Decoder::speaking`]), and for a consultation's final passes, which its draft waits for, a
+//! window pass takes every free core, and final passes may take any core.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -60,12 +61,14 @@ struct Queue {
     /// Cores held by the passes running now.
     cores_busy: usize,
     windows_running: usize,
+    /// Tracks in the middle of speech, on every call.
+    speaking: usize,
     closed: bool,
 }
 
 impl Queue {
     fn new(cores: usize) -> Queue {
-        Queue { waiting: Default::default(), cores, cores_busy: 0, windows_running: 0, closed: false }
+        Queue { waiting: Default::default(), cores, cores_busy: 0, windows_running: 0, speaking: 0, closed: false }
     }
 
     fn free(&self) -> usize {
@@ -77,8 +80,11 @@ impl Queue {
         self.cores.saturating_sub(1).max(1)
     }
 
-    fn may_start(&self, pass: asr::Pass) -> bool {
-        self.free() > 0 && (pass == asr::Pass::Utterance || self.windows_running < self.window_slots())
+    fn may_start(&self, pass: asr::Pass, priority: Priority) -> bool {
+        self.free() > 0
+            && (pass == asr::Pass::Utterance
+                || priority == Priority::Final
+                || self.windows_running < self.window_slots())
     }
 
     fn waiting(&self) -> impl Iterator<Item = &Job> {
@@ -91,22 +97,18 @@ impl Queue {
         for queue in &mut self.waiting {
             queue.retain(|job| !job.reply.is_closed());
         }
-        let (priority, position) = (0..PRIORITIES)
-            .find_map(|p| self.waiting[p].iter().position(|job| self.may_start(job.pass)).map(|i| (p, i)))?;
+        let (priority, position) = (0..PRIORITIES).find_map(|p| {
+            self.waiting[p].iter().position(|job| self.may_start(job.pass, job.priority)).map(|i| (p, i))
+        })?;
         let job = self.waiting[priority].remove(position).expect("found above");
-        let cores = match (job.pass, job.priority) {
-            (asr::Pass::Utterance, _)
-                if self.waiting().any(|j| j.pass == asr::Pass::Window && self.may_start(j.pass)) =>
-            {
-                1
-            }
-            (asr::Pass::Utterance, _) | (asr::Pass::Window, Priority::Final)
-                if !self.waiting().any(|j| j.pass == asr::Pass::Utterance) =>
-            {
-                self.free()
-            }
-            _ => 1,
+        let utterance_waits = self.waiting().any(|j| j.pass == asr::Pass::Utterance);
+        let window_waits = self.waiting().any(|j| j.pass == asr::Pass::Window && self.may_start(j.pass, j.priority));
+        let every_free_core = match (job.pass, job.priority) {
+            (asr::Pass::Utterance, _) => !window_waits && !utterance_waits,
+            (asr::Pass::Window, Priority::Final) => !utterance_waits,
+            (asr::Pass::Window, _) => !utterance_waits && self.speaking == 0,
         };
+        let cores = if every_free_core { self.free() } else { 1 };
         self.cores_busy += cores;
         if job.pass == asr::Pass::Window {
             self.windows_running += 1;
@@ -215,7 +217,24 @@ impl Decoder {
     /// no waiting job could use them.
     pub fn idle_for(&self, pass: asr::Pass) -> bool {
         let queue = self.owner.0.lock();
-        queue.may_start(pass) && !queue.waiting().any(|job| job.pass == pass || queue.may_start(job.pass))
+        queue.may_start(pass, Priority::Spare)
+            && !queue.waiting().any(|job| job.pass == pass || queue.may_start(job.pass, job.priority))
+    }
+
+    /// Someone speaks on a track until the returned guard is dropped: window passes then leave
+    /// a core free for the text that speech will need.
+    pub fn speaking(&self) -> Speaking {
+        self.owner.0.lock().speaking += 1;
+        Speaking(self.owner.0.clone())
+    }
+}
+
+/// A track in the middle of speech, as [`Decoder::speaking`] counts it.
+pub struct Speaking(Arc<Shared>);
+
+impl Drop for Speaking {
+    fn drop(&mut self) {
+        self.0.lock().speaking -= 1;
     }
 }
 
@@ -248,7 +267,7 @@ mod tests {
         assert_eq!(started(&mut q), None, "both cores busy");
         q.finished(Utterance, 1);
         assert_eq!(started(&mut q), None, "the second window pass waits: one core stays for shown text");
-        assert!(q.may_start(Utterance));
+        assert!(q.may_start(Utterance, Priority::Spare));
     }
 
     #[test]
@@ -258,7 +277,26 @@ mod tests {
         let (mut q, _answers) = queue(2, &[(Window, Priority::Final), (Window, Priority::Later)]);
         assert_eq!(started(&mut q), Some((Window, Priority::Final, 2)));
         let (mut q, _answers) = queue(2, &[(Window, Priority::Later)]);
-        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)), "during the call a window pass takes one core");
+        q.speaking = 1;
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)), "while someone speaks, one core");
+        let (mut q, _answers) = queue(2, &[(Window, Priority::Spare)]);
+        assert_eq!(started(&mut q), Some((Window, Priority::Spare, 2)), "while nobody speaks, every core");
+    }
+
+    #[test]
+    fn a_final_pass_does_not_wait_for_the_window_slot() {
+        let (mut q, _answers) = queue(2, &[(Window, Priority::Later), (Window, Priority::Later)]);
+        q.speaking = 1;
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+        assert_eq!(started(&mut q), None, "one window pass at a time during the call");
+        let (reply, _answer) = oneshot::channel();
+        q.waiting[Priority::Final as usize].push_back(Job {
+            samples: Vec::new(),
+            pass: Window,
+            priority: Priority::Final,
+            reply,
+        });
+        assert_eq!(started(&mut q), Some((Window, Priority::Final, 1)), "a hang-up's pass takes the core left");
     }
 
     #[test]
@@ -275,7 +313,7 @@ mod tests {
     fn a_job_nobody_waits_for_is_dropped_unrun() {
         let (mut q, mut answers) = queue(2, &[(Window, Priority::Spare), (Window, Priority::Later)]);
         answers.remove(0);
-        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 2)));
         assert!(q.waiting().next().is_none());
     }
 }

@@ -4,7 +4,8 @@
 //! ([`asr::Pass::Utterance`]), as soon as the VAD closes it, and that text is committed. While a
 //! region is still open (someone speaks at length) interim passes over it run when the Whisper
 //! decoder has a core to spare, and LocalAgreement-2 (as in ufal/whisper_streaming) commits the
-//! words two successive passes agree on; the rest is shown as partial text. An open region that
+//! words two successive passes agree on, and any word a pass heard [`SETTLED_AFTER`] before its
+//! end; the rest is shown as partial text. An open region that
 //! grows past [`FORCE_CUT`] is committed up to its last words and decoding restarts there.
 //!
 //! **What the transcript keeps.** The closed regions are also packed into windows of up to 28 s
@@ -23,7 +24,7 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 use transcript::{Role, Segment, Word, bare_word};
 
-use crate::decoder::{Decoder, Priority};
+use crate::decoder::{Decoder, Priority, Speaking};
 use crate::protocol::Piece;
 
 const RATE: usize = audio::TARGET_RATE as usize;
@@ -33,6 +34,11 @@ const FORCE_CUT: f64 = 24.0;
 /// only when a second pass agrees, so a sentence's first words wait for two passes: starting at
 /// 2 s, they trailed the speech by 3 s and more, the slowest commits of a consultation.
 const INTERIM_AFTER: f64 = 1.0;
+/// A word that ends this long (s) before the audio an interim pass heard is committed even when
+/// the pass before heard it differently. Whisper seldom changes a word with a second of speech
+/// after it, but it can flip between two spellings of one word from pass to pass, and waiting
+/// for two passes to agree then left a word uncommitted for 3-4 s, the slowest commits of a call.
+const SETTLED_AFTER: f64 = 1.0;
 /// Audio kept before the VAD's current position while nobody speaks: room for the padding a
 /// region gets in front when speech starts.
 const KEEP_WHEN_SILENT: usize = RATE;
@@ -81,6 +87,8 @@ pub struct TrackPipeline {
     total: usize,
     /// When each stretch of 16 kHz audio arrived: (track sample it ends at, instant).
     arrivals: VecDeque<(usize, Instant)>,
+    /// Held while the VAD hears speech on this track.
+    speaking: Option<Speaking>,
 
     // What is shown.
     /// Nothing before this sample is decoded again for showing.
@@ -125,6 +133,7 @@ impl TrackPipeline {
             buffer_start: 0,
             total: 0,
             arrivals: VecDeque::new(),
+            speaking: None,
             decode_from: 0,
             committed_until: 0.0,
             shown_since_from: Vec::new(),
@@ -160,6 +169,7 @@ impl TrackPipeline {
         if let Some(region) = self.vad.finish(self.total) {
             outputs.extend(self.close_region(region.start, region.end, decoder).await?);
         }
+        self.speaking = None;
         let mut segments = Vec::new();
         for pass in std::mem::take(&mut self.window_passes) {
             segments.extend(joined(pass.await)?);
@@ -186,6 +196,7 @@ impl TrackPipeline {
         }
         match self.vad.detector().open_since() {
             Some(open) => {
+                self.speaking.get_or_insert_with(|| decoder.speaking());
                 self.pack_long_speech(open, decoder);
                 let from = open.max(self.decode_from);
                 let length = self.total.saturating_sub(from);
@@ -202,6 +213,7 @@ impl TrackPipeline {
                 self.trim(open.max(self.decode_from.min(self.packed_until)));
             }
             None => {
+                self.speaking = None;
                 if live && decoder.idle_for(asr::Pass::Window) {
                     self.pass_early(decoder);
                 }
@@ -303,13 +315,15 @@ impl TrackPipeline {
         })
     }
 
-    /// LocalAgreement-2 over the open region.
+    /// LocalAgreement-2 over the open region, and words the pass heard well before its end.
     async fn interim(&mut self, from: usize, decoder: &Decoder) -> Result<Vec<Output>, Error> {
         self.last_interim = self.total;
+        let heard_until = self.total as f64 / RATE as f64;
         let mut words = self.decode_utterance(from, self.total, decoder, Priority::Spare).await?;
         let agreed =
             self.hypothesis.iter().zip(&words).take_while(|(a, b)| bare_word(&a.text) == bare_word(&b.text)).count();
-        let rest = words.split_off(agreed);
+        let settled = words.iter().take_while(|w| w.end <= heard_until - SETTLED_AFTER).count();
+        let rest = words.split_off(agreed.max(settled));
         let mut out: Vec<Output> = self.commit(words).into_iter().collect();
         if !rest.is_empty() {
             out.push(Output::Partial(self.piece(&rest, None, false)));
