@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Real-time factor of `autonotar transcribe` beside faster-whisper on the same audio, in one run.
 
-Usage: scripts/bench-transcribe.py [FIXTURE_ID]   (default c01-ondt-i-halsen)
+Usage: scripts/bench-transcribe.py [FIXTURE_ID | FILE.wav]   (default c01-ondt-i-halsen)
 
-Builds the release binary, renders the fixture with espeak-ng, installs faster-whisper 1.2.1 into
+Builds the release binary, renders the fixture with espeak-ng (or takes the given recording,
+e.g. the real Danish target/bench-server/nst-da.wav that scripts/bench-server.py makes), installs faster-whisper 1.2.1 into
 target/bench-venv (PyPI), extracts the CTranslate2 weights the GGML models were converted from,
 and transcribes the same consultation with: ours f16, ours q8_0 (2 threads, greedy, Silero VAD),
 and faster-whisper int8 and float32 (2 threads, greedy, its Silero VAD filter), each channel as a
@@ -26,7 +27,11 @@ def run(*args, **kw):
 run("cargo", "build", "--release", "-q", "-p", "autonotar", "-p", "fixtures")
 binary = root / "target" / "release" / "autonotar"
 run(str(binary), "models", "fetch", stderr=subprocess.DEVNULL)
-wav = Path(run(str(root / "target/release/render-fixtures"), "--out", str(work), fixture, capture_output=True, text=True).stdout.strip())
+if fixture.endswith(".wav"):
+    wav = Path(fixture).resolve()
+    fixture = wav.stem
+else:
+    wav = Path(run(str(root / "target/release/render-fixtures"), "--out", str(work), fixture, capture_output=True, text=True).stdout.strip())
 with wave.open(str(wav)) as w:
     channels, rate, frames = w.getnchannels(), w.getframerate(), w.getnframes()
     data = w.readframes(frames)
