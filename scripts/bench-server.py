@@ -14,8 +14,8 @@ transcript the service keeps at hang-up and the text it committed live, commit l
 and hang-up-to-draft. Then N replays of each recording run at once to find how many real-time
 consultations one server sustains (the goal: commit p95 <= 2 s and hang-up-to-draft <= 3 s,
 the kept transcripts still the offline ones), with the server's peak resident memory; with
---long N, N ten-minute Danish consultations (the NST clips over and over) stream at once. Timings depend on the machine
-and its load. Nothing is written outside target/bench-server.
+--long N, N ten-minute Danish consultations (the NST clips over and over) stream at once.
+Timings depend on the machine and its load. Nothing is written outside target/bench-server.
 """
 import argparse, os, re, subprocess, sys, tempfile, threading, time, wave, array
 from pathlib import Path
@@ -151,6 +151,13 @@ class Server:
         self.proc.terminate(); self.proc.wait()
 
 
+def offline_words(wav, language, threads):
+    """What `autonotar transcribe` hears in the recording, per speaker."""
+    out = subprocess.run([str(binary), "transcribe", str(wav), "--language", language, "--threads", str(threads)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return words_by_speaker(out.splitlines())
+
+
 def ingest_key():
     """A key of the bench's own data directory for the replays (the service refuses calls without one)."""
     created = subprocess.run([str(binary), "--data-dir", str(work / "data"), "ingest-key", "create", f"bench-{time.time_ns()}"],
@@ -219,8 +226,7 @@ def main():
     print(f"|---|---|---|---|---|---|---|")
     offlines = {}
     for name, wav, language, seconds in inputs:
-        offline = subprocess.run([str(binary), "transcribe", str(wav), "--language", language, "--threads", str(args.threads)], env=env, check=True, capture_output=True, text=True).stdout
-        offline = words_by_speaker(offline.splitlines())
+        offline = offline_words(wav, language, args.threads)
         offlines[name] = offline
         server = Server(language, args.threads)
         live, kept, (p50, p95, hangup) = finish(replay(server, wav, args.speed, f"parity-{language}"))
@@ -243,8 +249,7 @@ def main():
             parity = max(wer(offlines[name], f[1]) for f in finished)
             print(f"| {n} | {p50:.2f} | {p95:.2f} | {hangup:.2f} | {100 * parity:.1f} % | {peak:.0f} | {(peak - server.baseline) / n:.0f} |", flush=True)
     if args.long:
-        offline = subprocess.run([str(binary), "transcribe", str(long_wav), "--language", "da", "--threads", str(args.threads)], env=env, check=True, capture_output=True, text=True).stdout
-        offline = words_by_speaker(offline.splitlines())
+        offline = offline_words(long_wav, "da", args.threads)
         print()
         print(f"| ten-minute Danish consultation ({long_seconds:.0f} s), {args.long} at once | commit p50 s | commit p95 s | hang-up to draft s | WER kept vs offline | server peak RSS MiB |")
         print("|---|---|---|---|---|---|")

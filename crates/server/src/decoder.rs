@@ -169,10 +169,10 @@ impl Decoder {
     /// Starts one worker thread per core of the recognizer's budget; they end when the last
     /// `Decoder` clone is dropped.
     pub fn start(recognizer: asr::Recognizer, metrics: Arc<Metrics>) -> Decoder {
-        let cores = recognizer.threads();
-        let shared = Arc::new(Shared { queue: Mutex::new(Queue::new(cores)), wake: Condvar::new() });
+        let budget = recognizer.threads();
+        let shared = Arc::new(Shared { queue: Mutex::new(Queue::new(budget)), wake: Condvar::new() });
         let recognizer = Arc::new(recognizer);
-        for n in 0..cores {
+        for n in 0..budget {
             let (worker, recognizer, metrics) = (shared.clone(), recognizer.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name(format!("whisper-{n}"))
@@ -188,7 +188,9 @@ impl Decoder {
                         let seconds = began.elapsed().as_secs_f64();
                         worker.lock().finished(job.pass, cores);
                         worker.wake.notify_all();
-                        metrics.decoded(audio_seconds, seconds);
+                        // The share of the whole budget the pass held, so that the real-time
+                        // factor stays below 1 exactly while the decoder keeps up.
+                        metrics.decoded(audio_seconds, seconds * cores as f64 / budget as f64);
                         tracing::debug!(pass = ?job.pass, priority = ?job.priority, cores, audio_seconds, seconds, ok = result.is_ok(), "whisper pass");
                         // The track may have gone away meanwhile; its result is then of no use.
                         let _ = job.reply.send(result);

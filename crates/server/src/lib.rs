@@ -4,8 +4,8 @@
 //!
 //! Each track runs its own task (resampling to 16 kHz, Silero VAD with state carried across
 //! frames, the commit policy in `pipeline`); all Whisper decoding goes to one model on a
-//! budget of cores (`decoder`), shared in priority order between every live consultation. Sessions outlive
-//! their connection so a client can reconnect and resume. The protocol is in
+//! budget of cores (`decoder`), shared in priority order between every live consultation.
+//! Sessions outlive their connection so a client can reconnect and resume. The protocol is in
 //! `docs/ingest-protocol.md`; [`client`] is its reference client.
 
 pub mod client;

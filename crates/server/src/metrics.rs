@@ -120,13 +120,13 @@ impl Metrics {
         metric(
             "autonotar_decoding_seconds_total",
             "counter",
-            "Wall-clock seconds Whisper spent decoding.",
+            "Seconds of the whole Whisper decoder its passes used (a pass on one of two cores counts half its time).",
             seconds(&self.decoding_us),
         );
         metric(
             "autonotar_real_time_factor",
             "gauge",
-            "Decoding time per second of audio decoded (below 1 keeps up).",
+            "Decoder time per second of audio decoded, as decoding_seconds_total counts it (below 1 keeps up).",
             rtf,
         );
         metric(
