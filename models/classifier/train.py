@@ -29,6 +29,13 @@ import os
 # One BLAS thread: the fit must not depend on how work is split across threads.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
+# The same kernels on every x86-64 CPU: OpenBLAS and numpy otherwise pick code paths by CPU
+# (AVX-512 on one machine, AVX2 on another), which differ in the last bits of a sum or an exp,
+# and L-BFGS carries such differences into other bytes of the model (an Intel and an AMD machine
+# trained different files). AVX2 with FMA is what every machine the project runs on has.
+os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+# numpy's names for its AVX-512 code paths (x86-64-v4 and later); a CPU without them warns.
+os.environ["NPY_DISABLE_CPU_FEATURES"] = "X86_V4 AVX512_ICL AVX512_SPR"
 
 import argparse
 import json
