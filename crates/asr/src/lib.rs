@@ -288,8 +288,9 @@ fn prompt_within_budget(context: &WhisperContext, options: &Options) -> Result<O
     Ok((!prompt.is_empty()).then_some(prompt))
 }
 
-/// One decoded stretch, timed within the audio it was decoded from.
-#[derive(Debug, Clone)]
+/// One decoded stretch, timed within the audio it was decoded from. Serializable so a pass
+/// decoded on another machine (the `cluster` crate's workers) comes back as it was decoded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recognized {
     pub start: f64,
     pub end: f64,

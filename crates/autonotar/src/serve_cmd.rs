@@ -56,7 +56,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         // the capture page's same-origin check compares against it.
         let public_url = config.server.public_url_for(bound)?;
         let keeper = Arc::new(storage::Keeper::new(vault.clone(), audit.clone(), config.retention));
-        let service = server::Service::new(settings, recognizer, Some(drafter(config, paths)), keeper);
+        let service = server::Service::new(settings, server::decode::local(recognizer), Some(drafter(config, paths)), keeper);
         let feed = ServiceFeed::start(service.clone());
         if let Some(every) = config.server.sweep_interval() {
             tokio::spawn(sweep_every(every, vault.clone(), audit.clone(), config.retention));

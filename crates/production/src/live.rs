@@ -44,7 +44,8 @@ impl LiveService {
             .map_err(|e| format!("cannot open a loopback port for the streaming evaluation: {e}"))?;
         let address = listener.local_addr()?;
         // The corpora are synthetic and the transcripts are the results: nothing is kept or audited.
-        let service = server::Service::new(settings, recognizer, None, Arc::new(storage::Transient));
+        let service =
+            server::Service::new(settings, server::decode::local(recognizer), None, Arc::new(storage::Transient));
         let (keys, key) = server::IngestKeys::ephemeral(ids::Id::new("eval")?)?;
         runtime.spawn(async move {
             let forever = std::future::pending();

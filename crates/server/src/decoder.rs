@@ -1,5 +1,6 @@
-//! The Whisper workers: one model, shared in priority order between every live consultation,
-//! and a budget of cores (`[asr] threads`) that the passes running at once never exceed.
+//! The local backend of [`Decode`]: one Whisper model, shared in priority order between every
+//! live consultation, and a budget of cores (`[asr] threads`) that the passes running at once
+//! never exceed.
 //! whisper.cpp's threads spin while they wait for each other, so two passes wanting the same
 //! core slow each other badly; passes that each have their own cores do not.
 //!
@@ -15,7 +16,7 @@
 //! waits behind a window pass, window passes together hold at most all cores but one, and while
 //! anyone speaks each runs on one core; an utterance pass takes every free core when no window
 //! pass is waiting for one. When nobody speaks on any call (tracks say so with
-//! [`Decoder::speaking`]), and for a consultation's final passes, which its draft waits for, a
+//! [`Decode::speech_began`]), and for a consultation's final passes, which its draft waits for, a
 //! window pass takes every free core, and final passes may take any core.
 
 use std::collections::VecDeque;
@@ -24,22 +25,9 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::metrics::Metrics;
+use crate::decode::{Answer, Decode, Decoded, Priority};
 
-/// Shortest input whisper.cpp decodes at all (it skips anything under one second).
-const MIN_SAMPLES: usize = audio::TARGET_RATE as usize * 11 / 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    Now,
-    Final,
-    Later,
-    Spare,
-}
-
-const PRIORITIES: usize = 4;
-
-type Answer = Result<Vec<asr::Recognized>, String>;
+const PRIORITIES: usize = Priority::ALL.len();
 
 struct Job {
     samples: Vec<f32>,
@@ -150,93 +138,75 @@ impl Shared {
     }
 }
 
-/// Ends the workers when the last [`Decoder`] clone goes.
-struct Owner(Arc<Shared>);
+/// Ends the workers when the backend is dropped.
+pub struct LocalDecoder {
+    shared: Arc<Shared>,
+}
 
-impl Drop for Owner {
+impl Drop for LocalDecoder {
     fn drop(&mut self) {
-        self.0.lock().closed = true;
-        self.0.wake.notify_all();
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
     }
 }
 
-#[derive(Clone)]
-pub struct Decoder {
-    owner: Arc<Owner>,
-}
-
-impl Decoder {
-    /// Starts one worker thread per core of the recognizer's budget; they end when the last
-    /// `Decoder` clone is dropped.
-    pub fn start(recognizer: asr::Recognizer, metrics: Arc<Metrics>) -> Decoder {
+impl LocalDecoder {
+    /// Starts one worker thread per core of the recognizer's budget; they end when the backend
+    /// is dropped.
+    pub fn start(recognizer: asr::Recognizer) -> LocalDecoder {
         let budget = recognizer.threads();
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::new(budget)), wake: Condvar::new() });
         let recognizer = Arc::new(recognizer);
         for n in 0..budget {
-            let (worker, recognizer, metrics) = (shared.clone(), recognizer.clone(), metrics.clone());
+            let (worker, recognizer) = (shared.clone(), recognizer.clone());
             std::thread::Builder::new()
                 .name(format!("whisper-{n}"))
                 .spawn(move || {
-                    while let Some(Started { mut job, cores }) = worker.take() {
-                        let audio_seconds = job.samples.len() as f64 / audio::TARGET_RATE as f64;
-                        if job.samples.len() < MIN_SAMPLES {
-                            job.samples.resize(MIN_SAMPLES, 0.0);
-                        }
+                    while let Some(Started { job, cores }) = worker.take() {
                         let began = Instant::now();
-                        let result =
-                            recognizer.recognize_on(&job.samples, job.pass, cores).map_err(|e| e.to_string());
+                        let result = recognizer.recognize_on(&job.samples, job.pass, cores);
                         let seconds = began.elapsed().as_secs_f64();
                         worker.lock().finished(job.pass, cores);
                         worker.wake.notify_all();
+                        tracing::debug!(pass = ?job.pass, priority = ?job.priority, cores, seconds, ok = result.is_ok(), "whisper pass");
                         // The share of the whole budget the pass held, so that the real-time
                         // factor stays below 1 exactly while the decoder keeps up.
-                        metrics.decoded(audio_seconds, seconds * cores as f64 / budget as f64);
-                        tracing::debug!(pass = ?job.pass, priority = ?job.priority, cores, audio_seconds, seconds, ok = result.is_ok(), "whisper pass");
+                        let busy_seconds = seconds * cores as f64 / budget as f64;
+                        let answer = result
+                            .map(|recognized| Decoded { recognized, busy_seconds })
+                            .map_err(|e| e.to_string());
                         // The track may have gone away meanwhile; its result is then of no use.
-                        let _ = job.reply.send(result);
+                        let _ = job.reply.send(answer);
                     }
                 })
                 .expect("the OS starts a thread");
         }
-        Decoder { owner: Arc::new(Owner(shared)) }
+        LocalDecoder { shared }
     }
+}
 
-    /// Decodes up to 30 s of 16 kHz audio; times are seconds from the start of `samples`.
-    pub async fn decode(
-        &self,
-        samples: Vec<f32>,
-        pass: asr::Pass,
-        priority: Priority,
-    ) -> Result<Vec<asr::Recognized>, String> {
+impl Decode for LocalDecoder {
+    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, priority: Priority) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
-        let shared = &self.owner.0;
-        shared.lock().waiting[priority as usize].push_back(Job { samples, pass, priority, reply });
-        shared.wake.notify_all();
-        answer.await.map_err(|_| "the recognition worker has stopped".to_string())?
+        self.shared.lock().waiting[priority as usize].push_back(Job { samples, pass, priority, reply });
+        self.shared.wake.notify_all();
+        answer
     }
 
-    /// A guess of kind `pass` would start at once and delay nobody: cores are free for it and
-    /// no waiting job could use them.
-    pub fn idle_for(&self, pass: asr::Pass) -> bool {
-        let queue = self.owner.0.lock();
+    /// Cores are free for the guess and no waiting job could use them.
+    fn idle_for(&self, pass: asr::Pass) -> bool {
+        let queue = self.shared.lock();
         queue.may_start(pass, Priority::Spare)
             && !queue.waiting().any(|job| job.pass == pass || queue.may_start(job.pass, job.priority))
     }
 
-    /// Someone speaks on a track until the returned guard is dropped: window passes then leave
-    /// a core free for the text that speech will need.
-    pub fn speaking(&self) -> Speaking {
-        self.owner.0.lock().speaking += 1;
-        Speaking(self.owner.0.clone())
+    /// Window passes then leave a core free for the text that speech will need.
+    fn speech_began(&self) {
+        self.shared.lock().speaking += 1;
     }
-}
 
-/// A track in the middle of speech, as [`Decoder::speaking`] counts it.
-pub struct Speaking(Arc<Shared>);
-
-impl Drop for Speaking {
-    fn drop(&mut self) {
-        self.0.lock().speaking -= 1;
+    fn speech_ended(&self) {
+        self.shared.lock().speaking -= 1;
     }
 }
 

@@ -9,6 +9,7 @@
 //! `docs/ingest-protocol.md`; [`client`] is its reference client.
 
 pub mod client;
+pub mod decode;
 mod decoder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -161,7 +162,9 @@ fn authenticate(keys: &IngestKeys, headers: &HeaderMap) -> Result<Principal, (In
 
 async fn metrics(State(service): State<Arc<Service>>) -> impl IntoResponse {
     let (active, lag) = service.load();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], service.metrics.render(active, lag))
+    let mut text = service.metrics.render(active, lag);
+    service.decoder.write_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn ingest(State(ingest): State<Ingest>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {

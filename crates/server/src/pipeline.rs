@@ -24,7 +24,7 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 use transcript::{Role, Segment, Word, bare_word};
 
-use crate::decoder::{Decoder, Priority, Speaking};
+use crate::decode::{Decoder, Priority, Speaking};
 use crate::protocol::Piece;
 
 const RATE: usize = audio::TARGET_RATE as usize;

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use transcript::{Role, Segment, Transcript};
 
 use crate::Settings;
-use crate::decoder::Decoder;
+use crate::decode::{Decode, Decoder};
 use crate::metrics::Metrics;
 use crate::pipeline::{Output, TrackPipeline};
 use crate::protocol::{ErrorCode, Piece, ServerMessage, Start, TrackSpec, error, parse_frame};
@@ -25,7 +25,7 @@ use crate::protocol::{ErrorCode, Piece, ServerMessage, Start, TrackSpec, error, 
 pub struct Service {
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<Metrics>,
-    decoder: Decoder,
+    pub(crate) decoder: Decoder,
     drafter: Option<Arc<note::Drafter>>,
     /// Hears every step first (the audit log, then the vault, in `serve`).
     sink: Arc<dyn Sink>,
@@ -125,12 +125,12 @@ pub(crate) struct Opened {
 impl Service {
     pub fn new(
         settings: Settings,
-        recognizer: asr::Recognizer,
+        decoding: Arc<dyn Decode>,
         drafter: Option<Arc<note::Drafter>>,
         sink: Arc<dyn Sink>,
     ) -> Arc<Service> {
         let metrics = Arc::new(Metrics::default());
-        let decoder = Decoder::start(recognizer, metrics.clone());
+        let decoder = Decoder::new(decoding, metrics.clone());
         Arc::new(Service {
             settings,
             metrics,

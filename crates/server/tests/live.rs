@@ -47,7 +47,7 @@ async fn start_server_drafting(
     adjust(&mut settings);
     let options = asr::Options { language: language.into(), ..asr::Options::default() };
     let recognizer = asr::Recognizer::load(&models.join("ggml-base-q8_0.bin"), options).unwrap();
-    let service = Service::new(settings, recognizer, drafter, Arc::new(storage::Transient));
+    let service = Service::new(settings, server::decode::local(recognizer), drafter, Arc::new(storage::Transient));
     let (keys, key) = IngestKeys::ephemeral(ids::Id::new("tests").unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
