@@ -3,7 +3,8 @@
 # it is all there already: cmake and libclang for whisper.cpp, espeak-ng and sox for the
 # synthetic fixture audio, python3 with pip for `autonotar models fetch`, chromium with
 # chromium-driver and firefox-esr with geckodriver for the review app's browser tests, and
-# hunspell-da, the Danish dictionary the drafter checks every statement's words against.
+# hunspell-da, the Danish dictionary the drafter checks every statement's words against, and
+# nats-server, the JetStream broker the cluster test runs workers behind.
 set -euo pipefail
 
 missing=()
@@ -19,6 +20,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 [ -f /usr/share/hunspell/da_DK.dic ] || missing+=(hunspell-da)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2

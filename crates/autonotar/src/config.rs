@@ -22,6 +22,7 @@ pub struct Config {
     pub retention: vault::RetentionPolicy,
     pub audit: audit::AuditConfig,
     pub server: ServerConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,8 +298,99 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
         config.server.check()?;
+        config.cluster.check()?;
         Ok(config)
     }
+}
+
+/// `[cluster]`: Whisper passes on NATS JetStream workers (`serve --nats`, `worker`).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The NATS server (with JetStream) the gateways and workers meet at; `--nats` overrides.
+    /// Unset, `serve` decodes on its own cores.
+    pub nats_url: Option<String>,
+    /// The cluster key every gateway and worker of a region shares (64 hex digits, mode 0600).
+    /// Default: `<data_dir>.cluster-key`, beside the KEK.
+    pub key_file: Option<PathBuf>,
+    /// CA certificate (PEM) NATS's TLS certificate must chain to; set, TLS is required.
+    pub tls_ca_file: Option<PathBuf>,
+    /// How long a job may go without word from its worker before JetStream gives it to
+    /// another: how long a dead worker delays a pass. The first process to create the queue sets it.
+    pub ack_wait_seconds: u64,
+    /// How long a consultation waits for a pass before it goes on without it.
+    pub pass_timeout_seconds: u64,
+    /// This process's name in pass ids and metrics (letters, digits, `-`, `_`); default the
+    /// host name.
+    pub name: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nats_url: None,
+            key_file: None,
+            tls_ca_file: None,
+            ack_wait_seconds: 30,
+            pass_timeout_seconds: 600,
+            name: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=600).contains(&self.ack_wait_seconds),
+            "[cluster] ack_wait_seconds = {} is outside 1..=600",
+            self.ack_wait_seconds
+        );
+        anyhow::ensure!(
+            (10..=3600).contains(&self.pass_timeout_seconds),
+            "[cluster] pass_timeout_seconds = {} is outside 10..=3600",
+            self.pass_timeout_seconds
+        );
+        if let Some(name) = &self.name {
+            anyhow::ensure!(
+                cluster::wire::valid_name(name),
+                "[cluster] name = {name:?}: use 1 to 64 letters, digits, '-' or '_'"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn key_file(&self, data_dir: &Path) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| data_dir.with_extension("cluster-key"))
+    }
+
+    /// The NATS URL: `--nats` if given, else `nats_url`.
+    pub fn url(&self, nats: Option<String>) -> Option<String> {
+        nats.or_else(|| self.nats_url.clone())
+    }
+
+    /// What a gateway or worker connects to `url` with; `name` (`--name`) overrides `name`.
+    pub fn settings(&self, url: String, key: cluster::ClusterKey, name: Option<String>) -> cluster::Settings {
+        cluster::Settings {
+            url,
+            key: std::sync::Arc::new(key),
+            tls_ca: self.tls_ca_file.clone(),
+            ack_wait: std::time::Duration::from_secs(self.ack_wait_seconds),
+            pass_timeout: std::time::Duration::from_secs(self.pass_timeout_seconds),
+            name: name.or_else(|| self.name.clone()).unwrap_or_else(host_name),
+        }
+    }
+}
+
+/// The machine's name, cut to what a NATS subject and a metric label take.
+fn host_name() -> String {
+    let name: String = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(48)
+        .collect();
+    if name.is_empty() { "autonotar".into() } else { name }
 }
 
 /// Directory settings after the command line, the environment and the file have had their say.

@@ -15,6 +15,7 @@ mod replay_cmd;
 mod retention_cmd;
 mod serve_cmd;
 mod transcribe_cmd;
+mod worker_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,8 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Run the live service: WebSocket ingest, streaming transcription, a draft at hang-up.
     Serve(serve_cmd::ServeArgs),
+    /// Serve the Whisper passes of services started with `serve --nats`, from a NATS JetStream queue.
+    Worker(worker_cmd::WorkerArgs),
     /// Stream a WAV file to a running service as a live consultation and print what comes back.
     Replay(replay_cmd::ReplayArgs),
     /// Create or rotate the vault's key-encryption key.
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Draft(args) => draft_cmd::run(args, &config, &paths),
         Command::Eval(args) => eval_cmd::run(args, cli.config.as_deref(), &config, &paths),
         Command::Serve(args) => serve_cmd::run(args, &config, &paths),
+        Command::Worker(args) => worker_cmd::run(args, &config, &paths),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Keys { command } => keys_cmd::run(command, &config, &paths),
         Command::IngestKey { command } => ingest_key_cmd::run(command, &config, &paths),

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::{Config, Paths};
+use crate::keys_cmd;
 use crate::listen;
 use crate::live_feed::{ServiceCapture, ServiceFeed};
 use crate::models_cmd::{self, ModelsCommand};
@@ -19,6 +20,20 @@ pub struct ServeArgs {
     /// Address and port to listen on (default: [server] listen, 127.0.0.1:8470; port 0 picks a free one).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Decode on the Whisper workers (`autonotar worker`) behind this NATS server with
+    /// JetStream instead of on this machine's cores (default: [cluster] nats_url).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+}
+
+/// Where the service's Whisper passes run.
+enum Decoding {
+    Local(asr::Recognizer),
+    /// On `autonotar worker`s behind NATS.
+    Cluster {
+        url: String,
+        key: cluster::ClusterKey,
+    },
 }
 
 pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<ExitCode> {
@@ -26,12 +41,21 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         .with_context(|| format!("cannot create the data directory {}", paths.data_dir.display()))?;
     let model = paths.whisper_model(config);
     let settings = config.server.settings(&paths.models_dir, &config.asr.language);
-    if !model.is_file() || server::check_models(&settings).is_err() {
+    let nats = config.cluster.url(args.nats);
+    // A gateway needs the VAD model only: its workers hold Whisper.
+    let whisper_missing = nats.is_none() && !model.is_file();
+    if whisper_missing || server::check_models(&settings).is_err() {
         eprintln!("models missing in {}: fetching them first", paths.models_dir.display());
         models_cmd::run(ModelsCommand::Fetch { tests: false }, paths)?;
     }
     server::check_models(&settings)?;
-    let recognizer = asr::Recognizer::load(&model, config.asr.options())?;
+    let decoding = match nats {
+        None => Decoding::Local(asr::Recognizer::load(&model, config.asr.options())?),
+        Some(url) => Decoding::Cluster {
+            key: keys_cmd::cluster_key_for_gateway(&config.cluster.key_file(&paths.data_dir))?,
+            url,
+        },
+    };
     // A new user runs serve with nothing set up: the key file is made on first start.
     if !paths.key_file.exists() && std::env::var_os(vault::keys::KEK_ENV).is_none() {
         eprintln!("{}", vault::keys::init(&paths.key_file)?);
@@ -56,7 +80,15 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         // the capture page's same-origin check compares against it.
         let public_url = config.server.public_url_for(bound)?;
         let keeper = Arc::new(storage::Keeper::new(vault.clone(), audit.clone(), config.retention));
-        let service = server::Service::new(settings, server::decode::local(recognizer), Some(drafter(config, paths)), keeper);
+        let decoding: Arc<dyn server::decode::Decode> = match decoding {
+            Decoding::Local(recognizer) => server::decode::local(recognizer),
+            Decoding::Cluster { url, key } => {
+                let remote = cluster::Remote::connect(config.cluster.settings(url.clone(), key, None)).await?;
+                eprintln!("autonotar serve: decoding on the workers at {url} as {}", remote.instance());
+                Arc::new(remote)
+            }
+        };
+        let service = server::Service::new(settings, decoding, Some(drafter(config, paths)), keeper);
         let feed = ServiceFeed::start(service.clone());
         if let Some(every) = config.server.sweep_interval() {
             tokio::spawn(sweep_every(every, vault.clone(), audit.clone(), config.retention));
@@ -96,7 +128,7 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
 }
 
 /// Completes on SIGTERM or Ctrl-C.
-async fn termination() {
+pub(crate) async fn termination() {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;

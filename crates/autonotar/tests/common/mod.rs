@@ -57,11 +57,17 @@ pub struct Serve {
 impl Serve {
     /// Starts `autonotar ARGS serve --listen 127.0.0.1:0` in `cwd` and waits until it listens.
     pub fn start(cwd: &Path, args: &[&str]) -> Serve {
+        Serve::start_with(cwd, args, &[])
+    }
+
+    /// As [`Serve::start`], with `serve_args` after `serve` (`--nats URL`, say).
+    pub fn start_with(cwd: &Path, args: &[&str], serve_args: &[&str]) -> Serve {
         use std::io::{BufRead, Read};
         let key = ingest_key(cwd, args, "tests");
         let mut child = Command::new(env!("CARGO_BIN_EXE_autonotar"))
             .args(args)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(serve_args)
             .current_dir(cwd)
             .env("AUTONOTAR_MODELS_DIR", models_dir())
             .env("AUTONOTAR_LOG", "debug")
