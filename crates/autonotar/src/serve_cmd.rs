@@ -83,8 +83,10 @@ pub fn run(args: ServeArgs, config: &Config, paths: &Paths) -> anyhow::Result<Ex
         let decoding: Arc<dyn server::decode::Decode> = match decoding {
             Decoding::Local(recognizer) => server::decode::local(recognizer),
             Decoding::Cluster { url, key } => {
-                let remote = cluster::Remote::connect(config.cluster.settings(url.clone(), key, None)).await?;
-                eprintln!("autonotar serve: decoding on the workers at {url} as {}", remote.instance());
+                let settings = config.cluster.settings(url, key, None);
+                let shown = settings.shown_url();
+                let remote = cluster::Remote::connect(settings).await?;
+                eprintln!("autonotar serve: decoding on the workers at {shown} as {}", remote.instance());
                 Arc::new(remote)
             }
         };

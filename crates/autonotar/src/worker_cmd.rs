@@ -1,5 +1,6 @@
 //! `autonotar worker`: serves the Whisper passes of the gateways (`autonotar serve --nats`) on
-//! this machine's cores. It keeps nothing on disk; a worker may join or leave while calls run.
+//! this machine's cores. It keeps no personal data on disk (only the models, fetched on first
+//! start if missing); a worker may join or leave while calls run.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -56,7 +57,7 @@ pub fn run(args: WorkerArgs, config: &Config, paths: &Paths) -> anyhow::Result<E
         eprintln!(
             "autonotar worker: {} connecting to {} to serve passes on {} threads",
             settings.name,
-            settings.url,
+            settings.shown_url(),
             recognizer.threads()
         );
         let shutdown = async {

@@ -153,6 +153,27 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The words of the test's call, which no byte at rest or in a log may hold.
+const WORDS: [&str; 6] = ["cough", "fever", "paracetamol", "smoking", "lungs", "blood"];
+
+/// Sealed payloads in the JetStream store's files, and what in them is plaintext: audio samples
+/// or the call's words.
+fn scan_store(store: &Path) -> (usize, Vec<String>) {
+    let (mut sealed, mut plain) = (0, Vec::new());
+    let files = files_under(store);
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("AUTONOTAR_PASSES")), "no stream in {files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        sealed += bytes.windows(8).filter(|w| w == b"ANCLUST\x01").count();
+        if holds_plain_audio(&bytes, 256) {
+            plain.push(format!("audio in {}", file.display()));
+        }
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        plain.extend(WORDS.iter().filter(|w| text.contains(*w)).map(|w| format!("{w:?} in {}", file.display())));
+    }
+    (sealed, plain)
+}
+
 /// The text of a replay's output between `--- transcript ---` and `--- draft ---`, and after.
 fn transcript_and_draft(replayed: &str) -> (String, String) {
     let after = replayed.split("--- transcript ---\n").nth(1).expect("the replay printed the transcript");
@@ -192,7 +213,7 @@ fn a_worker_killed_mid_pass_loses_nothing_a_late_one_takes_over_and_nats_keeps_n
     let data = dir.path().join("data");
     let serve = common::Serve::start_with(dir.path(), &["--data-dir", data.to_str().unwrap()], &["--nats", &nats.url]);
     let mut first = Worker::start(dir.path(), &nats.url, "first");
-    let (replay, replayed) = std::thread::scope(|scope| {
+    let (replay, late, first_logs) = std::thread::scope(|scope| {
         let replay = scope
             .spawn(|| serve.replay(dir.path(), &[wav.to_str().unwrap(), "--speed", "2", "--draft-timeout", "600"]));
         // Killed in the middle of a window pass the kept transcript needs (seconds long, so it
@@ -204,12 +225,16 @@ fn a_worker_killed_mid_pass_loses_nothing_a_late_one_takes_over_and_nats_keeps_n
                 .map(|p| metric(&metrics, &format!("autonotar_worker_pass_audio_seconds{{priority=\"{p}\"}}")));
             metric(&metrics, "autonotar_worker_passes_total") >= 1.0 && kept.iter().any(|&s| s >= 2.0)
         });
-        let (killed, _) = first.signal("-KILL");
+        let (killed, first_logs) = first.signal("-KILL");
         assert!(!killed.success());
+        // The killed pass waits in the store for its redelivery now: sealed.
+        let (sealed, plain) = scan_store(&store);
+        assert!(sealed >= 1, "no sealed job in the JetStream store while one waits");
+        assert!(plain.is_empty(), "plaintext in the JetStream store: {plain:?}");
         let late = Worker::start(dir.path(), &nats.url, "late");
-        (replay.join().unwrap(), late)
+        (replay.join().unwrap(), late, first_logs)
     });
-    let mut late = replayed;
+    let mut late = late;
     assert!(replay.status.success(), "replay failed: {}", common::stderr(&replay));
     let (transcript, draft) = transcript_and_draft(&String::from_utf8_lossy(&replay.stdout));
 
@@ -246,23 +271,14 @@ fn a_worker_killed_mid_pass_loses_nothing_a_late_one_takes_over_and_nats_keeps_n
     assert_eq!(parse(&draft), parse(&String::from_utf8_lossy(&offline_draft.stdout)), "the drafts differ");
 
     // Neither the JetStream store nor any log holds audio or words in plaintext.
-    let words = ["cough", "fever", "paracetamol", "smoking", "lungs", "blood"];
-    assert!(words.iter().any(|w| transcript.to_lowercase().contains(w)), "the workers heard: {transcript}");
-    let stored = files_under(&store);
-    assert!(stored.iter().any(|f| f.to_string_lossy().contains("AUTONOTAR_PASSES")), "no stream in {stored:?}");
+    assert!(WORDS.iter().any(|w| transcript.to_lowercase().contains(w)), "the workers heard: {transcript}");
+    let (_, plain) = scan_store(&store);
+    assert!(plain.is_empty(), "plaintext in the JetStream store: {plain:?}");
     let recording = audio::read_wav(&wav).unwrap();
     let speech: Vec<u8> = recording.channels[0].iter().flat_map(|s| s.to_le_bytes()).collect();
     assert!(holds_plain_audio(&speech, 256), "the plaintext detector misses plain audio");
-    for file in stored {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(!holds_plain_audio(&bytes, 256), "{} holds plaintext audio", file.display());
-        let text = String::from_utf8_lossy(&bytes).to_lowercase();
-        for word in words {
-            assert!(!text.contains(word), "{} holds {word:?} in plaintext", file.display());
-        }
-    }
-    for logs in [&serve_logs, &late_logs] {
-        for word in words {
+    for logs in [&serve_logs, &first_logs, &late_logs] {
+        for word in WORDS {
             assert!(!logs.to_lowercase().contains(word), "{word:?} is in the logs");
         }
     }

@@ -12,8 +12,8 @@
 //!   `ack_wait` has passed, and the gateway uses the first result of a pass and drops the rest.
 //! - **Only ciphertext crosses the wire or rests in NATS.** Jobs (audio) and results (words)
 //!   are sealed under the cluster key, bound to their pass id (`seal`); the stream keeps a job
-//!   only until it is acknowledged (work-queue retention) and at most an hour; workers write
-//!   nothing to disk.
+//!   only until it is acknowledged (work-queue retention), or the gateway gives up on it, and
+//!   at most an hour; workers write no personal data to disk.
 
 pub mod remote;
 pub mod seal;
@@ -32,6 +32,10 @@ pub use seal::ClusterKey;
 
 /// The largest job: 30 s of 16 kHz f32 samples, sealed, with room to spare.
 pub const MAX_JOB_BYTES: usize = 30 * 16_000 * 4 + 4096;
+
+/// Deliveries of one job before JetStream stops offering it: a pass that kills or stalls every
+/// worker it reaches (or that no worker can open) must not take the cluster down one by one.
+pub const MAX_DELIVER: i64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -65,6 +69,17 @@ pub struct Settings {
     pub name: String,
 }
 
+impl Settings {
+    /// The URL as logs and errors may show it: without a user name or password in it.
+    pub fn shown_url(&self) -> String {
+        match self.url.split_once("://").and_then(|(scheme, rest)| rest.split_once('@').map(|(_, host)| (scheme, host)))
+        {
+            Some((scheme, host)) => format!("{scheme}://***@{host}"),
+            None => self.url.clone(),
+        }
+    }
+}
+
 /// The work queue as a process of the cluster sees it.
 pub(crate) struct Queue {
     client: async_nats::Client,
@@ -76,13 +91,15 @@ pub(crate) struct Queue {
 /// Connects to the work queue; the stream and the consumers are created on first use, so any
 /// gateway or worker may start first.
 pub(crate) async fn connect(settings: &Settings) -> Result<Queue, Error> {
-    let url = &settings.url;
+    let url = &settings.shown_url();
     let mut options = async_nats::ConnectOptions::new().name(format!("autonotar {}", settings.name));
     if let Some(ca) = &settings.tls_ca {
         options = options.add_root_certificates(ca.clone()).require_tls(true);
     }
-    let client =
-        options.connect(url.as_str()).await.map_err(|e| Error::Connect { url: url.clone(), reason: e.to_string() })?;
+    let client = options
+        .connect(settings.url.as_str())
+        .await
+        .map_err(|e| Error::Connect { url: url.clone(), reason: e.to_string() })?;
     let max_payload = client.server_info().max_payload;
     if max_payload < MAX_JOB_BYTES {
         return Err(Error::PayloadLimit { url: url.clone(), max_payload });
@@ -114,6 +131,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Queue, Error> {
                     filter_subject: wire::pass_subject(priority),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: settings.ack_wait,
+                    max_deliver: MAX_DELIVER,
                     ..Default::default()
                 },
             )
@@ -122,4 +140,23 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Queue, Error> {
         consumers.push(consumer);
     }
     Ok(Queue { client, stream, consumers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        let settings = |url: &str| Settings {
+            url: url.into(),
+            key: Arc::new(ClusterKey::new(secrets::generate().unwrap())),
+            tls_ca: None,
+            ack_wait: Duration::from_secs(30),
+            pass_timeout: Duration::from_secs(600),
+            name: "gw".into(),
+        };
+        assert_eq!(settings("nats://user:secret@nats.region:4222").shown_url(), "nats://***@nats.region:4222");
+        assert_eq!(settings("tls://nats.region:4222").shown_url(), "tls://nats.region:4222");
+    }
 }

@@ -48,7 +48,7 @@ struct Shared {
     runtime: tokio::runtime::Handle,
     next_pass: AtomicU64,
     pending: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
-    /// Each worker's last heartbeat.
+    /// Each worker instance's last heartbeat.
     workers: Mutex<HashMap<String, Instant>>,
     /// Passes and seconds of pass time per worker, from the results taken.
     worker_passes: Mutex<BTreeMap<String, (u64, f64)>>,
@@ -132,8 +132,10 @@ impl Decode for Remote {
 
     fn idle_for(&self, _pass: asr::Pass) -> bool {
         // A worker is free for a guess when there are more live workers than passes waiting
-        // for one.
-        self.shared.live_workers() > lock(&self.shared.pending).len()
+        // for one or being decoded: this gateway's own, or the whole queue's as JetStream last
+        // counted it (other gateways' included).
+        let queued = lock(&self.shared.queue_depth).iter().sum::<u64>() as usize;
+        self.shared.live_workers() > lock(&self.shared.pending).len().max(queued)
     }
 
     fn write_metrics(&self, out: &mut String) {
@@ -234,7 +236,8 @@ async fn publish(shared: Weak<Shared>, id: String, priority: Priority, sealed: B
         };
         if unwanted {
             lock(&live.pending).remove(&id);
-            // Gone already if a worker has it; its result is then dropped as a duplicate.
+            // Deleted whether it waits or a worker already decodes it; that worker's result is
+            // then dropped as a duplicate.
             if live.stream.delete_message(sequence).await.unwrap_or(false) {
                 live.withdrawn.fetch_add(1, Ordering::Relaxed);
             }
@@ -243,6 +246,8 @@ async fn publish(shared: Weak<Shared>, id: String, priority: Priority, sealed: B
         if published.elapsed() > live.settings.pass_timeout {
             tracing::warn!(pass = %id, "no worker answered a pass in time; the consultation goes on without it");
             live.fail(&id, format!("no worker answered within {} s", live.settings.pass_timeout.as_secs()));
+            // Nobody waits for it any more: no worker should spend time on it.
+            let _ = live.stream.delete_message(sequence).await;
             return;
         }
     }
@@ -260,7 +265,9 @@ async fn take_results(shared: Arc<Shared>, mut results: async_nats::Subscriber) 
 /// Uses a worker's result, answering [`wire::TAKEN`] or [`wire::REFUSED`].
 fn take_result(shared: &Shared, message: &async_nats::Message) -> &'static [u8] {
     let header = |name: &str| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_string());
-    let (Some(id), worker) = (header(wire::PASS_HEADER), header(wire::WORKER_HEADER)) else {
+    let (Some(id), worker) =
+        (header(wire::PASS_HEADER).filter(|id| wire::valid_pass_id(id)), header(wire::WORKER_HEADER))
+    else {
         shared.refused.fetch_add(1, Ordering::Relaxed);
         return wire::REFUSED;
     };
@@ -305,10 +312,11 @@ async fn hear_workers(shared: Weak<Shared>, mut heartbeats: async_nats::Subscrib
         let Some(shared) = shared.upgrade() else { return };
         if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&message.payload)
             && wire::valid_name(&beat.worker)
+            && wire::valid_name(&beat.instance)
         {
             let mut workers = lock(&shared.workers);
             workers.retain(|_, heard| heard.elapsed() < WORKER_SILENCE * 10);
-            workers.insert(beat.worker, Instant::now());
+            workers.insert(format!("{}-{}", beat.worker, beat.instance), Instant::now());
         }
     }
 }
@@ -317,14 +325,17 @@ async fn watch_queue(shared: Weak<Shared>, consumers: Vec<jetstream::consumer::P
     let mut tick = tokio::time::interval(QUEUE_WATCH);
     loop {
         tick.tick().await;
-        let mut depth = [0; 4];
-        for (slot, consumer) in depth.iter_mut().zip(&consumers) {
-            if let Ok(info) = consumer.get_info().await {
-                *slot = info.num_pending + info.num_ack_pending as u64;
-            }
+        let mut depth = Vec::with_capacity(consumers.len());
+        for consumer in &consumers {
+            depth.push(consumer.get_info().await.map(|info| info.num_pending + info.num_ack_pending as u64));
         }
         let Some(shared) = shared.upgrade() else { return };
-        *lock(&shared.queue_depth) = depth;
+        // What JetStream could not be asked keeps its last answer.
+        for (slot, depth) in lock(&shared.queue_depth).iter_mut().zip(depth) {
+            if let Ok(depth) = depth {
+                *slot = depth;
+            }
+        }
     }
 }
 

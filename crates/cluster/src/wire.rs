@@ -46,13 +46,21 @@ pub fn gateway_of(pass_id: &str) -> Option<&str> {
     pass_id.rsplit_once('.').map(|(gateway, _)| gateway).filter(|g| valid_name(g))
 }
 
+/// A pass id as gateways make them: `<gateway>.<n>`. Anything else in a header is refused
+/// before it reaches a log line or a subject.
+pub fn valid_pass_id(id: &str) -> bool {
+    id.rsplit_once('.')
+        .is_some_and(|(gateway, n)| valid_name(gateway) && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Gateway and worker names go into subjects and metric labels: letters, digits, `-` and `_`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub fn encode_job(pass: asr::Pass, samples: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + samples.len() * 4);
+/// The job's plaintext, wiped from memory when dropped: it is audio.
+pub fn encode_job(pass: asr::Pass, samples: &[f32]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(1 + samples.len() * 4));
     out.push(match pass {
         asr::Pass::Window => 0,
         asr::Pass::Utterance => 1,
@@ -91,6 +99,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heartbeat {
     pub worker: String,
+    /// Random per start of the worker.
+    pub instance: String,
 }
 
 #[cfg(test)]
@@ -117,5 +127,9 @@ mod tests {
         assert_eq!(gateway_of("42"), None);
         assert_eq!(gateway_of("a.b.42"), None, "a dot would split the result subject");
         assert!(!valid_name("a b") && !valid_name("") && !valid_name("x>"));
+        assert!(valid_pass_id("gw-1a2b3c4d.7"));
+        for bad in ["gw.", "gw.7a", ".7", "g w.7", "gw.7\nforged log line", "a.b.7"] {
+            assert!(!valid_pass_id(bad), "{bad:?}");
+        }
     }
 }

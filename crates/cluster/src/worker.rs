@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind};
-use async_nats::{HeaderMap, RequestErrorKind};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
 
 use server::decode::Priority;
 
@@ -32,6 +34,7 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 pub struct Stats {
     passes: AtomicU64,
     failed: AtomicU64,
+    other_key: AtomicU64,
     redelivered: AtomicU64,
     /// Milliseconds, so the counters stay atomic.
     pass_millis: AtomicU64,
@@ -50,6 +53,11 @@ impl Stats {
         let counters = [
             ("passes_total", "Passes decoded and handed to their gateway.", self.passes.load(Ordering::Relaxed) as f64),
             ("failed_passes_total", "Passes Whisper failed on.", self.failed.load(Ordering::Relaxed) as f64),
+            (
+                "other_key_jobs_total",
+                "Jobs sealed under another cluster key than this worker's, put back.",
+                self.other_key.load(Ordering::Relaxed) as f64,
+            ),
             (
                 "redelivered_passes_total",
                 "Passes that had been delivered to a worker before.",
@@ -84,41 +92,53 @@ impl Stats {
     }
 }
 
-/// Serves passes until `shutdown` resolves; a pass under way when it does is finished and
-/// handed over first, so stopping a worker loses nothing and makes no one wait for a
-/// redelivery.
+/// Serves passes until `shutdown` resolves. Shutdown is looked at only between passes: a pass
+/// under way is finished and handed over first, so stopping a worker loses nothing and makes no
+/// one wait for a redelivery.
 pub async fn run(
     settings: Settings,
     recognizer: Arc<asr::Recognizer>,
     stats: Arc<Stats>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let crate::Queue { client, consumers, .. } = crate::connect(&settings).await?;
-    tracing::info!(worker = %settings.name, url = %settings.url, key = %settings.key.fingerprint_hex(), "worker serving passes");
+    tracing::info!(worker = %settings.name, url = %settings.shown_url(), key = %settings.key.fingerprint_hex(), "worker serving passes");
+    let (stop, mut stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
     let heartbeat = tokio::spawn(beat(client.clone(), settings.name.clone()));
-    tokio::pin!(shutdown);
     let served = async {
-        loop {
-            match next_job(&consumers).await {
-                Some((priority, job)) => serve(&settings, &client, &recognizer, &stats, priority, job).await?,
-                None => tokio::time::sleep(IDLE_POLL).await,
+        while !*stopping.borrow() {
+            let next = tokio::select! {
+                biased;
+                _ = stopping.changed() => break,
+                next = next_job(&consumers) => next,
+            };
+            match next {
+                Some(job) => serve(&settings, &client, &recognizer, &stats, job).await,
+                None => {
+                    tokio::select! {
+                        _ = stopping.changed() => break,
+                        () = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
             }
         }
     };
-    let result = tokio::select! {
-        biased;
-        () = &mut shutdown => Ok(()),
-        result = served => result,
-    };
+    served.await;
     heartbeat.abort();
     // What was published (a result, an acknowledgement) reaches the server before we go.
     let _ = client.flush().await;
-    result
+    Ok(())
 }
 
-/// Tells gateways this worker is alive, once a second.
+/// Tells gateways this worker is alive, once a second. Each start is its own instance, so two
+/// workers of one name (on one host, say) count as two.
 async fn beat(client: async_nats::Client, worker: String) {
-    let beat = Bytes::from(serde_json::to_vec(&Heartbeat { worker }).expect("plain struct"));
+    let instance = secrets::hex(&secrets::random::<4>().unwrap_or_default());
+    let beat = Bytes::from(serde_json::to_vec(&Heartbeat { worker, instance }).expect("plain struct"));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
@@ -126,38 +146,54 @@ async fn beat(client: async_nats::Client, worker: String) {
     }
 }
 
-/// The first waiting job in priority order, if any, with its priority's place in
-/// [`Priority::ALL`].
-async fn next_job(consumers: &[jetstream::consumer::PullConsumer]) -> Option<(usize, jetstream::Message)> {
+/// A job taken from the queue.
+struct Job {
+    message: jetstream::Message,
+    /// Its priority's place in [`Priority::ALL`].
+    priority: usize,
+    /// The consumer's: whatever this worker was configured with, the consumer's own decides
+    /// when the job is given to another.
+    ack_wait: Duration,
+}
+
+/// The first waiting job in priority order, if any.
+async fn next_job(consumers: &[jetstream::consumer::PullConsumer]) -> Option<Job> {
     for (priority, consumer) in consumers.iter().enumerate() {
         let Ok(mut batch) = consumer.fetch().max_messages(1).messages().await else { continue };
         if let Some(Ok(message)) = batch.next().await {
-            return Some((priority, message));
+            return Some(Job { message, priority, ack_wait: consumer.cached_info().config.ack_wait });
         }
     }
     None
 }
 
-/// Decodes one job and hands its result over. Errors only for what should stop the worker: a
-/// job sealed under another cluster key means this worker was given the wrong key file.
+/// Decodes one job and hands its result over. Nothing a job holds stops the worker: one sealed
+/// under another cluster key (a gateway started without the region's key file, or a stranger
+/// on NATS) goes back for another worker and, after `MAX_DELIVER` tries, stays undelivered
+/// until the stream's age limit removes it.
 async fn serve(
     settings: &Settings,
     client: &async_nats::Client,
     recognizer: &Arc<asr::Recognizer>,
     stats: &Stats,
-    priority: usize,
-    job: jetstream::Message,
-) -> Result<(), Error> {
+    job: Job,
+) {
+    let Job { message: job, priority, ack_wait } = job;
     let id = job.headers.as_ref().and_then(|h| h.get(wire::PASS_HEADER)).map(|v| v.as_str().to_string());
-    let Some((id, gateway)) = id.and_then(|id| wire::gateway_of(&id).map(|g| (id.clone(), g.to_string()))) else {
+    let Some((id, gateway)) = id.filter(|id| wire::valid_pass_id(id)).map(|id| {
+        let gateway = wire::gateway_of(&id).expect("a valid pass id names its gateway").to_string();
+        (id, gateway)
+    }) else {
         return discard(job, "(none)", "no valid pass id").await;
     };
     let delivered = job.info().map(|info| info.delivered).unwrap_or(1);
     let plain = match settings.key.open(Kind::Job, &id, &job.payload) {
         Ok(plain) => plain,
         Err(e @ OpenError::OtherKey { .. }) => {
-            let _ = job.ack_with(AckKind::Nak(None)).await;
-            return Err(Error::Key(e.to_string()));
+            stats.other_key.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(pass = %id, error = %e, "a job this worker cannot open; it goes back to the queue");
+            let _ = job.ack_with(AckKind::Nak(Some(Duration::from_secs(5)))).await;
+            return;
         }
         Err(e) => return discard(job, &id, &e.to_string()).await,
     };
@@ -174,7 +210,7 @@ async fn serve(
     stats.in_pass.fetch_add(1, Ordering::Relaxed);
     stats.priority_in_pass.store(priority, Ordering::Relaxed);
     stats.audio_in_pass_millis.store((audio_seconds * 1000.0) as u64, Ordering::Relaxed);
-    let progress = tokio::spawn(keep_alive(client.clone(), job.reply.clone(), settings.ack_wait / 3));
+    let progress = tokio::spawn(keep_alive(client.clone(), job.reply.clone(), ack_wait / 3, settings.pass_timeout));
     let started = Instant::now();
     let whisper = recognizer.clone();
     let recognized = tokio::task::spawn_blocking(move || whisper.recognize_on(&samples, pass, whisper.threads())).await;
@@ -199,22 +235,28 @@ async fn serve(
         }
     };
     hand_over(settings, client, &id, &gateway, delivered, &outcome, job).await;
-    Ok(())
 }
 
-/// Ends a job no worker could ever decode (tampered, or not ours), so it is not redelivered.
-async fn discard(job: jetstream::Message, id: &str, why: &str) -> Result<(), Error> {
+/// Ends a job no worker could ever decode (tampered, or not a pass), so it is not redelivered.
+async fn discard(job: jetstream::Message, id: &str, why: &str) {
     tracing::warn!(pass = %id, error = %why, "a job that cannot be opened; discarding it");
     let _ = job.ack_with(AckKind::Term).await;
-    Ok(())
 }
 
-/// Tells JetStream the job is still being worked on (`+WPI`), so its `ack_wait` starts again.
-async fn keep_alive(client: async_nats::Client, ack_subject: Option<async_nats::Subject>, every: Duration) {
+/// Tells JetStream the job is still being worked on (`+WPI`), so its `ack_wait` starts again;
+/// for at most `limit`, after which the gateway has given up on the pass anyway and a Whisper
+/// that hangs no longer holds it.
+async fn keep_alive(
+    client: async_nats::Client,
+    ack_subject: Option<async_nats::Subject>,
+    every: Duration,
+    limit: Duration,
+) {
     let Some(subject) = ack_subject else { return };
+    let started = Instant::now();
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
     tick.tick().await;
-    loop {
+    while started.elapsed() < limit {
         tick.tick().await;
         let _ = client.publish(subject.clone(), Bytes::from_static(b"+WPI")).await;
     }
@@ -230,7 +272,7 @@ async fn hand_over(
     outcome: &Outcome,
     job: jetstream::Message,
 ) {
-    let plain = serde_json::to_vec(outcome).expect("plain data");
+    let plain = Zeroizing::new(serde_json::to_vec(outcome).expect("plain data"));
     let sealed = match settings.key.seal(Kind::Result, id, &plain) {
         Ok(sealed) => sealed,
         Err(e) => {
@@ -250,12 +292,9 @@ async fn hand_over(
                 tracing::warn!(pass = %id, error = %e, "acknowledging a job failed");
             }
         }
-        Err(e) if e.kind() == RequestErrorKind::NoResponders => {
-            // The gateway that asked is gone, and with it the consultation that waited.
-            tracing::info!(pass = %id, gateway, "the gateway that asked for a pass is gone; discarding it");
-            let _ = job.ack_with(AckKind::Term).await;
-        }
         other => {
+            // No responders too: the gateway may be reconnecting. One that is gone for good
+            // leaves its jobs to MAX_DELIVER and the stream's age limit.
             let why = match other {
                 Ok(_) => "the gateway refused the result".to_string(),
                 Err(e) => e.to_string(),
