@@ -3,7 +3,7 @@
 concurrent real-time consultations, memory.
 
 Usage: scripts/bench-server.py [--concurrency 1,2,3,4] [--repeats 2] [--lockstep] [--speed 1.0]
-                               [--threads 2] [--long N]
+                               [--threads 2] [--long N] [--cluster N]
 
 Builds the release binary, makes two stereo test recordings (the 13 real Danish NST clips in
 fixtures/speech/nst-da alternating between the doctor and patient channel, and an
@@ -15,7 +15,11 @@ and hang-up-to-draft. Then N replays of each recording run at once to find how m
 consultations one server sustains (the goal: commit p95 <= 2 s and hang-up-to-draft <= 3 s,
 the kept transcripts still the offline ones), with the server's peak resident memory; with
 --long N, N ten-minute Danish consultations (the NST clips over and over) stream at once.
-Timings depend on the machine and its load. Nothing is written outside target/bench-server.
+With --cluster N the same runs go through `serve --nats`, a local nats-server and N
+`autonotar worker`s that share the --threads cores (peak memory then sums gateway and workers):
+on one machine that measures what the cluster path costs against the local decoder, not what
+more machines give (scripts/simulate-region.py models that). Timings depend on the machine and
+its load. Nothing is written outside target/bench-server.
 """
 import argparse, os, re, subprocess, sys, tempfile, threading, time, wave, array
 from pathlib import Path
@@ -125,10 +129,27 @@ def wer(reference, hypothesis):
 
 
 class Server:
-    def __init__(self, language, threads):
+    """`autonotar serve` on a free port; with --cluster N, `serve --nats` in front of a
+    nats-server and N `autonotar worker`s sharing the --threads cores."""
+
+    def __init__(self, language, threads, cluster=0):
         self.config = work / f"bench-{language}.toml"
-        self.config.write_text(f'[asr]\nlanguage = "{language}"\nthreads = {threads}\n[server]\nmax_sessions = 32\n')
-        self.proc = subprocess.Popen([str(binary), "--config", str(self.config), "--data-dir", str(work / "data"), "serve", "--listen", "127.0.0.1:0"],
+        config = f'[asr]\nlanguage = "{language}"\nthreads = {max(1, threads // max(1, cluster))}\n[server]\nmax_sessions = 32\n'
+        self.helpers = []
+        serve_args = []
+        if cluster:
+            port = free_port()
+            nats_conf = work / "nats.conf"
+            nats_conf.write_text(f"listen: 127.0.0.1:{port}\nmax_payload: 4MB\njetstream {{ store_dir: {str(work / 'jetstream')!r} }}\n")
+            nats = next((p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if Path(p).exists()), "nats-server")
+            self.helpers.append(subprocess.Popen([nats, "-js", "-c", str(nats_conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            while subprocess.run(["bash", "-c", f"echo > /dev/tcp/127.0.0.1/{port}"], capture_output=True).returncode:
+                time.sleep(0.05)
+            url = f"nats://127.0.0.1:{port}"
+            config += f'[cluster]\nnats_url = "{url}"\nkey_file = "{work / "bench.cluster-key"}"\n'
+            serve_args = ["--nats", url]
+        self.config.write_text(config)
+        self.proc = subprocess.Popen([str(binary), "--config", str(self.config), "--data-dir", str(work / "data"), "serve", "--listen", "127.0.0.1:0", *serve_args],
                                      env=env, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             m = re.search(r"listening on (\S+)", line)
@@ -138,17 +159,33 @@ class Server:
         # Keep reading its log, so a full pipe never stalls the server.
         log = open(work / f"server-{language}.log", "w")
         threading.Thread(target=lambda: [log.write(line) for line in self.proc.stderr], daemon=True).start()
-        time.sleep(0.5)
+        # Workers after the gateway, which made the cluster key on its first start.
+        for i in range(cluster):
+            self.helpers.append(subprocess.Popen([str(binary), "--config", str(self.config), "worker", "--name", f"bench-{i}"],
+                                                 env=env, stderr=open(work / f"worker-{i}.log", "w")))
+        time.sleep(0.5 + 2 * bool(cluster))
         self.baseline = self.memory("VmRSS")
 
     def memory(self, key):
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Of the service, and with --cluster of its workers too (MiB)."""
+        total = 0.0
+        for proc in [self.proc] + self.helpers[1:]:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1]) / 1024
+        return total
 
     def stop(self):
-        self.proc.terminate(); self.proc.wait()
+        for proc in [self.proc] + self.helpers[::-1]:
+            proc.terminate()
+            proc.wait()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def offline_words(wav, language, threads):
@@ -211,6 +248,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2, help="calls per line in the concurrency tables")
     parser.add_argument("--lockstep", action="store_true", help="start the concurrent calls together, once (the worst case)")
     parser.add_argument("--long", type=int, default=0, metavar="N", help="then N ten-minute Danish consultations at once")
+    parser.add_argument("--cluster", type=int, default=0, metavar="N", help="decode on N `autonotar worker`s behind a local nats-server (serve --nats), the --threads cores split between them")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "autonotar"], check=True, cwd=root)
     inputs, (long_wav, long_seconds) = make_inputs()
@@ -220,7 +258,8 @@ def main():
     replay_env = dict(env, AUTONOTAR_INGEST_KEY=ingest_key())
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True).stdout.strip()
     load = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, commit {commit}, {os.cpu_count()} cores, load average before the run {' '.join(load)}, [asr] threads = {args.threads}")
+    cluster = f", {args.cluster} NATS worker(s)" if args.cluster else ""
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, commit {commit}, {os.cpu_count()} cores, load average before the run {' '.join(load)}, [asr] threads = {args.threads}{cluster}")
     print()
     print(f"| recording | audio s | WER kept transcript vs offline | WER live committed text vs offline | commit p50 s | commit p95 s | hang-up to draft s |")
     print(f"|---|---|---|---|---|---|---|")
@@ -228,7 +267,7 @@ def main():
     for name, wav, language, seconds in inputs:
         offline = offline_words(wav, language, args.threads)
         offlines[name] = offline
-        server = Server(language, args.threads)
+        server = Server(language, args.threads, args.cluster)
         live, kept, (p50, p95, hangup) = finish(replay(server, wav, args.speed, f"parity-{language}"))
         server.stop()
         print(f"| {name} | {seconds:.0f} | {100 * wer(offline, kept):.1f} % | {100 * wer(offline, live):.1f} % | {p50:.2f} | {p95:.2f} | {hangup:.2f} |", flush=True)
@@ -238,7 +277,7 @@ def main():
         print(f"| concurrent {name} consultations ({seconds:.0f} s, real time, {mode}) | worst commit p50 s | worst commit p95 s | worst hang-up to draft s | worst WER kept vs offline | server peak RSS MiB | per session MiB |")
         print("|---|---|---|---|---|---|---|")
         for n in [int(x) for x in args.concurrency.split(",")]:
-            server = Server(language, args.threads)
+            server = Server(language, args.threads, args.cluster)
             finished = concurrent_calls(server, wav, seconds, n, args, f"load-{language}-{n}")
             peak = server.memory("VmHWM")
             server.stop()
@@ -253,7 +292,7 @@ def main():
         print()
         print(f"| ten-minute Danish consultation ({long_seconds:.0f} s), {args.long} at once | commit p50 s | commit p95 s | hang-up to draft s | WER kept vs offline | server peak RSS MiB |")
         print("|---|---|---|---|---|---|")
-        server = Server("da", args.threads)
+        server = Server("da", args.threads, args.cluster)
         # Started 20 s apart, so that their hang-ups do not coincide.
         procs = []
         for i in range(args.long):
