@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use server::decode::{Answer, Decode, Decoded, Priority};
+use server::decode::{Answer, Decode, Decoded, Priority, Urgency};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -113,7 +113,11 @@ impl Drop for Remote {
 }
 
 impl Decode for Remote {
-    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, priority: Priority) -> oneshot::Receiver<Answer> {
+    /// Published at the urgency the pass has now. A raise later (the consultation hung up) does
+    /// not move it: the job sits on its subject, and moving it could not tell whether a worker
+    /// has already started on it.
+    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, urgency: Urgency) -> oneshot::Receiver<Answer> {
+        let priority = urgency.get();
         let (reply, answer) = oneshot::channel();
         let n = self.shared.next_pass.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}.{n}", self.shared.instance);

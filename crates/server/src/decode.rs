@@ -5,6 +5,7 @@
 //! the same for every backend.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::sync::oneshot;
 
@@ -40,6 +41,27 @@ impl Priority {
     }
 }
 
+/// A submitted pass's priority, which its caller may raise while the pass waits: the window
+/// passes of a consultation that hangs up become [`Priority::Final`], an early pass that turns
+/// out to cover a complete window becomes [`Priority::Later`].
+#[derive(Clone, Debug)]
+pub struct Urgency(Arc<AtomicU8>);
+
+impl Urgency {
+    pub fn new(priority: Priority) -> Urgency {
+        Urgency(Arc::new(AtomicU8::new(priority as u8)))
+    }
+
+    pub fn get(&self) -> Priority {
+        Priority::ALL[self.0.load(Ordering::Relaxed) as usize]
+    }
+
+    /// Makes the pass at least as urgent as `priority`; true if that raised it.
+    pub(crate) fn raise(&self, priority: Priority) -> bool {
+        self.0.fetch_min(priority as u8, Ordering::Relaxed) > priority as u8
+    }
+}
+
 /// What a backend answers for one pass.
 #[derive(Debug)]
 pub struct Decoded {
@@ -53,10 +75,13 @@ pub type Answer = Result<Decoded, String>;
 
 /// Runs Whisper passes for every live consultation of a service.
 pub trait Decode: Send + Sync {
-    /// Queues a pass over 16 kHz audio (at least [`MIN_SAMPLES`] long; [`Decoder`] pads). The
-    /// answer comes on the receiver; a caller that drops it no longer wants a pass that has not
-    /// started, and a backend may skip it.
-    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, priority: Priority) -> oneshot::Receiver<Answer>;
+    /// Queues a pass over 16 kHz audio (at least [`MIN_SAMPLES`] long; [`Decoder`] pads) at
+    /// `urgency`, which may rise while it waits. The answer comes on the receiver; a caller that
+    /// drops it no longer wants a pass that has not started, and a backend may skip it.
+    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, urgency: Urgency) -> oneshot::Receiver<Answer>;
+
+    /// Some waiting pass's [`Urgency`] was raised.
+    fn urgency_raised(&self) {}
 
     /// A guess of kind `pass` would start at once and delay nobody.
     fn idle_for(&self, pass: asr::Pass) -> bool;
@@ -93,13 +118,13 @@ impl Decoder {
         &self,
         mut samples: Vec<f32>,
         pass: asr::Pass,
-        priority: Priority,
+        urgency: Urgency,
     ) -> Result<Vec<asr::Recognized>, String> {
         let audio_seconds = samples.len() as f64 / audio::TARGET_RATE as f64;
         if samples.len() < MIN_SAMPLES {
             samples.resize(MIN_SAMPLES, 0.0);
         }
-        let answer = self.backend.submit(samples, pass, priority);
+        let answer = self.backend.submit(samples, pass, urgency);
         let decoded = answer.await.map_err(|_| "the recognition worker has stopped".to_string())??;
         self.metrics.decoded(audio_seconds, decoded.busy_seconds);
         Ok(decoded.recognized)
@@ -107,6 +132,13 @@ impl Decoder {
 
     pub fn idle_for(&self, pass: asr::Pass) -> bool {
         self.backend.idle_for(pass)
+    }
+
+    /// Makes a waiting pass at least as urgent as `priority`.
+    pub fn raise(&self, urgency: &Urgency, priority: Priority) {
+        if urgency.raise(priority) {
+            self.backend.urgency_raised();
+        }
     }
 
     /// Someone speaks on a track until the returned guard is dropped: the backend may then keep

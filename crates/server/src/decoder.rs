@@ -25,14 +25,16 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::decode::{Answer, Decode, Decoded, Priority};
+use crate::decode::{Answer, Decode, Decoded, Priority, Urgency};
 
 const PRIORITIES: usize = Priority::ALL.len();
 
 struct Job {
     samples: Vec<f32>,
     pass: asr::Pass,
+    /// The queue it waits in; `urgency` may since have risen above it.
     priority: Priority,
+    urgency: Urgency,
     reply: oneshot::Sender<Answer>,
 }
 
@@ -79,9 +81,27 @@ impl Queue {
         self.waiting.iter().flatten()
     }
 
+    /// Moves each job whose urgency has risen to the back of its new priority's queue.
+    fn refile(&mut self) {
+        for filed in 1..PRIORITIES {
+            let mut i = 0;
+            while i < self.waiting[filed].len() {
+                let now = self.waiting[filed][i].urgency.get();
+                if (now as usize) < filed {
+                    let mut job = self.waiting[filed].remove(i).expect("i is in range");
+                    job.priority = now;
+                    self.waiting[now as usize].push_back(job);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
     /// The first waiting job in priority order that may start now, with the cores it gets;
     /// jobs whose caller gave up (an early pass over a window that has grown since) are dropped.
     fn start_next(&mut self) -> Option<Started> {
+        self.refile();
         for queue in &mut self.waiting {
             queue.retain(|job| !job.reply.is_closed());
         }
@@ -186,16 +206,23 @@ impl LocalDecoder {
 }
 
 impl Decode for LocalDecoder {
-    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, priority: Priority) -> oneshot::Receiver<Answer> {
+    fn submit(&self, samples: Vec<f32>, pass: asr::Pass, urgency: Urgency) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
-        self.shared.lock().waiting[priority as usize].push_back(Job { samples, pass, priority, reply });
+        let priority = urgency.get();
+        self.shared.lock().waiting[priority as usize].push_back(Job { samples, pass, priority, urgency, reply });
         self.shared.wake.notify_all();
         answer
     }
 
+    /// A raised pass may start where it could not before (a final pass needs no window slot).
+    fn urgency_raised(&self) {
+        self.shared.wake.notify_all();
+    }
+
     /// Cores are free for the guess and no waiting job could use them.
     fn idle_for(&self, pass: asr::Pass) -> bool {
-        let queue = self.shared.lock();
+        let mut queue = self.shared.lock();
+        queue.refile();
         queue.may_start(pass, Priority::Spare)
             && !queue.waiting().any(|job| job.pass == pass || queue.may_start(job.pass, job.priority))
     }
@@ -220,7 +247,8 @@ mod tests {
         let mut answers = Vec::new();
         for &(pass, priority) in jobs {
             let (reply, answer) = oneshot::channel();
-            queue.waiting[priority as usize].push_back(Job { samples: Vec::new(), pass, priority, reply });
+            let urgency = Urgency::new(priority);
+            queue.waiting[priority as usize].push_back(Job { samples: Vec::new(), pass, priority, urgency, reply });
             answers.push(answer);
         }
         (queue, answers)
@@ -256,19 +284,31 @@ mod tests {
     }
 
     #[test]
-    fn a_final_pass_does_not_wait_for_the_window_slot() {
+    fn a_pass_raised_to_final_no_longer_waits_for_the_window_slot() {
         let (mut q, _answers) = queue(2, &[(Window, Priority::Later), (Window, Priority::Later)]);
         q.speaking = 1;
         assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
         assert_eq!(started(&mut q), None, "one window pass at a time during the call");
-        let (reply, _answer) = oneshot::channel();
-        q.waiting[Priority::Final as usize].push_back(Job {
-            samples: Vec::new(),
-            pass: Window,
-            priority: Priority::Final,
-            reply,
-        });
+        // The consultation hangs up: its waiting window pass becomes final.
+        assert!(q.waiting[Priority::Later as usize][0].urgency.raise(Priority::Final));
         assert_eq!(started(&mut q), Some((Window, Priority::Final, 1)), "a hang-up's pass takes the core left");
+    }
+
+    #[test]
+    fn a_raised_pass_goes_before_the_passes_of_its_old_priority() {
+        let (mut q, _answers) =
+            queue(1, &[(Window, Priority::Spare), (Window, Priority::Later), (Window, Priority::Spare)]);
+        assert!(q.waiting[Priority::Spare as usize][1].urgency.raise(Priority::Later));
+        assert!(!q.waiting[Priority::Spare as usize][1].urgency.raise(Priority::Spare), "never lowered");
+        assert_eq!(started(&mut q), Some((Window, Priority::Later, 1)));
+        q.finished(Window, 1);
+        assert_eq!(
+            started(&mut q),
+            Some((Window, Priority::Later, 1)),
+            "the raised early pass, before the other guess"
+        );
+        q.finished(Window, 1);
+        assert_eq!(started(&mut q), Some((Window, Priority::Spare, 1)));
     }
 
     #[test]

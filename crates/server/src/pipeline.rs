@@ -24,7 +24,7 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 use transcript::{Role, Segment, Word, bare_word};
 
-use crate::decode::{Decoder, Priority, Speaking};
+use crate::decode::{Decoder, Priority, Speaking, Urgency};
 use crate::protocol::Piece;
 
 const RATE: usize = audio::TARGET_RATE as usize;
@@ -70,7 +70,11 @@ pub struct Finished {
     pub segments: Vec<Segment>,
 }
 
-type WindowPass = JoinHandle<Result<Vec<Segment>, Error>>;
+/// A window pass under way, with the urgency the track may raise while it waits.
+struct WindowPass {
+    task: JoinHandle<Result<Vec<Segment>, Error>>,
+    urgency: Urgency,
+}
 
 fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
     result.map_err(|e| Error::Recognition(format!("a window pass crashed: {e}")))?
@@ -170,12 +174,17 @@ impl TrackPipeline {
             outputs.extend(self.close_region(region.start, region.end, decoder).await?);
         }
         self.speaking = None;
+        // The call has hung up: its draft waits for every window pass still queued.
+        let passes = std::mem::take(&mut self.window_passes);
+        for pass in &passes {
+            decoder.raise(&pass.urgency, Priority::Final);
+        }
         let mut segments = Vec::new();
-        for pass in std::mem::take(&mut self.window_passes) {
-            segments.extend(joined(pass.await)?);
+        for pass in passes {
+            segments.extend(joined(pass.task.await)?);
         }
         if let Some(window) = self.packer.finish() {
-            segments.extend(joined(self.final_pass(window, decoder, Priority::Final).await)?);
+            segments.extend(joined(self.final_pass(window, decoder, Priority::Final).task.await)?);
         }
         Ok(Finished { outputs, segments })
     }
@@ -279,7 +288,7 @@ impl TrackPipeline {
             Some((early, _)) if *early == window => return,
             // The window grew: a pass over it as it was is of no use (if it has not started,
             // the worker skips it).
-            Some((_, pass)) => pass.abort(),
+            Some((_, pass)) => pass.task.abort(),
             None => {}
         }
         let pass = self.window_pass(window.clone(), decoder, Priority::Spare);
@@ -287,13 +296,17 @@ impl TrackPipeline {
     }
 
     /// The pass over a window that will not change again: its early pass when that covered all
-    /// of it (nothing joined the window since), else a new one at `priority`.
+    /// of it (nothing joined the window since), no longer a guess and so raised to `priority`,
+    /// else a new one at `priority`.
     fn final_pass(&mut self, window: asr::Window, decoder: &Decoder, priority: Priority) -> WindowPass {
         match self.early.take() {
-            Some((early, pass)) if early == window => pass,
+            Some((early, pass)) if early == window => {
+                decoder.raise(&pass.urgency, priority);
+                pass
+            }
             outdated => {
                 if let Some((_, pass)) = outdated {
-                    pass.abort();
+                    pass.task.abort();
                 }
                 self.window_pass(window, decoder, priority)
             }
@@ -309,10 +322,13 @@ impl TrackPipeline {
         });
         let (decoder, track, role) = (decoder.clone(), self.index, self.role);
         tracing::debug!(track, pieces = ?window.pieces, ?priority, "window pass queued");
-        tokio::spawn(async move {
-            let recognized = decoder.decode(samples, asr::Pass::Window, priority).await.map_err(Error::Recognition)?;
+        let urgency = Urgency::new(priority);
+        let waits = urgency.clone();
+        let task = tokio::spawn(async move {
+            let recognized = decoder.decode(samples, asr::Pass::Window, waits).await.map_err(Error::Recognition)?;
             Ok(recognized.into_iter().map(|r| window.segment(track, role, r)).collect())
-        })
+        });
+        WindowPass { task, urgency }
     }
 
     /// LocalAgreement-2 over the open region, and words the pass heard well before its end.
@@ -360,7 +376,7 @@ impl TrackPipeline {
         let hi = to.saturating_sub(self.buffer_start).clamp(lo, self.buffer.len());
         let offset = (self.buffer_start + lo) as f64 / RATE as f64;
         let recognized = decoder
-            .decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, priority)
+            .decode(self.buffer[lo..hi].to_vec(), asr::Pass::Utterance, Urgency::new(priority))
             .await
             .map_err(Error::Recognition)?;
         let mut words: Vec<Word> = recognized
