@@ -43,7 +43,8 @@ impl Priority {
 
 /// A submitted pass's priority, which its caller may raise while the pass waits: the window
 /// passes of a consultation that hangs up become [`Priority::Final`], an early pass that turns
-/// out to cover a complete window becomes [`Priority::Later`].
+/// out to cover a complete window becomes a window pass ([`Priority::Later`] during the call,
+/// [`Priority::Final`] at hang-up).
 #[derive(Clone, Debug)]
 pub struct Urgency(Arc<AtomicU8>);
 

@@ -5,8 +5,8 @@
 //! core slow each other badly; passes that each have their own cores do not.
 //!
 //! Four kinds of work compete. Text the doctor is waiting to see ([`Priority::Now`]) goes first;
-//! the last window passes of a consultation that has hung up ([`Priority::Final`]: its draft
-//! waits for them) next; the window passes that make the kept transcript during the call
+//! the window passes a consultation that has hung up still waits for ([`Priority::Final`]: its
+//! draft waits for them; a track raises its queued passes to it at hang-up) next; the window passes that make the kept transcript during the call
 //! ([`Priority::Later`]) after; guesses made while cores would otherwise be idle
 //! ([`Priority::Spare`]: interim passes over ongoing speech, early passes over a window that may
 //! still grow) last. A pass that has started runs to its end: whisper.cpp's encoder step, the
@@ -134,7 +134,8 @@ impl Queue {
 
 struct Shared {
     queue: Mutex<Queue>,
-    /// Rung when a job arrives, a pass ends or the workers are to stop.
+    /// Rung when a job arrives, a waiting job's urgency rises, a pass ends or the workers are to
+    /// stop.
     wake: Condvar,
 }
 
@@ -216,6 +217,9 @@ impl Decode for LocalDecoder {
 
     /// A raised pass may start where it could not before (a final pass needs no window slot).
     fn urgency_raised(&self) {
+        // Through the lock: a worker that read the old urgency is then either still before its
+        // look at the queue (and sees the new one) or already waiting (and is woken).
+        drop(self.shared.lock());
         self.shared.wake.notify_all();
     }
 
@@ -292,6 +296,23 @@ mod tests {
         // The consultation hangs up: its waiting window pass becomes final.
         assert!(q.waiting[Priority::Later as usize][0].urgency.raise(Priority::Final));
         assert_eq!(started(&mut q), Some((Window, Priority::Final, 1)), "a hang-up's pass takes the core left");
+    }
+
+    #[test]
+    fn neighbours_raised_together_keep_their_order_and_a_raise_may_skip_a_level() {
+        let (mut q, _answers) =
+            queue(1, &[(Window, Priority::Spare), (Window, Priority::Spare), (Window, Priority::Spare)]);
+        let spare = Priority::Spare as usize;
+        // Told apart by their length.
+        for (n, job) in q.waiting[spare].iter_mut().enumerate() {
+            job.samples = vec![0.0; n];
+        }
+        let (first, second) = (q.waiting[spare][0].urgency.clone(), q.waiting[spare][1].urgency.clone());
+        assert!(second.raise(Priority::Final) && first.raise(Priority::Final), "spare straight to final");
+        q.refile();
+        let finals: Vec<_> = q.waiting[Priority::Final as usize].iter().map(|j| j.samples.len()).collect();
+        assert_eq!(finals, [0, 1], "raised together, in the order they came");
+        assert_eq!(q.waiting[spare].len(), 1, "the one not raised stays a guess");
     }
 
     #[test]
