@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -140,19 +140,6 @@ fn holds_plain_audio(bytes: &[u8], min: usize) -> bool {
     })
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 /// The words of the test's call, which no byte at rest or in a log may hold.
 const WORDS: [&str; 6] = ["cough", "fever", "paracetamol", "smoking", "lungs", "blood"];
 
@@ -160,7 +147,7 @@ const WORDS: [&str; 6] = ["cough", "fever", "paracetamol", "smoking", "lungs", "
 /// or the call's words.
 fn scan_store(store: &Path) -> (usize, Vec<String>) {
     let (mut sealed, mut plain) = (0, Vec::new());
-    let files = files_under(store);
+    let files = common::files_under(store);
     assert!(files.iter().any(|f| f.to_string_lossy().contains("AUTONOTAR_PASSES")), "no stream in {files:?}");
     for file in files {
         let bytes = std::fs::read(&file).unwrap();

@@ -56,15 +56,7 @@ fn a_live_consultation_leaves_no_plaintext_and_a_complete_audit_trail() {
     assert!(status.success(), "{logs}");
 
     // Every byte under the data directory and every log line, against the words of the call.
-    let mut stored = Vec::new();
-    let mut pending = vec![data.clone()];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            stored.extend(std::fs::read(&path).unwrap());
-        }
-    }
+    let stored: Vec<u8> = common::files_under(&data).iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
     let stored = String::from_utf8_lossy(&stored).to_lowercase();
     for event in
         ["consultation_started", "audio_received", "interim_draft_viewed", "transcript_produced", "draft_produced"]
